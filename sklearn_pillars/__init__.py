@@ -1,0 +1,21 @@
+"""sklearn-pillars: fabrication defects in metasurface pillar arrays, the scikit-learn way."""
+
+from .io import read_arrays, read_image, read_labels
+from .synthetic import make_pillar_arrays
+from .tileset import CLASSES, TileSet, concat_tilesets
+from .tiling import iter_tile_chunks, tile_array, tile_boxes
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CLASSES",
+    "TileSet",
+    "concat_tilesets",
+    "iter_tile_chunks",
+    "make_pillar_arrays",
+    "read_arrays",
+    "read_image",
+    "read_labels",
+    "tile_array",
+    "tile_boxes",
+]

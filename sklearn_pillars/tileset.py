@@ -1,0 +1,263 @@
+"""The tile-set X layout and the :class:`TileSet` container.
+
+Every estimator of the package reads tiles from a plain 2-D numeric array
+``X`` with one row per tile (see ``docs/design.md``)::
+
+    X[:, 0]   array index (into ``TileSet.array_names``)
+    X[:, 1]   grid row, 1-based
+    X[:, 2]   grid column, 1-based
+    X[:, 3]   tile height in pixels (1 .. tile_size)
+    X[:, 4]   tile width in pixels (1 .. tile_size)
+    X[:, 5:]  the tile, row-major, in the top-left corner of a
+              tile_size x tile_size canvas padded with zeros
+
+``tile_size`` is ``2 * tile_half``: it is implied by the row width,
+``5 + tile_size**2``. Pixels are grey levels 0..255, stored as float32 (exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from math import isqrt
+
+import numpy as np
+
+META_COLUMNS = ("array", "row", "col", "height", "width")
+N_META = len(META_COLUMNS)
+X_DTYPE = np.float32
+
+CLASSES = ("Collapsed", "Good", "Irregular", "Missing", "Stitching")
+"""The five tile classes, sorted (the order of ``classes_`` of a classifier)."""
+
+
+def tile_size_from_width(n_columns):
+    """Return the canvas side ``tile_size`` implied by an X row width.
+
+    Raises
+    ------
+    ValueError
+        If ``n_columns`` is not ``5 + s**2`` for some ``s >= 1``.
+    """
+    n_pixels = n_columns - N_META
+    side = isqrt(n_pixels) if n_pixels > 0 else 0
+    if side < 1 or side * side != n_pixels:
+        raise ValueError(
+            f"X has {n_columns} columns, which is not the tile-set layout "
+            f"({N_META} position/shape columns + tile_size**2 pixel columns). "
+            "Build X with sklearn_pillars.read_arrays or tile_array, or use "
+            "layout='strip' to treat every row as a 1-pixel-high image."
+        )
+    return side
+
+
+def pack_tiles(images, positions, tile_size):
+    """Build the X matrix from tiles and their grid positions.
+
+    Parameters
+    ----------
+    images : sequence of 2-D uint8 arrays
+        The tiles, each at most ``tile_size`` pixels high and wide.
+    positions : array-like of shape (n_tiles, 3)
+        Array index, 1-based grid row and column of each tile.
+    tile_size : int
+        Side of the zero-padded canvas (``2 * tile_half``).
+
+    Returns
+    -------
+    X : ndarray of shape (n_tiles, 5 + tile_size**2), float32
+    """
+    positions = np.asarray(positions, dtype=np.int64).reshape(-1, 3)
+    n = len(images)
+    if positions.shape[0] != n:
+        raise ValueError(f"{n} images but {positions.shape[0]} positions")
+    X = np.zeros((n, N_META + tile_size * tile_size), dtype=X_DTYPE)
+    X[:, :3] = positions
+    canvas = X[:, N_META:].reshape(n, tile_size, tile_size)
+    # Almost every tile fills the canvas: copy those in one vectorised step.
+    shapes = np.array([im.shape for im in images], dtype=np.int64).reshape(n, 2)
+    if n and (shapes.max() > tile_size or shapes.min() < 1):
+        raise ValueError(f"tiles must be 1..{tile_size} pixels high and wide")
+    X[:, 3:5] = shapes
+    full = np.flatnonzero((shapes == tile_size).all(axis=1))
+    if full.size:
+        canvas[full] = np.stack([images[i] for i in full])
+    for i in np.flatnonzero((shapes != tile_size).any(axis=1)):
+        h, w = shapes[i]
+        canvas[i, :h, :w] = images[i]
+    return X
+
+
+def unpack_tiles(X):
+    """Split an X matrix into positions, tile shapes and the pixel canvas.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_tiles, 5 + tile_size**2)
+
+    Returns
+    -------
+    positions : ndarray of shape (n_tiles, 3), int64
+        Array index, row, column.
+    shapes : ndarray of shape (n_tiles, 2), int64
+        True height and width of each tile.
+    canvas : ndarray of shape (n_tiles, tile_size, tile_size), uint8
+        The tiles, each in the top-left ``height x width`` corner.
+
+    Raises
+    ------
+    ValueError
+        If X is not in the tile-set layout (wrong width, non-finite values,
+        shapes outside 1..tile_size, pixels outside 0..255 or not integral).
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got {X.ndim}-D")
+    tile_size = tile_size_from_width(X.shape[1])
+    meta = X[:, :N_META]
+    if not np.isfinite(meta).all():
+        raise ValueError("X has non-finite values in its position/shape columns")
+    meta_int = meta.astype(np.int64)
+    if not np.array_equal(meta_int, meta):
+        raise ValueError(
+            "X position/shape columns (array, row, col, height, width) must be integers"
+        )
+    shapes = meta_int[:, 3:5]
+    if X.shape[0] and (shapes.min() < 1 or shapes.max() > tile_size):
+        raise ValueError(
+            f"X height/width columns must lie in 1..{tile_size} (the canvas side implied by "
+            f"its {X.shape[1]} columns)"
+        )
+    pixels = X[:, N_META:]
+    message = "X pixel columns must hold integer grey levels 0..255 (no NaN)"
+    # min/max propagate NaN, so this also rejects NaN before the cast
+    if X.shape[0] and not (pixels.min() >= 0 and pixels.max() <= 255):
+        raise ValueError(message)
+    canvas = pixels.astype(np.uint8)
+    if not np.array_equal(canvas, pixels):
+        raise ValueError(message)
+    return meta_int[:, :3], shapes, canvas.reshape(-1, tile_size, tile_size)
+
+
+def x_feature_names(tile_size):
+    """Column names of the tile-set X for a given canvas side."""
+    pixel_names = [f"px_{r}_{c}" for r in range(tile_size) for c in range(tile_size)]
+    return np.asarray(list(META_COLUMNS) + pixel_names, dtype=object)
+
+
+@dataclass(eq=False)
+class TileSet:
+    """Tiles cut from one or more array images, ready for scikit-learn.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_tiles, 5 + tile_size**2), float32
+        The scikit-learn input (layout in the module docstring).
+    images : list of ndarray
+        The tiles as cut, 2-D uint8 (edge tiles may be smaller).
+    positions : ndarray of shape (n_tiles, 3), int64
+        Array index, 1-based row, 1-based column of each tile.
+    array_names : list of str
+        Name of each array; ``positions[:, 0]`` indexes it.
+    y : ndarray of str or None
+        Ground-truth class of each tile, where known.
+    boxes : ndarray of shape (n_tiles, 4), int64
+        ``x0, y0, x1, y1`` of each tile in its array image (x1, y1 exclusive).
+    tile_size : int
+        Side of the X canvas, ``2 * tile_half``.
+    array_images : list of ndarray or None
+        The grey array images the tiles were cut from.
+    stitch_type : ndarray of str or None
+        For ``Stitching`` tiles, ``"seam"`` or ``"field"``; ``""`` elsewhere.
+
+    Indexing with an integer array, boolean mask or slice selects tiles and
+    returns a new TileSet sharing ``array_names`` and ``array_images``.
+    """
+
+    X: np.ndarray
+    images: list
+    positions: np.ndarray
+    array_names: list
+    boxes: np.ndarray
+    tile_size: int
+    y: np.ndarray | None = None
+    array_images: list | None = field(default=None, repr=False)
+    stitch_type: np.ndarray | None = None
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            raise TypeError("index a TileSet with a slice, an integer array or a boolean mask")
+        rows = np.arange(len(self))[index]
+        return replace(
+            self,
+            X=self.X[rows],
+            images=[self.images[i] for i in rows],
+            positions=self.positions[rows],
+            boxes=self.boxes[rows],
+            y=None if self.y is None else self.y[rows],
+            stitch_type=None if self.stitch_type is None else self.stitch_type[rows],
+        )
+
+    def __repr__(self):
+        counts = ""
+        if self.y is not None:
+            names, n = np.unique(self.y, return_counts=True)
+            counts = ", y: " + ", ".join(f"{a} {b}" for a, b in zip(names, n, strict=True))
+        return (
+            f"TileSet({len(self)} tiles from {len(self.array_names)} array(s), "
+            f"tile_size={self.tile_size}{counts})"
+        )
+
+    @property
+    def tile_names(self):
+        """Seed-style tile names ``<array>_<row>,<col>``."""
+        return [
+            f"{self.array_names[a]}_{r},{c}" for a, r, c in self.positions
+        ]
+
+
+def concat_tilesets(tilesets):
+    """Concatenate tile sets, renumbering their arrays one after another.
+
+    Parameters
+    ----------
+    tilesets : sequence of TileSet
+        With the same ``tile_size``.
+
+    Returns
+    -------
+    TileSet
+        ``y`` and ``stitch_type`` are kept only when every input has them.
+    """
+    tilesets = list(tilesets)
+    if not tilesets:
+        raise ValueError("concat_tilesets needs at least one TileSet")
+    sizes = {ts.tile_size for ts in tilesets}
+    if len(sizes) != 1:
+        raise ValueError(f"cannot concatenate tile sets of different tile_size: {sorted(sizes)}")
+    offsets = np.cumsum([0] + [len(ts.array_names) for ts in tilesets[:-1]])
+    positions = np.concatenate(
+        [ts.positions + [off, 0, 0] for ts, off in zip(tilesets, offsets, strict=True)]
+    )
+    X = np.concatenate([ts.X for ts in tilesets])
+    X[:, 0] = positions[:, 0]
+
+    def joined(attr):
+        parts = [getattr(ts, attr) for ts in tilesets]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+
+    array_images = [ts.array_images for ts in tilesets]
+    return TileSet(
+        X=X,
+        images=[im for ts in tilesets for im in ts.images],
+        positions=positions,
+        array_names=[name for ts in tilesets for name in ts.array_names],
+        boxes=np.concatenate([ts.boxes for ts in tilesets]),
+        tile_size=sizes.pop(),
+        y=joined("y"),
+        array_images=None if any(a is None for a in array_images)
+        else [im for a in array_images for im in a],
+        stitch_type=joined("stitch_type"),
+    )

@@ -1,0 +1,18 @@
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+SHARED_ARRAYS = SHARED / "data" / "arrays"
+SHARED_LABELS = SHARED / "data" / "labels"
+SEED_ARRAYS = ["Array_1Crop.bmp", "Array_2Crop.bmp", "Array_3Crop.bmp"]
+ALL_ARRAYS = SEED_ARRAYS + ["Array_4.bmp"]
+
+
+@pytest.fixture(scope="session")
+def shared_array_paths():
+    """Paths of the four real arrays in ../shared; skips when it is absent."""
+    paths = [SHARED_ARRAYS / name for name in ALL_ARRAYS]
+    if not all(p.is_file() for p in paths):
+        pytest.skip("../shared/data/arrays is not present")
+    return paths
