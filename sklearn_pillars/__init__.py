@@ -4,11 +4,31 @@ from .io import read_arrays, read_image, read_labels
 from .synthetic import make_pillar_arrays
 from .tileset import CLASSES, TileSet, concat_tilesets
 from .tiling import iter_tile_chunks, tile_array, tile_boxes
+from .transformers import (
+    Anisotropy,
+    CenterIntensity,
+    ContextualFeatures,
+    CurvatureIrregularity,
+    DarknessArea,
+    NeighborDeviation,
+    RadialDeviation,
+    RotationSymmetry,
+    StitchingFeatures,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Anisotropy",
     "CLASSES",
+    "CenterIntensity",
+    "ContextualFeatures",
+    "CurvatureIrregularity",
+    "DarknessArea",
+    "NeighborDeviation",
+    "RadialDeviation",
+    "RotationSymmetry",
+    "StitchingFeatures",
     "TileSet",
     "concat_tilesets",
     "iter_tile_chunks",

@@ -128,14 +128,70 @@ def unpack_tiles(X):
             f"its {X.shape[1]} columns)"
         )
     pixels = X[:, N_META:]
-    message = "X pixel columns must hold integer grey levels 0..255 (no NaN)"
-    # min/max propagate NaN, so this also rejects NaN before the cast
-    if X.shape[0] and not (pixels.min() >= 0 and pixels.max() <= 255):
-        raise ValueError(message)
-    canvas = pixels.astype(np.uint8)
+    # NaN, out-of-range and fractional values do not survive the round trip
+    with np.errstate(invalid="ignore"):
+        canvas = pixels.astype(np.uint8)
     if not np.array_equal(canvas, pixels):
-        raise ValueError(message)
+        raise ValueError("X pixel columns must hold integer grey levels 0..255 (no NaN)")
     return meta_int[:, :3], shapes, canvas.reshape(-1, tile_size, tile_size)
+
+
+def _strip_tiles(X):
+    """Rows of any width as 1-pixel-high uint8 images (clipped to 0..255, rounded)."""
+    return np.clip(np.rint(X), 0, 255).astype(np.uint8)[:, None, :]
+
+
+def tile_positions(X, layout="tiles"):
+    """Positions (array, row, col) of the rows of X.
+
+    With ``layout="strip"`` every row is the only tile of its own array:
+    ``(i, 1, 1)`` for row ``i``.
+    """
+    if layout == "strip":
+        n = X.shape[0]
+        return np.stack([np.arange(n), np.ones(n, np.int64), np.ones(n, np.int64)], axis=1)
+    tile_size_from_width(X.shape[1])
+    meta = X[:, :3]
+    positions = meta.astype(np.int64)
+    if not np.array_equal(positions, meta):
+        raise ValueError("X position columns (array, row, col) must be finite integers")
+    return positions
+
+
+def iter_tile_batches(X, layout="tiles", batch_size=64, chunk_batches=16):
+    """Yield ``(rows, tiles)``: row indices of X and their tiles, ``(m, h, w)`` uint8.
+
+    X is decoded ``chunk_batches * batch_size`` rows at a time, so memory
+    stays bounded for any number of rows. Within a chunk, tiles are grouped
+    by shape (almost all are full size; edge tiles come in a few shapes) and
+    yielded ``batch_size`` at a time. With ``layout="strip"`` each row is a
+    ``1 x d`` tile.
+    """
+    chunk_size = batch_size * chunk_batches
+    for start in range(0, X.shape[0], chunk_size):
+        chunk = X[start : start + chunk_size]
+        rows = np.arange(start, start + chunk.shape[0])
+        if layout == "strip":
+            tiles, groups = _strip_tiles(chunk), [(rows, None)]
+        else:
+            _, shapes, tiles = unpack_tiles(chunk)
+            groups = _shape_groups(shapes)
+        for members, shape in groups:
+            for first in range(0, len(members), batch_size):
+                part = members[first : first + batch_size]
+                if shape is None:
+                    yield start + part, tiles[part]
+                else:
+                    h, w = shape
+                    yield start + part, np.ascontiguousarray(tiles[part, :h, :w])
+
+
+def _shape_groups(shapes):
+    """``(row indices, (h, w))`` for each distinct tile shape, in order of first row."""
+    keys = shapes[:, 0] * (shapes[:, 1].max() + 1) + shapes[:, 1]
+    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    return [(np.flatnonzero(inverse == g), tuple(shapes[first[g]])) for g in order]
 
 
 def x_feature_names(tile_size):

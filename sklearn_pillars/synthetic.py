@@ -1,0 +1,414 @@
+"""Synthetic pillar-array images with ground-truth tile labels.
+
+The renderer imitates the optical-microscope images of the real arrays: round
+pillars with a dark rim (darkest at the bottom), a lighter interior with a
+faint highlight and a dark halo, on a brighter substrate with a gentle
+illumination gradient, slight blur and sensor noise. Every length of the model
+is given at the real pitch of 54 pixels and scales with ``pitch``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import cv2
+import numpy as np
+from sklearn.utils import check_random_state
+
+from .tileset import concat_tilesets
+from .tiling import _check_positive_int, tile_array, tile_boxes
+
+DEFAULT_DEFECT_RATES = MappingProxyType(
+    {"Missing": 0.052, "Collapsed": 0.052, "Stitching": 0.14, "Irregular": 0.02}
+)
+"""Share of tiles per defect class when ``defect_rates`` is None (the hand-label shares)."""
+
+_MISSING, _COLLAPSED, _IRREGULAR, _GOOD = range(4)  # site states, drawn per lattice site
+_MARGIN = 5  # a line closer than this to a tile's edge only grazes the tile
+_REF_PITCH = 54
+_MIN_PITCH = 8
+_RADIUS = 17.5  # pillar radius at the reference pitch
+
+
+def make_pillar_arrays(
+    n_arrays=3,
+    grid_size=21,
+    defect_rates=None,
+    random_state=None,
+    *,
+    tile_half=32,
+    pitch=54,
+    noise=0.5,
+    field_period=15,
+):
+    """Render synthetic pillar-array images and cut them into labelled tiles.
+
+    Each array is a ``grid_size * pitch`` pixel square grey image with one
+    pillar site at each centre of the :func:`~sklearn_pillars.tile_boxes`
+    lattice. The label of a tile is what the tile shows, with the hand-label
+    rule: the pillar at the tile centre decides, and where several classes
+    apply the first of Missing, Collapsed, Stitching, Irregular wins.
+
+    - **Good**: a round pillar, 0.65 pitch across (~0.75 with its dark rim),
+      with a few percent of size jitter and about a pixel of position jitter
+      (up to 3 pixels more beyond a seam, see below).
+    - **Missing**: no pillar, sometimes a faint smudge of residue.
+    - **Collapsed**: a dark filled blob, as large as a pillar or a little
+      larger, displaced by 0.1-0.2 pitch in a random direction (but still
+      covering the site centre); it stays clear of the neighbouring pillars.
+    - **Irregular**: a pillar that is elliptical (axis ratio 0.5-0.72), much
+      smaller (0.62-0.74x) or larger (1.26-1.38x), or off-centre by
+      0.13-0.2 pitch.
+    - **Stitching**, kind ``"seam"``: a straight line across the whole image
+      where the content on one side is brighter or darker by 3-7 grey levels,
+      shifted by 2-3 pixels along the line and sometimes more blurred
+      (stitched microscope frames; the frames stay within 3 pixels and 7
+      grey levels of the first one, so Good pillars stay near their centres).
+      Seams cross one row or column of sites within 0.3 pitch of the centres.
+    - **Stitching**, kind ``"field"``: a thin (1-2 px) dark or bright line
+      splitting every pillar along one row or column of sites (lithography
+      write-field stitching), repeating every ``field_period`` sites.
+
+    Parameters
+    ----------
+    n_arrays : int, default=3
+        Number of array images.
+    grid_size : int, default=21
+        Sites per row and per column of each array.
+    defect_rates : dict or None, default=None
+        Expected share of tiles of each defect class, keyed by ``"Missing"``,
+        ``"Collapsed"``, ``"Stitching"``, ``"Irregular"``; absent keys take
+        the default, None takes all defaults (Missing 0.052, Collapsed 0.052,
+        Stitching 0.14, Irregular 0.02: the hand-label shares of the real
+        arrays). Good tiles are the rest. The rates must sum to at most 1;
+        a rate of 0 gives no tile of that class (Stitching 0: no lines).
+
+        Missing, Collapsed and Irregular are drawn independently per site
+        (Irregular a little more often, to make up for the sites that a line
+        turns into Stitching). Stitching comes from lines through whole rows
+        or columns of sites, drawn so that the expected share of sites on a
+        line is ``t = rate / (1 - Missing - Collapsed)`` (those two take
+        precedence): a share ``d = 1 - sqrt(1 - t)`` of the rows, and of the
+        columns, carries a line, half field lines and half seams. Field lines
+        repeat every ``P = min(field_period, 2 / d)`` sites and are in an
+        array's rows, and independently in its columns, with probability
+        ``d * P / 2``; an array has ``d * grid_size`` seams on average, on
+        rows or columns without a field line. The realised Stitching share
+        therefore scatters widely over few arrays. Lines lie within 0.3 pitch
+        of the site centres, so with a ``tile_half`` below about
+        ``0.3 * pitch + 5`` some miss the tile interiors and there are fewer
+        Stitching tiles.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the images and labels; an int gives the same result every call.
+    tile_half : int, default=32
+        Half the side of a tile, as in :func:`~sklearn_pillars.tile_array`.
+    pitch : int, default=54
+        Lattice pitch in pixels (at least 8); the real arrays have about 54.
+    noise : float, default=0.5
+        Standard deviation of the sensor noise in grey levels.
+    field_period : float, default=15
+        Sites between write-field lines (15 in the real arrays); shorter
+        where the Stitching rate needs more lines.
+
+    Returns
+    -------
+    TileSet
+        ``grid_size**2 * n_arrays`` tiles with ``y`` (the five classes of
+        :data:`~sklearn_pillars.CLASSES`), ``stitch_type`` (``"seam"`` or
+        ``"field"`` for Stitching tiles, a seam winning where both cross;
+        ``""`` elsewhere), ``array_images`` (uint8) and ``array_names``
+        ``"synthetic_0"``, ``"synthetic_1"``, ...
+
+    Examples
+    --------
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> len(tiles), tiles.array_images[0].shape, tiles.X.shape
+    (441, (1134, 1134), (441, 4101))
+    >>> tiles.array_names, tiles.y.dtype.kind
+    (['synthetic_0'], 'U')
+    """
+    n_arrays = _check_positive_int(n_arrays, "n_arrays")
+    grid_size = _check_positive_int(grid_size, "grid_size")
+    tile_half = _check_positive_int(tile_half, "tile_half")
+    pitch = _check_positive_int(pitch, "pitch")
+    if pitch < _MIN_PITCH:
+        raise ValueError(f"pitch must be at least {_MIN_PITCH} pixels, got {pitch}")
+    noise = _check_number(noise, "noise", low=0.0)
+    field_period = _check_number(field_period, "field_period", low=1.0)
+    rates = _check_rates(defect_rates)
+    try:
+        random_state = check_random_state(random_state)
+    except ValueError as error:
+        raise ValueError(f"random_state: {error}") from None
+    # A Generator for speed (float32 normals), seeded through sklearn's random_state contract.
+    seed = random_state.randint(2**32, size=4, dtype=np.uint64)
+    rng = np.random.default_rng(seed)
+
+    parts, labels, kinds = [], [], []
+    for index in range(n_arrays):
+        image, y, stitch = _make_array(rng, grid_size, pitch, tile_half, rates, noise, field_period)
+        parts.append(tile_array(image, grid_size, tile_half, name=f"synthetic_{index}"))
+        labels.append(y.ravel())
+        kinds.append(stitch.ravel())
+    tiles = concat_tilesets(parts)
+    tiles.y = np.concatenate(labels)
+    tiles.stitch_type = np.concatenate(kinds)
+    return tiles
+
+
+def _check_number(value, name, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value < np.inf:
+        raise ValueError(f"{name} must be a finite number >= {low}, got {value!r}")
+    return float(value)
+
+
+def _check_rates(defect_rates):
+    if defect_rates is None:
+        defect_rates = {}
+    if not isinstance(defect_rates, Mapping):
+        raise ValueError(
+            f"defect_rates must be a dict of class name -> rate or None, got {defect_rates!r}"
+        )
+    unknown = set(defect_rates) - set(DEFAULT_DEFECT_RATES)
+    if unknown:
+        raise ValueError(
+            f"defect_rates has unknown class(es) {sorted(map(str, unknown))}; allowed: "
+            f"{sorted(DEFAULT_DEFECT_RATES)} (Good is the rest)"
+        )
+    rates = {**DEFAULT_DEFECT_RATES, **defect_rates}
+    for name, rate in rates.items():
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate <= 1:
+            raise ValueError(f"defect_rates[{name!r}] must be a number in [0, 1], got {rate!r}")
+    total = sum(rates.values())
+    if total > 1 + 1e-9:
+        raise ValueError(f"defect_rates sum to {total:g} (with defaults for absent keys); max 1")
+    return {name: float(rate) for name, rate in rates.items()}
+
+
+def _site_probabilities(rates):
+    """Share of grid rows (and of columns) on a line, and the Missing/Collapsed/Irregular cuts.
+
+    Missing and Collapsed take precedence over Stitching, which takes precedence over
+    Irregular, so lines and Irregular sites are drawn more often to make up for it.
+    """
+    left = 1 - rates["Missing"] - rates["Collapsed"]
+    covered = min(1.0, rates["Stitching"] / left) if rates["Stitching"] > 0 and left > 0 else 0
+    irregular = min(1.0, rates["Irregular"] / (1 - covered)) if rates["Irregular"] > 0 else 0
+    # A site is on a line if its row or its column is: 1 - (1 - density)**2 == covered.
+    density = 1 - np.sqrt(1 - covered)
+    return density, np.cumsum([rates["Missing"], rates["Collapsed"], irregular])
+
+
+def _line_plan(rng, g, density, field_period):
+    """Seams ``[(axis, site, offset in pitches)]`` and the field-line sites of each axis.
+
+    Axis 0 is a horizontal line (through a grid row), axis 1 a vertical one. Half of
+    the ``density`` goes to field lines, half to seams on the remaining rows / columns.
+    """
+    field = [np.zeros(0, int), np.zeros(0, int)]
+    seams = []
+    if density == 0:
+        return seams, field
+    period = min(field_period, 2 / density)
+    for axis in (0, 1):
+        if rng.random() < density * period / 2:  # write-field lines in this direction
+            sites = np.floor(rng.uniform(0, period) + period * np.arange(g / period + 1))
+            field[axis] = sites[sites < g].astype(int)
+    expected = density * g
+    n_seams = int(expected) + int(rng.random() < expected % 1)
+    axes = rng.integers(2, size=n_seams)
+    for axis in (0, 1):
+        free = np.setdiff1d(np.arange(g), field[axis])
+        n = min(free.size, int(np.sum(axes == axis)))
+        for site in rng.choice(free, size=n, replace=False):
+            seams.append((axis, int(site), rng.uniform(-0.3, 0.3)))
+    return seams, field
+
+
+def _site_params(rng, states, field, g, s):
+    """Per-site drawing parameters, each a float32 array of shape (g, g) (or (2, g, g))."""
+    n = g * g
+    states = states.ravel()
+    radius = _RADIUS * s
+    pillar = (states == _GOOD) | (states == _IRREGULAR)
+    collapsed, irregular = states == _COLLAPSED, states == _IRREGULAR
+    a = radius * np.clip(1 + rng.normal(0, 0.025, n), 0.94, 1.06)
+    b = a * (1 - rng.uniform(0, 0.04, n))
+    offset = np.clip(rng.normal(0, 0.5 * s, (2, n)), -1.2 * s, 1.2 * s)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    direction = np.stack([np.cos(angle), np.sin(angle)])
+    amp = rng.uniform(0.88, 1.12, n) * ~(states == _MISSING)
+    p = {
+        "theta": rng.uniform(0, np.pi, n),
+        "halo": 14 * amp,
+        "inner": np.where(pillar, 6.0, rng.uniform(28, 36, n)) * amp,
+        "rim": np.where(pillar, 14.0, 6.0) * amp,
+        "light": np.where(pillar, 4.0, 0.0) * amp,
+        "edge": np.where(pillar, 1.0, 2.5) * s,
+    }
+
+    # Collapsed: a bigger dark blob pushed toward a neighbour, short of its pillar
+    blob = rng.uniform(1.05, 1.25, n)
+    a = np.where(collapsed, a * blob, a)
+    b = np.where(collapsed, b * blob * rng.uniform(0.85, 1.0, n), b)
+    # (at most 0.6 of the short semi-axis, so that the blob still covers the site centre)
+    shift = np.minimum(rng.uniform(0.1, 0.2, n) * _REF_PITCH * s, 0.6 * b)
+    offset = np.where(collapsed, shift * direction, offset)
+
+    # Irregular: elliptical, clearly smaller or larger, or off-centre.
+    kind = np.where(irregular, rng.integers(3, size=n), -1)
+    ratio = rng.uniform(0.5, 0.72, n)
+    a = np.where(kind == 0, radius / np.sqrt(ratio), a)
+    b = np.where(kind == 0, radius * np.sqrt(ratio), b)
+    small = rng.random(n) < 0.5
+    scale = np.where(small, rng.uniform(0.62, 0.74, n), rng.uniform(1.26, 1.38, n))
+    a, b = np.where(kind == 1, a * scale, a), np.where(kind == 1, b * scale, b)
+    p["rim"] = np.where((kind == 1) & small, 1.3 * p["rim"], p["rim"])
+    offset = np.where(kind == 2, rng.uniform(0.13, 0.2, n) * _REF_PITCH * s * direction, offset)
+
+    # Missing: sometimes a faint smudge of residue near the site centre.
+    p["smudge"] = np.where((states == _MISSING) & (rng.random(n) < 0.35), rng.uniform(3, 8, n), 0)
+    p["smudge_xy"] = rng.uniform(-0.3, 0.3, (2, n)) * _REF_PITCH * s
+    p["smudge_size"] = rng.uniform(2, 5, n) * s
+
+    # Field lines: one straight line per grid row / column, splitting its pillars.
+    rows, cols = np.divmod(np.arange(n), g)
+    for name, lines, site_line in (("field_h", field[0], rows), ("field_v", field[1], cols)):
+        strength = np.where(rng.random(g) < 0.75, -rng.uniform(14, 24, g), rng.uniform(10, 16, g))
+        p[name] = np.where(pillar & np.isin(site_line, lines), strength[site_line], 0)
+        p[name + "_at"] = (rng.uniform(-0.3, 0.3, g) * radius)[site_line]
+        p[name + "_width"] = (rng.uniform(0.5, 0.9, g) * s)[site_line]
+        p[name + "_side"] = (rng.choice([-1.0, 1.0], g) * rng.uniform(2, 5, g))[site_line]
+
+    p["ox"], p["oy"] = offset
+    p["a"], p["b"] = a, b
+    return {k: np.asarray(v, np.float32).reshape(v.shape[:-1] + (g, g)) for k, v in p.items()}
+
+
+def _render_sites(p, g, pitch, s):
+    """Sum of every site's drawing, as a (g*pitch, g*pitch) float32 image.
+
+    Each site is drawn on a 2*pitch square patch centred on its lattice centre;
+    the patches of a grid row are evaluated at once and overlap-added.
+    """
+    canvas = np.zeros(((g + 1) * pitch, (g + 1) * pitch), np.float32)
+    coords = np.arange(-pitch, pitch, dtype=np.float32)
+    u, v = coords[None, None, :], coords[None, :, None]
+    radius, rim_w, halo_w, light_w = _RADIUS * s, 3.0 * s, 10.0 * s, 6.0 * s
+    for r in range(g):
+        q = {k: val[..., r, :, None, None] for k, val in p.items()}
+        x, y = u - q["ox"], v - q["oy"]
+        cos, sin = np.cos(q["theta"]), np.sin(q["theta"])
+        qa, qb = (x * cos + y * sin) / q["a"], (y * cos - x * sin) / q["b"]
+        rho = np.sqrt(qa * qa + qb * qb)
+        # (rho - 1) / |grad rho|: the signed distance to the outline, near the outline.
+        dist = (rho - 1) * rho / (np.sqrt((qa / q["a"]) ** 2 + (qb / q["b"]) ** 2) + 1e-6)
+        inside = 1 / (1 + np.exp(np.clip(dist / q["edge"], -30, 30)))
+        shade = 1 + 0.75 * np.clip(y / radius, -1, 1)  # oblique light: rim darkest at the bottom
+        patch = -q["halo"] * np.exp(-0.5 * (np.maximum(dist, 0) / halo_w) ** 2)
+        patch -= q["inner"] * inside
+        patch -= q["rim"] * shade * np.exp(-0.5 * (dist / rim_w) ** 2)
+        highlight = np.exp(-(x * x + (y + 0.4 * radius) ** 2) / (2 * light_w**2))
+        patch += q["light"] * inside * highlight
+        for name, across in (("field_h", v), ("field_v", u)):
+            sites = np.flatnonzero(p[name][r])
+            if sites.size:
+                f = {k: p[name + k][r, sites, None, None] for k in ("", "_at", "_width", "_side")}
+                split = across - f["_at"]
+                line = f[""] * np.exp(-0.5 * (split / f["_width"]) ** 2) + f["_side"] * (split < 0)
+                patch[sites] += line * inside[sites]
+        sites = np.flatnonzero(p["smudge"][r])
+        if sites.size:
+            sx, sy = (p["smudge_xy"][i, r, sites, None, None] for i in (0, 1))
+            size = p["smudge_size"][r, sites, None, None]
+            patch[sites] -= p["smudge"][r, sites, None, None] * np.exp(
+                -((u - sx) ** 2 + (v - sy) ** 2) / (2 * size * size)
+            )
+        blocks = patch.reshape(g, 2, pitch, 2, pitch)
+        band = canvas[r * pitch : (r + 2) * pitch].reshape(2, pitch, g + 1, pitch)
+        for i in (0, 1):
+            for j in (0, 1):
+                band[i, :, j : j + g] += blocks[:, i, :, j].transpose(1, 0, 2)
+    start = pitch - pitch // 2
+    return canvas[start : start + g * pitch, start : start + g * pitch]
+
+
+def _shift(a, k, axis):
+    """Shift ``a`` in place by ``k`` pixels along ``axis``, repeating the edge."""
+    a = np.moveaxis(a, axis, 0)
+    if k > 0:
+        a[k:] = a[:-k]
+        a[:k] = a[k]
+    elif k < 0:
+        a[:k] = a[-k:]
+        a[k:] = a[k - 1]
+
+
+def _toward_zero(rng, current, low, high):
+    """A step of ``low..high`` from ``current`` toward zero (random sign at zero)."""
+    return (-np.sign(current) or rng.choice([-1, 1])) * rng.uniform(low, high)
+
+
+def _crosses(position, low, high):
+    """Whether a line at ``position`` runs through the interior of [low, high)."""
+    return (position - low > _MARGIN) & (high - position > _MARGIN)
+
+
+def _make_array(rng, g, pitch, tile_half, rates, noise, field_period):
+    """One array image with its (g, g) labels and stitch kinds."""
+    s = pitch / _REF_PITCH
+    size = g * pitch
+    density, cuts = _site_probabilities(rates)
+    states = np.searchsorted(cuts, rng.random((g, g)), side="right")
+    seams, field = _line_plan(rng, g, density, field_period)
+
+    params = _site_params(rng, states, field, g, s)
+    ramp = np.linspace(-1, 1, size, dtype=np.float32)
+    gy, gx = rng.uniform(-2.5, 2.5, 2)
+    image = _render_sites(params, g, pitch, s)
+    image += rng.uniform(89, 92) + gy * ramp[:, None] + gx * ramp[None, :]
+    # Uneven substrate: smooth low-frequency mottling of about a grey level.
+    coarse = rng.normal(0, 1.5, (max(2, g), max(2, g))).astype(np.float32)
+    image += cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
+    image = cv2.GaussianBlur(image, (0, 0), 1.3 * s)
+
+    centres = ((np.arange(g) + 0.5) * pitch).astype(int)  # as tile_boxes computes them
+    boxes = tile_boxes(size, size, g, tile_half).reshape(g, g, 4)
+    spans = (boxes[:, 0, 1], boxes[:, 0, 3]), (boxes[0, :, 0], boxes[0, :, 2])
+    on_seam = np.zeros((g, g), bool)
+    # Beyond a seam the frame is shifted along it, brighter or darker, maybe in other focus.
+    # Each seam steps back toward the first frame, so that several do not add up.
+    shift, level, mean = [0, 0], [0.0, 0.0], image.mean()
+    for axis, site, offset in sorted(seams):
+        at = int(centres[site] + round(offset * pitch))
+        after = image[at:] if axis == 0 else image[:, at:]
+        jump = round(_toward_zero(rng, shift[axis], 2, 3))
+        _shift(after, jump, 1 - axis)
+        if rng.random() < 0.5:
+            after[...] = cv2.GaussianBlur(after, (0, 0), rng.uniform(0.6, 1.2) * s)
+        step = _toward_zero(rng, level[axis], 3, 7)
+        after += step
+        shift[axis] += jump
+        level[axis] += step
+        hit = _crosses(at, *spans[axis])
+        on_seam |= hit[:, None] if axis == 0 else hit[None, :]
+    image += mean - image.mean()
+    on_field = np.zeros((g, g), bool)
+    at = centres[:, None] + 0.5 + params["field_h_at"]  # line centre, pixel-edge coordinates
+    on_field |= (params["field_h"] != 0) & _crosses(at, *(b[:, None] for b in spans[0]))
+    at = centres[None, :] + 0.5 + params["field_v_at"]
+    on_field |= (params["field_v"] != 0) & _crosses(at, *(b[None, :] for b in spans[1]))
+
+    if noise:
+        image += noise * rng.standard_normal(image.shape, dtype=np.float32)
+    image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+    labels = np.full((g, g), "Good", dtype=object)
+    labels[states == _IRREGULAR] = "Irregular"
+    labels[on_seam | on_field] = "Stitching"
+    labels[states == _COLLAPSED] = "Collapsed"
+    labels[states == _MISSING] = "Missing"
+    stitch = np.where(labels == "Stitching", np.where(on_seam, "seam", "field"), "")
+    return image, labels.astype(str), stitch.astype(str)

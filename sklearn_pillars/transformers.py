@@ -1,0 +1,414 @@
+"""The four layers' features as scikit-learn transformers over the tile-set X."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import features as F
+from .tileset import iter_tile_batches, tile_positions
+
+# Rows per joblib task when n_jobs > 1: large enough to amortise the
+# process start-up and transfer, small enough to balance two or more cores.
+_MIN_ROWS_PER_JOB = 2048
+
+
+class _TileFeatures(TransformerMixin, BaseEstimator):
+    """Common machinery: validation, layout decoding, batching, parallelism.
+
+    Subclasses define ``feature_names``, ``_compute(batch)`` (row-local
+    features of a :class:`~sklearn_pillars.features.TileBatch`), and may
+    override ``_learn(rows, positions)`` (fit-time state) and
+    ``_finish(rows, positions)`` (features that need other rows).
+    """
+
+    feature_names: tuple = ()
+    _parameter_constraints = {
+        "layout": [StrOptions({"tiles", "strip"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [None, Integral],
+    }
+
+    def __init__(self, *, layout="tiles", batch_size=32, n_jobs=None):
+        self.layout = layout
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+
+    # -- hooks -----------------------------------------------------------
+    def _compute(self, batch):
+        raise NotImplementedError
+
+    def _learn(self, rows, positions):
+        """Learn fit-time state from the row features; stateless by default."""
+
+    def _finish(self, rows, positions):
+        return rows
+
+    # -- scikit-learn API ------------------------------------------------
+    def fit(self, X, y=None):
+        """Validate the parameters and X, and learn what the features need.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+            Tile-set X (see ``docs/design.md``), or any 2-D numeric array
+            with ``layout="strip"``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X = self._validate_X(X, reset=True)
+        rows, positions = self._row_features(X)
+        self._learn(rows, positions)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit to X and return its features, computing them once."""
+        self._validate_params()
+        X = self._validate_X(X, reset=True)
+        rows, positions = self._row_features(X)
+        self._learn(rows, positions)
+        return self._finish(rows, positions)
+
+    def transform(self, X):
+        """Compute the features of each tile.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_tiles, n_features_out), float64
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        rows, positions = self._row_features(X)
+        return self._finish(rows, positions)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns."""
+        check_is_fitted(self, "n_features_in_")
+        return np.asarray(self.feature_names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.requires_fit = True
+        return tags
+
+    # -- machinery -------------------------------------------------------
+    def _validate_X(self, X, reset):
+        return validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
+
+    def _row_features(self, X):
+        """Row-local features of every row of X, and the rows' positions."""
+        positions = tile_positions(X, self.layout)
+        n_jobs = effective_n_jobs(self.n_jobs)
+        n = X.shape[0]
+        if n_jobs > 1 and n >= 2 * _MIN_ROWS_PER_JOB:
+            n_chunks = min(n // _MIN_ROWS_PER_JOB, 4 * n_jobs)
+            bounds = np.linspace(0, n, n_chunks + 1).astype(int)
+            parts = Parallel(n_jobs=n_jobs)(
+                delayed(self._rows_of)(X[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            )
+            return np.concatenate(parts), positions
+        return self._rows_of(X), positions
+
+    def _rows_of(self, X):
+        out = None
+        for index, tiles in iter_tile_batches(X, self.layout, self.batch_size):
+            rows = self._compute(F.TileBatch(tiles))
+            if out is None:
+                out = np.empty((X.shape[0], rows.shape[1]))
+            out[index] = rows
+        return out
+
+
+class CenterIntensity(_TileFeatures):
+    """Layer 1 features (Missing): grey levels of the tile's centre against its edge.
+
+    Six columns, the notebook's ``extract_center_intensity``: mean, standard
+    deviation, minimum and maximum of the central half of the tile, the mean
+    of the rest, and their difference.
+
+    Parameters
+    ----------
+    layout : {"tiles", "strip"}, default="tiles"
+        How to read a row of X: the tile-set layout, or a 1-pixel-high image
+        of any width (for generic 2-D data; see ``docs/design.md``).
+    batch_size : int, default=32
+        Tiles processed together; bounds the memory of temporaries.
+    n_jobs : int, default=None
+        Processes for large inputs (joblib; ``None`` means 1).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, CenterIntensity
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> CenterIntensity().fit_transform(tiles.X).shape
+    (441, 6)
+    """
+
+    feature_names = F.CENTER_INTENSITY_NAMES
+
+    def _compute(self, batch):
+        return F.center_intensity(batch)
+
+
+class DarknessArea(_TileFeatures):
+    """Layer 2 features (Collapsed): darkness and the area of the largest dark blob.
+
+    Five columns, the notebook's ``extract_darkness_area``: mean grey level,
+    share of pixels below 80 and below 50, area of the largest external
+    contour of the inverse Otsu mask, and that area over the tile size.
+
+    Parameters and attributes as :class:`CenterIntensity`.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, DarknessArea
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> DarknessArea().fit_transform(tiles.X).shape
+    (441, 5)
+    """
+
+    feature_names = F.DARKNESS_AREA_NAMES
+
+    def _compute(self, batch):
+        return F.darkness_area(batch)
+
+
+class StitchingFeatures(_TileFeatures):
+    """Layer 3 features (Stitching): sharp straight lines through the tile.
+
+    Ten columns, the notebook's ``extract_stitching_features``: largest jumps
+    of the row and column mean profiles, half-tile intensity splits, border
+    strips against the centre, strongest Sobel row and column, and their sum
+    as a stitching score.
+
+    Parameters and attributes as :class:`CenterIntensity`.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, StitchingFeatures
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> StitchingFeatures().fit_transform(tiles.X).shape
+    (441, 10)
+    """
+
+    feature_names = F.STITCHING_NAMES
+
+    def _compute(self, batch):
+        return F.stitching_features(batch)
+
+
+class RotationSymmetry(_TileFeatures):
+    """Layer 4 features: how much the tile changes under quarter turns.
+
+    Four columns, the notebook's ``compute_rotation_symmetry``: mean and
+    maximum RMS difference and mean and maximum SSIM dissimilarity over the
+    six pairs of the tile's four rotations.
+
+    Parameters and attributes as :class:`CenterIntensity`.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, RotationSymmetry
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> RotationSymmetry().fit_transform(tiles.X).shape
+    (441, 4)
+    """
+
+    feature_names = F.ROTATION_NAMES
+
+    def _compute(self, batch):
+        return F.rotation_symmetry(batch)
+
+
+class NeighborDeviation(_TileFeatures):
+    """Layer 4 features: deviation from the grid neighbours present in X.
+
+    Five columns, the notebook's ``compute_neighbor_deviation``: each tile's
+    mean, standard deviation, blob area ratio and blob circularity minus the
+    mean of those of its (up to eight) neighbours, and the norm of that
+    difference. Neighbours are the rows of the X given with the same array
+    index at adjacent grid sites, so a tile's values depend on which other
+    tiles are passed with it (as in the notebook, where tiles peeled off by
+    earlier layers are not neighbours). With ``layout="strip"`` no row has
+    neighbours.
+
+    Parameters and attributes as :class:`CenterIntensity`.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, NeighborDeviation
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> NeighborDeviation().fit_transform(tiles.X).shape
+    (441, 5)
+    """
+
+    feature_names = F.NEIGHBOR_NAMES
+
+    def _compute(self, batch):
+        return F.base_features(batch)
+
+    def _finish(self, rows, positions):
+        return F.neighbor_deviation(rows, positions)
+
+
+class Anisotropy(_TileFeatures):
+    """Layer 4 features: directionality of the tile's gradients.
+
+    Four columns, the notebook's ``compute_anisotropy``: anisotropy and
+    coherence of the structure tensor summed over the tile, absolute
+    dominant orientation, and the eigenvalue ratio.
+
+    Parameters and attributes as :class:`CenterIntensity`.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, Anisotropy
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> Anisotropy().fit_transform(tiles.X).shape
+    (441, 4)
+    """
+
+    feature_names = F.ANISOTROPY_NAMES
+
+    def _compute(self, batch):
+        return F.anisotropy(batch)
+
+
+class CurvatureIrregularity(_TileFeatures):
+    """Layer 4 features: irregularity of the largest blob's outline.
+
+    Five columns, the notebook's ``compute_curvature_irregularity``:
+    kurtosis, maximum and 95th percentile of the absolute curvature along
+    the contour, sign changes per contour point, and the curvature variance
+    (zeros when the contour has fewer than 10 points).
+
+    Parameters and attributes as :class:`CenterIntensity`.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, CurvatureIrregularity
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> CurvatureIrregularity().fit_transform(tiles.X).shape
+    (441, 5)
+    """
+
+    feature_names = F.CURVATURE_NAMES
+
+    def _compute(self, batch):
+        return F.curvature_irregularity(batch)
+
+
+class RadialDeviation(_TileFeatures):
+    """Layer 4 features: deviation of the radial profile from the fitted mean profile.
+
+    Four columns, the notebook's ``compute_radial_deviation``: norm, maximum,
+    innermost-ring and outermost-ring absolute deviation of the tile's
+    8-ring radial mean profile from ``mean_profile_``, the mean profile of
+    the tiles seen in ``fit`` (the notebook uses the tiles it scores, which
+    is what ``fit_transform`` does).
+
+    Parameters as :class:`CenterIntensity`.
+
+    Attributes
+    ----------
+    mean_profile_ : ndarray of shape (8,)
+        Mean radial profile of the training tiles.
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, RadialDeviation
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> RadialDeviation().fit(tiles.X).mean_profile_.shape
+    (8,)
+    """
+
+    feature_names = F.RADIAL_NAMES
+
+    def _compute(self, batch):
+        return F.radial_profile(batch)
+
+    def _learn(self, rows, positions):
+        self.mean_profile_ = rows.mean(axis=0)
+
+    def _finish(self, rows, positions):
+        return F.radial_deviation(rows, self.mean_profile_)
+
+
+class ContextualFeatures(_TileFeatures):
+    """Layer 4 features: the notebook's 22 contextual columns in one transformer.
+
+    The columns of :class:`RotationSymmetry`, :class:`NeighborDeviation`,
+    :class:`Anisotropy`, :class:`CurvatureIrregularity` and
+    :class:`RadialDeviation`, in that order (the notebook's ``hstack``). It
+    equals a ``FeatureUnion`` of the five, but computes what they share
+    (contours, gradients, sums) once per tile.
+
+    Parameters as :class:`CenterIntensity`.
+
+    Attributes
+    ----------
+    mean_profile_ : ndarray of shape (8,)
+        Mean radial profile of the training tiles (see :class:`RadialDeviation`).
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, ContextualFeatures
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> ContextualFeatures().fit_transform(tiles.X).shape
+    (441, 22)
+    """
+
+    _parts = (RotationSymmetry, NeighborDeviation, Anisotropy, CurvatureIrregularity,
+              RadialDeviation)
+    feature_names = tuple(name for part in _parts for name in part.feature_names)
+    # widths of the parts' row-local features (before _finish)
+    _row_widths = (4, 4, 4, 5, F.N_RADIAL_BINS)
+
+    def _compute(self, batch):
+        return np.hstack([
+            F.rotation_symmetry(batch),
+            F.base_features(batch),
+            F.anisotropy(batch),
+            F.curvature_irregularity(batch),
+            F.radial_profile(batch),
+        ])
+
+    def _split(self, rows):
+        return np.split(rows, np.cumsum(self._row_widths)[:-1], axis=1)
+
+    def _learn(self, rows, positions):
+        self.mean_profile_ = self._split(rows)[-1].mean(axis=0)
+
+    def _finish(self, rows, positions):
+        rotation, base, aniso, curvature, profile = self._split(rows)
+        return np.hstack([
+            rotation,
+            F.neighbor_deviation(base, positions),
+            aniso,
+            curvature,
+            F.radial_deviation(profile, self.mean_profile_),
+        ])

@@ -1,0 +1,221 @@
+"""Synthetic pillar arrays: determinism, rates, labels, plausibility and parameter checks."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn_pillars import CLASSES, make_pillar_arrays, tile_boxes
+from sklearn_pillars.synthetic import DEFAULT_DEFECT_RATES
+from sklearn_pillars.tileset import N_META, pack_tiles
+
+DEFECTS = ("Missing", "Collapsed", "Stitching", "Irregular")
+NO_DEFECTS = dict.fromkeys(DEFECTS, 0)
+
+
+@pytest.fixture(scope="module")
+def default_tiles():
+    return make_pillar_arrays(n_arrays=3, random_state=0)
+
+
+def full_tiles(tiles):
+    """The full-size (unclipped) tiles as float images, and their mask."""
+    size = tiles.tile_size
+    full = (tiles.X[:, 3] == size) & (tiles.X[:, 4] == size)
+    return tiles.X[full, N_META:].reshape(-1, size, size).astype(float), full
+
+
+def centre_means(tiles, half=4):
+    """Mean grey level of each full tile's centre, and that minus the tile's bright level."""
+    images, full = full_tiles(tiles)
+    c = tiles.tile_size // 2
+    centre = images[:, c - half : c + half, c - half : c + half].mean(axis=(1, 2))
+    return centre, centre - np.percentile(images, 95, axis=(1, 2)), tiles.y[full]
+
+
+def deviation_from_typical(tiles):
+    """Mean absolute difference of each tile's centre from the median tile (own mean removed)."""
+    images, full = full_tiles(tiles)
+    c, r = tiles.tile_size // 2, 18
+    centres = images[:, c - r : c + r, c - r : c + r]
+    centres = centres - centres.mean(axis=(1, 2), keepdims=True)
+    return np.abs(centres - np.median(centres, axis=0)).mean(axis=(1, 2)), tiles.y[full]
+
+
+def assert_consistent_stitch_type(tiles):
+    stitching = tiles.y == "Stitching"
+    assert np.all((tiles.stitch_type != "") == stitching)
+    assert set(tiles.stitch_type[stitching]) <= {"seam", "field"}
+
+
+def test_same_seed_gives_same_arrays_and_other_seed_other_images():
+    a, b = (make_pillar_arrays(2, grid_size=6, random_state=7) for _ in range(2))
+    c = make_pillar_arrays(2, grid_size=6, random_state=np.random.RandomState(7))
+    for other in (b, c):
+        for x, y in zip(a.array_images, other.array_images, strict=True):
+            np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(a.X, other.X)
+        np.testing.assert_array_equal(a.y, other.y)
+        np.testing.assert_array_equal(a.stitch_type, other.stitch_type)
+    d = make_pillar_arrays(2, grid_size=6, random_state=8)
+    assert not np.array_equal(a.array_images[0], d.array_images[0])
+    # consecutive arrays of one call differ too
+    assert not np.array_equal(a.array_images[0], a.array_images[1])
+
+
+def test_defaults_give_all_classes_both_stitch_kinds_and_near_real_shares(default_tiles):
+    assert set(DEFAULT_DEFECT_RATES) | {"Good"} == set(CLASSES)
+    assert len(default_tiles) == 3 * 441
+    assert default_tiles.array_names == ["synthetic_0", "synthetic_1", "synthetic_2"]
+    assert set(default_tiles.y) == set(CLASSES)
+    assert default_tiles.y.dtype.kind == "U" and default_tiles.stitch_type.dtype.kind == "U"
+    assert_consistent_stitch_type(default_tiles)
+    assert set(default_tiles.stitch_type) == {"", "seam", "field"}
+    share = {c: np.mean(default_tiles.y == c) for c in CLASSES}
+    assert 0.03 < share["Missing"] < 0.08 and 0.03 < share["Collapsed"] < 0.08
+    assert 0.6 < share["Good"] < 0.85
+
+
+def test_rates_are_realised_on_average():
+    rates = {"Missing": 0.1, "Collapsed": 0.05, "Stitching": 0.3, "Irregular": 0.05}
+    tiles = make_pillar_arrays(12, defect_rates=rates, random_state=3)
+    for name, rate in rates.items():
+        tolerance = {"Stitching": 0.025, "Missing": 0.015}.get(name, 0.01)
+        assert abs(np.mean(tiles.y == name) - rate) < tolerance, name
+    assert_consistent_stitch_type(tiles)
+
+
+@pytest.mark.parametrize("absent", DEFECTS)
+def test_zero_rate_removes_exactly_that_class(absent):
+    rates = dict.fromkeys(DEFECTS, 0.15) | {absent: 0}
+    tiles = make_pillar_arrays(2, grid_size=15, defect_rates=rates, random_state=1)
+    assert set(tiles.y) == set(CLASSES) - {absent}
+    assert_consistent_stitch_type(tiles)
+    if absent == "Stitching":
+        assert set(tiles.stitch_type) == {""}
+
+
+def test_all_rates_zero_gives_all_good_without_lines_and_lines_are_visible():
+    clean = make_pillar_arrays(2, defect_rates=NO_DEFECTS, random_state=2)
+    assert set(clean.y) == {"Good"} and set(clean.stitch_type) == {""}
+    lined = make_pillar_arrays(2, defect_rates=NO_DEFECTS | {"Stitching": 1}, random_state=2)
+    assert set(lined.y) == {"Stitching"} and set(lined.stitch_type) == {"seam", "field"}
+    clean_dev, _ = deviation_from_typical(clean)
+    # a lattice of identical pillars: every tile is close to the typical one...
+    assert clean_dev.max() < 2.5
+    # ...unless a line cuts it
+    lined_dev, _ = deviation_from_typical(lined)
+    kind = lined.stitch_type[full_tiles(lined)[1]]
+    for name in ("seam", "field"):
+        assert np.median(lined_dev[kind == name]) > 2 * np.median(clean_dev), name
+        assert np.mean(lined_dev[kind == name] > clean_dev.max()) > 0.6, name
+
+
+def test_defective_pillars_differ_from_good_ones(default_tiles):
+    deviation, y = deviation_from_typical(default_tiles)
+    good = deviation[y == "Good"]
+    assert np.median(deviation[y == "Irregular"]) > 1.5 * np.median(good)
+    for name in ("Missing", "Collapsed"):
+        assert np.median(deviation[y == name]) > np.percentile(good, 90), name
+
+
+def test_images_look_like_the_real_arrays(default_tiles):
+    for image in default_tiles.array_images:
+        assert image.dtype == np.uint8 and image.shape == (21 * 54, 21 * 54)
+        assert 66 < image.mean() < 78  # real arrays: 71-73
+        low, high = np.percentile(image, [1, 99])
+        assert 35 < low < 55 and 85 < high < 100  # real: 43-50 and 92-94
+        # the pillar lattice is the strongest periodicity, with the pitch of the tiles
+        for profile in (image.mean(axis=0), image.mean(axis=1)):
+            spectrum = np.abs(np.fft.rfft(profile))
+            assert np.argmax(spectrum[3:]) + 3 == 21  # above the illumination gradient
+    centre, contrast, y = centre_means(default_tiles)
+    median = {c: np.median(centre[y == c]) for c in CLASSES}
+    assert 82 < median["Missing"] < 100  # open substrate; real: ~91
+    assert 65 < median["Good"] < 80  # real: ~71
+    assert median["Missing"] > median["Good"] + 10 > median["Collapsed"] + 30
+    assert median["Collapsed"] < 55  # real: ~43-50
+    # every collapsed blob darkens its own tile centre, and none that of a neighbouring tile
+    others = np.isin(y, ["Good", "Missing", "Irregular"])
+    assert contrast[y == "Collapsed"].max() < contrast[others].min()
+
+
+def pillar_centre(mean, pitch):
+    """(dy, dx) of the pillar outline from the centre of a mean tile, from the side rims."""
+    c, reach = mean.shape[0] // 2, int(0.45 * pitch)
+    rows = np.arange(c - int(0.2 * pitch), c + int(0.2 * pitch) + 1)
+    left = np.argmin(mean[rows, c - reach : c], axis=1) + c - reach
+    right = np.argmin(mean[rows, c : c + reach], axis=1) + c
+    # the rims are darkest at the bottom (oblique light), but the chord between the side
+    # rims is still longest at the centre row: the vertex of a parabola in the row
+    a, b, _ = np.polyfit(rows, (right - left) ** 2.0, 2)
+    return -b / (2 * a) - c, np.mean(left + right) / 2 - c
+
+
+@pytest.mark.parametrize(("pitch", "tile_half"), [(54, 32), (41, 20), (25, 12)])
+def test_pillars_sit_at_the_tile_centres(pitch, tile_half):
+    tiles = make_pillar_arrays(
+        2, grid_size=7, defect_rates=NO_DEFECTS, random_state=4, pitch=pitch, tile_half=tile_half
+    )
+    assert tiles.array_images[0].shape == (7 * pitch, 7 * pitch)
+    images, _ = full_tiles(tiles)
+    dy, dx = pillar_centre(images.mean(axis=0), pitch)
+    assert abs(dx) < 0.5
+    assert -0.4 < dy < 0.8  # the highlight at the top moves the estimate down a little
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_arrays=st.integers(1, 3),
+    grid_size=st.integers(1, 5),
+    tile_half=st.integers(1, 40),
+    pitch=st.integers(8, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_shapes_counts_and_x_are_consistent(n_arrays, grid_size, tile_half, pitch, seed):
+    tiles = make_pillar_arrays(
+        n_arrays, grid_size, random_state=seed, tile_half=tile_half, pitch=pitch
+    )
+    n_sites = grid_size**2
+    assert len(tiles) == n_sites * n_arrays == len(tiles.y) == len(tiles.stitch_type)
+    assert tiles.tile_size == 2 * tile_half
+    assert len(np.unique(tiles.positions, axis=0)) == len(tiles)
+    np.testing.assert_array_equal(tiles.X[:, :3], tiles.positions)
+    np.testing.assert_array_equal(tiles.X, pack_tiles(tiles.images, tiles.positions, 2 * tile_half))
+    boxes = tile_boxes(grid_size * pitch, grid_size * pitch, grid_size, tile_half)
+    assert len(tiles.array_images) == n_arrays
+    for index, image in enumerate(tiles.array_images):
+        assert image.dtype == np.uint8 and image.shape == (grid_size * pitch,) * 2
+        rows = np.flatnonzero(tiles.positions[:, 0] == index)
+        np.testing.assert_array_equal(tiles.boxes[rows], boxes)
+        for i in rows:
+            x0, y0, x1, y1 = tiles.boxes[i]
+            np.testing.assert_array_equal(tiles.images[i], image[y0:y1, x0:x1])
+    assert set(tiles.y) <= set(CLASSES)
+    assert_consistent_stitch_type(tiles)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"n_arrays": 0}, "n_arrays"),
+        ({"n_arrays": 1.5}, "n_arrays"),
+        ({"grid_size": -1}, "grid_size"),
+        ({"grid_size": True}, "grid_size"),
+        ({"tile_half": 0}, "tile_half"),
+        ({"pitch": 4}, "pitch"),
+        ({"noise": -1.0}, "noise"),
+        ({"field_period": 0.5}, "field_period"),
+        ({"random_state": "seed"}, "random_state"),
+        ({"defect_rates": {"Good": 0.5}}, "defect_rates"),
+        ({"defect_rates": {"missing": 0.1}}, "defect_rates"),
+        ({"defect_rates": {"Missing": -0.1}}, "defect_rates"),
+        ({"defect_rates": {"Missing": float("nan")}}, "defect_rates"),
+        ({"defect_rates": {"Missing": 0.6, "Collapsed": 0.5}}, "defect_rates"),
+        ({"defect_rates": {"Stitching": 0.9}}, "defect_rates"),  # with the defaults: > 1
+        ({"defect_rates": [0.1, 0.1]}, "defect_rates"),
+    ],
+)
+def test_bad_parameters_raise_naming_the_parameter(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        make_pillar_arrays(**{"n_arrays": 1, "grid_size": 2, **kwargs})
