@@ -28,6 +28,7 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
     """
 
     feature_names: tuple = ()
+    _row_width = None  # columns of _compute's output when they differ from feature_names
     _parameter_constraints = {
         "layout": [StrOptions({"tiles", "strip"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -165,9 +166,7 @@ class CenterIntensity(_TileFeatures):
     """
 
     feature_names = F.CENTER_INTENSITY_NAMES
-
-    def _compute(self, batch):
-        return F.center_intensity(batch)
+    _compute = staticmethod(F.center_intensity)
 
 
 class DarknessArea(_TileFeatures):
@@ -188,9 +187,7 @@ class DarknessArea(_TileFeatures):
     """
 
     feature_names = F.DARKNESS_AREA_NAMES
-
-    def _compute(self, batch):
-        return F.darkness_area(batch)
+    _compute = staticmethod(F.darkness_area)
 
 
 class StitchingFeatures(_TileFeatures):
@@ -212,9 +209,7 @@ class StitchingFeatures(_TileFeatures):
     """
 
     feature_names = F.STITCHING_NAMES
-
-    def _compute(self, batch):
-        return F.stitching_features(batch)
+    _compute = staticmethod(F.stitching_features)
 
 
 class RotationSymmetry(_TileFeatures):
@@ -235,9 +230,7 @@ class RotationSymmetry(_TileFeatures):
     """
 
     feature_names = F.ROTATION_NAMES
-
-    def _compute(self, batch):
-        return F.rotation_symmetry(batch)
+    _compute = staticmethod(F.rotation_symmetry)
 
 
 class NeighborDeviation(_TileFeatures):
@@ -263,9 +256,8 @@ class NeighborDeviation(_TileFeatures):
     """
 
     feature_names = F.NEIGHBOR_NAMES
-
-    def _compute(self, batch):
-        return F.base_features(batch)
+    _compute = staticmethod(F.base_features)
+    _row_width = 4
 
     def _finish(self, rows, positions):
         return F.neighbor_deviation(rows, positions)
@@ -289,9 +281,7 @@ class Anisotropy(_TileFeatures):
     """
 
     feature_names = F.ANISOTROPY_NAMES
-
-    def _compute(self, batch):
-        return F.anisotropy(batch)
+    _compute = staticmethod(F.anisotropy)
 
 
 class CurvatureIrregularity(_TileFeatures):
@@ -313,9 +303,7 @@ class CurvatureIrregularity(_TileFeatures):
     """
 
     feature_names = F.CURVATURE_NAMES
-
-    def _compute(self, batch):
-        return F.curvature_irregularity(batch)
+    _compute = staticmethod(F.curvature_irregularity)
 
 
 class RadialDeviation(_TileFeatures):
@@ -345,9 +333,8 @@ class RadialDeviation(_TileFeatures):
     """
 
     feature_names = F.RADIAL_NAMES
-
-    def _compute(self, batch):
-        return F.radial_profile(batch)
+    _compute = staticmethod(F.radial_profile)
+    _row_width = F.N_RADIAL_BINS
 
     def _learn(self, rows, positions):
         self.mean_profile_ = rows.mean(axis=0)
@@ -356,21 +343,65 @@ class RadialDeviation(_TileFeatures):
         return F.radial_deviation(rows, self.mean_profile_)
 
 
-class ContextualFeatures(_TileFeatures):
-    """Layer 4 features: the notebook's 22 contextual columns in one transformer.
+class _TileFeatureUnion(_TileFeatures):
+    """Several feature families in one pass over X, sharing each batch's intermediates.
+
+    Equal to a ``FeatureUnion`` of the parts, but each batch of tiles is
+    decoded once and what the parts share (contours, gradients, sums) is
+    computed once.
+    """
+
+    _parts: tuple = ()  # (name, transformer class) pairs, in column order
+
+    def _new_parts(self):
+        params = {key: getattr(self, key) for key in ("layout", "batch_size", "n_jobs")}
+        return [(name, cls(**params)) for name, cls in self._parts]
+
+    def _compute(self, batch):
+        return np.hstack([cls._compute(batch) for _, cls in self._parts])
+
+    def _split(self, rows):
+        widths = [cls._row_width or len(cls.feature_names) for _, cls in self._parts]
+        return np.split(rows, np.cumsum(widths)[:-1], axis=1)
+
+    def _learn(self, rows, positions):
+        self.transformers_ = self._new_parts()
+        for (_, part), part_rows in zip(self.transformers_, self._split(rows), strict=True):
+            part._learn(part_rows, positions)
+            part.n_features_in_ = self.n_features_in_
+
+    def _finish(self, rows, positions):
+        return np.hstack([
+            part._finish(part_rows, positions)
+            for (_, part), part_rows in zip(self.transformers_, self._split(rows), strict=True)
+        ])
+
+
+_CONTEXTUAL_PARTS = (
+    ("rotation", RotationSymmetry),
+    ("neighbor", NeighborDeviation),
+    ("anisotropy", Anisotropy),
+    ("curvature", CurvatureIrregularity),
+    ("radial", RadialDeviation),
+)
+
+
+class ContextualFeatures(_TileFeatureUnion):
+    """Layer 4 features (Irregular): the notebook's 22 contextual columns in one transformer.
 
     The columns of :class:`RotationSymmetry`, :class:`NeighborDeviation`,
     :class:`Anisotropy`, :class:`CurvatureIrregularity` and
     :class:`RadialDeviation`, in that order (the notebook's ``hstack``). It
-    equals a ``FeatureUnion`` of the five, but computes what they share
-    (contours, gradients, sums) once per tile.
+    equals a ``FeatureUnion`` of the five, but decodes each batch once and
+    computes what they share (contours, gradients, sums) once per tile.
 
     Parameters as :class:`CenterIntensity`.
 
     Attributes
     ----------
-    mean_profile_ : ndarray of shape (8,)
-        Mean radial profile of the training tiles (see :class:`RadialDeviation`).
+    transformers_ : list of (str, transformer)
+        The five fitted parts, in column order (``"rotation"``,
+        ``"neighbor"``, ``"anisotropy"``, ``"curvature"``, ``"radial"``).
     n_features_in_ : int
         Number of columns of X seen in fit.
 
@@ -382,33 +413,42 @@ class ContextualFeatures(_TileFeatures):
     (441, 22)
     """
 
-    _parts = (RotationSymmetry, NeighborDeviation, Anisotropy, CurvatureIrregularity,
-              RadialDeviation)
-    feature_names = tuple(name for part in _parts for name in part.feature_names)
-    # widths of the parts' row-local features (before _finish)
-    _row_widths = (4, 4, 4, 5, F.N_RADIAL_BINS)
+    _parts = _CONTEXTUAL_PARTS
+    feature_names = tuple(name for _, cls in _parts for name in cls.feature_names)
 
-    def _compute(self, batch):
-        return np.hstack([
-            F.rotation_symmetry(batch),
-            F.base_features(batch),
-            F.anisotropy(batch),
-            F.curvature_irregularity(batch),
-            F.radial_profile(batch),
-        ])
 
-    def _split(self, rows):
-        return np.split(rows, np.cumsum(self._row_widths)[:-1], axis=1)
+class PillarFeatures(_TileFeatureUnion):
+    """All four layers' features, 43 columns, in one pass over X.
 
-    def _learn(self, rows, positions):
-        self.mean_profile_ = self._split(rows)[-1].mean(axis=0)
+    The columns of :class:`CenterIntensity`, :class:`DarknessArea`,
+    :class:`StitchingFeatures` and :class:`ContextualFeatures`, in that
+    order, computed with one decode of each batch and shared intermediates:
+    the fastest way to get every feature of every tile (for example to train
+    a supervised model on labelled tiles). Neighbour and radial features use
+    all the tiles given; the layered classifier instead computes them on the
+    tiles left for its last layer, as the notebook does.
 
-    def _finish(self, rows, positions):
-        rotation, base, aniso, curvature, profile = self._split(rows)
-        return np.hstack([
-            rotation,
-            F.neighbor_deviation(base, positions),
-            aniso,
-            curvature,
-            F.radial_deviation(profile, self.mean_profile_),
-        ])
+    Parameters as :class:`CenterIntensity`.
+
+    Attributes
+    ----------
+    transformers_ : list of (str, transformer)
+        The eight fitted parts, in column order.
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, PillarFeatures
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> PillarFeatures().fit_transform(tiles.X).shape
+    (441, 43)
+    """
+
+    _parts = (
+        ("center", CenterIntensity),
+        ("darkness", DarknessArea),
+        ("stitching", StitchingFeatures),
+        *_CONTEXTUAL_PARTS,
+    )
+    feature_names = tuple(name for _, cls in _parts for name in cls.feature_names)

@@ -18,6 +18,7 @@ from sklearn_pillars import (
     CurvatureIrregularity,
     DarknessArea,
     NeighborDeviation,
+    PillarFeatures,
     RadialDeviation,
     RotationSymmetry,
     StitchingFeatures,
@@ -30,10 +31,10 @@ from . import reference_features as ref
 from . import seed_notebook
 
 ALL = [CenterIntensity, DarknessArea, StitchingFeatures, RotationSymmetry, NeighborDeviation,
-       Anisotropy, CurvatureIrregularity, RadialDeviation, ContextualFeatures]
+       Anisotropy, CurvatureIrregularity, RadialDeviation, ContextualFeatures, PillarFeatures]
 WIDTHS = {CenterIntensity: 6, DarknessArea: 5, StitchingFeatures: 10, RotationSymmetry: 4,
           NeighborDeviation: 5, Anisotropy: 4, CurvatureIrregularity: 5, RadialDeviation: 4,
-          ContextualFeatures: 22}
+          ContextualFeatures: 22, PillarFeatures: 43}
 
 # The notebook's function for each transformer, called on its list of tile records.
 SEED_CALLS = {
@@ -49,6 +50,9 @@ SEED_CALLS = {
 SEED_CALLS[ContextualFeatures] = lambda f, t: np.hstack([
     SEED_CALLS[c](f, t) for c in (RotationSymmetry, NeighborDeviation, Anisotropy,
                                   CurvatureIrregularity, RadialDeviation)])
+SEED_CALLS[PillarFeatures] = lambda f, t: np.hstack([
+    SEED_CALLS[c](f, t) for c in (CenterIntensity, DarknessArea, StitchingFeatures,
+                                  ContextualFeatures)])
 
 REFERENCE = {
     CenterIntensity: lambda ims, pos: ref.per_tile(ref.center_intensity, ims),
@@ -61,6 +65,9 @@ REFERENCE = {
     RadialDeviation: lambda ims, pos: ref.radial(ims),
     ContextualFeatures: lambda ims, pos: ref.contextual(ims, [tuple(p) for p in pos]),
 }
+REFERENCE[PillarFeatures] = lambda ims, pos: np.hstack([
+    REFERENCE[c](ims, pos) for c in (CenterIntensity, DarknessArea, StitchingFeatures,
+                                     ContextualFeatures)])
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +95,8 @@ def test_equals_the_notebook_on_the_shared_arrays(cls, shared_tiles, seed_functi
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("cls", [NeighborDeviation, RadialDeviation, ContextualFeatures],
+@pytest.mark.parametrize("cls", [NeighborDeviation, RadialDeviation, ContextualFeatures,
+                                 PillarFeatures],
                          ids=lambda c: c.__name__)
 def test_equals_the_notebook_on_remaining_tiles(cls, shared_tiles, seed_functions):
     # as in layer 4: tiles peeled by earlier layers are gone, and are not neighbours
@@ -174,7 +182,8 @@ def test_radial_deviation_uses_the_training_profile(synthetic):
     np.testing.assert_allclose(model.transform(second.X),
                                ref.radial(second.images, model.mean_profile_))
     contextual = ContextualFeatures().fit(first.X)
-    np.testing.assert_allclose(contextual.mean_profile_, model.mean_profile_)
+    np.testing.assert_allclose(dict(contextual.transformers_)["radial"].mean_profile_,
+                               model.mean_profile_)
     np.testing.assert_allclose(contextual.transform(second.X)[:, -4:], model.transform(second.X))
 
 
