@@ -1,5 +1,12 @@
 """sklearn-pillars: fabrication defects in metasurface pillar arrays, the scikit-learn way."""
 
+from .classifier import (
+    SEED_STAGES,
+    LayeredPeelClassifier,
+    OutlierStage,
+    PeelStage,
+    smallest_cluster,
+)
 from .io import read_arrays, read_image, read_labels
 from .synthetic import make_pillar_arrays
 from .tileset import CLASSES, TileSet, concat_tilesets
@@ -20,13 +27,17 @@ from .transformers import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "SEED_STAGES",
     "Anisotropy",
     "CLASSES",
     "CenterIntensity",
     "ContextualFeatures",
     "CurvatureIrregularity",
     "DarknessArea",
+    "LayeredPeelClassifier",
     "NeighborDeviation",
+    "OutlierStage",
+    "PeelStage",
     "PillarFeatures",
     "RadialDeviation",
     "RotationSymmetry",
@@ -38,6 +49,7 @@ __all__ = [
     "read_arrays",
     "read_image",
     "read_labels",
+    "smallest_cluster",
     "tile_array",
     "tile_boxes",
 ]

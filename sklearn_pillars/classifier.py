@@ -1,0 +1,549 @@
+"""The layered peel-off: the notebook's four layers as one scikit-learn meta-estimator."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import accuracy_score
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .transformers import CenterIntensity, ContextualFeatures, DarknessArea, StitchingFeatures
+
+GOOD = "Good"
+
+
+def smallest_cluster(cluster_labels, embedding=None):
+    """The notebook's selection rule: the cluster with the fewest tiles.
+
+    Ties go to the cluster that appears first in ``cluster_labels`` (as with
+    ``min`` over a ``collections.Counter``). When the tiles fall into a
+    single cluster there is nothing to tell apart, and no cluster is chosen.
+
+    Parameters
+    ----------
+    cluster_labels : ndarray of shape (n_tiles,)
+        Cluster of each tile.
+    embedding : ndarray of shape (n_tiles, n_components), optional
+        The tiles' scaled, reduced features (unused by this rule).
+
+    Returns
+    -------
+    list of int
+        The chosen cluster(s).
+    """
+    ids, first, counts = np.unique(cluster_labels, return_index=True, return_counts=True)
+    if len(ids) < 2:
+        return []
+    order = np.argsort(first, kind="stable")  # order of first appearance
+    ids, counts = ids[order], counts[order]
+    return [int(ids[np.argmin(counts)])]
+
+
+_RULES = {"smallest": smallest_cluster}
+
+
+def _prepare(features_out):
+    """The notebook replaces NaN and infinities by 0 before scaling."""
+    return np.nan_to_num(np.asarray(features_out, dtype=np.float64), nan=0.0, posinf=0.0,
+                         neginf=0.0)
+
+
+def _n_clusters(clusterer):
+    params = clusterer.get_params(deep=False)
+    for key in ("n_clusters", "n_components"):
+        if isinstance(params.get(key), Integral):
+            return params[key]
+    return 1
+
+
+class PeelStage(BaseEstimator):
+    """One layer of the peel-off: features, scaling, PCA, clustering, a rule, a label.
+
+    Fitting clusters the tiles it is given and chooses the defect
+    cluster(s) with ``rule``; the tiles in them are *peeled*: they get
+    ``label`` and leave the tiles passed to later stages. New tiles are
+    assigned to the fitted clusters (``clusterer.predict``) and peeled when
+    their cluster was chosen.
+
+    Parameters
+    ----------
+    features : transformer
+        Features of the tiles (for example :class:`~sklearn_pillars.CenterIntensity`).
+    clusterer : estimator, default=None
+        A clusterer with ``fit_predict`` and ``predict``; None means the
+        notebook's ``KMeans(n_clusters=3, random_state=42, n_init=10)``.
+    rule : "smallest" or callable, default="smallest"
+        Which clusters are the defect. A callable is called as
+        ``rule(cluster_labels, embedding)`` with the training tiles' cluster
+        labels and their reduced features, and returns the chosen cluster
+        label(s) (an int or a sequence, possibly empty).
+    label : str or int, default="Missing"
+        The class given to peeled tiles (any name: a new stage can add a
+        class of its own).
+    n_components : int or None, default=5
+        PCA components kept after scaling, at most the number of features
+        (the notebook's ``min(5, n_features)``); None skips the PCA.
+
+    Attributes
+    ----------
+    features_, scaler_, pca_, clusterer_ : fitted estimators
+        The fitted steps (``pca_`` is None without PCA, ``clusterer_`` None
+        when the stage was skipped).
+    cluster_labels_ : ndarray of shape (n_train,)
+        Cluster of each training tile.
+    cluster_sizes_ : ndarray of shape (n_clusters_found,)
+        Training tiles per cluster label, for the labels in ``cluster_ids_``.
+    cluster_ids_ : ndarray
+        The cluster labels found.
+    selected_clusters_ : ndarray of int
+        The chosen (peeled) clusters.
+    embedding_ : ndarray of shape (n_train, n_components)
+        The training tiles' scaled, reduced features (for scatter plots).
+    explained_variance_ratio_ : ndarray or None
+        PCA explained variance ratio.
+    peeled_ : ndarray of bool, shape (n_train,)
+        Which training tiles were peeled.
+    skipped_ : str or None
+        Why the stage peeled nothing without clustering (too few tiles).
+    """
+
+    def __init__(self, features, clusterer=None, *, rule="smallest", label="Missing",
+                 n_components=5):
+        self.features = features
+        self.clusterer = clusterer
+        self.rule = rule
+        self.label = label
+        self.n_components = n_components
+
+    _parameter_constraints = {
+        "features": [object],
+        "clusterer": [None, object],
+        "rule": [StrOptions(set(_RULES)), callable],
+        "label": [object],
+        "n_components": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
+    def _rule(self):
+        return _RULES[self.rule] if isinstance(self.rule, str) else self.rule
+
+    def fit(self, X, y=None):
+        """Cluster the tiles of X and choose the cluster(s) to peel."""
+        self._validate_params()
+        n = X.shape[0]
+        clusterer = (KMeans(n_clusters=3, random_state=42, n_init=10)
+                     if self.clusterer is None else clone(self.clusterer))
+        self.skipped_ = None
+        self.features_ = clone(self.features)
+        if n < max(2, _n_clusters(clusterer)):
+            self.skipped_ = (f"{n} tile(s) left, fewer than the {_n_clusters(clusterer)} "
+                             "clusters asked for: no tile peeled")
+            self._set_empty(n)
+            if n:
+                self.features_.fit(X)
+            return self
+        Z = self._embed_fit(_prepare(self.features_.fit_transform(X)))
+        self.clusterer_ = clusterer
+        self.cluster_labels_ = np.asarray(clusterer.fit_predict(Z))
+        self.cluster_ids_, self.cluster_sizes_ = np.unique(self.cluster_labels_,
+                                                           return_counts=True)
+        chosen = np.atleast_1d(np.asarray(self._rule()(self.cluster_labels_, Z)))
+        self.selected_clusters_ = chosen.astype(self.cluster_labels_.dtype)
+        self.embedding_ = Z
+        self.peeled_ = np.isin(self.cluster_labels_, self.selected_clusters_)
+        return self
+
+    def _set_empty(self, n):
+        self.scaler_ = self.pca_ = self.clusterer_ = None
+        self.cluster_labels_ = np.zeros(n, dtype=int)
+        self.cluster_ids_ = self.cluster_sizes_ = np.zeros(0, dtype=int)
+        self.selected_clusters_ = np.zeros(0, dtype=int)
+        self.embedding_ = np.zeros((n, 0))
+        self.explained_variance_ratio_ = None
+        self.peeled_ = np.zeros(n, dtype=bool)
+
+    def _embed_fit(self, F):
+        self.scaler_ = StandardScaler()
+        Z = self.scaler_.fit_transform(F)
+        self.pca_ = None
+        self.explained_variance_ratio_ = None
+        if self.n_components is not None:
+            k = min(self.n_components, Z.shape[1], Z.shape[0])
+            self.pca_ = PCA(n_components=k)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                Z = self.pca_.fit_transform(Z)
+            self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
+        return Z
+
+    def transform(self, X):
+        """The tiles' scaled, reduced features (the space the clusterer works in)."""
+        check_is_fitted(self, "peeled_")
+        Z = self.scaler_.transform(_prepare(self.features_.transform(X)))
+        return Z if self.pca_ is None else self.pca_.transform(Z)
+
+    def peel(self, X):
+        """Which tiles of X fall in a chosen cluster: bool array of shape (n,)."""
+        check_is_fitted(self, "peeled_")
+        if self.clusterer_ is None or X.shape[0] == 0:
+            return np.zeros(X.shape[0], dtype=bool)
+        return np.isin(self.clusterer_.predict(self.transform(X)), self.selected_clusters_)
+
+
+class OutlierStage(BaseEstimator):
+    """The last layer: features, scaling and an outlier detector; outliers get ``label``.
+
+    Parameters
+    ----------
+    features : transformer
+        Features of the tiles (the notebook: :class:`~sklearn_pillars.ContextualFeatures`).
+    detector : estimator, default=None
+        An outlier detector with ``fit`` and ``score_samples`` (higher =
+        more normal) and an ``offset_`` cut; None means the notebook's
+        ``LocalOutlierFactor(n_neighbors=20, contamination="auto")``. A
+        ``LocalOutlierFactor`` is fitted with ``novelty=True``, so that new
+        tiles can be scored; its training labels are still those of
+        ``fit_predict`` (from ``negative_outlier_factor_``), as in the notebook.
+    label : str, default="Irregular"
+        Class of outliers.
+    inlier_label : str, default="Good"
+        Class of the other tiles.
+
+    Attributes
+    ----------
+    features_, scaler_, detector_ : fitted estimators
+    inconsistency_ : ndarray of shape (n_train,)
+        Inconsistency score of the training tiles (the notebook's LOF
+        score: about 1 for typical tiles, larger for inconsistent ones).
+    threshold_ : float
+        Tiles scoring above it are outliers (1.5 for ``contamination="auto"``).
+    peeled_ : ndarray of bool
+        The training outliers.
+    embedding_ : ndarray of shape (n_train, n_features)
+        Scaled features of the training tiles.
+    skipped_ : str or None
+        Why the stage scored nothing (fewer than 2 tiles).
+    """
+
+    def __init__(self, features, detector=None, *, label="Irregular", inlier_label=GOOD):
+        self.features = features
+        self.detector = detector
+        self.label = label
+        self.inlier_label = inlier_label
+
+    _parameter_constraints = {
+        "features": [object],
+        "detector": [None, object],
+        "label": [object],
+        "inlier_label": [object],
+    }
+
+    def fit(self, X, y=None):
+        """Score the tiles of X and mark the outliers."""
+        self._validate_params()
+        n = X.shape[0]
+        detector = (LocalOutlierFactor(n_neighbors=20, contamination="auto")
+                    if self.detector is None else clone(self.detector))
+        if "novelty" in detector.get_params():
+            detector.set_params(novelty=True)
+        self.features_ = clone(self.features)
+        self.skipped_ = None
+        if n < 2:
+            self.skipped_ = f"{n} tile(s) left: nothing to compare with, none marked"
+            self.scaler_ = self.detector_ = None
+            self.threshold_ = np.nan
+            self.inconsistency_ = np.full(n, np.nan)
+            self.embedding_ = np.zeros((n, 0))
+            self.peeled_ = np.zeros(n, dtype=bool)
+            if n:
+                self.features_.fit(X)
+            return self
+        self.scaler_ = StandardScaler()
+        Z = self.scaler_.fit_transform(_prepare(self.features_.fit_transform(X)))
+        if "n_neighbors" in detector.get_params():
+            detector.set_params(n_neighbors=min(detector.get_params()["n_neighbors"], n - 1))
+        self.detector_ = detector.fit(Z)
+        self.threshold_ = -float(detector.offset_)
+        if hasattr(detector, "negative_outlier_factor_"):
+            self.inconsistency_ = -detector.negative_outlier_factor_
+        else:
+            self.inconsistency_ = -detector.score_samples(Z)
+        self.embedding_ = Z
+        self.peeled_ = self.inconsistency_ > self.threshold_
+        return self
+
+    def inconsistency(self, X):
+        """Inconsistency score of new tiles (scored as novelties); NaN if skipped."""
+        check_is_fitted(self, "peeled_")
+        if self.detector_ is None or X.shape[0] == 0:
+            return np.full(X.shape[0], np.nan)
+        Z = self.scaler_.transform(_prepare(self.features_.transform(X)))
+        return -self.detector_.score_samples(Z)
+
+
+def _seed_stages():
+    def kmeans():
+        return KMeans(n_clusters=3, random_state=42, n_init=10)
+
+    return (
+        ("missing", PeelStage(CenterIntensity(), kmeans(), label="Missing")),
+        ("collapsed", PeelStage(DarknessArea(), kmeans(), label="Collapsed")),
+        ("stitching", PeelStage(StitchingFeatures(), kmeans(), label="Stitching")),
+        ("irregular", OutlierStage(
+            ContextualFeatures(),
+            LocalOutlierFactor(n_neighbors=20, contamination="auto", novelty=True),
+            label="Irregular",
+        )),
+    )
+
+
+SEED_STAGES = _seed_stages()
+"""The notebook's four layers: the default ``stages`` of :class:`LayeredPeelClassifier`."""
+
+
+class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
+    """Classify pillar tiles by peeling defect layers off one after another.
+
+    The default stages are the original notebook's, exactly: CenterIntensity
+    features clustered in 3 (KMeans after scaling and PCA), the smallest
+    cluster is ``Missing``; the same on DarknessArea over the remaining tiles
+    (``Collapsed``), then on StitchingFeatures (``Stitching``); finally
+    ContextualFeatures scored by Local Outlier Factor over the tiles left:
+    outliers are ``Irregular``, the rest ``Good``. Learning is unsupervised:
+    ``y`` is ignored by ``fit`` and used only by ``score``.
+
+    Like the notebook, every cluster stage peels its smallest cluster even
+    when the tiles hold no defect of its kind (an array without defects
+    still loses its smallest clusters); only a stage whose tiles all fall in
+    one cluster, or that gets fewer tiles than clusters, peels nothing (with
+    a warning). Tiles passed in one X are neighbours of each other when they
+    share an array index, so fit and predict one set of arrays at a time.
+
+    Parameters
+    ----------
+    stages : sequence of (str, stage) tuples, default=SEED_STAGES
+        The layers in order: :class:`PeelStage` instances, then optionally a
+        final :class:`OutlierStage` (without one, the tiles left are
+        ``"Good"``). Nested parameters are set as ``<stage>__<param>``, e.g.
+        ``missing__clusterer__n_clusters``. Stages can be dropped,
+        reordered, added or replaced; the classes are the stages' labels
+        (all strings, or all integers) and the last stage's inlier label.
+    layout : {"tiles", "strip"} or None, default=None
+        When set, the ``layout`` of every stage's features (see
+        ``docs/design.md``); None leaves the stages' own setting.
+    n_jobs : int or None, default=None
+        When set, the ``n_jobs`` of every stage's features.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The classes, sorted: the five of :data:`~sklearn_pillars.CLASSES`
+        with the default stages.
+    labels_ : ndarray of str, shape (n_train,)
+        Class of each training tile (the notebook's output).
+    inconsistency_ : ndarray of shape (n_train,)
+        Inconsistency score of each training tile that reached the last
+        stage; NaN for tiles peeled earlier.
+    stages_ : list of (str, fitted stage)
+        The fitted stages, with their diagnostics (``cluster_sizes_``,
+        ``selected_clusters_``, ``explained_variance_ratio_``,
+        ``embedding_``, ...).
+    stage_rows_ : dict of str to ndarray of int
+        The training rows each stage was fitted on.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays
+    >>> tiles = make_pillar_arrays(n_arrays=2, random_state=0)
+    >>> model = LayeredPeelClassifier().fit(tiles.X)
+    >>> sorted(set(model.labels_)) <= list(model.classes_)
+    True
+    >>> model.predict(tiles.X[:5]).shape
+    (5,)
+    """
+
+    _parameter_constraints = {
+        "stages": [list, tuple],
+        "layout": [None, StrOptions({"tiles", "strip"})],
+        "n_jobs": [None, Integral],
+    }
+
+    def __init__(self, stages=SEED_STAGES, *, layout=None, n_jobs=None):
+        self.stages = stages
+        self.layout = layout
+        self.n_jobs = n_jobs
+
+    # -- nested parameters, as in sklearn.pipeline.Pipeline ------------------
+    def get_params(self, deep=True):
+        return self._get_params("stages", deep=deep)
+
+    def set_params(self, **params):
+        if self.stages is SEED_STAGES and any("__" in key for key in params):
+            # never modify the shared default stages: work on this instance's copies
+            self.stages = [(name, clone(stage)) for name, stage in SEED_STAGES]
+        self._set_params("stages", **params)
+        return self
+
+    @property
+    def named_stages(self):
+        """The stages by name (unfitted)."""
+        return Bunch(**dict(self.stages))
+
+    # -- fitting -----------------------------------------------------------------
+    def _validate_stages(self):
+        names = [name for name, _ in self.stages]
+        self._validate_names(names)
+        for i, (name, stage) in enumerate(self.stages):
+            if not isinstance(stage, (PeelStage, OutlierStage)):
+                raise TypeError(f"stage {name!r} must be a PeelStage or an OutlierStage, "
+                                f"got {type(stage).__name__}")
+            if isinstance(stage, OutlierStage) and i != len(self.stages) - 1:
+                raise ValueError(f"the OutlierStage {name!r} must be the last stage")
+        labels = self._class_labels()
+        kinds = {type(label).__name__ for label in labels}
+        if not (all(isinstance(v, str) for v in labels)
+                or all(isinstance(v, Integral) and not isinstance(v, bool) for v in labels)):
+            raise ValueError(f"stage labels must be all strings or all integers, got {kinds}: "
+                             f"{labels}")
+
+    def _inlier_label(self):
+        last = self.stages[-1][1] if self.stages else None
+        return last.inlier_label if isinstance(last, OutlierStage) else GOOD
+
+    def _class_labels(self):
+        labels = [stage.label for _, stage in self.stages] + [self._inlier_label()]
+        return list(dict.fromkeys(labels))
+
+    def _configured(self, stage):
+        stage = clone(stage)
+        overrides = {key: value for key, value in
+                     (("layout", self.layout), ("n_jobs", self.n_jobs)) if value is not None}
+        if overrides:
+            supported = stage.features.get_params(deep=False)
+            stage.features.set_params(**{k: v for k, v in overrides.items() if k in supported})
+        return stage
+
+    def _validate_X(self, X, reset):
+        return validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
+
+    def fit(self, X, y=None):
+        """Fit the stages one after another on the tiles each receives.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+            Tile-set X (``TileSet.X``).
+        y : None
+            Ignored (unsupervised).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        self._validate_stages()
+        if y is None:
+            X = self._validate_X(X, reset=True)
+        else:  # unused, but a y that does not fit X is a mistake worth reporting
+            X, y = validate_data(self, X, y, reset=True, dtype=(np.float64, np.float32))
+            check_classification_targets(y)
+        n = X.shape[0]
+        labels = np.full(n, self._inlier_label(), dtype=object)
+        inconsistency = np.full(n, np.nan)
+        remaining = np.arange(n)
+        self.stages_, self.stage_rows_ = [], {}
+        for name, stage in self.stages:
+            stage = self._configured(stage)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="n_neighbors .* is greater than")
+                stage.fit(X[remaining])
+            if stage.skipped_:
+                warnings.warn(f"stage {name!r}: {stage.skipped_}", UserWarning, stacklevel=2)
+            self.stages_.append((name, stage))
+            self.stage_rows_[name] = remaining
+            labels[remaining[stage.peeled_]] = stage.label
+            if isinstance(stage, OutlierStage):
+                inconsistency[remaining] = stage.inconsistency_
+            remaining = remaining[~stage.peeled_]
+        self.classes_ = np.array(sorted(self._class_labels()))
+        self.labels_ = labels.astype(self.classes_.dtype)
+        self.inconsistency_ = inconsistency
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Fit and return the training tiles' classes (``labels_``)."""
+        return self.fit(X, y).labels_
+
+    # -- prediction --------------------------------------------------------------
+    def _route(self, X):
+        """Classes and inconsistency of new tiles, each following the fitted path."""
+        check_is_fitted(self, "stages_")
+        X = self._validate_X(X, reset=False)
+        n = X.shape[0]
+        labels = np.full(n, self._inlier_label(), dtype=object)
+        inconsistency = np.full(n, np.nan)
+        remaining = np.arange(n)
+        for _, stage in self.stages_:
+            if isinstance(stage, OutlierStage):
+                scores = stage.inconsistency(X[remaining])
+                inconsistency[remaining] = scores
+                peeled = scores > stage.threshold_
+            else:
+                peeled = stage.peel(X[remaining])
+            labels[remaining[peeled]] = stage.label
+            remaining = remaining[~peeled]
+        return labels.astype(self.classes_.dtype), inconsistency
+
+    def predict(self, X):
+        """Classify new tiles with the fitted stages (an unseen array, for example).
+
+        Each tile follows the fitted path: a stage's clusterer assigns it to
+        a cluster and the cluster chosen at fit decides whether it is peeled;
+        the last stage scores it as a novelty. Neighbour features are those
+        of the tiles of X that reach the last stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+
+        Returns
+        -------
+        ndarray of str, shape (n_tiles,)
+        """
+        return self._route(X)[0]
+
+    def score_samples(self, X):
+        """Inconsistency score of new tiles: higher is more irregular.
+
+        The last stage's score (the notebook's LOF score, about 1 for a
+        typical tile; above ``threshold_``, 1.5 by default, is Irregular).
+        Tiles peeled by an earlier stage are not scored: NaN.
+        """
+        return self._route(X)[1]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of ``predict(X)`` against the class labels in ``y``.
+
+        ``y`` is converted to the type of the classes (text by default), so
+        labels that are not among ``classes_`` never match.
+        """
+        y_pred = self.predict(X)
+        return accuracy_score(np.asarray(y).astype(y_pred.dtype), y_pred,
+                              sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        # unsupervised: the classes are the stages' labels whatever y holds
+        tags.classifier_tags.poor_score = True
+        return tags

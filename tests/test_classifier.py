@@ -1,0 +1,255 @@
+"""LayeredPeelClassifier: seed-exact by default, composable, robust."""
+
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_pillars import (
+    CLASSES,
+    SEED_STAGES,
+    CenterIntensity,
+    LayeredPeelClassifier,
+    OutlierStage,
+    PeelStage,
+    make_pillar_arrays,
+    read_arrays,
+    smallest_cluster,
+)
+from sklearn_pillars.tileset import pack_tiles
+
+from .conftest import SHARED_LABELS
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return make_pillar_arrays(n_arrays=4, grid_size=15, random_state=3)
+
+
+@pytest.fixture(scope="module")
+def fitted(synthetic):
+    return LayeredPeelClassifier().fit(synthetic.X)
+
+
+def test_reproduces_the_notebook_on_the_shared_arrays(shared_array_paths):
+    labels = SHARED_LABELS / "seed_labels.csv"
+    tiles = read_arrays(shared_array_paths[:3], labels=labels)
+    predicted = LayeredPeelClassifier().fit_predict(tiles.X)
+    agreement = np.mean(predicted == tiles.y)
+    assert agreement >= 0.99, f"agreement with the notebook: {agreement:.4f}"
+
+
+def test_a_saved_model_classifies_an_unseen_array(shared_array_paths, tmp_path):
+    train = read_arrays(shared_array_paths[:3])
+    new = read_arrays(shared_array_paths[3])
+    model = LayeredPeelClassifier().fit(train.X)
+    expected = model.predict(new.X)
+    joblib.dump(model, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(loaded.predict(new.X), expected)
+    assert set(expected) <= set(CLASSES)
+    # the new array has defects of the kinds learned: not everything is Good
+    assert 0.5 < np.mean(expected == "Good") < 0.99
+
+
+def test_labels_and_fitted_attributes(fitted, synthetic):
+    assert list(fitted.classes_) == sorted(CLASSES)
+    assert fitted.labels_.shape == (len(synthetic),)
+    assert set(fitted.labels_) <= set(CLASSES)
+    assert [name for name, _ in fitted.stages_] == ["missing", "collapsed", "stitching",
+                                                    "irregular"]
+    # each stage sees exactly the tiles the earlier stages left
+    rows = fitted.stage_rows_
+    assert len(rows["missing"]) == len(synthetic)
+    for earlier, later, label in [("missing", "collapsed", "Missing"),
+                                  ("collapsed", "stitching", "Collapsed"),
+                                  ("stitching", "irregular", "Stitching")]:
+        left = np.setdiff1d(rows[earlier], rows[later])
+        assert (fitted.labels_[left] == label).all()
+        assert not np.isin(fitted.labels_[rows[later]], [label]).any()
+    missing = dict(fitted.stages_)["missing"]
+    assert missing.cluster_sizes_.sum() == len(synthetic)
+    assert missing.embedding_.shape == (len(synthetic), 5)
+    assert missing.explained_variance_ratio_.shape == (5,)
+    assert missing.peeled_.sum() == missing.cluster_sizes_[
+        np.isin(missing.cluster_ids_, missing.selected_clusters_)].sum()
+    # the inconsistency score exists exactly for the tiles of the last stage
+    scored = np.isfinite(fitted.inconsistency_)
+    np.testing.assert_array_equal(np.flatnonzero(scored), rows["irregular"])
+
+
+def test_finds_the_synthetic_defects(fitted, synthetic):
+    # the seed's algorithm on clean synthetic data: Missing and Collapsed come out well
+    for label in ("Missing", "Collapsed"):
+        truth, found = synthetic.y == label, fitted.labels_ == label
+        recall = (truth & found).sum() / truth.sum()
+        assert recall > 0.8, (label, recall)
+
+
+def test_predict_follows_the_fitted_path(fitted, synthetic):
+    predicted = fitted.predict(synthetic.X)
+    # the cluster stages assign the training tiles as at fit
+    for label in ("Missing", "Collapsed", "Stitching"):
+        np.testing.assert_array_equal(predicted == label, fitted.labels_ == label)
+    scores = fitted.score_samples(synthetic.X)
+    reached = np.isin(predicted, ["Irregular", "Good"])
+    assert np.isnan(scores[~reached]).all() and np.isfinite(scores[reached]).all()
+    threshold = dict(fitted.stages_)["irregular"].threshold_
+    assert threshold == 1.5
+    np.testing.assert_array_equal(predicted[reached] == "Irregular", scores[reached] > threshold)
+
+
+def test_fit_predict_is_deterministic(synthetic):
+    first = LayeredPeelClassifier().fit_predict(synthetic.X)
+    np.testing.assert_array_equal(LayeredPeelClassifier().fit_predict(synthetic.X), first)
+
+
+def test_nested_parameters_and_clone(synthetic):
+    model = LayeredPeelClassifier()
+    params = model.get_params()
+    assert params["missing__clusterer__n_clusters"] == 3
+    assert params["irregular__detector__n_neighbors"] == 20
+    model.set_params(missing__clusterer__n_clusters=4, irregular__detector__n_neighbors=10)
+    # the shared default stages are never modified
+    assert dict(SEED_STAGES)["missing"].clusterer.n_clusters == 3
+    assert LayeredPeelClassifier().get_params()["missing__clusterer__n_clusters"] == 3
+    copy = clone(model)
+    assert copy.get_params()["missing__clusterer__n_clusters"] == 4
+    fitted = copy.fit(synthetic.X)
+    assert len(dict(fitted.stages_)["missing"].cluster_sizes_) == 4
+
+
+def test_stages_can_be_dropped_reordered_and_replaced(synthetic):
+    stages = [(name, clone(stage)) for name, stage in SEED_STAGES]
+    no_outliers = LayeredPeelClassifier(stages[:2]).fit(synthetic.X)
+    assert set(no_outliers.labels_) <= {"Missing", "Collapsed", "Good"}
+    assert list(no_outliers.classes_) == ["Collapsed", "Good", "Missing"]
+    largest = PeelStage(CenterIntensity(), KMeans(n_clusters=2, random_state=0, n_init=3),
+                        rule=lambda labels, Z: [np.bincount(labels).argmax()], label="Bulk")
+    custom = LayeredPeelClassifier([("bulk", largest)]).fit(synthetic.X)
+    assert (custom.labels_ == "Bulk").mean() >= 0.5
+    with pytest.raises(ValueError, match="must be the last stage"):
+        LayeredPeelClassifier([stages[3], stages[0]]).fit(synthetic.X)
+    with pytest.raises(TypeError, match="PeelStage or an OutlierStage"):
+        LayeredPeelClassifier([("x", KMeans())]).fit(synthetic.X)
+    mixed = [stages[0], ("n", PeelStage(CenterIntensity(), label=7))]
+    with pytest.raises(ValueError, match="all strings or all integers"):
+        LayeredPeelClassifier(mixed).fit(synthetic.X)
+
+
+def test_smallest_cluster_rule():
+    assert smallest_cluster(np.array([2, 2, 0, 1, 1, 0, 2])) == [0]  # tie: first seen wins
+    assert smallest_cluster(np.array([5, 5, 5])) == []  # one cluster: nothing to peel
+
+
+def test_pipeline_grid_search_and_cross_val_predict(synthetic):
+    groups = synthetic.positions[:, 0]
+    pipe = Pipeline([("peel", LayeredPeelClassifier())])
+    np.testing.assert_array_equal(pipe.fit(synthetic.X).predict(synthetic.X),
+                                  LayeredPeelClassifier().fit(synthetic.X).predict(synthetic.X))
+    search = GridSearchCV(LayeredPeelClassifier(), {"missing__clusterer__n_clusters": [2, 3, 4]},
+                          scoring="f1_macro", cv=GroupKFold(n_splits=2))
+    search.fit(synthetic.X, synthetic.y, groups=groups)
+    assert search.best_params_["missing__clusterer__n_clusters"] in (2, 3, 4)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    predicted = cross_val_predict(LayeredPeelClassifier(), synthetic.X, synthetic.y,
+                                  groups=groups, cv=GroupKFold(n_splits=2))
+    assert predicted.shape == synthetic.y.shape and set(predicted) <= set(CLASSES)
+
+
+def test_joblib_round_trip_on_an_unseen_synthetic_array(tmp_path):
+    train = make_pillar_arrays(n_arrays=2, grid_size=15, random_state=11)
+    new = make_pillar_arrays(n_arrays=1, grid_size=15, random_state=12)
+    model = LayeredPeelClassifier().fit(train.X)
+    joblib.dump(model, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    np.testing.assert_array_equal(loaded.predict(new.X), model.predict(new.X))
+    np.testing.assert_array_equal(loaded.score_samples(new.X), model.score_samples(new.X))
+
+
+def test_score_is_accuracy_against_class_names(fitted, synthetic):
+    assert fitted.score(synthetic.X, fitted.predict(synthetic.X)) == 1.0
+    assert fitted.score(synthetic.X, np.zeros(len(synthetic), int)) == 0.0
+
+
+def uniform_tiles(n, value=90):
+    images = [np.full((16, 16), value, np.uint8)] * n
+    positions = [[0, 1 + i // 4, 1 + i % 4] for i in range(n)]
+    return pack_tiles(images, positions, 16)
+
+
+def test_a_single_tile_is_left_good_with_warnings():
+    with pytest.warns(UserWarning, match="stage 'missing': 1 tile"):
+        labels = LayeredPeelClassifier().fit_predict(uniform_tiles(1))
+    assert list(labels) == ["Good"]
+
+
+def test_fewer_tiles_than_clusters():
+    with pytest.warns(UserWarning, match="fewer than the 3 clusters"):
+        model = LayeredPeelClassifier().fit(uniform_tiles(2))
+    assert list(model.labels_) == ["Good", "Good"]
+    assert list(model.predict(uniform_tiles(3))) == ["Good"] * 3
+
+
+def test_identical_tiles_are_not_peeled():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # KMeans: fewer distinct clusters than asked
+        labels = LayeredPeelClassifier().fit_predict(uniform_tiles(30))
+    assert set(labels) == {"Good"}
+
+
+def test_an_array_without_defects_does_not_crash():
+    clean = make_pillar_arrays(n_arrays=1, grid_size=12, random_state=5,
+                               defect_rates={"Missing": 0, "Collapsed": 0, "Stitching": 0,
+                                             "Irregular": 0})
+    model = LayeredPeelClassifier().fit(clean.X)
+    assert model.labels_.shape == (144,) and set(model.labels_) <= set(CLASSES)
+    # documented: the notebook's rule always peels each stage's smallest cluster
+    for name, stage in model.stages_[:3]:
+        assert stage.peeled_.sum() == stage.cluster_sizes_.min(), name
+
+
+def test_bad_input(fitted, synthetic):
+    with pytest.raises(ValueError, match="not the tile-set layout"):
+        LayeredPeelClassifier().fit(np.zeros((10, 7)))
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(synthetic.X[:, :-1])
+    X = synthetic.X.copy()
+    X[3, 100] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        LayeredPeelClassifier().fit(X)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        LayeredPeelClassifier().fit(synthetic.X, synthetic.y[:-1])
+
+
+def _numeric_seed_stages():
+    """The seed's stages with integer labels: the check suite compares predictions numerically."""
+    stages = [(name, clone(stage).set_params(label=i)) for i, (name, stage) in
+              enumerate(SEED_STAGES)]
+    stages[-1][1].set_params(inlier_label=len(stages))
+    return stages
+
+
+@parametrize_with_checks(
+    [LayeredPeelClassifier(_numeric_seed_stages(), layout="strip")],
+    expected_failed_checks=lambda est: {
+        "check_classifiers_one_label": "unsupervised: the classes come from the stages, "
+                                       "not from y, so a one-label y is not predicted back",
+        "check_classifiers_classes": "unsupervised: classes_ are the stages' labels, "
+                                     "not the classes of y",
+    },
+)
+def test_scikit_learn_check_suite(estimator, check):
+    check(estimator)
+
+
+def test_outlier_stage_defaults_to_the_notebooks_lof(synthetic):
+    stage = OutlierStage(CenterIntensity()).fit(synthetic.X)
+    assert stage.detector_.n_neighbors == 20 and stage.detector_.novelty
+    assert stage.threshold_ == 1.5
