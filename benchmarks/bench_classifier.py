@@ -1,0 +1,149 @@
+"""LayeredPeelClassifier speed: against the notebook's own pipeline on its three arrays, and
+fit / predict throughput at 1k, 10k, 100k synthetic tiles.
+
+    .venv/bin/python benchmarks/bench_classifier.py [--sizes 1000 10000 100000] [--repeat 3]
+
+The notebook side runs the notebook's own functions (read from ../shared/seed at run time):
+segment_array writing tile files, reading them back as the notebook does, its eight feature
+functions, StandardScaler + PCA + KMeans per layer and LOF (no plots, no t-SNE). It runs when
+../shared is present. Figures, not pass/fail.
+"""
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays, read_arrays
+
+ROOT = Path(__file__).resolve().parents[1]
+ARRAYS = [ROOT / ".." / "shared" / "data" / "arrays" / f"Array_{i}Crop.bmp" for i in (1, 2, 3)]
+
+
+def notebook_pipeline(seed, paths, workdir):
+    """The notebook's steps from image files to labels, with its own functions."""
+    import cv2
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import LocalOutlierFactor
+    from sklearn.preprocessing import StandardScaler
+
+    for path in paths:
+        seed["segment_array"](str(path), str(workdir))
+    tiles = []
+    for path in paths:  # read back as the notebook does
+        for file in (Path(workdir) / path.stem).glob("*.bmp"):
+            row, col = map(int, file.stem.split("_")[-1].split(","))
+            tiles.append({"array": path.stem, "row": row, "col": col,
+                          "image": cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)})
+
+    def peel(layer_tiles, features):
+        X = StandardScaler().fit_transform(np.nan_to_num(features, nan=0, posinf=0, neginf=0))
+        X = PCA(n_components=min(5, X.shape[1])).fit_transform(X)
+        labels = KMeans(n_clusters=3, random_state=42, n_init=10).fit_predict(X)
+        counts = Counter(labels)
+        smallest = min(counts, key=counts.get)
+        return ([t for t, c in zip(layer_tiles, labels, strict=True) if c == smallest],
+                [t for t, c in zip(layer_tiles, labels, strict=True) if c != smallest])
+
+    for t in tiles:
+        t["label"] = "Good"
+    rest = tiles
+    for label, function in [("Missing", "extract_center_intensity"),
+                            ("Collapsed", "extract_darkness_area"),
+                            ("Stitching", "extract_stitching_features")]:
+        peeled, rest = peel(rest, seed[function](rest))
+        for t in peeled:
+            t["label"] = label
+    contextual = np.hstack([
+        seed["compute_rotation_symmetry"](rest),
+        seed["compute_neighbor_deviation"](rest, None),
+        seed["compute_anisotropy"](rest),
+        seed["compute_curvature_irregularity"](rest),
+        seed["compute_radial_deviation"](rest),
+    ])
+    X = StandardScaler().fit_transform(np.nan_to_num(contextual, nan=0, posinf=0, neginf=0))
+    outliers = LocalOutlierFactor(n_neighbors=20, contamination="auto").fit_predict(X) == -1
+    for t, outlier in zip(rest, outliers, strict=True):
+        if outlier:
+            t["label"] = "Irregular"
+    return {(t["array"], t["row"], t["col"]): t["label"] for t in tiles}
+
+
+def package_pipeline(paths):
+    tiles = read_arrays(paths)
+    labels = LayeredPeelClassifier().fit_predict(tiles.X)
+    return {(tiles.array_names[a], int(r), int(c)): label
+            for (a, r, c), label in zip(tiles.positions, labels, strict=True)}
+
+
+def against_notebook(repeat):
+    sys.path.insert(0, str(ROOT / "tests"))
+    import seed_notebook
+
+    if not (seed_notebook.available() and all(p.is_file() for p in ARRAYS)):
+        print("\n(../shared absent: no comparison with the notebook)")
+        return
+    seed = seed_notebook.load_functions(extra_names=("segment_array",))
+    seed.update(os=__import__("os"))
+    seed_times, ours_times = [], []
+    for _ in range(repeat):  # interleaved, so both see the same machine conditions
+        with tempfile.TemporaryDirectory() as workdir:
+            start = time.perf_counter()
+            seed_labels = notebook_pipeline(seed, ARRAYS, workdir)
+            seed_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        our_labels = package_pipeline(ARRAYS)
+        ours_times.append(time.perf_counter() - start)
+    agree = np.mean([seed_labels[k] == our_labels[k] for k in seed_labels])
+    t_seed, t_ours = min(seed_times), min(ours_times)
+    print(f"\n## Against the notebook's pipeline on arrays 1-3 ({len(seed_labels)} tiles; "
+          f"best of {repeat}, interleaved in this run)")
+    print(f"notebook (tile files, features, 3 x KMeans, LOF): {t_seed * 1e3:8.0f} ms")
+    print(f"read_arrays + LayeredPeelClassifier().fit_predict: {t_ours * 1e3:7.0f} ms")
+    print(f"speed-up: {t_seed / t_ours:.1f}x; labels agree on {agree:.2%} of the tiles")
+
+
+def synthetic_x(n_tiles, seed):
+    base = make_pillar_arrays(n_arrays=4, grid_size=21, random_state=seed).X
+    reps = -(-n_tiles // len(base))
+    X = np.concatenate([base] * reps)[:n_tiles].copy()
+    X[:, 0] += np.repeat(np.arange(reps) * 4, len(base))[:n_tiles]
+    return X
+
+
+def throughput(sizes, repeat):
+    print(f"\n## Throughput on synthetic tiles (tiles/s, best of {repeat}; 1 for 100k and more)")
+    print(f"{'tiles':>10}{'fit':>12}{'predict':>12}")
+    for n in sizes:
+        train, test = synthetic_x(n, seed=0), synthetic_x(n, seed=1)
+        reps = repeat if n < 100_000 else 1
+        fit_times, predict_times = [], []
+        for _ in range(reps):
+            start = time.perf_counter()
+            model = LayeredPeelClassifier().fit(train)
+            fit_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model.predict(test)
+            predict_times.append(time.perf_counter() - start)
+        print(f"{n:>10,}{n / min(fit_times):>12,.0f}{n / min(predict_times):>12,.0f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(f"# sklearn-pillars classifier benchmark — {platform.machine()}, "
+          f"Python {platform.python_version()}, NumPy {np.__version__}")
+    against_notebook(args.repeat)
+    throughput(args.sizes, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Fit on some arrays, save the model, load it later and classify an array it has never seen.
+
+    python examples/save_and_reuse.py [TRAIN_ARRAY ... NEW_ARRAY]
+
+Defaults to arrays 1-3 of ../shared/data for training and Array_4 as the new array when
+present; otherwise synthetic arrays.
+"""
+
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays, read_arrays
+
+shared = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "arrays"
+paths = [Path(p) for p in sys.argv[1:]] or [
+    shared / name for name in ("Array_1Crop.bmp", "Array_2Crop.bmp", "Array_3Crop.bmp",
+                               "Array_4.bmp")]
+if len(paths) >= 2 and all(p.is_file() for p in paths):
+    train, new = read_arrays(paths[:-1]), read_arrays(paths[-1])
+else:
+    print("real arrays not found: using synthetic arrays")
+    train = make_pillar_arrays(n_arrays=3, random_state=0)
+    new = make_pillar_arrays(n_arrays=1, random_state=1)
+
+model = LayeredPeelClassifier().fit(train.X)
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "pillars.joblib"  # joblib files run code when loaded: trust them
+    joblib.dump(model, path)
+    loaded = joblib.load(path)
+
+labels = loaded.predict(new.X)
+scores = loaded.score_samples(new.X)
+assert np.array_equal(labels, model.predict(new.X))
+print(f"fitted on {', '.join(train.array_names)}; classified {new.array_names[0]}:")
+print(" ", dict(sorted(Counter(labels.tolist()).items())))
+worst = np.argsort(np.nan_to_num(scores, nan=-np.inf))[::-1][:5]
+print("  most inconsistent tiles:",
+      ", ".join(f"{new.tile_names[i]} ({scores[i]:.2f})" for i in worst))
