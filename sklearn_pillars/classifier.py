@@ -18,7 +18,15 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .transformers import CenterIntensity, ContextualFeatures, DarknessArea, StitchingFeatures
+from .tileset import tile_positions
+from .transformers import (
+    CenterIntensity,
+    ContextualFeatures,
+    DarknessArea,
+    StitchingFeatures,
+    _TileFeatures,
+    row_parts,
+)
 
 GOOD = "Good"
 
@@ -139,8 +147,11 @@ class PeelStage(BaseEstimator):
 
     def fit(self, X, y=None):
         """Cluster the tiles of X and choose the cluster(s) to peel."""
+        return self._fit(X.shape[0], lambda features: features.fit_transform(X))
+
+    def _fit(self, n, featurize):
+        """Fit on n tiles; ``featurize(features_)`` fits the features and returns them."""
         self._validate_params()
-        n = X.shape[0]
         clusterer = (KMeans(n_clusters=3, random_state=42, n_init=10)
                      if self.clusterer is None else clone(self.clusterer))
         self.skipped_ = None
@@ -150,9 +161,9 @@ class PeelStage(BaseEstimator):
                              "clusters asked for: no tile peeled")
             self._set_empty(n)
             if n:
-                self.features_.fit(X)
+                featurize(self.features_)
             return self
-        Z = self._embed_fit(_prepare(self.features_.fit_transform(X)))
+        Z = self._embed_fit(_prepare(featurize(self.features_)))
         self.clusterer_ = clusterer
         self.cluster_labels_ = np.asarray(clusterer.fit_predict(Z))
         self.cluster_ids_, self.cluster_sizes_ = np.unique(self.cluster_labels_,
@@ -188,15 +199,22 @@ class PeelStage(BaseEstimator):
     def transform(self, X):
         """The tiles' scaled, reduced features (the space the clusterer works in)."""
         check_is_fitted(self, "peeled_")
-        Z = self.scaler_.transform(_prepare(self.features_.transform(X)))
+        return self._embed(self.features_.transform(X))
+
+    def _embed(self, features):
+        Z = self.scaler_.transform(_prepare(features))
         return Z if self.pca_ is None else self.pca_.transform(Z)
 
     def peel(self, X):
         """Which tiles of X fall in a chosen cluster: bool array of shape (n,)."""
         check_is_fitted(self, "peeled_")
-        if self.clusterer_ is None or X.shape[0] == 0:
-            return np.zeros(X.shape[0], dtype=bool)
-        return np.isin(self.clusterer_.predict(self.transform(X)), self.selected_clusters_)
+        return self._peel(X.shape[0], lambda features: features.transform(X))
+
+    def _peel(self, n, featurize):
+        if self.clusterer_ is None or n == 0:
+            return np.zeros(n, dtype=bool)
+        Z = self._embed(featurize(self.features_))
+        return np.isin(self.clusterer_.predict(Z), self.selected_clusters_)
 
 
 class OutlierStage(BaseEstimator):
@@ -249,8 +267,11 @@ class OutlierStage(BaseEstimator):
 
     def fit(self, X, y=None):
         """Score the tiles of X and mark the outliers."""
+        return self._fit(X.shape[0], lambda features: features.fit_transform(X))
+
+    def _fit(self, n, featurize):
+        """Fit on n tiles; ``featurize(features_)`` fits the features and returns them."""
         self._validate_params()
-        n = X.shape[0]
         detector = (LocalOutlierFactor(n_neighbors=20, contamination="auto")
                     if self.detector is None else clone(self.detector))
         if "novelty" in detector.get_params():
@@ -265,10 +286,10 @@ class OutlierStage(BaseEstimator):
             self.embedding_ = np.zeros((n, 0))
             self.peeled_ = np.zeros(n, dtype=bool)
             if n:
-                self.features_.fit(X)
+                featurize(self.features_)
             return self
         self.scaler_ = StandardScaler()
-        Z = self.scaler_.fit_transform(_prepare(self.features_.fit_transform(X)))
+        Z = self.scaler_.fit_transform(_prepare(featurize(self.features_)))
         if "n_neighbors" in detector.get_params():
             detector.set_params(n_neighbors=min(detector.get_params()["n_neighbors"], n - 1))
         self.detector_ = detector.fit(Z)
@@ -284,9 +305,12 @@ class OutlierStage(BaseEstimator):
     def inconsistency(self, X):
         """Inconsistency score of new tiles (scored as novelties); NaN if skipped."""
         check_is_fitted(self, "peeled_")
-        if self.detector_ is None or X.shape[0] == 0:
-            return np.full(X.shape[0], np.nan)
-        Z = self.scaler_.transform(_prepare(self.features_.transform(X)))
+        return self._inconsistency(X.shape[0], lambda features: features.transform(X))
+
+    def _inconsistency(self, n, featurize):
+        if self.detector_ is None or n == 0:
+            return np.full(n, np.nan)
+        Z = self.scaler_.transform(_prepare(featurize(self.features_)))
         return -self.detector_.score_samples(Z)
 
 
@@ -461,12 +485,13 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         labels = np.full(n, self._inlier_label(), dtype=object)
         inconsistency = np.full(n, np.nan)
         remaining = np.arange(n)
+        stages = [(name, self._configured(stage)) for name, stage in self.stages]
+        shared = self._shared_features([stage.features for _, stage in stages], X)
         self.stages_, self.stage_rows_ = [], {}
-        for name, stage in self.stages:
-            stage = self._configured(stage)
+        for i, (name, stage) in enumerate(stages):
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="n_neighbors .* is greater than")
-                stage.fit(X[remaining])
+                stage._fit(len(remaining), self._featurizer(X, remaining, shared, i, fit=True))
             if stage.skipped_:
                 warnings.warn(f"stage {name!r}: {stage.skipped_}", UserWarning, stacklevel=2)
             self.stages_.append((name, stage))
@@ -479,6 +504,41 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         self.labels_ = labels.astype(self.classes_.dtype)
         self.inconsistency_ = inconsistency
         return self
+
+    @staticmethod
+    def _shared_features(features, X):
+        """Row-local features of every stage for all tiles in one pass, when they allow it.
+
+        When every stage's features are the package's tile transformers with
+        the same layout, batch size and n_jobs, each batch of tiles is decoded
+        once and what the stages share (contours, gradients) is computed once.
+        Features are row-local until their last step (neighbours, mean radial
+        profile), which still runs on the tiles each stage receives, so the
+        results are those of fitting stage by stage.
+        """
+        if not features or not all(isinstance(f, _TileFeatures) for f in features):
+            return None
+        settings = {(f.layout, f.batch_size, f.n_jobs) for f in features}
+        if len(settings) != 1:
+            return None
+        for f in features:
+            f._validate_params()
+        layout, batch_size, n_jobs = settings.pop()
+        parts = row_parts([f._compute for f in features], X, layout, batch_size, n_jobs)
+        return parts, tile_positions(X, layout)
+
+    @staticmethod
+    def _featurizer(X, rows, shared, index, fit):
+        """A function giving a stage's fitted features the tiles ``rows`` of X."""
+        if shared is None:
+            if fit:
+                return lambda features: features.fit_transform(X[rows])
+            return lambda features: features.transform(X[rows])
+        parts, positions = shared
+        part, where = parts[index][rows], positions[rows]
+        if fit:
+            return lambda features: features._fit_rows(part, where, X.shape[1])
+        return lambda features: features._finish(part, where)
 
     def fit_predict(self, X, y=None):
         """Fit and return the training tiles' classes (``labels_``)."""
@@ -493,13 +553,15 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         labels = np.full(n, self._inlier_label(), dtype=object)
         inconsistency = np.full(n, np.nan)
         remaining = np.arange(n)
-        for _, stage in self.stages_:
+        shared = self._shared_features([stage.features_ for _, stage in self.stages_], X)
+        for i, (_, stage) in enumerate(self.stages_):
+            featurize = self._featurizer(X, remaining, shared, i, fit=False)
             if isinstance(stage, OutlierStage):
-                scores = stage.inconsistency(X[remaining])
+                scores = stage._inconsistency(len(remaining), featurize)
                 inconsistency[remaining] = scores
                 peeled = scores > stage.threshold_
             else:
-                peeled = stage.peel(X[remaining])
+                peeled = stage._peel(len(remaining), featurize)
             labels[remaining[peeled]] = stage.label
             remaining = remaining[~peeled]
         return labels.astype(self.classes_.dtype), inconsistency

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .tileset import CLASSES, concat_tilesets
-from .tiling import _check_positive_int, tile_array
+from .tileset import CLASSES
+from .tiling import _check_positive_int, build_tileset, tile_boxes
 
 IMAGE_SUFFIXES = (".bmp", ".dib", ".png", ".tif", ".tiff")
 
@@ -99,14 +99,14 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None):
         raise ValueError("read_arrays needs at least one image path")
     grid_size = _check_positive_int(grid_size, "grid_size")
     tile_half = _check_positive_int(tile_half, "tile_half")
-    parts = []
+    greys = []
     for path in paths:
-        image = read_image(path)
+        greys.append(read_image(path))
         try:
-            parts.append(tile_array(image, grid_size, tile_half, name=path.stem))
+            tile_boxes(*greys[-1].shape, grid_size=grid_size, tile_half=tile_half)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
-    tiles = concat_tilesets(parts)
+    tiles = build_tileset(greys, [p.stem for p in paths], grid_size, tile_half)
     if labels is not None:
         tiles.y, tiles.stitch_type = _lookup_labels(labels, tiles)
     return tiles

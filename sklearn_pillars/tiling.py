@@ -131,24 +131,32 @@ def tile_array(image, grid_size=21, tile_half=32, *, name="array"):
     (441, (10, 10), (441, 105))
     """
     grey = to_grey(image, name=repr(name))
-    boxes = tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)
-    return _cut(grey, boxes, np.arange(len(boxes)), grid_size, 2 * tile_half, name)
+    return build_tileset([grey], [name], grid_size, tile_half)
 
 
-def _cut(grey, boxes, sites, grid_size, tile_size, name):
-    """TileSet of the given sites (row-major site numbers) of one grey image."""
-    boxes = boxes[sites]
-    images = [grey[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes]
-    rows, cols = np.divmod(sites, grid_size)
-    positions = np.stack([np.zeros_like(sites), rows + 1, cols + 1], axis=1)
+def build_tileset(greys, names, grid_size, tile_half, sites=None):
+    """One TileSet of the lattice sites of several grey images (array index = list position).
+
+    ``sites`` (row-major site numbers) restricts every image to those sites.
+    X is allocated once for all the images.
+    """
+    images, positions, boxes = [], [], []
+    for index, grey in enumerate(greys):
+        all_boxes = tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)
+        chosen = np.arange(len(all_boxes)) if sites is None else sites
+        rows, cols = np.divmod(chosen, grid_size)
+        boxes.append(all_boxes[chosen])
+        images += [grey[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes[-1]]
+        positions.append(np.stack([np.full_like(chosen, index), rows + 1, cols + 1], axis=1))
+    positions = np.concatenate(positions)
     return TileSet(
-        X=pack_tiles(images, positions, tile_size),
+        X=pack_tiles(images, positions, 2 * tile_half),
         images=images,
         positions=positions,
-        array_names=[name],
-        boxes=boxes,
-        tile_size=tile_size,
-        array_images=[grey],
+        array_names=list(names),
+        boxes=np.concatenate(boxes),
+        tile_size=2 * tile_half,
+        array_images=list(greys),
     )
 
 
@@ -172,8 +180,8 @@ def iter_tile_chunks(image, grid_size=21, tile_half=32, *, chunk_rows=64, name="
     """
     chunk_rows = _check_positive_int(chunk_rows, "chunk_rows")
     grey = to_grey(image, name=repr(name))
-    boxes = tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)
+    tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
     for start in range(0, grid_size, chunk_rows):
         stop = min(grid_size, start + chunk_rows)
         sites = np.arange(start * grid_size, stop * grid_size)
-        yield _cut(grey, boxes, sites, grid_size, 2 * tile_half, name)
+        yield build_tileset([grey], [name], grid_size, tile_half, sites=sites)

@@ -114,25 +114,53 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
     def _row_features(self, X):
         """Row-local features of every row of X, and the rows' positions."""
         positions = tile_positions(X, self.layout)
-        n_jobs = effective_n_jobs(self.n_jobs)
-        n = X.shape[0]
-        if n_jobs > 1 and n >= 2 * _MIN_ROWS_PER_JOB:
-            n_chunks = min(n // _MIN_ROWS_PER_JOB, 4 * n_jobs)
-            bounds = np.linspace(0, n, n_chunks + 1).astype(int)
-            parts = Parallel(n_jobs=n_jobs)(
-                delayed(self._rows_of)(X[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-            )
-            return np.concatenate(parts), positions
-        return self._rows_of(X), positions
+        rows = row_parts([self._compute], X, self.layout, self.batch_size, self.n_jobs)[0]
+        return rows, positions
 
-    def _rows_of(self, X):
-        out = None
-        for index, tiles in iter_tile_batches(X, self.layout, self.batch_size):
-            rows = self._compute(F.TileBatch(tiles))
-            if out is None:
-                out = np.empty((X.shape[0], rows.shape[1]))
-            out[index] = rows
-        return out
+    def _fit_rows(self, rows, positions, n_features_in):
+        """Fit from row-local features computed elsewhere (a shared pass); return the output."""
+        self._validate_params()
+        self.n_features_in_ = n_features_in
+        self._learn(rows, positions)
+        return self._finish(rows, positions)
+
+
+def row_parts(computes, X, layout="tiles", batch_size=32, n_jobs=None):
+    """Row-local features of X for several compute functions, in one pass over X.
+
+    Each batch of tiles is decoded once and given, as one
+    :class:`~sklearn_pillars.features.TileBatch`, to every function, so what
+    they share (contours, gradients, sums) is computed once. With ``n_jobs``
+    > 1 and many rows, chunks of rows go to joblib workers.
+
+    Returns
+    -------
+    list of ndarray
+        One (n_rows, k_i) array per function.
+    """
+    n = X.shape[0]
+    n_jobs = effective_n_jobs(n_jobs)
+    if n_jobs > 1 and n >= 2 * _MIN_ROWS_PER_JOB:
+        n_chunks = min(n // _MIN_ROWS_PER_JOB, 4 * n_jobs)
+        bounds = np.linspace(0, n, n_chunks + 1).astype(int)
+        chunks = Parallel(n_jobs=n_jobs)(
+            delayed(_serial_row_parts)(computes, X[a:b], layout, batch_size)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        )
+        return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]
+    return _serial_row_parts(computes, X, layout, batch_size)
+
+
+def _serial_row_parts(computes, X, layout, batch_size):
+    outs = None
+    for index, tiles in iter_tile_batches(X, layout, batch_size):
+        batch = F.TileBatch(tiles)
+        results = [compute(batch) for compute in computes]
+        if outs is None:
+            outs = [np.empty((X.shape[0], r.shape[1])) for r in results]
+        for out, result in zip(outs, results, strict=True):
+            out[index] = result
+    return outs
 
 
 class CenterIntensity(_TileFeatures):

@@ -253,3 +253,16 @@ def test_outlier_stage_defaults_to_the_notebooks_lof(synthetic):
     stage = OutlierStage(CenterIntensity()).fit(synthetic.X)
     assert stage.detector_.n_neighbors == 20 and stage.detector_.novelty
     assert stage.threshold_ == 1.5
+
+
+def test_the_shared_feature_pass_changes_nothing(synthetic):
+    shared = LayeredPeelClassifier().fit(synthetic.X)
+    # different batch sizes disable the shared pass: every stage computes its own features
+    separate = LayeredPeelClassifier().set_params(missing__features__batch_size=7).fit(
+        synthetic.X)
+    np.testing.assert_array_equal(separate.labels_, shared.labels_)
+    np.testing.assert_allclose(separate.inconsistency_, shared.inconsistency_, rtol=1e-12)
+    new = make_pillar_arrays(n_arrays=1, grid_size=15, random_state=21)
+    np.testing.assert_array_equal(separate.predict(new.X), shared.predict(new.X))
+    np.testing.assert_allclose(separate.score_samples(new.X), shared.score_samples(new.X),
+                               rtol=1e-12)
