@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up a local virtualenv (.venv) when missing and run a project task.
 
-    python3 tasks.py demo            # the main job on a built-in synthetic array set
+    python3 tasks.py demo            # inspect built-in synthetic arrays: report in demo-report/
     python3 tasks.py test [ARGS...]  # ruff check + the whole test suite (ARGS go to pytest)
 
 Needs only Python >= 3.10 with pip and venv; everything else is installed into .venv.
@@ -43,8 +43,12 @@ def ensure_venv(extra):
 
 
 def demo(args):
-    ensure_venv("")
-    return run(PYTHON, ROOT / "examples" / "synthetic_tiles.py", *args)
+    ensure_venv("cli")
+    status = run(PYTHON, "-m", "sklearn_pillars", "inspect", "--demo", "--out", "demo-report",
+                 "--force", *args)
+    if status == 0:
+        print(f"open {ROOT / 'demo-report' / 'index.html'} in a browser")
+    return status
 
 
 def test(args):

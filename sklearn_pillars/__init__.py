@@ -1,5 +1,6 @@
 """sklearn-pillars: fabrication defects in metasurface pillar arrays, the scikit-learn way."""
 
+from ._version import __version__
 from .classifier import (
     SEED_STAGES,
     LayeredPeelClassifier,
@@ -24,9 +25,8 @@ from .transformers import (
     StitchingFeatures,
 )
 
-__version__ = "0.1.0.dev0"
-
 __all__ = [
+    "__version__",
     "SEED_STAGES",
     "Anisotropy",
     "CLASSES",

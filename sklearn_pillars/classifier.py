@@ -208,13 +208,15 @@ class PeelStage(BaseEstimator):
     def peel(self, X):
         """Which tiles of X fall in a chosen cluster: bool array of shape (n,)."""
         check_is_fitted(self, "peeled_")
-        return self._peel(X.shape[0], lambda features: features.transform(X))
+        return self._assign(X.shape[0], lambda features: features.transform(X))[2]
 
-    def _peel(self, n, featurize):
+    def _assign(self, n, featurize):
+        """Embedding, cluster and peel decision of n new tiles (None, None, False if skipped)."""
         if self.clusterer_ is None or n == 0:
-            return np.zeros(n, dtype=bool)
+            return None, None, np.zeros(n, dtype=bool)
         Z = self._embed(featurize(self.features_))
-        return np.isin(self.clusterer_.predict(Z), self.selected_clusters_)
+        clusters = self.clusterer_.predict(Z)
+        return Z, clusters, np.isin(clusters, self.selected_clusters_)
 
 
 class OutlierStage(BaseEstimator):
@@ -305,13 +307,14 @@ class OutlierStage(BaseEstimator):
     def inconsistency(self, X):
         """Inconsistency score of new tiles (scored as novelties); NaN if skipped."""
         check_is_fitted(self, "peeled_")
-        return self._inconsistency(X.shape[0], lambda features: features.transform(X))
+        return self._score(X.shape[0], lambda features: features.transform(X))[1]
 
-    def _inconsistency(self, n, featurize):
+    def _score(self, n, featurize):
+        """Scaled features and inconsistency of n new tiles (None and NaN if skipped)."""
         if self.detector_ is None or n == 0:
-            return np.full(n, np.nan)
+            return None, np.full(n, np.nan)
         Z = self.scaler_.transform(_prepare(featurize(self.features_)))
-        return -self.detector_.score_samples(Z)
+        return Z, -self.detector_.score_samples(Z)
 
 
 def _seed_stages():
@@ -331,6 +334,18 @@ def _seed_stages():
 
 
 SEED_STAGES = _seed_stages()
+
+
+def _diagnostics(name, stage, rows, embedding, clusters, peeled, scores):
+    outlier = isinstance(stage, OutlierStage)
+    return Bunch(
+        name=name, label=stage.label, kind="outliers" if outlier else "clusters", rows=rows,
+        embedding=embedding, clusters=clusters,
+        selected=None if outlier else stage.selected_clusters_, peeled=peeled, scores=scores,
+        threshold=stage.threshold_ if outlier else None,
+        explained_variance_ratio=None if outlier else stage.explained_variance_ratio_,
+        skipped=stage.skipped_,
+    )
 """The notebook's four layers: the default ``stages`` of :class:`LayeredPeelClassifier`."""
 
 
@@ -545,8 +560,11 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         return self.fit(X, y).labels_
 
     # -- prediction --------------------------------------------------------------
-    def _route(self, X):
-        """Classes and inconsistency of new tiles, each following the fitted path."""
+    def _route(self, X, trace=None):
+        """Classes and inconsistency of new tiles, each following the fitted path.
+
+        With a list as ``trace``, each stage's diagnostics are appended to it.
+        """
         check_is_fitted(self, "stages_")
         X = self._validate_X(X, reset=False)
         n = X.shape[0]
@@ -554,17 +572,69 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         inconsistency = np.full(n, np.nan)
         remaining = np.arange(n)
         shared = self._shared_features([stage.features_ for _, stage in self.stages_], X)
-        for i, (_, stage) in enumerate(self.stages_):
+        for i, (name, stage) in enumerate(self.stages_):
             featurize = self._featurizer(X, remaining, shared, i, fit=False)
+            clusters = scores = None
             if isinstance(stage, OutlierStage):
-                scores = stage._inconsistency(len(remaining), featurize)
+                Z, scores = stage._score(len(remaining), featurize)
                 inconsistency[remaining] = scores
                 peeled = scores > stage.threshold_
             else:
-                peeled = stage._peel(len(remaining), featurize)
+                Z, clusters, peeled = stage._assign(len(remaining), featurize)
+            if trace is not None:
+                trace.append(_diagnostics(name, stage, remaining, Z, clusters, peeled, scores))
             labels[remaining[peeled]] = stage.label
             remaining = remaining[~peeled]
         return labels.astype(self.classes_.dtype), inconsistency
+
+    def trace(self, X):
+        """Classes, inconsistency scores and per-stage diagnostics of new tiles, in one pass.
+
+        Returns
+        -------
+        Bunch
+            ``labels`` (as :meth:`predict`), ``scores`` (as
+            :meth:`score_samples`) and ``stages`` (as :meth:`stage_diagnostics`).
+        """
+        stages = []
+        labels, scores = self._route(X, trace=stages)
+        return Bunch(labels=labels, scores=scores, stages=stages)
+
+    def stage_diagnostics(self, X=None):
+        """What each stage saw and decided, for plots and reports.
+
+        Parameters
+        ----------
+        X : array-like, optional
+            New tiles, sent down the fitted path as in :meth:`predict`. None
+            gives the training tiles' diagnostics (the fit's own clusters
+            and scores).
+
+        Returns
+        -------
+        list of Bunch, one per stage, with
+            ``name``, ``label``, ``kind`` ("clusters" or "outliers"),
+            ``rows`` (rows of X that reached the stage), ``embedding``
+            (their scaled, reduced features; None if the stage was skipped),
+            ``clusters`` (cluster of each, cluster stages), ``selected``
+            (chosen clusters), ``peeled`` (bool per row), ``scores`` and
+            ``threshold`` (outlier stage), ``explained_variance_ratio``,
+            ``skipped`` (why the stage did nothing, or None).
+        """
+        check_is_fitted(self, "stages_")
+        if X is not None:
+            return self.trace(X).stages
+        out = []
+        for name, stage in self.stages_:
+            outlier = isinstance(stage, OutlierStage)
+            fitted = stage.detector_ if outlier else stage.clusterer_
+            out.append(_diagnostics(
+                name, stage, self.stage_rows_[name],
+                stage.embedding_ if fitted is not None else None,
+                None if outlier or fitted is None else stage.cluster_labels_,
+                stage.peeled_, stage.inconsistency_ if outlier else None,
+            ))
+        return out
 
     def predict(self, X):
         """Classify new tiles with the fitted stages (an unseen array, for example).

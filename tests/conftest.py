@@ -16,3 +16,12 @@ def shared_array_paths():
     if not all(p.is_file() for p in paths):
         pytest.skip("../shared/data/arrays is not present")
     return paths
+
+
+@pytest.fixture(scope="session")
+def demo_report(tmp_path_factory):
+    """`sklearn-pillars inspect --demo` run once for the session: (exit code, folder)."""
+    from sklearn_pillars.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "report"
+    return main(["inspect", "--demo", "--out", str(out), "--quiet"]), out

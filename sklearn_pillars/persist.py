@@ -1,0 +1,107 @@
+"""Saving and loading fitted models, with the package version and grid they were fitted with.
+
+``.skops`` files (the default) are loaded with skops' safe loader: only types of
+scikit-learn, NumPy and this package are accepted, so loading runs no arbitrary code.
+``.joblib`` files are pickles: loading one from an untrusted source is code execution.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ._files import atomic_path
+from ._version import __version__
+
+MODEL_SUFFIXES = (".skops", ".joblib")
+FORMAT = "sklearn-pillars model"
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used (unknown format, untrusted content, not a model)."""
+
+
+def _check_suffix(path):
+    path = Path(path)
+    if path.suffix not in MODEL_SUFFIXES:
+        raise ModelFileError(
+            f"{path}: a model file must end in .skops (safe to load) or .joblib (a pickle)"
+        )
+    return path
+
+
+def save_model(model, path, *, grid_size, tile_half):
+    """Save a fitted model with the package version and its tiling grid.
+
+    Parameters
+    ----------
+    model : LayeredPeelClassifier
+        A fitted model.
+    path : path-like
+        Ends in ``.skops`` (safe to load, the default choice) or ``.joblib``.
+    grid_size, tile_half : int
+        The grid the model was fitted with; reused when it is loaded.
+    """
+    path = _check_suffix(path)
+    record = {"format": FORMAT, "version": __version__, "grid_size": int(grid_size),
+              "tile_half": int(tile_half), "model": model}
+    with atomic_path(path) as tmp:
+        if path.suffix == ".skops":
+            import skops.io as sio
+
+            sio.dump(record, tmp)
+        else:
+            import joblib
+
+            joblib.dump(record, tmp)
+
+
+def _trusted_skops_types(path):
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    foreign = [t for t in untrusted if not t.startswith("sklearn_pillars.")]
+    if foreign:
+        raise ModelFileError(
+            f"{path}: refusing to load types that are not scikit-learn's, NumPy's or "
+            f"sklearn-pillars': {', '.join(foreign)}"
+        )
+    return untrusted
+
+
+def load_model(path):
+    """Load a model saved by :func:`save_model`.
+
+    Returns
+    -------
+    model : LayeredPeelClassifier
+    info : dict
+        ``version``, ``grid_size`` and ``tile_half`` it was saved with.
+
+    Warns when the model was saved by another version of sklearn-pillars.
+    """
+    path = _check_suffix(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        if path.suffix == ".skops":
+            import skops.io as sio
+
+            record = sio.load(path, trusted=_trusted_skops_types(path))
+        else:
+            import joblib
+
+            record = joblib.load(path)
+    except ModelFileError:
+        raise
+    except Exception as exc:  # any decoding failure: not a model file we can read
+        raise ModelFileError(f"{path}: not a readable model file ({exc})") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not an sklearn-pillars model file")
+    if record["version"] != __version__:
+        warnings.warn(
+            f"{path} was saved by sklearn-pillars {record['version']}; this is {__version__}. "
+            "Refit it if its results look off.", UserWarning, stacklevel=2,
+        )
+    info = {key: record[key] for key in ("version", "grid_size", "tile_half")}
+    return record["model"], info

@@ -1,0 +1,434 @@
+"""The inspection report: per-tile and per-array CSVs, defect maps, galleries,
+per-layer diagnostics and one HTML page that shows them.
+
+Figures use matplotlib's object-oriented API with the Agg canvas (no global
+pyplot state, no display). Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ._files import atomic_path, write_text
+from ._version import __version__
+from .tileset import CLASSES
+
+CLASS_COLORS = {
+    "Missing": "#e74c3c",
+    "Collapsed": "#8e44ad",
+    "Stitching": "#2e86de",
+    "Irregular": "#f39c12",
+    "Good": "#27ae60",
+}
+DEFECTS = ("Missing", "Collapsed", "Stitching", "Irregular")
+ORDER = DEFECTS + ("Good",)  # the peel order, used for columns and sections
+CLUSTER_COLORS = ["#2ecc71", "#e74c3c", "#3498db", "#9b59b6", "#f39c12", "#1abc9c",
+                  "#34495e", "#e67e22"]
+GALLERY_MAX = 100
+
+
+def _figure(width, height):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=110)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path):
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+
+
+def _color(label, index=0):
+    return CLASS_COLORS.get(label, CLUSTER_COLORS[index % len(CLUSTER_COLORS)])
+
+
+def slugs(names):
+    """File-name-safe, unique versions of array names."""
+    out, seen = [], Counter()
+    for name in names:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._") or "array"
+        seen[slug] += 1
+        out.append(slug if seen[slug] == 1 else f"{slug}_{seen[slug]}")
+    return out
+
+
+# -- tables -----------------------------------------------------------------------
+def tile_rows(tiles, labels, scores):
+    """One dict per tile: array, row, col, label, inconsistency, box (and truth when known)."""
+    rows = []
+    for i, (a, r, c) in enumerate(tiles.positions):
+        x0, y0, x1, y1 = tiles.boxes[i]
+        row = {"array": tiles.array_names[a], "row": int(r), "col": int(c),
+               "label": str(labels[i]),
+               "inconsistency": "" if np.isnan(scores[i]) else f"{scores[i]:.6g}",
+               "x0": int(x0), "y0": int(y0), "x1": int(x1), "y1": int(y1)}
+        if tiles.y is not None:
+            row["truth"] = str(tiles.y[i])
+        rows.append(row)
+    return rows
+
+
+def summary_rows(tiles, labels):
+    """Per array and overall: tile count, count and share of each class, yield (share Good)."""
+    classes = list(ORDER) + sorted(set(map(str, labels)) - set(CLASSES))
+    groups = [(name, tiles.positions[:, 0] == i) for i, name in enumerate(tiles.array_names)]
+    if len(groups) > 1:
+        groups.append(("all arrays", np.ones(len(labels), bool)))
+    rows = []
+    for name, member in groups:
+        n = int(member.sum())
+        counts = Counter(map(str, labels[member]))
+        row = {"array": name, "tiles": n}
+        for cls in classes:
+            row[f"n_{cls}"] = counts.get(cls, 0)
+            row[f"share_{cls}"] = f"{counts.get(cls, 0) / n:.4f}" if n else ""
+        row["yield"] = f"{counts.get('Good', 0) / n:.4f}" if n else ""
+        rows.append(row)
+    return rows
+
+
+def _write_csv(path, rows):
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["empty"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# -- figures ----------------------------------------------------------------------
+def _display_range(image):
+    low, high = np.percentile(image, [0.5, 99.5])
+    return float(low), float(max(high, low + 1))
+
+
+def defect_map(path, image, name, grid_size, positions, labels):
+    """The array image with each non-Good site outlined in its class colour, with a legend."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+
+    h, w = image.shape
+    fig = _figure(9, 9 * h / w + 0.6)
+    ax = fig.add_axes([0.01, 0.01, 0.98, 0.92])
+    vmin, vmax = _display_range(image)
+    ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+    sx, sy = w / grid_size, h / grid_size
+    counts = Counter(map(str, labels))
+    for (r, c), label in zip(positions, labels, strict=True):
+        if label == "Good":
+            continue
+        cx, cy = int((c - 0.5) * sx), int((r - 0.5) * sy)  # the lattice centre, 1-based r, c
+        ax.add_patch(Rectangle((cx - sx / 2 + 2, cy - sy / 2 + 2), sx - 4, sy - 4, fill=False,
+                               edgecolor=_color(str(label)), linewidth=1.8))
+    ax.set_axis_off()
+    handles = [Line2D([], [], color=_color(cls), linewidth=3, label=f"{cls} ({counts[cls]})")
+               for cls in DEFECTS + tuple(sorted(set(counts) - set(CLASSES)))]
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False,
+               fontsize=9, bbox_to_anchor=(0.5, 1.0))
+    n = len(labels)
+    fig.text(0.01, 0.935, f"{name}: yield {counts['Good'] / n:.1%} ({counts['Good']}/{n} Good)",
+             fontsize=10, weight="bold")
+    _save(fig, path)
+
+
+def tile_mosaic(images, captions, path, title, columns=10):
+    """Tiles side by side (padded to a common size) with a caption each, in one image."""
+    n = len(images)
+    size = max(max(im.shape) for im in images)
+    rows = -(-n // columns)
+    cols = min(columns, n)
+    gap = 4
+    canvas = np.full((rows * (size + gap), cols * (size + gap)), 255, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, columns)
+        lo, hi = np.percentile(im, [1, 99]) if im.size > 1 else (0, 255)
+        scaled = np.clip((im.astype(float) - lo) / max(hi - lo, 1) * 255, 0, 255)
+        canvas[r * (size + gap): r * (size + gap) + im.shape[0],
+               c * (size + gap): c * (size + gap) + im.shape[1]] = scaled.astype(np.uint8)
+    scale = 0.0125
+    fig = _figure(max(4.0, cols * (size + gap) * scale), rows * (size + gap) * scale + 0.5)
+    ax = fig.add_axes([0, 0, 1, 1 - 0.5 / fig.get_figheight()])
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    for i, text in enumerate(captions):
+        r, c = divmod(i, columns)
+        ax.text(c * (size + gap) + 2, r * (size + gap) + size - 3, text, fontsize=5.5,
+                color="yellow", va="bottom", ha="left",
+                bbox={"facecolor": "black", "alpha": 0.55, "pad": 0.6, "linewidth": 0})
+    ax.set_axis_off()
+    fig.suptitle(title, fontsize=10, weight="bold", y=0.995, va="top")
+    _save(fig, path)
+
+
+def _scatter_clusters(ax, embedding, clusters, selected, ratio):
+    ids = np.unique(clusters)
+    for k, cid in enumerate(ids):
+        member = clusters == cid
+        chosen = cid in set(np.atleast_1d(selected))
+        ax.scatter(embedding[member, 0], embedding[member, 1] if embedding.shape[1] > 1
+                   else np.zeros(member.sum()), s=14 if chosen else 8, alpha=0.7,
+                   color=CLUSTER_COLORS[k % len(CLUSTER_COLORS)],
+                   edgecolors="black" if chosen else "none", linewidths=0.6,
+                   label=f"C{cid} (n={member.sum()}){' peeled' if chosen else ''}")
+    pc1 = f" ({ratio[0]:.1%})" if ratio is not None and len(ratio) else ""
+    pc2 = f" ({ratio[1]:.1%})" if ratio is not None and len(ratio) > 1 else ""
+    ax.set_xlabel(f"PC1{pc1}")
+    ax.set_ylabel(f"PC2{pc2}")
+    ax.legend(fontsize=7)
+
+
+def stage_figure(path, diag, tsne=None):
+    """A stage's diagnostics: PCA scatter and cluster sizes, or the score histogram."""
+    panels = 2 + (tsne is not None)
+    fig = _figure(5 * panels, 4)
+    axes = [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
+    if diag.kind == "clusters":
+        ids, sizes = np.unique(diag.clusters, return_counts=True)
+        _scatter_clusters(axes[0], diag.embedding, diag.clusters, diag.selected,
+                          diag.explained_variance_ratio)
+        axes[0].set_title("PCA of the stage's features")
+        chosen = np.isin(ids, diag.selected)
+        bars = axes[1].bar([f"C{i}" for i in ids], sizes,
+                           color=[CLUSTER_COLORS[k % 8] for k in range(len(ids))],
+                           edgecolor="black", hatch=None)
+        for bar, is_chosen, size in zip(bars, chosen, sizes, strict=True):
+            bar.set_hatch("//" if is_chosen else None)
+            axes[1].text(bar.get_x() + bar.get_width() / 2, size, f"{size}"
+                         f"{' → ' + diag.label if is_chosen else ''}", ha="center",
+                         va="bottom", fontsize=8, weight="bold")
+        axes[1].set_title("Cluster sizes (hatched: peeled)")
+        if tsne is not None:
+            _scatter_clusters(axes[2], tsne, diag.clusters, diag.selected, None)
+            axes[2].set_xlabel("t-SNE 1")
+            axes[2].set_ylabel("t-SNE 2")
+            axes[2].set_title("t-SNE")
+    else:
+        scores = diag.scores
+        axes[0].hist(scores, bins=50, color="steelblue", edgecolor="black", alpha=0.8)
+        axes[0].axvline(diag.threshold, color="red", linestyle="--",
+                        label=f"cut {diag.threshold:.2f}: {int(diag.peeled.sum())} "
+                              f"{diag.label}")
+        axes[0].set_xlabel("inconsistency score")
+        axes[0].set_ylabel("tiles")
+        axes[0].legend(fontsize=8)
+        axes[0].set_title("Inconsistency score distribution")
+        emb, ratio = _pca2(diag.embedding)
+        ax = axes[1]
+        ax.scatter(emb[~diag.peeled, 0], emb[~diag.peeled, 1], s=8, alpha=0.5,
+                   color=CLASS_COLORS["Good"], label="inliers")
+        ax.scatter(emb[diag.peeled, 0], emb[diag.peeled, 1], s=16, alpha=0.9,
+                   color=_color(diag.label), label=diag.label)
+        ax.set_xlabel(f"PC1 ({ratio[0]:.1%})")
+        ax.set_ylabel(f"PC2 ({ratio[1]:.1%})")
+        ax.legend(fontsize=8)
+        ax.set_title("PCA of the scaled features")
+        if tsne is not None:
+            axes[2].scatter(tsne[:, 0], tsne[:, 1], c=scores, cmap="RdYlGn_r", s=10)
+            axes[2].set_title("t-SNE by inconsistency")
+    fig.suptitle(f"Stage {diag.name!r}: {diag.kind}", fontsize=11, weight="bold")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _pca2(embedding):
+    """The first two principal components (zeros where there are fewer) and their ratios."""
+    from sklearn.decomposition import PCA
+
+    k = min(2, embedding.shape[1], embedding.shape[0])
+    coords, ratio = np.zeros((len(embedding), 2)), np.zeros(2)
+    if k:
+        pca = PCA(n_components=k).fit(embedding)
+        coords[:, :k] = pca.transform(embedding)
+        ratio[:k] = np.nan_to_num(pca.explained_variance_ratio_)
+    return coords, ratio
+
+
+def _tsne(embedding):
+    from sklearn.manifold import TSNE
+
+    n = len(embedding)
+    if n < 5:
+        return None
+    return TSNE(n_components=2, perplexity=max(2, min(30, n // 4)), random_state=42,
+                init="pca").fit_transform(embedding[:, : min(3, embedding.shape[1])])
+
+
+# -- the report ---------------------------------------------------------------------
+def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, title,
+                 details=(), tsne=False, progress=None):
+    """Write the whole report into ``out_dir`` (which must exist).
+
+    Parameters
+    ----------
+    out_dir : path-like
+    tiles : TileSet
+        The tiles inspected (with ``array_images``).
+    labels, scores : ndarray of shape (n_tiles,)
+        Class and inconsistency score (NaN where not scored) of each tile.
+    diagnostics : list of Bunch
+        ``LayeredPeelClassifier.stage_diagnostics`` for these tiles.
+    grid_size : int
+    title : str
+    details : sequence of (str, str)
+        Lines for the page header (inputs, model, ...).
+    tsne : bool
+        Add t-SNE panels to the stage figures (slow).
+    progress : callable, optional
+        Called with a short description before each step.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(out_dir)
+    step = progress or (lambda text: None)
+    labels = np.asarray(labels)
+    written = []
+
+    step("tables")
+    _write_csv(out / "tiles.csv", tile_rows(tiles, labels, scores))
+    summary = summary_rows(tiles, labels)
+    _write_csv(out / "summary.csv", summary)
+    written += [out / "tiles.csv", out / "summary.csv"]
+
+    maps = []
+    for index, (name, slug) in enumerate(zip(tiles.array_names, slugs(tiles.array_names),
+                                             strict=True)):
+        step(f"defect map {name}")
+        member = tiles.positions[:, 0] == index
+        path = out / f"map_{slug}.png"
+        defect_map(path, tiles.array_images[index], name, grid_size,
+                   tiles.positions[member, 1:], labels[member])
+        maps.append((name, path.name))
+        written.append(path)
+
+    galleries = []
+    present = [cls for cls in list(ORDER) + sorted(set(map(str, labels)) - set(CLASSES))
+               if (labels == cls).any()]
+    for cls in present:
+        step(f"gallery {cls}")
+        members = np.flatnonzero(labels == cls)
+        if cls == "Irregular":
+            members = members[np.argsort(-np.nan_to_num(scores[members], nan=-np.inf),
+                                         kind="stable")]
+        shown = members[:GALLERY_MAX]
+        path = out / f"gallery_{slugs([cls])[0]}.png"
+        more = f", first {GALLERY_MAX} shown" if len(members) > GALLERY_MAX else ""
+        tile_mosaic([tiles.images[i] for i in shown],
+                    [_caption(tiles, i) for i in shown], path,
+                    f"{cls}: {len(members)} tiles{more}")
+        galleries.append((cls, len(members), path.name))
+        written.append(path)
+
+    stage_files = []
+    for diag in diagnostics:
+        step(f"stage {diag.name}")
+        if diag.embedding is None or len(diag.rows) == 0:
+            stage_files.append((diag, None))
+            continue
+        path = out / f"stage_{slugs([diag.name])[0]}.png"
+        stage_figure(path, diag, _tsne(diag.embedding) if tsne else None)
+        stage_files.append((diag, path.name))
+        written.append(path)
+
+    extremes = []
+    scored = np.flatnonzero(np.isfinite(scores))
+    if scored.size:
+        step("most and least inconsistent tiles")
+        order = scored[np.argsort(-scores[scored], kind="stable")]
+        for kind, chosen in (("most", order[:GALLERY_MAX]), ("least", order[::-1][:GALLERY_MAX])):
+            path = out / f"inconsistent_{kind}.png"
+            tile_mosaic([tiles.images[i] for i in chosen],
+                        [f"{_caption(tiles, i)} {scores[i]:.2f}" for i in chosen], path,
+                        f"The {len(chosen)} {kind} inconsistent tiles (score)")
+            extremes.append((kind, path.name))
+            written.append(path)
+
+    step("index.html")
+    page = _html(title, details, summary, maps, galleries, stage_files, extremes, tiles)
+    write_text(out / "index.html", page)
+    written.append(out / "index.html")
+    return written
+
+
+def _caption(tiles, i):
+    a, r, c = tiles.positions[i]
+    prefix = f"{a + 1}:" if len(tiles.array_names) > 1 else ""
+    return f"{prefix}{r},{c}"
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
+max-width:1200px;color:#222;padding:0 16px}
+h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #ccc;padding:3px 8px;
+text-align:right} th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
+img{max-width:100%;height:auto;border:1px solid #ddd;margin:6px 0}
+.meta{color:#555;font-size:.9em} .swatch{display:inline-block;width:.9em;height:.9em;
+margin-right:4px;vertical-align:-1px;border-radius:2px}
+figure{margin:0 0 18px} figcaption{color:#555;font-size:.9em}
+"""
+
+
+def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles):
+    e = html.escape
+    classes = [c for c in summary[0] if c.startswith("n_")] if summary else []
+    classes = [c[2:] for c in classes]
+    lines = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title>", f"<style>{_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        '<p class="meta">'
+        + "<br>".join(f"<b>{e(k)}</b>: {e(v)}" for k, v in details)
+        + f"<br><b>written</b>: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
+        f"sklearn-pillars {e(__version__)}</p>",
+        "<p>" + " ".join(f'<span class="swatch" style="background:{_color(c)}"></span>'
+                         f"{e(c)}" for c in classes) + "</p>",
+        "<h2>Summary</h2>", "<table><tr><th>array</th><th>tiles</th>"
+        + "".join(f"<th>{e(c)}</th>" for c in classes) + "<th>yield</th></tr>",
+    ]
+    for row in summary:
+        cells = "".join(f"<td>{row[f'n_{c}']}</td>" for c in classes)
+        lines.append(f"<tr><td>{e(row['array'])}</td><td>{row['tiles']}</td>{cells}"
+                     f"<td>{float(row['yield']):.1%}</td></tr>")
+    lines.append("</table>")
+    if tiles.y is not None:
+        lines.append("<p>Ground truth is known for these tiles: see the <code>truth</code> "
+                     "column of tiles.csv.</p>")
+    lines.append('<p>Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
+                 '<a href="summary.csv">summary.csv</a></p>')
+    lines.append("<h2>Defect maps</h2>")
+    for name, file in maps:
+        lines.append(f'<figure><img src="{e(file)}" alt="defect map of {e(name)}">'
+                     f"<figcaption>{e(name)}: non-Good sites outlined in their class colour"
+                     "</figcaption></figure>")
+    lines.append("<h2>Tiles by class</h2>")
+    for cls, n, file in galleries:
+        lines.append(f'<figure><img src="{e(file)}" alt="{e(cls)} tiles">'
+                     f"<figcaption>{e(cls)}: {n} tiles (captions: row,col"
+                     f"{'; array:row,col' if len(tiles.array_names) > 1 else ''})"
+                     "</figcaption></figure>")
+    lines.append("<h2>Layers</h2>")
+    for diag, file in stage_files:
+        if file is None:
+            lines.append(f"<p>Stage <b>{e(diag.name)}</b>: {e(diag.skipped or 'no tiles')}</p>")
+            continue
+        what = (f"{int(diag.peeled.sum())} of {len(diag.rows)} tiles peeled as {diag.label}")
+        lines.append(f'<figure><img src="{e(file)}" alt="stage {e(diag.name)}">'
+                     f"<figcaption>Stage <b>{e(diag.name)}</b>: {e(what)}</figcaption></figure>")
+    if extremes:
+        lines.append("<h2>Inconsistency</h2>")
+        for kind, file in extremes:
+            lines.append(f'<figure><img src="{e(file)}" alt="{kind} inconsistent tiles">'
+                         f"<figcaption>The {kind} inconsistent tiles of the last layer"
+                         "</figcaption></figure>")
+    lines.append("</body></html>")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,235 @@
+"""The sklearn-pillars command: reports, saved models, exit codes and messages."""
+
+import csv
+import re
+import subprocess
+import sys
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+
+from sklearn_pillars import __version__, make_pillar_arrays
+from sklearn_pillars import report as report_module
+from sklearn_pillars.cli import main
+from sklearn_pillars.persist import ModelFileError, load_model, save_model
+
+STAGES = ("missing", "collapsed", "stitching", "irregular")
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def array_files(tmp_path_factory):
+    """Three synthetic arrays as PNG files, and their ground truth."""
+    folder = tmp_path_factory.mktemp("arrays")
+    tiles = make_pillar_arrays(n_arrays=3, grid_size=21, random_state=4)
+    paths = []
+    for name, image in zip(tiles.array_names, tiles.array_images, strict=True):
+        paths.append(folder / f"{name}.png")
+        assert cv2.imwrite(str(paths[-1]), image)
+    return paths, tiles
+
+
+def run(args, capsys):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_demo_report_is_complete(demo_report):
+    code, out = demo_report
+    assert code == 0
+    tiles = rows(out / "tiles.csv")
+    assert len(tiles) == 3 * 441
+    assert set(tiles[0]) >= {"array", "row", "col", "label", "inconsistency", "truth"}
+    labels = {t["label"] for t in tiles}
+    assert labels <= {"Missing", "Collapsed", "Stitching", "Irregular", "Good"}
+    # the score is there exactly for tiles that reached the last layer
+    for t in tiles:
+        assert (t["inconsistency"] == "") == (t["label"] not in ("Irregular", "Good"))
+    summary = rows(out / "summary.csv")
+    assert [r["array"] for r in summary] == ["synthetic_0", "synthetic_1", "synthetic_2",
+                                              "all arrays"]
+    for r in summary:
+        n = int(r["tiles"])
+        assert sum(int(r[f"n_{c}"]) for c in ("Missing", "Collapsed", "Stitching",
+                                              "Irregular", "Good")) == n
+        assert float(r["yield"]) == pytest.approx(int(r["n_Good"]) / n, abs=1e-4)
+    for name in ("synthetic_0", "synthetic_1", "synthetic_2"):
+        assert (out / f"map_{name}.png").is_file()
+    for label in labels:
+        assert (out / f"gallery_{label}.png").is_file()
+    for stage in STAGES:
+        assert (out / f"stage_{stage}.png").is_file()
+    assert (out / "inconsistent_most.png").is_file() and (out / "inconsistent_least.png").is_file()
+    page = (out / "index.html").read_text()
+    referenced = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert len([r for r in referenced if r.endswith(".png")]) >= 3 + len(labels) + 4 + 2
+    for ref in referenced:
+        assert (out / ref).is_file(), ref
+    assert not list(out.glob("*.part")) and not list(out.glob(".*"))
+
+
+def test_pngs_are_real_images(demo_report):
+    _, out = demo_report
+    for png in out.glob("*.png"):
+        image = cv2.imread(str(png))
+        assert image is not None and image.shape[0] > 100 and image.shape[1] > 100, png
+        assert image.std() > 10, f"{png} looks blank"
+
+
+def test_fit_then_inspect_a_new_array_with_the_saved_model(array_files, tmp_path, capsys):
+    paths, truth = array_files
+    for suffix in (".skops", ".joblib"):
+        model = tmp_path / f"model{suffix}"
+        code, _, err = run(["fit", *paths[:2], "--model", model], capsys)
+        assert code == 0 and model.is_file(), err
+        out = tmp_path / f"report{suffix}"
+        code, _, err = run(["inspect", paths[2], "--model", model, "--out", out], capsys)
+        assert code == 0, err
+        tiles = rows(out / "tiles.csv")
+        assert len(tiles) == 441 and {t["array"] for t in tiles} == {"synthetic_2"}
+        assert "report written" in err
+    loaded, info = load_model(tmp_path / "model.skops")
+    assert info == {"version": __version__, "grid_size": 21, "tile_half": 32}
+    assert hasattr(loaded, "stages_")
+
+
+def test_python_dash_m_and_help():
+    result = subprocess.run([sys.executable, "-m", "sklearn_pillars", "inspect", "--help"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert "--demo" in result.stdout and "--model" in result.stdout
+    top = subprocess.run([sys.executable, "-m", "sklearn_pillars", "--help"],
+                         capture_output=True, text=True, check=False)
+    assert "examples:" in top.stdout and "untrusted source" in top.stdout
+    assert "exit codes" in top.stdout
+
+
+@pytest.fixture
+def text_as_bmp(tmp_path):
+    path = tmp_path / "notes.bmp"
+    path.write_text("not an image")
+    return path
+
+
+@pytest.mark.parametrize("case", [
+    "missing-array", "not-an-image", "demo-and-arrays", "nothing", "bad-grid", "bad-suffix",
+    "missing-model", "corrupt-model", "unknown-option", "tiny-image", "out-is-a-file",
+])
+def test_bad_input_gives_exit_code_and_one_line(case, tmp_path, text_as_bmp, array_files,
+                                                capsys):
+    paths, _ = array_files
+    out = tmp_path / "out"
+    tiny = tmp_path / "tiny.png"
+    cv2.imwrite(str(tiny), np.zeros((5, 5), np.uint8))
+    corrupt = tmp_path / "bad.skops"
+    corrupt.write_bytes(b"garbage")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    cases = {
+        "missing-array": (["inspect", tmp_path / "nope.bmp", "--out", out], 2, "nope.bmp"),
+        "not-an-image": (["inspect", text_as_bmp, "--out", out], 1, "notes.bmp"),
+        "demo-and-arrays": (["inspect", "--demo", paths[0], "--out", out], 2, "not both"),
+        "nothing": (["inspect", "--out", out], 2, "no array images"),
+        "bad-grid": (["inspect", "--demo", "--grid-size", "0", "--out", out], 2, "--grid-size"),
+        "bad-suffix": (["fit", paths[0], "--model", tmp_path / "m.pkl"], 2, ".skops or .joblib"),
+        "missing-model": (["inspect", paths[0], "--model", tmp_path / "x.skops", "--out", out],
+                          2, "x.skops"),
+        "corrupt-model": (["inspect", paths[0], "--model", corrupt, "--out", out], 1,
+                          "bad.skops"),
+        "tiny-image": (["inspect", tiny, "--out", out], 1, "tiny.png"),
+        "out-is-a-file": (["inspect", "--demo", "--out", a_file], 2, "not a folder"),
+    }
+    if case == "unknown-option":
+        with pytest.raises(SystemExit) as exc:
+            main(["inspect", "--demo", "--out", str(out), "--colour", "red"])
+        assert exc.value.code == 2
+        return
+    args, expected_code, fragment = cases[case]
+    code, _, err = run(args, capsys)
+    assert code == expected_code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in err, err
+
+
+def test_debug_shows_the_traceback(text_as_bmp, tmp_path, capsys):
+    code, _, err = run(["inspect", text_as_bmp, "--out", tmp_path / "o", "--debug"], capsys)
+    assert code == 1 and "Traceback" in err
+
+
+def test_refuses_a_non_empty_folder_unless_forced(tmp_path, capsys):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    code, _, err = run(["inspect", "--demo", "--out", out, "--quiet"], capsys)
+    assert code == 2 and "not empty" in err and "--force" in err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    code, _, err = run(["inspect", "--demo", "--out", out, "--quiet", "--force"], capsys)
+    assert code == 0 and (out / "index.html").is_file() and (out / "keep.txt").exists()
+    assert err == ""  # --quiet: nothing on stderr
+
+
+def test_never_writes_over_inputs(array_files, tmp_path, capsys):
+    paths, _ = array_files
+    code, _, err = run(["inspect", paths[0], "--out", paths[0].parent, "--force"], capsys)
+    assert code == 2 and "input" in err
+    code, _, err = run(["fit", paths[0], "--model", paths[0]], capsys)
+    assert code == 2
+    model = tmp_path / "m.skops"
+    model.write_text("existing")
+    code, _, err = run(["fit", paths[0], "--model", model], capsys)
+    assert code == 2 and "exists" in err and model.read_text() == "existing"
+
+
+def test_an_interrupted_report_leaves_no_partial_files(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report_module, "tile_mosaic", broken)
+    out = tmp_path / "r"
+    code, _, err = run(["inspect", "--demo", "--out", out, "--quiet"], capsys)
+    assert code == 1 and "disk full" in err
+    assert not [p for p in out.iterdir() if p.name.startswith(".") or p.suffix == ".part"]
+    assert len(rows(out / "tiles.csv")) == 1323  # what was written is whole
+
+
+def test_grid_must_match_the_model(array_files, tmp_path, capsys):
+    paths, _ = array_files
+    model = tmp_path / "m.skops"
+    assert run(["fit", paths[0], "--model", model, "--quiet"], capsys)[0] == 0
+    code, _, err = run(["inspect", paths[1], "--model", model, "--grid-size", "20",
+                        "--out", tmp_path / "o"], capsys)
+    assert code == 2 and "differs from the model's 21" in err
+
+
+def test_models_from_another_version_warn(tmp_path, monkeypatch):
+    from sklearn_pillars import LayeredPeelClassifier, persist
+
+    tiles = make_pillar_arrays(n_arrays=1, grid_size=8, random_state=0)
+    model = LayeredPeelClassifier().fit(tiles.X)
+    monkeypatch.setattr(persist, "__version__", "0.0.1")
+    save_model(model, tmp_path / "old.skops", grid_size=8, tile_half=32)
+    monkeypatch.undo()
+    with pytest.warns(UserWarning, match="saved by sklearn-pillars 0.0.1"):
+        loaded, info = load_model(tmp_path / "old.skops")
+    np.testing.assert_array_equal(loaded.predict(tiles.X), model.predict(tiles.X))
+
+
+class Foreign:
+    """A type the safe loader must refuse."""
+
+
+def test_skops_refuses_foreign_types(tmp_path):
+    import skops.io as sio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sio.dump({"format": "sklearn-pillars model", "model": Foreign()}, tmp_path / "x.skops")
+    with pytest.raises(ModelFileError, match="refusing to load.*Foreign"):
+        load_model(tmp_path / "x.skops")
