@@ -147,9 +147,10 @@ def tile_mosaic(images, captions, path, title, columns=10):
     cols = min(columns, n)
     gap = 4
     canvas = np.full((rows * (size + gap), cols * (size + gap)), 255, np.uint8)
+    # one grey scale for all tiles, so that darker tiles look darker
+    lo, hi = np.percentile(np.concatenate([im.ravel() for im in images]), [0.5, 99.5])
     for i, im in enumerate(images):
         r, c = divmod(i, columns)
-        lo, hi = np.percentile(im, [1, 99]) if im.size > 1 else (0, 255)
         scaled = np.clip((im.astype(float) - lo) / max(hi - lo, 1) * 255, 0, 255)
         canvas[r * (size + gap): r * (size + gap) + im.shape[0],
                c * (size + gap): c * (size + gap) + im.shape[1]] = scaled.astype(np.uint8)
