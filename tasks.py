@@ -29,7 +29,11 @@ def ensure_venv(extra):
     """Create .venv and (re)install the project with `extra` when pyproject.toml changed."""
     if not PYTHON.exists():
         print(f"creating virtualenv {VENV}", flush=True)
-        venv.create(VENV, with_pip=True)
+        try:
+            venv.create(VENV, with_pip=True)
+        except Exception as exc:  # e.g. Debian/Ubuntu without the python3-venv package
+            sys.exit(f"could not create {VENV} ({exc}); on Debian or Ubuntu install the "
+                     f"python3-venv package first")
         if run(PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip"):
             sys.exit("could not upgrade pip in .venv")
     spec = f".[{extra}]" if extra else "."

@@ -12,7 +12,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import accuracy_score
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.multiclass import check_classification_targets
@@ -24,7 +24,6 @@ from .transformers import (
     ContextualFeatures,
     DarknessArea,
     StitchingFeatures,
-    _TileFeatures,
     row_parts,
 )
 
@@ -154,6 +153,9 @@ class PeelStage(BaseEstimator):
         self._validate_params()
         clusterer = (KMeans(n_clusters=3, random_state=42, n_init=10)
                      if self.clusterer is None else clone(self.clusterer))
+        if not (hasattr(clusterer, "fit_predict") and hasattr(clusterer, "predict")):
+            raise TypeError(f"the clusterer of a PeelStage needs fit_predict and predict (to "
+                            f"assign new tiles); {type(clusterer).__name__} lacks one")
         self.skipped_ = None
         self.features_ = clone(self.features)
         if n < max(2, _n_clusters(clusterer)):
@@ -169,6 +171,9 @@ class PeelStage(BaseEstimator):
         self.cluster_ids_, self.cluster_sizes_ = np.unique(self.cluster_labels_,
                                                            return_counts=True)
         chosen = np.atleast_1d(np.asarray(self._rule()(self.cluster_labels_, Z)))
+        if chosen.dtype == bool or not np.isin(chosen, self.cluster_ids_).all():
+            raise ValueError(f"rule returned {chosen.tolist()}: it must return cluster labels "
+                             f"among those found, {self.cluster_ids_.tolist()}")
         self.selected_clusters_ = chosen.astype(self.cluster_labels_.dtype)
         self.embedding_ = Z
         self.peeled_ = np.isin(self.cluster_labels_, self.selected_clusters_)
@@ -336,6 +341,10 @@ def _seed_stages():
 SEED_STAGES = _seed_stages()
 
 
+_SHAREABLE = {CenterIntensity, DarknessArea, StitchingFeatures, ContextualFeatures,
+              *(cls for _, cls in ContextualFeatures._parts)}
+
+
 def _diagnostics(name, stage, rows, embedding, clusters, peeled, scores):
     outlier = isinstance(stage, OutlierStage)
     return Bunch(
@@ -381,6 +390,10 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         ``docs/design.md``); None leaves the stages' own setting.
     n_jobs : int or None, default=None
         When set, the ``n_jobs`` of every stage's features.
+    random_state : int, RandomState instance or None, default=None
+        When set, the ``random_state`` of every stage's clusterer and detector
+        that has one; None leaves the stages' own (42, the notebook's, by
+        default). Fits are deterministic for a fixed value.
 
     Attributes
     ----------
@@ -415,21 +428,27 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         "stages": [list, tuple],
         "layout": [None, StrOptions({"tiles", "strip"})],
         "n_jobs": [None, Integral],
+        "random_state": [None, "random_state"],
     }
 
-    def __init__(self, stages=SEED_STAGES, *, layout=None, n_jobs=None):
+    def __init__(self, stages=SEED_STAGES, *, layout=None, n_jobs=None, random_state=None):
         self.stages = stages
         self.layout = layout
         self.n_jobs = n_jobs
+        self.random_state = random_state
 
     # -- nested parameters, as in sklearn.pipeline.Pipeline ------------------
     def get_params(self, deep=True):
         return self._get_params("stages", deep=deep)
 
     def set_params(self, **params):
-        if self.stages is SEED_STAGES and any("__" in key for key in params):
-            # never modify the shared default stages: work on this instance's copies
-            self.stages = [(name, clone(stage)) for name, stage in SEED_STAGES]
+        shared = {id(stage) for _, stage in SEED_STAGES}
+        if any("__" in key for key in params) and any(
+                id(stage) in shared for _, stage in self.stages):
+            # never modify the module's default stages (also when taken as a slice or
+            # list of SEED_STAGES): nested parameters go to this instance's copies
+            self.stages = [(name, clone(stage) if id(stage) in shared else stage)
+                           for name, stage in self.stages]
         self._set_params("stages", **params)
         return self
 
@@ -463,13 +482,17 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         labels = [stage.label for _, stage in self.stages] + [self._inlier_label()]
         return list(dict.fromkeys(labels))
 
-    def _configured(self, stage):
+    def _configured(self, stage, seed):
         stage = clone(stage)
         overrides = {key: value for key, value in
                      (("layout", self.layout), ("n_jobs", self.n_jobs)) if value is not None}
         if overrides:
             supported = stage.features.get_params(deep=False)
             stage.features.set_params(**{k: v for k, v in overrides.items() if k in supported})
+        for key in ("clusterer", "detector"):
+            inner = getattr(stage, key, None)
+            if seed is not None and inner is not None and "random_state" in inner.get_params():
+                stage.set_params(**{key: clone(inner).set_params(random_state=seed)})
         return stage
 
     def _validate_X(self, X, reset):
@@ -500,13 +523,14 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         labels = np.full(n, self._inlier_label(), dtype=object)
         inconsistency = np.full(n, np.nan)
         remaining = np.arange(n)
-        stages = [(name, self._configured(stage)) for name, stage in self.stages]
+        seed = self.random_state
+        if seed is not None and not isinstance(seed, Integral):  # a RandomState: draw an int
+            seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
+        stages = [(name, self._configured(stage, seed)) for name, stage in self.stages]
         shared = self._shared_features([stage.features for _, stage in stages], X)
         self.stages_, self.stage_rows_ = [], {}
         for i, (name, stage) in enumerate(stages):
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="n_neighbors .* is greater than")
-                stage._fit(len(remaining), self._featurizer(X, remaining, shared, i, fit=True))
+            stage._fit(len(remaining), self._featurizer(X, remaining, shared, i, fit=True))
             if stage.skipped_:
                 warnings.warn(f"stage {name!r}: {stage.skipped_}", UserWarning, stacklevel=2)
             self.stages_.append((name, stage))
@@ -516,6 +540,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
                 inconsistency[remaining] = stage.inconsistency_
             remaining = remaining[~stage.peeled_]
         self.classes_ = np.array(sorted(self._class_labels()))
+        self.inlier_label_ = self._inlier_label()
         self.labels_ = labels.astype(self.classes_.dtype)
         self.inconsistency_ = inconsistency
         return self
@@ -531,7 +556,8 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         profile), which still runs on the tiles each stage receives, so the
         results are those of fitting stage by stage.
         """
-        if not features or not all(isinstance(f, _TileFeatures) for f in features):
+        # only the package's own transformers: a subclass may override transform
+        if not features or not all(type(f) in _SHAREABLE for f in features):
             return None
         settings = {(f.layout, f.batch_size, f.n_jobs) for f in features}
         if len(settings) != 1:
@@ -568,7 +594,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         check_is_fitted(self, "stages_")
         X = self._validate_X(X, reset=False)
         n = X.shape[0]
-        labels = np.full(n, self._inlier_label(), dtype=object)
+        labels = np.full(n, self.inlier_label_, dtype=object)
         inconsistency = np.full(n, np.nan)
         remaining = np.arange(n)
         shared = self._shared_features([stage.features_ for _, stage in self.stages_], X)
@@ -642,7 +668,10 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         Each tile follows the fitted path: a stage's clusterer assigns it to
         a cluster and the cluster chosen at fit decides whether it is peeled;
         the last stage scores it as a novelty. Neighbour features are those
-        of the tiles of X that reach the last stage.
+        of the tiles of X that reach the last stage. On the training tiles
+        themselves this gives ``labels_`` for the cluster stages; the last
+        stage may differ on a few tiles, since a novelty's neighbours do not
+        include itself (``labels_`` keep the notebook's fit-time scores).
 
         Parameters
         ----------
@@ -658,8 +687,12 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         """Inconsistency score of new tiles: higher is more irregular.
 
         The last stage's score (the notebook's LOF score, about 1 for a
-        typical tile; above ``threshold_``, 1.5 by default, is Irregular).
-        Tiles peeled by an earlier stage are not scored: NaN.
+        typical tile; above the stage's ``threshold_``, 1.5 by default, is
+        Irregular). Tiles peeled by an earlier stage are not scored: NaN.
+        Note the sign: scikit-learn's outlier detectors score the other way
+        round (higher = more normal). There is deliberately no
+        ``decision_function``: for a classifier, scikit-learn reads it as one
+        score per class.
         """
         return self._route(X)[1]
 

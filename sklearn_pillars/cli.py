@@ -124,12 +124,29 @@ def _positive(value, name):
 
 def _input_paths(arrays):
     paths = [Path(p) for p in arrays]
+    seen = set()
     for path in paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file")
         if path.is_dir():
             raise UsageError(f"{path}: is a folder, not an image")
+        if path.resolve() in seen:
+            raise UsageError(f"{path}: given twice")
+        seen.add(path.resolve())
     return paths
+
+
+def _model_path(value, must_exist):
+    from .persist import MODEL_SUFFIXES
+
+    path = Path(value)
+    if path.suffix not in MODEL_SUFFIXES:
+        raise UsageError(f"--model {path}: a model file must end in .skops or .joblib")
+    if must_exist and not path.is_file():
+        raise UsageError(f"--model {path}: no such model file")
+    if not must_exist and not path.parent.is_dir():
+        raise UsageError(f"--model {path}: folder {path.parent} does not exist")
+    return path
 
 
 def _grid(args, info=None):
@@ -160,12 +177,10 @@ def _check_output_folder(out, force, inputs):
 def cmd_fit(args):
     from .classifier import LayeredPeelClassifier
     from .io import read_arrays
-    from .persist import MODEL_SUFFIXES, save_model
+    from .persist import save_model
 
     paths = _input_paths(args.arrays)
-    model_path = Path(args.model)
-    if model_path.suffix not in MODEL_SUFFIXES:
-        raise UsageError(f"{model_path}: a model file must end in .skops or .joblib")
+    model_path = _model_path(args.model, must_exist=False)
     if model_path.resolve() in {p.resolve() for p in paths}:
         raise UsageError(f"{model_path}: is one of the input arrays")
     if model_path.exists() and not args.force:
@@ -192,7 +207,7 @@ def cmd_inspect(args):
     from .classifier import LayeredPeelClassifier
     from .io import read_arrays
     from .persist import load_model
-    from .report import write_report
+    from .report import remove_report, write_report
     from .synthetic import make_pillar_arrays
 
     if args.demo and args.arrays:
@@ -200,8 +215,8 @@ def cmd_inspect(args):
     if not args.demo and not args.arrays:
         raise UsageError("no array images given (or use --demo)")
     paths = [] if args.demo else _input_paths(args.arrays)
-    if args.model and not Path(args.model).is_file():
-        raise UsageError(f"{args.model}: no such model file")
+    if args.model:
+        _model_path(args.model, must_exist=True)
     out = _check_output_folder(args.out, args.force, paths)
     model, info = (None, None)
     if args.model:
@@ -233,6 +248,7 @@ def cmd_inspect(args):
         progress.set_total(progress.done + 3 + len(tiles.array_names)
                            + len(set(labels.tolist())) + len(diagnostics))
         out.mkdir(parents=True, exist_ok=True)
+        remove_report(out)  # with --force: no file of an earlier report may look current
         write_report(
             out, tiles, labels, scores, diagnostics, grid_size=grid_size,
             title="Pillar array inspection",
@@ -250,12 +266,18 @@ def cmd_inspect(args):
     return EXIT_OK
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line on stderr, without the source line Python adds."""
+    print(f"sklearn-pillars: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None):
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on usage errors
     command = {"fit": cmd_fit, "inspect": cmd_inspect}[args.command]
     with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
         if args.quiet:
             warnings.simplefilter("ignore")
         try:

@@ -96,14 +96,15 @@ class TileBatch:
 
     @cached_property
     def largest_contours(self):
-        """Per tile: the largest external contour of its Otsu mask and that contour's area.
+        """Per tile: the largest external contour of its Otsu mask, its area and perimeter.
 
         The mask is the notebook's: inverse binary Otsu threshold (dark pillar
         = foreground). Ties keep the first contour in OpenCV's order, as
-        Python's ``max`` does. Tiles with no contour get ``None`` and area 0.
+        Python's ``max`` does. Tiles with no contour get ``None`` and zeros.
         """
-        contours, areas = [], np.zeros(len(self))
+        contours, areas, perimeters = [], np.zeros(len(self)), np.zeros(len(self))
         threshold, find, area_of = cv2.threshold, cv2.findContours, cv2.contourArea
+        arc_length = cv2.arcLength
         inverse_otsu = cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU
         mode, method = cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
         for i, tile in enumerate(self.tiles):
@@ -115,7 +116,9 @@ class TileBatch:
                     best, best_area = contour, a
             contours.append(best)
             areas[i] = best_area
-        return contours, areas
+            if best is not None:
+                perimeters[i] = arc_length(best, True)
+        return contours, areas, perimeters
 
 
 def _pad_reflect101(tiles):
@@ -183,8 +186,8 @@ def darkness_area(tiles):
 def _line_sums(images):
     """Row and column sums of each float32 image, as float64.
 
-    float32 sums of integers are exact below 2**24, which a line of a tile
-    (at most a few hundred pixels of at most 1,020) never reaches; BLAS
+    float32 sums of integers are exact below 2**24: exact here for lines of up
+    to 16,000 pixels of at most 1,020 (Sobel) or 65,000 of grey levels. BLAS
     makes the row sums nearly free.
     """
     n, h, w = images.shape
@@ -355,8 +358,7 @@ def base_features(tiles):
     size = h * w
     mean = batch.sums / size
     std = np.sqrt(np.maximum(batch.sums_of_squares * size - batch.sums * batch.sums, 0)) / size
-    contours, area = batch.largest_contours
-    perimeter = np.array([0.0 if c is None else cv2.arcLength(c, True) for c in contours])
+    _, area, perimeter = batch.largest_contours
     with np.errstate(divide="ignore", invalid="ignore"):
         circularity = np.where(perimeter > 0, 4 * np.pi * area / perimeter**2, 0.0)
     return np.column_stack([mean, std, area / size, circularity])
@@ -394,6 +396,12 @@ def neighbor_deviation(base, positions):
     keys = key(rel[:, 0], rel[:, 1], rel[:, 2])
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
+    if n and (np.diff(sorted_keys) == 0).any():
+        a, r, c = positions[order[np.flatnonzero(np.diff(sorted_keys) == 0)[0]]]
+        raise ValueError(
+            f"two tiles have the same position (array {a}, row {r}, col {c}): give each "
+            "array its own index (sklearn_pillars.concat_tilesets renumbers them)"
+        )
     total = np.zeros_like(base)
     count = np.zeros(n, dtype=np.int64)
     # accumulate in the notebook's neighbour order, so sums round alike

@@ -12,8 +12,6 @@ import numpy as np
 from .tileset import CLASSES
 from .tiling import _check_positive_int, build_tileset, tile_boxes
 
-IMAGE_SUFFIXES = (".bmp", ".dib", ".png", ".tif", ".tiff")
-
 
 class _QuietOpenCV:
     """Silence OpenCV's own log lines while decoding: we raise our own errors."""
@@ -71,7 +69,8 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None):
     paths : path-like or sequence of path-like
         Array images (BMP, PNG, TIFF; 8- or 16-bit; grey or colour, converted
         to grey as ``cv2.IMREAD_GRAYSCALE`` does). Each array is named by its
-        file name without suffix.
+        file name without suffix (by its path without suffix where two file
+        names are the same).
     grid_size : int, default=21
         Sites per row and per column.
     tile_half : int, default=32
@@ -106,10 +105,16 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None):
             tile_boxes(*greys[-1].shape, grid_size=grid_size, tile_half=tile_half)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
-    tiles = build_tileset(greys, [p.stem for p in paths], grid_size, tile_half)
+    tiles = build_tileset(greys, _array_names(paths), grid_size, tile_half)
     if labels is not None:
         tiles.y, tiles.stitch_type = _lookup_labels(labels, tiles)
     return tiles
+
+
+def _array_names(paths):
+    """File names without suffix; the path without suffix where two names would clash."""
+    stems = [p.stem for p in paths]
+    return [str(p.with_suffix("")) if stems.count(p.stem) > 1 else p.stem for p in paths]
 
 
 def read_labels(path):

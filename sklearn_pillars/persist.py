@@ -56,11 +56,21 @@ def save_model(model, path, *, grid_size, tile_half):
             joblib.dump(record, tmp)
 
 
+def _model_types():
+    """The package's estimator types that a model file may hold."""
+    from . import classifier, transformers
+
+    classes = [classifier.LayeredPeelClassifier, classifier.PeelStage, classifier.OutlierStage]
+    classes += [c for c in vars(transformers).values()
+                if isinstance(c, type) and issubclass(c, transformers._TileFeatures)]
+    return {f"{c.__module__}.{c.__qualname__}" for c in classes}
+
+
 def _trusted_skops_types(path):
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
-    foreign = [t for t in untrusted if not t.startswith("sklearn_pillars.")]
+    foreign = [t for t in untrusted if t not in _model_types()]
     if foreign:
         raise ModelFileError(
             f"{path}: refusing to load types that are not scikit-learn's, NumPy's or "
@@ -96,8 +106,14 @@ def load_model(path):
         raise
     except Exception as exc:  # any decoding failure: not a model file we can read
         raise ModelFileError(f"{path}: not a readable model file ({exc})") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
+    from .classifier import LayeredPeelClassifier
+
+    if (not isinstance(record, dict) or record.get("format") != FORMAT
+            or not {"version", "grid_size", "tile_half", "model"} <= set(record)):
         raise ModelFileError(f"{path}: not an sklearn-pillars model file")
+    if not (isinstance(record["model"], LayeredPeelClassifier)
+            and hasattr(record["model"], "stages_")):
+        raise ModelFileError(f"{path}: does not hold a fitted LayeredPeelClassifier")
     if record["version"] != __version__:
         warnings.warn(
             f"{path} was saved by sklearn-pillars {record['version']}; this is {__version__}. "

@@ -53,13 +53,28 @@ def _color(label, index=0):
 
 
 def slugs(names):
-    """File-name-safe, unique versions of array names."""
-    out, seen = [], Counter()
+    """File-name-safe versions of names, unique even on case-insensitive file systems."""
+    out, used = [], set()
     for name in names:
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._") or "array"
-        seen[slug] += 1
-        out.append(slug if seen[slug] == 1 else f"{slug}_{seen[slug]}")
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._") or "x"
+        slug, k = base, 1
+        while slug.lower() in used:
+            k += 1
+            slug = f"{base}_{k}"
+        used.add(slug.lower())
+        out.append(slug)
     return out
+
+
+REPORT_PATTERNS = ("tiles.csv", "summary.csv", "index.html", "map_*.png", "gallery_*.png",
+                   "stage_*.png", "inconsistent_*.png")
+
+
+def remove_report(out_dir):
+    """Delete the files an earlier report wrote (and nothing else), so none look current."""
+    for pattern in REPORT_PATTERNS:
+        for path in Path(out_dir).glob(pattern):
+            path.unlink()
 
 
 # -- tables -----------------------------------------------------------------------
@@ -83,7 +98,7 @@ def summary_rows(tiles, labels):
     classes = list(ORDER) + sorted(set(map(str, labels)) - set(CLASSES))
     groups = [(name, tiles.positions[:, 0] == i) for i, name in enumerate(tiles.array_names)]
     if len(groups) > 1:
-        groups.append(("all arrays", np.ones(len(labels), bool)))
+        groups.append(("(all arrays)", np.ones(len(labels), bool)))
     rows = []
     for name, member in groups:
         n = int(member.sum())
@@ -116,7 +131,7 @@ def defect_map(path, image, name, grid_size, positions, labels):
     from matplotlib.patches import Rectangle
 
     h, w = image.shape
-    fig = _figure(9, 9 * h / w + 0.6)
+    fig = _figure(9, 9 * min(max(h / w, 0.25), 3.0) + 0.6)
     ax = fig.add_axes([0.01, 0.01, 0.98, 0.92])
     vmin, vmax = _display_range(image)
     ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
@@ -314,15 +329,20 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
     galleries = []
     present = [cls for cls in list(ORDER) + sorted(set(map(str, labels)) - set(CLASSES))
                if (labels == cls).any()]
-    for cls in present:
+    for cls, slug in zip(present, slugs(present), strict=True):
         step(f"gallery {cls}")
         members = np.flatnonzero(labels == cls)
-        if cls == "Irregular":
+        if cls == "Irregular":  # the most irregular first
             members = members[np.argsort(-np.nan_to_num(scores[members], nan=-np.inf),
                                          kind="stable")]
-        shown = members[:GALLERY_MAX]
-        path = out / f"gallery_{slugs([cls])[0]}.png"
-        more = f", first {GALLERY_MAX} shown" if len(members) > GALLERY_MAX else ""
+            shown = members[:GALLERY_MAX]
+            more = f", the {GALLERY_MAX} most inconsistent shown"
+        else:  # spread over all arrays and rows
+            shown = members[np.linspace(0, len(members) - 1, min(len(members), GALLERY_MAX),
+                                        dtype=int)]
+            more = f", {GALLERY_MAX} spread over them shown"
+        more = more if len(members) > GALLERY_MAX else ""
+        path = out / f"gallery_{slug}.png"
         tile_mosaic([tiles.images[i] for i in shown],
                     [_caption(tiles, i) for i in shown], path,
                     f"{cls}: {len(members)} tiles{more}")
@@ -330,12 +350,12 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
         written.append(path)
 
     stage_files = []
-    for diag in diagnostics:
+    for diag, slug in zip(diagnostics, slugs([d.name for d in diagnostics]), strict=True):
         step(f"stage {diag.name}")
         if diag.embedding is None or len(diag.rows) == 0:
             stage_files.append((diag, None))
             continue
-        path = out / f"stage_{slugs([diag.name])[0]}.png"
+        path = out / f"stage_{slug}.png"
         stage_figure(path, diag, _tsne(diag.embedding) if tsne else None)
         stage_files.append((diag, path.name))
         written.append(path)

@@ -194,12 +194,6 @@ def _shape_groups(shapes):
     return [(np.flatnonzero(inverse == g), tuple(shapes[first[g]])) for g in order]
 
 
-def x_feature_names(tile_size):
-    """Column names of the tile-set X for a given canvas side."""
-    pixel_names = [f"px_{r}_{c}" for r in range(tile_size) for c in range(tile_size)]
-    return np.asarray(list(META_COLUMNS) + pixel_names, dtype=object)
-
-
 @dataclass(eq=False)
 class TileSet:
     """Tiles cut from one or more array images, ready for scikit-learn.

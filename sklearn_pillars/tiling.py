@@ -71,8 +71,10 @@ def to_grey(image, name="image"):
     Grey uint8 is returned unchanged. 16-bit images keep their high byte, as
     OpenCV's ``IMREAD_GRAYSCALE`` does. Colour (BGR or BGRA, OpenCV's channel
     order) goes through OpenCV's BMP codec with ``IMREAD_GRAYSCALE``: the
-    notebook wrote colour tiles to BMP and read them back that way, and the
-    codec's integer conversion can differ from ``cv2.cvtColor`` by one level.
+    notebook wrote colour tiles to BMP and read them back that way. This
+    equals reading a colour BMP file; other codecs (PNG, TIFF) convert colour
+    with their own rounding and can differ by one grey level, so read such
+    files with :func:`~sklearn_pillars.read_arrays` for their exact values.
     """
     image = np.asarray(image)
     if image.dtype == np.uint16:

@@ -8,7 +8,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from . import features as F
 from .tileset import iter_tile_batches, tile_positions
@@ -68,6 +68,10 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         X = self._validate_X(X, reset=True)
+        if type(self)._learn is _TileFeatures._learn:  # nothing to learn: only check X
+            for _ in iter_tile_batches(X, self.layout, self.batch_size):
+                pass
+            return self
         rows, positions = self._row_features(X)
         self._learn(rows, positions)
         return self
@@ -99,12 +103,12 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns."""
         check_is_fitted(self, "n_features_in_")
+        _check_feature_names_in(self, input_features)
         return np.asarray(self.feature_names, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        tags.requires_fit = True
         return tags
 
     # -- machinery -------------------------------------------------------
@@ -139,6 +143,8 @@ def row_parts(computes, X, layout="tiles", batch_size=32, n_jobs=None):
         One (n_rows, k_i) array per function.
     """
     n = X.shape[0]
+    if n == 0:
+        raise ValueError("X has no rows: there are no tiles to compute features of")
     n_jobs = effective_n_jobs(n_jobs)
     if n_jobs > 1 and n >= 2 * _MIN_ROWS_PER_JOB:
         n_chunks = min(n // _MIN_ROWS_PER_JOB, 4 * n_jobs)

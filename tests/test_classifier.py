@@ -156,8 +156,11 @@ def test_pipeline_grid_search_and_cross_val_predict(synthetic):
     search = GridSearchCV(LayeredPeelClassifier(), {"missing__clusterer__n_clusters": [2, 3, 4]},
                           scoring="f1_macro", cv=GroupKFold(n_splits=2))
     search.fit(synthetic.X, synthetic.y, groups=groups)
-    assert search.best_params_["missing__clusterer__n_clusters"] in (2, 3, 4)
-    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all() and len(set(np.round(scores, 9))) > 1  # the grid matters
+    best = search.best_params_["missing__clusterer__n_clusters"]
+    assert scores[[2, 3, 4].index(best)] == scores.max()
+    assert search.best_estimator_.get_params()["missing__clusterer__n_clusters"] == best
     predicted = cross_val_predict(LayeredPeelClassifier(), synthetic.X, synthetic.y,
                                   groups=groups, cv=GroupKFold(n_splits=2))
     assert predicted.shape == synthetic.y.shape and set(predicted) <= set(CLASSES)
@@ -174,7 +177,10 @@ def test_joblib_round_trip_on_an_unseen_synthetic_array(tmp_path):
 
 
 def test_score_is_accuracy_against_class_names(fitted, synthetic):
-    assert fitted.score(synthetic.X, fitted.predict(synthetic.X)) == 1.0
+    y = fitted.predict(synthetic.X).copy()
+    wrong = np.arange(len(y)) % 4 == 0  # a quarter of the labels made wrong
+    y[wrong] = np.where(y[wrong] == "Good", "Missing", "Good")
+    assert fitted.score(synthetic.X, y) == pytest.approx(1 - wrong.mean())
     assert fitted.score(synthetic.X, np.zeros(len(synthetic), int)) == 0.0
 
 
@@ -266,3 +272,49 @@ def test_the_shared_feature_pass_changes_nothing(synthetic):
     np.testing.assert_array_equal(separate.predict(new.X), shared.predict(new.X))
     np.testing.assert_allclose(separate.score_samples(new.X), shared.score_samples(new.X),
                                rtol=1e-12)
+
+
+def test_slices_of_the_default_stages_are_never_modified(synthetic):
+    model = LayeredPeelClassifier(SEED_STAGES[:3])
+    model.set_params(missing__clusterer__n_clusters=7)
+    assert dict(SEED_STAGES)["missing"].clusterer.n_clusters == 3
+    assert model.get_params()["missing__clusterer__n_clusters"] == 7
+    mine = [("m", PeelStage(CenterIntensity(), KMeans(n_clusters=3)))]
+    LayeredPeelClassifier(mine).set_params(m__clusterer__n_clusters=5)
+    assert mine[0][1].clusterer.n_clusters == 5  # user-given stages are set, as in Pipeline
+
+
+def test_predict_uses_the_fitted_labels(synthetic):
+    model = LayeredPeelClassifier().fit(synthetic.X)
+    model.set_params(irregular__inlier_label="AcceptableTile")
+    assert set(model.predict(synthetic.X)) <= set(model.classes_)
+
+
+def test_duplicate_positions_are_refused(synthetic):
+    doubled = np.vstack([synthetic.X, synthetic.X])  # the same array index twice
+    with pytest.raises(ValueError, match="same position"):
+        LayeredPeelClassifier().fit(doubled)
+
+
+def test_bad_rules_and_clusterers_are_explained(synthetic):
+    from sklearn.cluster import AgglomerativeClustering
+
+    bad_rule = PeelStage(CenterIntensity(), KMeans(n_clusters=3, n_init=1, random_state=0),
+                         rule=lambda labels, Z: [99])
+    with pytest.raises(ValueError, match="rule returned \\[99\\]"):
+        LayeredPeelClassifier([("m", bad_rule)]).fit(synthetic.X)
+    mask_rule = bad_rule.set_params(rule=lambda labels, Z: labels == 0)
+    with pytest.raises(ValueError, match="cluster labels"):
+        LayeredPeelClassifier([("m", mask_rule)]).fit(synthetic.X)
+    no_predict = PeelStage(CenterIntensity(), AgglomerativeClustering(n_clusters=3))
+    with pytest.raises(TypeError, match="predict"):
+        LayeredPeelClassifier([("m", no_predict)]).fit(synthetic.X)
+
+
+def test_random_state_reaches_the_clusterers(synthetic):
+    seeded = LayeredPeelClassifier(random_state=42).fit(synthetic.X)
+    np.testing.assert_array_equal(seeded.labels_, LayeredPeelClassifier().fit(synthetic.X).labels_)
+    other = LayeredPeelClassifier(random_state=7).fit(synthetic.X)
+    assert all(stage.clusterer_.random_state == 7 for _, stage in other.stages_[:3])
+    np.testing.assert_array_equal(LayeredPeelClassifier(random_state=7).fit_predict(synthetic.X),
+                                  other.labels_)

@@ -9,6 +9,8 @@ import warnings
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sklearn_pillars import __version__, make_pillar_arrays
 from sklearn_pillars import report as report_module
@@ -54,7 +56,7 @@ def test_demo_report_is_complete(demo_report):
         assert (t["inconsistency"] == "") == (t["label"] not in ("Irregular", "Good"))
     summary = rows(out / "summary.csv")
     assert [r["array"] for r in summary] == ["synthetic_0", "synthetic_1", "synthetic_2",
-                                              "all arrays"]
+                                              "(all arrays)"]
     for r in summary:
         n = int(r["tiles"])
         assert sum(int(r[f"n_{c}"]) for c in ("Missing", "Collapsed", "Stitching",
@@ -121,6 +123,7 @@ def text_as_bmp(tmp_path):
 @pytest.mark.parametrize("case", [
     "missing-array", "not-an-image", "demo-and-arrays", "nothing", "bad-grid", "bad-suffix",
     "missing-model", "corrupt-model", "unknown-option", "tiny-image", "out-is-a-file",
+    "bad-tile-half", "inspect-bad-suffix", "no-model-folder", "twice",
 ])
 def test_bad_input_gives_exit_code_and_one_line(case, tmp_path, text_as_bmp, array_files,
                                                 capsys):
@@ -145,6 +148,13 @@ def test_bad_input_gives_exit_code_and_one_line(case, tmp_path, text_as_bmp, arr
                           "bad.skops"),
         "tiny-image": (["inspect", tiny, "--out", out], 1, "tiny.png"),
         "out-is-a-file": (["inspect", "--demo", "--out", a_file], 2, "not a folder"),
+        "bad-tile-half": (["inspect", "--demo", "--tile-half", "-4", "--out", out], 2,
+                          "--tile-half"),
+        "inspect-bad-suffix": (["inspect", paths[0], "--model", a_file, "--out", out], 2,
+                               ".skops or .joblib"),
+        "no-model-folder": (["fit", paths[0], "--model", tmp_path / "nodir" / "m.skops"], 2,
+                            "does not exist"),
+        "twice": (["inspect", paths[0], paths[0], "--out", out], 2, "given twice"),
     }
     if case == "unknown-option":
         with pytest.raises(SystemExit) as exc:
@@ -233,3 +243,66 @@ def test_skops_refuses_foreign_types(tmp_path):
         sio.dump({"format": "sklearn-pillars model", "model": Foreign()}, tmp_path / "x.skops")
     with pytest.raises(ModelFileError, match="refusing to load.*Foreign"):
         load_model(tmp_path / "x.skops")
+
+
+def test_force_replaces_a_model_and_clears_an_old_report(array_files, tmp_path, capsys):
+    paths, _ = array_files
+    model = tmp_path / "m.skops"
+    model.write_text("old")
+    assert run(["fit", paths[0], "--model", model, "--force", "--quiet"], capsys)[0] == 0
+    assert load_model(model)[1]["grid_size"] == 21
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "gallery_Stale.png").write_bytes(b"old")
+    (out / "notes.txt").write_text("mine")
+    assert run(["inspect", paths[1], "--model", model, "--out", out, "--force", "-q"],
+               capsys)[0] == 0
+    assert not (out / "gallery_Stale.png").exists()  # no earlier report file looks current
+    assert (out / "notes.txt").read_text() == "mine"  # anything else is left alone
+
+
+def test_same_file_names_in_two_folders_stay_apart(array_files, tmp_path, capsys):
+    paths, _ = array_files
+    first, second = tmp_path / "a" / "x.png", tmp_path / "b" / "x.png"
+    for src, dst in ((paths[0], first), (paths[1], second)):
+        dst.parent.mkdir()
+        dst.write_bytes(src.read_bytes())
+    out = tmp_path / "r"
+    assert run(["inspect", first, second, "--out", out, "-q"], capsys)[0] == 0
+    names = [r["array"] for r in rows(out / "summary.csv")][:2]
+    assert len(set(names)) == 2 and all("x" in n for n in names)
+    assert len(list(out.glob("map_*.png"))) == 2
+
+
+def test_warnings_are_one_line(tmp_path, capsys):
+    tiny = tmp_path / "few.png"
+    cv2.imwrite(str(tiny), np.full((40, 40), 90, np.uint8))
+    code, _, err = run(["inspect", tiny, "--grid-size", "1", "--tile-half", "10",
+                        "--out", tmp_path / "r"], capsys)
+    assert code == 0
+    warning_lines = [line for line in err.splitlines() if "warning:" in line]
+    assert warning_lines and all(line.startswith("sklearn-pillars: warning: ")
+                                 for line in warning_lines)
+    assert "LayeredPeelClassifier()" not in err  # no source lines
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["A", "a", "A_2", "x y", "x_y", "", "..", "é/ü", "B"]),
+                max_size=12))
+def test_report_file_names_are_unique(names):
+    slugs = report_module.slugs(names)
+    assert len(slugs) == len(names)
+    assert len({s.lower() for s in slugs}) == len(slugs)  # also on case-insensitive disks
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", s) for s in slugs)
+
+
+def test_a_model_file_without_a_model_is_refused(tmp_path):
+    import joblib
+
+    joblib.dump({"format": "sklearn-pillars model", "version": __version__}, tmp_path / "m.joblib")
+    with pytest.raises(ModelFileError, match="not an sklearn-pillars model"):
+        load_model(tmp_path / "m.joblib")
+    joblib.dump({"format": "sklearn-pillars model", "version": __version__, "grid_size": 21,
+                 "tile_half": 32, "model": "hello"}, tmp_path / "s.joblib")
+    with pytest.raises(ModelFileError, match="fitted LayeredPeelClassifier"):
+        load_model(tmp_path / "s.joblib")

@@ -200,7 +200,7 @@ def test_neighbours_are_the_tiles_given(synthetic):
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
-def test_batch_size_and_n_jobs_do_not_change_the_result(cls, synthetic):
+def test_batch_size_does_not_change_the_result(cls, synthetic):
     expected = cls().fit_transform(synthetic.X)
     np.testing.assert_array_equal(cls(batch_size=7).fit_transform(synthetic.X), expected)
     np.testing.assert_array_equal(cls(batch_size=1).fit_transform(synthetic.X), expected)
