@@ -3,6 +3,7 @@
 
     python3 tasks.py demo            # inspect built-in synthetic arrays: report in demo-report/
     python3 tasks.py test [ARGS...]  # ruff check + the whole test suite (ARGS go to pytest)
+    python3 tasks.py test-min        # the tests with the oldest supported dependencies
 
 Needs only Python >= 3.10 with pip and venv; everything else is installed into .venv.
 """
@@ -16,8 +17,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def python_of(venv_dir):
+    return venv_dir / ("Scripts" if os.name == "nt" else "bin") / (
+        "python.exe" if os.name == "nt" else "python")
+
+
+PYTHON = python_of(VENV)
 
 
 def run(*args):
@@ -25,25 +32,31 @@ def run(*args):
     return subprocess.call([str(a) for a in args], cwd=ROOT)
 
 
-def ensure_venv(extra):
-    """Create .venv and (re)install the project with `extra` when pyproject.toml changed."""
-    if not PYTHON.exists():
-        print(f"creating virtualenv {VENV}", flush=True)
+def ensure_venv(extra, venv_dir=VENV, constraints=None):
+    """Create a virtualenv and (re)install the project with `extra` when its inputs changed."""
+    python = python_of(venv_dir)
+    if not python.exists():
+        print(f"creating virtualenv {venv_dir}", flush=True)
         try:
-            venv.create(VENV, with_pip=True)
+            venv.create(venv_dir, with_pip=True)
         except Exception as exc:  # e.g. Debian/Ubuntu without the python3-venv package
-            sys.exit(f"could not create {VENV} ({exc}); on Debian or Ubuntu install the "
+            sys.exit(f"could not create {venv_dir} ({exc}); on Debian or Ubuntu install the "
                      f"python3-venv package first")
-        if run(PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip"):
-            sys.exit("could not upgrade pip in .venv")
+        if run(python, "-m", "pip", "install", "-q", "--upgrade", "pip"):
+            sys.exit(f"could not upgrade pip in {venv_dir}")
     spec = f".[{extra}]" if extra else "."
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + spec.encode()).hexdigest()
-    stamp = VENV / f".installed-{extra or 'base'}"
+    pinned = ["-c", constraints] if constraints else []
+    inputs = (ROOT / "pyproject.toml").read_bytes() + spec.encode()
+    if constraints:
+        inputs += Path(constraints).read_bytes()
+    digest = hashlib.sha256(inputs).hexdigest()
+    stamp = venv_dir / f".installed-{extra or 'base'}"
     if stamp.exists() and stamp.read_text() == digest:
-        return
-    if run(PYTHON, "-m", "pip", "install", "-q", "-e", spec):
-        sys.exit(f"could not install {spec} into .venv")
+        return python
+    if run(python, "-m", "pip", "install", "-q", *pinned, "-e", spec):
+        sys.exit(f"could not install {spec} into {venv_dir}")
     stamp.write_text(digest)
+    return python
 
 
 def demo(args):
@@ -61,7 +74,12 @@ def test(args):
     return status or run(PYTHON, "-m", "pytest", *args)
 
 
-TASKS = {"demo": demo, "test": test}
+def test_min(args):
+    python = ensure_venv("dev", ROOT / ".venv-min", ROOT / "constraints" / "minimum.txt")
+    return run(python, "-m", "pytest", "-W", "ignore::DeprecationWarning", *args)
+
+
+TASKS = {"demo": demo, "test": test, "test-min": test_min}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

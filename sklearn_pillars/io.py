@@ -16,12 +16,15 @@ from .tiling import _check_positive_int, build_tileset, tile_boxes
 class _QuietOpenCV:
     """Silence OpenCV's own log lines while decoding: we raise our own errors."""
 
+    # OpenCV 5 has cv2.utils.logging; 4.x has cv2.getLogLevel/setLogLevel (0 = silent)
+    _api = getattr(getattr(cv2, "utils", None), "logging", None) or cv2
+
     def __enter__(self):
-        self._level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        self._level = self._api.getLogLevel()
+        self._api.setLogLevel(0)
 
     def __exit__(self, *exc):
-        cv2.utils.logging.setLogLevel(self._level)
+        self._api.setLogLevel(self._level)
 
 
 def read_image(path):
