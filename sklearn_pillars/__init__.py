@@ -6,6 +6,7 @@ from .classifier import (
     LayeredPeelClassifier,
     OutlierStage,
     PeelStage,
+    predict_in_bands,
     smallest_cluster,
 )
 from .io import read_arrays, read_image, read_labels
@@ -46,6 +47,7 @@ __all__ = [
     "concat_tilesets",
     "iter_tile_chunks",
     "make_pillar_arrays",
+    "predict_in_bands",
     "read_arrays",
     "read_image",
     "read_labels",

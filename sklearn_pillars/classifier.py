@@ -712,3 +712,46 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         # unsupervised: the classes are the stages' labels whatever y holds
         tags.classifier_tags.poor_score = True
         return tags
+
+
+def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
+                     name="array"):
+    """Classify a large array image band by band, with the results of the whole image.
+
+    Only one band of tiles is in memory at a time. Each band is cut with a
+    one-row halo (:func:`~sklearn_pillars.iter_tile_chunks`), so every tile
+    has all its grid neighbours and gets exactly what ``model.predict``
+    would give it in one X of the whole array.
+
+    Parameters
+    ----------
+    model : LayeredPeelClassifier
+        A fitted model.
+    image : ndarray
+        The array image (as for :func:`~sklearn_pillars.tile_array`).
+    grid_size, tile_half, name
+        As for :func:`~sklearn_pillars.tile_array`.
+    chunk_rows : int, default=64
+        Grid rows classified per band.
+
+    Returns
+    -------
+    Bunch
+        ``labels`` (grid_size, grid_size) array of classes and ``scores``
+        (grid_size, grid_size) inconsistency scores (NaN where not scored),
+        indexed by 0-based row and column.
+    """
+    from .tiling import iter_tile_chunks
+
+    check_is_fitted(model, "stages_")
+    labels = np.empty((grid_size, grid_size), dtype=model.classes_.dtype)
+    scores = np.full((grid_size, grid_size), np.nan)
+    bands = iter_tile_chunks(image, grid_size, tile_half, chunk_rows=chunk_rows, halo=1,
+                             name=name)
+    for index, band in enumerate(bands):
+        result = model.trace(band.X)
+        rows, cols = band.positions[:, 1] - 1, band.positions[:, 2] - 1
+        core = (rows >= index * chunk_rows) & (rows < (index + 1) * chunk_rows)
+        labels[rows[core], cols[core]] = result.labels[core]
+        scores[rows[core], cols[core]] = result.scores[core]
+    return Bunch(labels=labels, scores=scores)

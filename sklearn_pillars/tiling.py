@@ -162,28 +162,38 @@ def build_tileset(greys, names, grid_size, tile_half, sites=None):
     )
 
 
-def iter_tile_chunks(image, grid_size=21, tile_half=32, *, chunk_rows=64, name="array"):
+def iter_tile_chunks(image, grid_size=21, tile_half=32, *, chunk_rows=64, halo=0,
+                     name="array"):
     """Cut a large array image lazily, a band of grid rows at a time.
 
-    For wafer-scale arrays whose X does not fit in memory at once: each
-    yielded TileSet holds ``chunk_rows`` grid rows (the last may hold fewer),
-    with positions in the whole grid.
+    For wafer-scale arrays whose X does not fit in memory at once: band
+    ``i`` holds grid rows ``i * chunk_rows + 1`` to ``(i + 1) * chunk_rows``
+    (its *core*; the last band may hold fewer) and ``halo`` more rows above
+    and below, clipped to the grid, with positions in the whole grid. A halo
+    of one row gives every core tile all its grid neighbours, so features
+    that use neighbours are those of the whole array; keep each band's core
+    rows (:func:`~sklearn_pillars.predict_in_bands` does).
 
     Parameters
     ----------
     image, grid_size, tile_half, name
         As in :func:`tile_array`.
     chunk_rows : int, default=64
-        Grid rows per chunk.
+        Core grid rows per band.
+    halo : int, default=0
+        Extra grid rows above and below each band.
 
     Yields
     ------
     TileSet
     """
     chunk_rows = _check_positive_int(chunk_rows, "chunk_rows")
+    if isinstance(halo, bool) or not isinstance(halo, numbers.Integral) or halo < 0:
+        raise ValueError(f"halo must be a non-negative integer, got {halo!r}")
     grey = to_grey(image, name=repr(name))
     tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
     for start in range(0, grid_size, chunk_rows):
-        stop = min(grid_size, start + chunk_rows)
-        sites = np.arange(start * grid_size, stop * grid_size)
+        first = max(0, start - halo)
+        stop = min(grid_size, start + chunk_rows + halo)
+        sites = np.arange(first * grid_size, stop * grid_size)
         yield build_tileset([grey], [name], grid_size, tile_half, sites=sites)

@@ -318,3 +318,25 @@ def test_random_state_reaches_the_clusterers(synthetic):
     assert all(stage.clusterer_.random_state == 7 for _, stage in other.stages_[:3])
     np.testing.assert_array_equal(LayeredPeelClassifier(random_state=7).fit_predict(synthetic.X),
                                   other.labels_)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 4, 15])
+def test_predict_in_bands_equals_predict_on_the_whole_array(fitted, chunk_rows):
+    from sklearn_pillars import predict_in_bands, tile_array
+
+    new = make_pillar_arrays(n_arrays=1, grid_size=15, random_state=30)
+    whole = fitted.trace(tile_array(new.array_images[0], grid_size=15).X)
+    banded = predict_in_bands(fitted, new.array_images[0], grid_size=15, chunk_rows=chunk_rows)
+    np.testing.assert_array_equal(banded.labels.ravel(), whole.labels)
+    np.testing.assert_allclose(banded.scores.ravel(), whole.scores, rtol=1e-12)
+
+
+def test_bands_without_a_halo_would_differ(fitted):
+    from sklearn_pillars import iter_tile_chunks, tile_array
+
+    new = make_pillar_arrays(n_arrays=1, grid_size=15, random_state=30)
+    whole = fitted.score_samples(tile_array(new.array_images[0], grid_size=15).X)
+    bands = np.concatenate([fitted.score_samples(b.X) for b in
+                            iter_tile_chunks(new.array_images[0], 15, chunk_rows=3)])
+    # the halo matters: without it the band-edge tiles lose neighbours
+    assert not np.allclose(np.nan_to_num(bands), np.nan_to_num(whole))

@@ -205,3 +205,12 @@ def test_tile_boxes_example_and_order():
     # row-major: (row 0, col 0), (row 0, col 1), (row 1, col 0), ...
     np.testing.assert_array_equal(boxes, [[20, 15, 40, 35], [80, 15, 100, 35],
                                           [20, 65, 40, 85], [80, 65, 100, 85]])
+
+
+def test_iter_tile_chunks_halo_adds_clipped_rows():
+    image = np.random.default_rng(5).integers(0, 256, (100, 100), dtype=np.uint8)
+    bands = list(iter_tile_chunks(image, 10, 6, chunk_rows=4, halo=1))
+    assert [sorted(set(b.positions[:, 1])) for b in bands] == [
+        [1, 2, 3, 4, 5], [4, 5, 6, 7, 8, 9], [8, 9, 10]]
+    with pytest.raises(ValueError, match="halo"):
+        next(iter_tile_chunks(image, 10, 6, halo=-1))
