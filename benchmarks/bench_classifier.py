@@ -11,18 +11,15 @@ functions, StandardScaler + PCA + KMeans per layer and LOF (no plots, no t-SNE).
 
 import argparse
 import platform
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
+import _common
 import numpy as np
 
-from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays, read_arrays
-
-ROOT = Path(__file__).resolve().parents[1]
-ARRAYS = [ROOT / ".." / "shared" / "data" / "arrays" / f"Array_{i}Crop.bmp" for i in (1, 2, 3)]
+from sklearn_pillars import LayeredPeelClassifier, read_arrays
 
 
 def notebook_pipeline(seed, paths, workdir):
@@ -83,10 +80,8 @@ def package_pipeline(paths):
 
 
 def against_notebook(repeat):
-    sys.path.insert(0, str(ROOT / "tests"))
-    import seed_notebook
-
-    if not (seed_notebook.available() and all(p.is_file() for p in ARRAYS)):
+    seed_notebook = _common.seed_notebook()
+    if seed_notebook is None:
         print("\n(../shared absent: no comparison with the notebook)")
         return
     seed = seed_notebook.load_functions(extra_names=("segment_array",))
@@ -95,10 +90,10 @@ def against_notebook(repeat):
     for _ in range(repeat):  # interleaved, so both see the same machine conditions
         with tempfile.TemporaryDirectory() as workdir:
             start = time.perf_counter()
-            seed_labels = notebook_pipeline(seed, ARRAYS, workdir)
+            seed_labels = notebook_pipeline(seed, _common.SEED_ARRAYS, workdir)
             seed_times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        our_labels = package_pipeline(ARRAYS)
+        our_labels = package_pipeline(_common.SEED_ARRAYS)
         ours_times.append(time.perf_counter() - start)
     agree = np.mean([seed_labels[k] == our_labels[k] for k in seed_labels])
     t_seed, t_ours = min(seed_times), min(ours_times)
@@ -109,19 +104,11 @@ def against_notebook(repeat):
     print(f"speed-up: {t_seed / t_ours:.1f}x; labels agree on {agree:.2%} of the tiles")
 
 
-def synthetic_x(n_tiles, seed):
-    base = make_pillar_arrays(n_arrays=4, grid_size=21, random_state=seed).X
-    reps = -(-n_tiles // len(base))
-    X = np.concatenate([base] * reps)[:n_tiles].copy()
-    X[:, 0] += np.repeat(np.arange(reps) * 4, len(base))[:n_tiles]
-    return X
-
-
 def throughput(sizes, repeat):
     print(f"\n## Throughput on synthetic tiles (tiles/s, best of {repeat}; 1 for 100k and more)")
     print(f"{'tiles':>10}{'fit':>12}{'predict':>12}")
     for n in sizes:
-        train, test = synthetic_x(n, seed=0), synthetic_x(n, seed=1)
+        train, test = _common.synthetic_x(n, seed=0), _common.synthetic_x(n, seed=1)
         reps = repeat if n < 100_000 else 1
         fit_times, predict_times = [], []
         for _ in range(reps):

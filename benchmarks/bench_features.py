@@ -9,11 +9,10 @@ Figures, not pass/fail: speed goals are read off this output, never asserted in 
 
 import argparse
 import platform
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
+import _common
 import numpy as np
 
 from sklearn_pillars import (
@@ -27,12 +26,9 @@ from sklearn_pillars import (
     RadialDeviation,
     RotationSymmetry,
     StitchingFeatures,
-    make_pillar_arrays,
     read_arrays,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT / ".." / "shared"
 EIGHT = [CenterIntensity, DarknessArea, StitchingFeatures, RotationSymmetry, NeighborDeviation,
          Anisotropy, CurvatureIrregularity, RadialDeviation]
 # the full feature set: the four layers' transformers one after another, or in one pass
@@ -59,20 +55,11 @@ def peak_memory(function):
     return peak
 
 
-def synthetic_x(n_tiles, seed=0):
-    """X of n_tiles synthetic tiles: a few rendered arrays, repeated as further arrays."""
-    base = make_pillar_arrays(n_arrays=4, grid_size=21, random_state=seed).X
-    reps = -(-n_tiles // len(base))
-    X = np.concatenate([base] * reps)[:n_tiles].copy()
-    X[:, 0] += np.repeat(np.arange(reps) * 4, len(base))[:n_tiles]  # distinct arrays
-    return X
-
-
 def throughput(sizes, repeat, n_jobs):
     print(f"\n## Throughput on synthetic tiles (tiles/s; best of {repeat}; n_jobs={n_jobs})")
     header = f"{'transformer':<28}" + "".join(f"{n:>14,}" for n in sizes)
     print(header + f"{'peak MB @' + format(sizes[-1], ','):>18}")
-    data = {n: synthetic_x(n) for n in sizes}
+    data = {n: _common.synthetic_x(n) for n in sizes}
     rows = [(cls.__name__, [cls]) for cls in EIGHT + [ContextualFeatures]] + FULL_SETS
     for name, classes in rows:
         line = f"{name:<28}"
@@ -92,14 +79,11 @@ def throughput(sizes, repeat, n_jobs):
 
 
 def against_notebook(repeat):
-    sys.path.insert(0, str(ROOT / "tests"))
-    import seed_notebook
-
-    arrays = [SHARED / "data" / "arrays" / f"Array_{i}Crop.bmp" for i in (1, 2, 3)]
-    if not (seed_notebook.available() and all(p.is_file() for p in arrays)):
+    seed_notebook = _common.seed_notebook()
+    if seed_notebook is None:
         print("\n(../shared absent: no comparison with the notebook)")
         return
-    tiles = read_arrays(arrays)
+    tiles = read_arrays(_common.SEED_ARRAYS)
     records = seed_notebook.tile_dicts(tiles)
     seed = seed_notebook.load_functions()
     seed_calls = {
