@@ -374,7 +374,8 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
             written.append(path)
 
     step("index.html")
-    page = _html(title, details, summary, maps, galleries, stage_files, extremes, tiles)
+    page = _html(title, details, summary, maps, galleries, stage_files, extremes, tiles,
+                 labels)
     write_text(out / "index.html", page)
     written.append(out / "index.html")
     return written
@@ -399,7 +400,27 @@ figure{margin:0 0 18px} figcaption{color:#555;font-size:.9em}
 """
 
 
-def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles):
+def _truth_table(truth, labels, classes):
+    """Accuracy, macro-F1 and the confusion table against known ground truth."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    e = html.escape
+    truth, labels = np.asarray(truth).astype(str), np.asarray(labels).astype(str)
+    names = [c for c in classes if c in set(truth) | set(labels)]
+    table = confusion_matrix(truth, labels, labels=names)
+    lines = [f"<p>Against the ground truth (<code>truth</code> in tiles.csv): accuracy "
+             f"{accuracy_score(truth, labels):.1%}, macro-F1 "
+             f"{f1_score(truth, labels, labels=names, average='macro', zero_division=0):.3f}"
+             "</p>", "<table><tr><th>truth \\ found</th>"
+             + "".join(f"<th>{e(c)}</th>" for c in names) + "</tr>"]
+    for name, row in zip(names, table, strict=True):
+        lines.append(f"<tr><td>{e(name)}</td>" + "".join(f"<td>{v}</td>" for v in row)
+                     + "</tr>")
+    lines.append("</table>")
+    return lines
+
+
+def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles, labels):
     e = html.escape
     classes = [c for c in summary[0] if c.startswith("n_")] if summary else []
     classes = [c[2:] for c in classes]
@@ -422,8 +443,7 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
                      f"<td>{float(row['yield']):.1%}</td></tr>")
     lines.append("</table>")
     if tiles.y is not None:
-        lines.append("<p>Ground truth is known for these tiles: see the <code>truth</code> "
-                     "column of tiles.csv.</p>")
+        lines += _truth_table(tiles.y, labels, classes)
     lines.append('<p>Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
                  '<a href="summary.csv">summary.csv</a></p>')
     lines.append("<h2>Defect maps</h2>")

@@ -70,6 +70,9 @@ def test_demo_report_is_complete(demo_report):
         assert (out / f"stage_{stage}.png").is_file()
     assert (out / "inconsistent_most.png").is_file() and (out / "inconsistent_least.png").is_file()
     page = (out / "index.html").read_text()
+    accuracy = np.mean([t["label"] == t["truth"] for t in tiles])
+    shown = re.search(r"accuracy ([\d.]+)%", page)
+    assert shown and float(shown.group(1)) == pytest.approx(100 * accuracy, abs=0.051)
     referenced = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert len([r for r in referenced if r.endswith(".png")]) >= 3 + len(labels) + 4 + 2
     for ref in referenced:
