@@ -1,15 +1,10 @@
 """sklearn-pillars: fabrication defects in metasurface pillar arrays, the scikit-learn way."""
 
 from ._version import __version__
-from .classifier import (
-    SEED_STAGES,
-    LayeredPeelClassifier,
-    OutlierStage,
-    PeelStage,
-    predict_in_bands,
-    smallest_cluster,
-)
+from .classifier import LayeredPeelClassifier, predict_in_bands
 from .io import read_arrays, read_image, read_labels
+from .presets import PRESETS, make_stages
+from .stages import OutlierStage, PeelStage, SeparatedClusters, smallest_cluster
 from .synthetic import make_pillar_arrays
 from .tileset import CLASSES, TileSet, concat_tilesets
 from .tiling import iter_tile_chunks, tile_array, tile_boxes
@@ -28,7 +23,7 @@ from .transformers import (
 
 __all__ = [
     "__version__",
-    "SEED_STAGES",
+    "PRESETS",
     "Anisotropy",
     "CLASSES",
     "CenterIntensity",
@@ -39,6 +34,7 @@ __all__ = [
     "NeighborDeviation",
     "OutlierStage",
     "PeelStage",
+    "SeparatedClusters",
     "PillarFeatures",
     "RadialDeviation",
     "RotationSymmetry",
@@ -47,6 +43,7 @@ __all__ = [
     "concat_tilesets",
     "iter_tile_chunks",
     "make_pillar_arrays",
+    "make_stages",
     "predict_in_bands",
     "read_arrays",
     "read_image",

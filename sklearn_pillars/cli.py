@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
+from .presets import PRESETS
+
+DEFAULT_PRESET = "notebook"  # LayeredPeelClassifier's default
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -53,6 +56,10 @@ def build_parser():
                         help="pillars per row and column (default 21, or the model's)")
     common.add_argument("--tile-half", type=int, default=None,
                         help="half the side of a tile in pixels (default 32, or the model's)")
+    common.add_argument("--stages", choices=PRESETS, default=None,
+                        help="the classifier's preset when fitting: notebook (the original "
+                             f"notebook's layers, exactly) or refined (default: "
+                             f"{DEFAULT_PRESET})")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -191,7 +198,7 @@ def cmd_fit(args):
         progress(f"reading {len(paths)} array(s)")
         tiles = read_arrays(paths, grid_size, tile_half)
         progress(f"fitting on {len(tiles)} tiles")
-        model = LayeredPeelClassifier().fit(tiles.X)
+        model = LayeredPeelClassifier(args.stages or DEFAULT_PRESET).fit(tiles.X)
         progress("saving the model")
         save_model(model, model_path, grid_size=grid_size, tile_half=tile_half)
     finally:
@@ -220,6 +227,9 @@ def cmd_inspect(args):
     out = _check_output_folder(args.out, args.force, paths)
     model, info = (None, None)
     if args.model:
+        if args.stages:
+            raise UsageError("--stages chooses how to fit; a saved --model was fitted already "
+                             "(leave --stages out)")
         model, info = load_model(args.model)
     grid_size, tile_half = _grid(args, info)
 
@@ -235,15 +245,17 @@ def cmd_inspect(args):
             source = ", ".join(str(p) for p in paths)
         if model is None:
             progress(f"fitting on {len(tiles)} tiles")
-            model = LayeredPeelClassifier().fit(tiles.X)
+            preset = args.stages or DEFAULT_PRESET
+            model = LayeredPeelClassifier(preset).fit(tiles.X)
             labels, scores = model.labels_, model.inconsistency_
             diagnostics = model.stage_diagnostics()
-            how = "fitted on these arrays (as the original notebook)"
+            how = f"fitted on these arrays, preset {preset!r}"
         else:
             progress(f"classifying {len(tiles)} tiles")
             result = model.trace(tiles.X)
             labels, scores, diagnostics = result.labels, result.scores, result.stages
-            how = f"saved model {args.model} (sklearn-pillars {info['version']})"
+            how = (f"saved model {args.model} (sklearn-pillars {info['version']}, preset "
+                   f"{info['preset'] or 'custom stages'!r})")
         # the report's steps: tables, maps, galleries, stages, extremes, page
         progress.set_total(progress.done + 3 + len(tiles.array_names)
                            + len(set(labels.tolist())) + len(diagnostics))

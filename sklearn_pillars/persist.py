@@ -44,7 +44,8 @@ def save_model(model, path, *, grid_size, tile_half):
     """
     path = _check_suffix(path)
     record = {"format": FORMAT, "version": __version__, "grid_size": int(grid_size),
-              "tile_half": int(tile_half), "model": model}
+              "tile_half": int(tile_half), "preset": getattr(model, "preset_", None),
+              "model": model}
     with atomic_path(path) as tmp:
         if path.suffix == ".skops":
             import skops.io as sio
@@ -58,9 +59,10 @@ def save_model(model, path, *, grid_size, tile_half):
 
 def _model_types():
     """The package's estimator types that a model file may hold."""
-    from . import classifier, transformers
+    from . import classifier, stages, transformers
 
-    classes = [classifier.LayeredPeelClassifier, classifier.PeelStage, classifier.OutlierStage]
+    classes = [classifier.LayeredPeelClassifier, stages.PeelStage, stages.OutlierStage,
+               stages.SeparatedClusters]
     classes += [c for c in vars(transformers).values()
                 if isinstance(c, type) and issubclass(c, transformers._TileFeatures)]
     return {f"{c.__module__}.{c.__qualname__}" for c in classes}
@@ -86,7 +88,9 @@ def load_model(path):
     -------
     model : LayeredPeelClassifier
     info : dict
-        ``version``, ``grid_size`` and ``tile_half`` it was saved with.
+        ``version``, ``grid_size`` and ``tile_half`` it was saved with, and
+        ``preset``: the stage preset it was fitted with (None for custom
+        stages, or a file that does not say).
 
     Warns when the model was saved by another version of sklearn-pillars.
     """
@@ -120,4 +124,5 @@ def load_model(path):
             "Refit it if its results look off.", UserWarning, stacklevel=2,
         )
     info = {key: record[key] for key in ("version", "grid_size", "tile_half")}
+    info["preset"] = record.get("preset")
     return record["model"], info

@@ -9,6 +9,7 @@ is given at the real pitch of 54 pixels and scales with ``pitch``.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -42,6 +43,7 @@ def make_pillar_arrays(
     pitch=54,
     noise=0.5,
     field_period=15,
+    photometric=0.0,
 ):
     """Render synthetic pillar-array images and cut them into labelled tiles.
 
@@ -70,6 +72,10 @@ def make_pillar_arrays(
     - **Stitching**, kind ``"field"``: a thin (1-2 px) dark or bright line
       splitting every pillar along one row or column of sites (lithography
       write-field stitching), repeating every ``field_period`` sites.
+
+    With ``photometric > 0`` the arrays also differ from one another in
+    brightness, contrast, illumination and focus, as the real arrays do; the
+    pillars, defects, labels and lines stay the same as with 0.
 
     Parameters
     ----------
@@ -111,6 +117,26 @@ def make_pillar_arrays(
     field_period : float, default=15
         Sites between write-field lines (15 in the real arrays); shorter
         where the Stitching rate needs more lines.
+    photometric : float, default=0.0
+        Strength ``p >= 0`` of the per-array photometric variation; 1 is about
+        as much as the real arrays differ by. Each array independently gets,
+        with ranges at ``p = 1`` (each range scales with ``p``):
+
+        - a Gaussian blur (focus) of sigma uniform in 0-0.8 pixels at pitch
+          54, proportional to ``pitch`` (none below 0.05 pixels);
+        - a contrast gain ``exp(u)``, ``u`` uniform in -0.35..0.35 (0.70x to
+          1.42x), around the array's mean grey level;
+        - a brightness offset uniform in -25..25 grey levels;
+        - an extra linear illumination gradient in a uniformly random
+          direction, a plane with zero mean and a peak-to-peak amplitude
+          uniform in 0-12 grey levels across the image;
+
+        in that order, before the sensor noise and the clipping to 0-255.
+        They come from their own random stream (seeded from
+        ``random_state``), so the labels, ``stitch_type`` and everything else
+        drawn do not depend on ``photometric``: the same ``random_state``
+        gives the same arrays, only their photometry differs. 0 gives exactly
+        the images of the default.
 
     Returns
     -------
@@ -137,6 +163,7 @@ def make_pillar_arrays(
         raise ValueError(f"pitch must be at least {_MIN_PITCH} pixels, got {pitch}")
     noise = _check_number(noise, "noise", low=0.0)
     field_period = _check_number(field_period, "field_period", low=1.0)
+    photometric = _check_number(photometric, "photometric", low=0.0)
     rates = _check_rates(defect_rates)
     try:
         random_state = check_random_state(random_state)
@@ -145,10 +172,15 @@ def make_pillar_arrays(
     # A Generator for speed (float32 normals), seeded through sklearn's random_state contract.
     seed = random_state.randint(2**32, size=4, dtype=np.uint64)
     rng = np.random.default_rng(seed)
+    # Photometry has a stream of its own, so that it leaves the content of the arrays unchanged.
+    photo_rng = np.random.default_rng([*seed, 1])
 
     parts, labels, kinds = [], [], []
     for index in range(n_arrays):
-        image, y, stitch = _make_array(rng, grid_size, pitch, tile_half, rates, noise, field_period)
+        photometry = _draw_photometry(photo_rng, photometric, pitch / _REF_PITCH)
+        image, y, stitch = _make_array(
+            rng, grid_size, pitch, tile_half, rates, noise, field_period, photometry
+        )
         parts.append(tile_array(image, grid_size, tile_half, name=f"synthetic_{index}"))
         labels.append(y.ravel())
         kinds.append(stitch.ravel())
@@ -162,6 +194,41 @@ def _check_number(value, name, low):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value < np.inf:
         raise ValueError(f"{name} must be a finite number >= {low}, got {value!r}")
     return float(value)
+
+
+def _draw_photometry(rng, p, s):
+    """One array's photometric variation of strength ``p`` (None when ``p`` is 0).
+
+    The same five numbers are drawn for every ``p``, so that an array's variation only
+    scales with ``p``.
+    """
+    if p == 0:
+        return None
+    u_gain, offset, amplitude, angle, blur = rng.uniform(
+        [-0.35, -25, 0, 0, 0], [0.35, 25, 12, 2 * np.pi, 0.8]
+    )
+    return {  # Python floats: they keep the image float32
+        "gain": float(np.exp(u_gain * p)),
+        "offset": float(offset * p),
+        "amplitude": float(amplitude * p),
+        "angle": float(angle),
+        "blur": float(blur * p * s),
+    }
+
+
+def _apply_photometry(image, photometry):
+    """``image`` (float32) blurred, stretched around its mean, shifted and tilted."""
+    if photometry["blur"] >= 0.05:
+        image = cv2.GaussianBlur(image, (0, 0), photometry["blur"])
+    mean = image.mean()
+    image = mean + photometry["gain"] * (image - mean) + photometry["offset"]
+    # A plane of zero mean whose peak-to-peak across the image is the amplitude.
+    cos, sin = math.cos(photometry["angle"]), math.sin(photometry["angle"])
+    scale = 0.5 * photometry["amplitude"] / (abs(cos) + abs(sin))
+    ramp_y = np.linspace(-1, 1, image.shape[0], dtype=np.float32)
+    ramp_x = np.linspace(-1, 1, image.shape[1], dtype=np.float32)
+    image += scale * sin * ramp_y[:, None] + scale * cos * ramp_x[None, :]
+    return image
 
 
 def _check_rates(defect_rates):
@@ -356,8 +423,12 @@ def _crosses(position, low, high):
     return (position - low > _MARGIN) & (high - position > _MARGIN)
 
 
-def _make_array(rng, g, pitch, tile_half, rates, noise, field_period):
-    """One array image with its (g, g) labels and stitch kinds."""
+def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry=None):
+    """One array image with its (g, g) labels and stitch kinds.
+
+    ``photometry`` (from :func:`_draw_photometry`, or None for none) varies the image
+    before the noise; it draws nothing from ``rng``.
+    """
     s = pitch / _REF_PITCH
     size = g * pitch
     density, cuts = _site_probabilities(rates)
@@ -401,6 +472,8 @@ def _make_array(rng, g, pitch, tile_half, rates, noise, field_period):
     at = centres[None, :] + 0.5 + params["field_v_at"]
     on_field |= (params["field_v"] != 0) & _crosses(at, *(b[None, :] for b in spans[1]))
 
+    if photometry is not None:
+        image = _apply_photometry(image, photometry)
     if noise:
         image += noise * rng.standard_normal(image.shape, dtype=np.float32)
     image = np.clip(np.rint(image), 0, 255).astype(np.uint8)

@@ -101,7 +101,8 @@ def test_fit_then_inspect_a_new_array_with_the_saved_model(array_files, tmp_path
         assert len(tiles) == 441 and {t["array"] for t in tiles} == {"synthetic_2"}
         assert "report written" in err
     loaded, info = load_model(tmp_path / "model.skops")
-    assert info == {"version": __version__, "grid_size": 21, "tile_half": 32}
+    assert info == {"version": __version__, "grid_size": 21, "tile_half": 32,
+                    "preset": "notebook"}
     assert hasattr(loaded, "stages_")
 
 

@@ -195,6 +195,51 @@ def test_shapes_counts_and_x_are_consistent(n_arrays, grid_size, tile_half, pitc
     assert_consistent_stitch_type(tiles)
 
 
+def affine_residual(reference, image):
+    """Std of ``image`` minus its least-squares fit by gain * reference + offset + a plane."""
+    rows, cols = np.indices(reference.shape)
+    design = np.column_stack(
+        [reference.ravel(), np.ones(reference.size), rows.ravel(), cols.ravel()]
+    ).astype(float)
+    target = image.ravel().astype(float)
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    return np.std(target - design @ coef)
+
+
+def test_photometric_zero_is_the_default_and_photometry_leaves_the_content():
+    default = make_pillar_arrays(3, grid_size=6, random_state=11)
+    zero = make_pillar_arrays(3, grid_size=6, random_state=11, photometric=0)
+    varied = make_pillar_arrays(3, grid_size=6, random_state=11, photometric=1)
+    np.testing.assert_array_equal(zero.X, default.X)
+    np.testing.assert_array_equal(zero.y, default.y)
+    np.testing.assert_array_equal(zero.stitch_type, default.stitch_type)
+    # the same pillars, defects, labels and lines; only the photometry differs
+    np.testing.assert_array_equal(varied.y, default.y)
+    np.testing.assert_array_equal(varied.stitch_type, default.stitch_type)
+    np.testing.assert_array_equal(varied.X[:, :N_META], default.X[:, :N_META])
+    other = make_pillar_arrays(3, grid_size=6, random_state=12, photometric=1)
+    for plain, image, unrelated in zip(
+        default.array_images, varied.array_images, other.array_images, strict=True
+    ):
+        assert np.mean(plain != image) > 0.5
+        # up to gain, offset and gradient (and a little blur and other noise) the same image
+        assert affine_residual(plain, image) < 1.5 < 3 < affine_residual(plain, unrelated)
+
+
+def test_photometric_spreads_brightness_and_contrast_across_arrays():
+    spread = {}
+    for p in (0, 1):
+        images = make_pillar_arrays(6, grid_size=12, random_state=0, photometric=p).array_images
+        means = [image.mean() for image in images]
+        stds = [image.std() for image in images]
+        ranges = [np.subtract(*np.percentile(image, [95, 5])) for image in images]
+        spread[p] = np.ptp(means), np.ptp(stds), np.ptp(ranges)
+    (mean0, std0, range0), (mean1, std1, range1) = spread[0], spread[1]
+    # measured: mean 2.7 -> 45.9 grey levels, std 0.79 -> 5.6, p95-p5 1 -> 19
+    assert mean0 < 5 and mean1 > 20 and mean1 > 5 * mean0
+    assert std1 > 3 * std0 and range1 > 3 * max(range0, 1)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
@@ -214,6 +259,11 @@ def test_shapes_counts_and_x_are_consistent(n_arrays, grid_size, tile_half, pitc
         ({"defect_rates": {"Missing": 0.6, "Collapsed": 0.5}}, "defect_rates"),
         ({"defect_rates": {"Stitching": 0.9}}, "defect_rates"),  # with the defaults: > 1
         ({"defect_rates": [0.1, 0.1]}, "defect_rates"),
+        ({"photometric": -0.5}, "photometric"),
+        ({"photometric": float("nan")}, "photometric"),
+        ({"photometric": float("inf")}, "photometric"),
+        ({"photometric": "1"}, "photometric"),
+        ({"photometric": True}, "photometric"),
     ],
 )
 def test_bad_parameters_raise_naming_the_parameter(kwargs, name):

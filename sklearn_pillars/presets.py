@@ -1,0 +1,76 @@
+"""Named stage lists of :class:`~sklearn_pillars.LayeredPeelClassifier`, built afresh each time."""
+
+from __future__ import annotations
+
+from sklearn.cluster import KMeans
+from sklearn.neighbors import LocalOutlierFactor
+
+from .stages import OutlierStage, PeelStage
+from .transformers import CenterIntensity, ContextualFeatures, DarknessArea, StitchingFeatures
+
+PRESETS = ("notebook", "refined")
+
+
+def _notebook_stages():
+    def kmeans():
+        return KMeans(n_clusters=3, random_state=42, n_init=10)
+
+    return [
+        ("missing", PeelStage(CenterIntensity(), kmeans(), label="Missing")),
+        ("collapsed", PeelStage(DarknessArea(), kmeans(), label="Collapsed")),
+        ("stitching", PeelStage(StitchingFeatures(), kmeans(), label="Stitching")),
+        ("irregular", OutlierStage(
+            ContextualFeatures(),
+            LocalOutlierFactor(n_neighbors=20, contamination="auto", novelty=True),
+            label="Irregular",
+        )),
+    ]
+
+
+def _refined_stages():
+    def kmeans():
+        return KMeans(n_clusters=3, random_state=42, n_init=10)
+
+    return [
+        ("missing", PeelStage(CenterIntensity(), kmeans(), rule="separated", label="Missing")),
+        ("collapsed", PeelStage(DarknessArea(), kmeans(), rule="separated", label="Collapsed")),
+        ("stitching", PeelStage(StitchingFeatures(), kmeans(), rule="separated",
+                                label="Stitching")),
+        ("irregular", OutlierStage(
+            ContextualFeatures(),
+            LocalOutlierFactor(n_neighbors=20, contamination="auto", novelty=True),
+            label="Irregular",
+        )),
+    ]
+
+
+_FACTORIES = {"notebook": _notebook_stages, "refined": _refined_stages}
+
+
+def make_stages(preset="notebook"):
+    """A new list of the stages of a preset, sharing no estimator with any other call.
+
+    Parameters
+    ----------
+    preset : {"notebook", "refined"}
+        ``"notebook"``: the original notebook's four layers, exactly.
+        ``"refined"``: the refined configuration (see
+        :class:`~sklearn_pillars.LayeredPeelClassifier`).
+
+    Returns
+    -------
+    list of (str, stage)
+        ``("missing", PeelStage)``, ``("collapsed", PeelStage)``,
+        ``("stitching", PeelStage)``, ``("irregular", OutlierStage)``.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_stages
+    >>> [name for name, _ in make_stages("notebook")]
+    ['missing', 'collapsed', 'stitching', 'irregular']
+    >>> make_stages("notebook")[0][1] is make_stages("notebook")[0][1]
+    False
+    """
+    if preset not in _FACTORIES:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+    return _FACTORIES[preset]()

@@ -1,0 +1,430 @@
+"""The stages of the layered peel-off: a cluster stage, an outlier stage and their rules."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+GOOD = "Good"
+
+
+def smallest_cluster(cluster_labels, embedding=None):
+    """The notebook's selection rule: the cluster with the fewest tiles.
+
+    Ties go to the cluster that appears first in ``cluster_labels`` (as with
+    ``min`` over a ``collections.Counter``). When the tiles fall into a
+    single cluster there is nothing to tell apart, and no cluster is chosen.
+
+    Parameters
+    ----------
+    cluster_labels : ndarray of shape (n_tiles,)
+        Cluster of each tile.
+    embedding : ndarray of shape (n_tiles, n_components), optional
+        The tiles' scaled, reduced features (unused by this rule).
+
+    Returns
+    -------
+    list of int
+        The chosen cluster(s).
+    """
+    ids, first, counts = np.unique(cluster_labels, return_index=True, return_counts=True)
+    if len(ids) < 2:
+        return []
+    order = np.argsort(first, kind="stable")  # order of first appearance
+    ids, counts = ids[order], counts[order]
+    return [int(ids[np.argmin(counts)])]
+
+
+class SeparatedClusters(BaseEstimator):
+    """A selection rule that peels only clusters standing clearly apart from the rest.
+
+    For each cluster smaller than the largest, the tiles are projected on the
+    line from the median of all other tiles to the cluster's median; the
+    cluster is chosen when its median lies at least ``min_gap`` robust
+    standard deviations (1.4826 x the median absolute deviation) of the
+    other tiles away from theirs. Tiles that are all alike split into
+    clusters a few deviations apart at most, so an array without the defect
+    loses nothing; a defect cluster lies many deviations away.
+
+    Parameters
+    ----------
+    min_gap : float, default=6.0
+        Separation, in robust standard deviations of the other tiles, from
+        which a cluster is peeled.
+    max_share : float, default=0.5
+        A cluster holding more than this share of the tiles is never peeled.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Z = np.r_[rng.normal(0, 1, (95, 2)), rng.normal(12, 1, (5, 2))]
+    >>> labels = np.r_[np.zeros(95, int), np.ones(5, int)]
+    >>> SeparatedClusters()(labels, Z)
+    [1]
+    >>> SeparatedClusters()(np.r_[np.zeros(50, int), np.ones(50, int)], rng.normal(0, 1, (100, 2)))
+    []
+    """
+
+    _parameter_constraints = {
+        "min_gap": [Interval(Real, 0, None, closed="left")],
+        "max_share": [Interval(Real, 0, 1, closed="both")],
+    }
+
+    def __init__(self, min_gap=6.0, max_share=0.5):
+        self.min_gap = min_gap
+        self.max_share = max_share
+
+    def gaps(self, cluster_labels, embedding):
+        """Separation of each cluster from the other tiles: ``(cluster ids, gaps)``."""
+        Z = np.asarray(embedding, dtype=np.float64)
+        ids, counts = np.unique(cluster_labels, return_counts=True)
+        gaps = np.zeros(len(ids))
+        for i, cluster in enumerate(ids):
+            inside = cluster_labels == cluster
+            if counts[i] == counts.max() or inside.all():
+                continue
+            centre = np.median(Z[~inside], axis=0)
+            direction = np.median(Z[inside], axis=0) - centre
+            length = np.linalg.norm(direction)
+            if length == 0:
+                continue
+            rest = (Z[~inside] - centre) @ (direction / length)
+            spread = 1.4826 * np.median(np.abs(rest - np.median(rest)))
+            gaps[i] = length / max(spread, 1e-9 * length, np.finfo(float).tiny)
+        return ids, gaps
+
+    def __call__(self, cluster_labels, embedding):
+        self._validate_params()
+        cluster_labels = np.asarray(cluster_labels)
+        ids, gaps = self.gaps(cluster_labels, embedding)
+        counts = np.array([np.sum(cluster_labels == i) for i in ids])
+        chosen = (gaps >= self.min_gap) & (counts <= self.max_share * len(cluster_labels))
+        return [int(i) for i in ids[chosen]]
+
+
+_RULES = {"smallest": lambda: smallest_cluster, "separated": SeparatedClusters}
+
+
+def _prepare(features_out):
+    """The notebook replaces NaN and infinities by 0 before scaling."""
+    return np.nan_to_num(np.asarray(features_out, dtype=np.float64), nan=0.0, posinf=0.0,
+                         neginf=0.0)
+
+
+def _kinds(features, features_out):
+    """The kind of defect of each tile, when the features tell kinds apart (else None)."""
+    kinds = getattr(features, "kinds", None)
+    return None if kinds is None else np.asarray(kinds(features_out), dtype=object)
+
+
+def _n_clusters(clusterer):
+    params = clusterer.get_params(deep=False)
+    for key in ("n_clusters", "n_components"):
+        if isinstance(params.get(key), Integral):
+            return params[key]
+    return 1
+
+
+class PeelStage(BaseEstimator):
+    """One layer of the peel-off: features, scaling, PCA, clustering, a rule, a label.
+
+    Fitting clusters the tiles it is given and chooses the defect
+    cluster(s) with ``rule``; the tiles in them are *peeled*: they get
+    ``label`` and leave the tiles passed to later stages. New tiles are
+    assigned to the fitted clusters (``clusterer.predict``) and peeled when
+    their cluster was chosen.
+
+    Parameters
+    ----------
+    features : transformer
+        Features of the tiles (for example :class:`~sklearn_pillars.CenterIntensity`).
+    clusterer : estimator, default=None
+        A clusterer with ``fit_predict`` and ``predict``; None means the
+        notebook's ``KMeans(n_clusters=3, random_state=42, n_init=10)``.
+    rule : "smallest", "separated" or callable, default="smallest"
+        Which clusters are the defect: ``"smallest"`` the cluster with the
+        fewest tiles (the notebook's rule, which always peels something),
+        ``"separated"`` the clusters that stand clearly apart
+        (:class:`SeparatedClusters` with its defaults). A callable, such as a
+        :class:`SeparatedClusters` instance (whose parameters are then
+        searchable as ``<stage>__rule__min_gap``), is called as
+        ``rule(cluster_labels, embedding)`` with the training tiles' cluster
+        labels and their reduced features, and returns the chosen cluster
+        label(s) (an int or a sequence, possibly empty).
+    label : str or int, default="Missing"
+        The class given to peeled tiles (any name: a new stage can add a
+        class of its own).
+    n_components : int or None, default=5
+        PCA components kept after scaling, at most the number of features
+        (the notebook's ``min(5, n_features)``); None skips the PCA.
+
+    Attributes
+    ----------
+    features_, scaler_, pca_, clusterer_ : fitted estimators
+        The fitted steps (``pca_`` is None without PCA, ``clusterer_`` None
+        when the stage was skipped).
+    kinds_ : ndarray of str or None
+        Kind of defect of each training tile, when the features tell kinds
+        apart (they have a ``kinds(features_out)`` method); else None.
+    cluster_labels_ : ndarray of shape (n_train,)
+        Cluster of each training tile.
+    cluster_sizes_ : ndarray of shape (n_clusters_found,)
+        Training tiles per cluster label, for the labels in ``cluster_ids_``.
+    cluster_ids_ : ndarray
+        The cluster labels found.
+    selected_clusters_ : ndarray of int
+        The chosen (peeled) clusters.
+    embedding_ : ndarray of shape (n_train, n_components)
+        The training tiles' scaled, reduced features (for scatter plots).
+    explained_variance_ratio_ : ndarray or None
+        PCA explained variance ratio.
+    peeled_ : ndarray of bool, shape (n_train,)
+        Which training tiles were peeled.
+    skipped_ : str or None
+        Why the stage peeled nothing without clustering (too few tiles).
+    """
+
+    def __init__(self, features, clusterer=None, *, rule="smallest", label="Missing",
+                 n_components=5):
+        self.features = features
+        self.clusterer = clusterer
+        self.rule = rule
+        self.label = label
+        self.n_components = n_components
+
+    _parameter_constraints = {
+        "features": [object],
+        "clusterer": [None, object],
+        "rule": [StrOptions(set(_RULES)), callable],
+        "label": [object],
+        "n_components": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
+    def _rule(self):
+        if isinstance(self.rule, str):
+            return _RULES[self.rule]()
+        return self.rule
+
+    def fit(self, X, y=None):
+        """Cluster the tiles of X and choose the cluster(s) to peel."""
+        return self._fit(X.shape[0], lambda features: features.fit_transform(X))
+
+    def _fit(self, n, featurize):
+        """Fit on n tiles; ``featurize(features_)`` fits the features and returns them."""
+        self._validate_params()
+        clusterer = (KMeans(n_clusters=3, random_state=42, n_init=10)
+                     if self.clusterer is None else clone(self.clusterer))
+        if not (hasattr(clusterer, "fit_predict") and hasattr(clusterer, "predict")):
+            raise TypeError(f"the clusterer of a PeelStage needs fit_predict and predict (to "
+                            f"assign new tiles); {type(clusterer).__name__} lacks one")
+        self.skipped_ = None
+        self.features_ = clone(self.features)
+        if n < max(2, _n_clusters(clusterer)):
+            self.skipped_ = (f"{n} tile(s) left, fewer than the {_n_clusters(clusterer)} "
+                             "clusters asked for: no tile peeled")
+            self._set_empty(n)
+            if n:
+                featurize(self.features_)
+            return self
+        F = featurize(self.features_)
+        self.kinds_ = _kinds(self.features_, F)
+        Z = self._embed_fit(_prepare(F))
+        self.clusterer_ = clusterer
+        self.cluster_labels_ = np.asarray(clusterer.fit_predict(Z))
+        self.cluster_ids_, self.cluster_sizes_ = np.unique(self.cluster_labels_,
+                                                           return_counts=True)
+        chosen = np.atleast_1d(np.asarray(self._rule()(self.cluster_labels_, Z)))
+        if chosen.dtype == bool or not np.isin(chosen, self.cluster_ids_).all():
+            raise ValueError(f"rule returned {chosen.tolist()}: it must return cluster labels "
+                             f"among those found, {self.cluster_ids_.tolist()}")
+        self.selected_clusters_ = chosen.astype(self.cluster_labels_.dtype)
+        self.embedding_ = Z
+        self.peeled_ = np.isin(self.cluster_labels_, self.selected_clusters_)
+        return self
+
+    def _set_empty(self, n):
+        self.scaler_ = self.pca_ = self.clusterer_ = self.kinds_ = None
+        self.cluster_labels_ = np.zeros(n, dtype=int)
+        self.cluster_ids_ = self.cluster_sizes_ = np.zeros(0, dtype=int)
+        self.selected_clusters_ = np.zeros(0, dtype=int)
+        self.embedding_ = np.zeros((n, 0))
+        self.explained_variance_ratio_ = None
+        self.peeled_ = np.zeros(n, dtype=bool)
+
+    def _embed_fit(self, F):
+        self.scaler_ = StandardScaler()
+        Z = self.scaler_.fit_transform(F)
+        self.pca_ = None
+        self.explained_variance_ratio_ = None
+        if self.n_components is not None:
+            k = min(self.n_components, Z.shape[1], Z.shape[0])
+            self.pca_ = PCA(n_components=k)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                Z = self.pca_.fit_transform(Z)
+            self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
+        return Z
+
+    def transform(self, X):
+        """The tiles' scaled, reduced features (the space the clusterer works in)."""
+        check_is_fitted(self, "peeled_")
+        return self._embed(self.features_.transform(X))
+
+    def _embed(self, features):
+        Z = self.scaler_.transform(_prepare(features))
+        return Z if self.pca_ is None else self.pca_.transform(Z)
+
+    def peel(self, X):
+        """Which tiles of X fall in a chosen cluster: bool array of shape (n,)."""
+        check_is_fitted(self, "peeled_")
+        return self._assign(X.shape[0], lambda features: features.transform(X)).peeled
+
+    def _assign(self, n, featurize):
+        """What the stage makes of n new tiles (no embedding, no peel if it was skipped)."""
+        if self.clusterer_ is None or n == 0:
+            return Bunch(embedding=None, clusters=None, scores=None, kinds=None,
+                         peeled=np.zeros(n, dtype=bool))
+        F = featurize(self.features_)
+        Z = self._embed(F)
+        clusters = self.clusterer_.predict(Z)
+        return Bunch(embedding=Z, clusters=clusters, scores=None, kinds=_kinds(self.features_, F),
+                     peeled=np.isin(clusters, self.selected_clusters_))
+
+    def _training_outcome(self):
+        fitted = self.clusterer_ is not None
+        return Bunch(embedding=self.embedding_ if fitted else None,
+                     clusters=self.cluster_labels_ if fitted else None, scores=None,
+                     kinds=self.kinds_, peeled=self.peeled_)
+
+    def _outcome(self, n, featurize, fit):
+        """Fit on (``fit=True``) or route n tiles; what the stage saw and decided."""
+        if fit:
+            return self._fit(n, featurize)._training_outcome()
+        return self._assign(n, featurize)
+
+
+class OutlierStage(BaseEstimator):
+    """The last layer: features, scaling and an outlier detector; outliers get ``label``.
+
+    Parameters
+    ----------
+    features : transformer
+        Features of the tiles (the notebook: :class:`~sklearn_pillars.ContextualFeatures`).
+    detector : estimator, default=None
+        An outlier detector with ``fit`` and ``score_samples`` (higher =
+        more normal) and an ``offset_`` cut; None means the notebook's
+        ``LocalOutlierFactor(n_neighbors=20, contamination="auto")``. A
+        ``LocalOutlierFactor`` is fitted with ``novelty=True``, so that new
+        tiles can be scored; its training labels are still those of
+        ``fit_predict`` (from ``negative_outlier_factor_``), as in the notebook.
+    label : str, default="Irregular"
+        Class of outliers.
+    inlier_label : str, default="Good"
+        Class of the other tiles.
+    threshold : float or None, default=None
+        Inconsistency above which a tile is an outlier; None takes the
+        detector's own cut (``-offset_``: 1.5 for the notebook's LOF).
+
+    Attributes
+    ----------
+    features_, scaler_, detector_ : fitted estimators
+    inconsistency_ : ndarray of shape (n_train,)
+        Inconsistency score of the training tiles (the notebook's LOF
+        score: about 1 for typical tiles, larger for inconsistent ones).
+    threshold_ : float
+        Tiles scoring above it are outliers (``threshold``, or the detector's
+        cut: 1.5 for ``contamination="auto"``).
+    peeled_ : ndarray of bool
+        The training outliers.
+    embedding_ : ndarray of shape (n_train, n_features)
+        Scaled features of the training tiles.
+    skipped_ : str or None
+        Why the stage scored nothing (fewer than 2 tiles).
+    """
+
+    def __init__(self, features, detector=None, *, label="Irregular", inlier_label=GOOD,
+                 threshold=None):
+        self.features = features
+        self.detector = detector
+        self.label = label
+        self.inlier_label = inlier_label
+        self.threshold = threshold
+
+    _parameter_constraints = {
+        "features": [object],
+        "detector": [None, object],
+        "label": [object],
+        "inlier_label": [object],
+        "threshold": [None, Interval(Real, None, None, closed="neither")],
+    }
+
+    def fit(self, X, y=None):
+        """Score the tiles of X and mark the outliers."""
+        return self._fit(X.shape[0], lambda features: features.fit_transform(X))
+
+    def _fit(self, n, featurize):
+        """Fit on n tiles; ``featurize(features_)`` fits the features and returns them."""
+        self._validate_params()
+        detector = (LocalOutlierFactor(n_neighbors=20, contamination="auto")
+                    if self.detector is None else clone(self.detector))
+        if "novelty" in detector.get_params():
+            detector.set_params(novelty=True)
+        self.features_ = clone(self.features)
+        self.skipped_ = None
+        if n < 2:
+            self.skipped_ = f"{n} tile(s) left: nothing to compare with, none marked"
+            self.scaler_ = self.detector_ = None
+            self.threshold_ = np.nan
+            self.inconsistency_ = np.full(n, np.nan)
+            self.embedding_ = np.zeros((n, 0))
+            self.peeled_ = np.zeros(n, dtype=bool)
+            if n:
+                featurize(self.features_)
+            return self
+        self.scaler_ = StandardScaler()
+        Z = self.scaler_.fit_transform(_prepare(featurize(self.features_)))
+        if "n_neighbors" in detector.get_params():
+            detector.set_params(n_neighbors=min(detector.get_params()["n_neighbors"], n - 1))
+        self.detector_ = detector.fit(Z)
+        self.threshold_ = (-float(detector.offset_) if self.threshold is None
+                           else float(self.threshold))
+        if hasattr(detector, "negative_outlier_factor_"):
+            self.inconsistency_ = -detector.negative_outlier_factor_
+        else:
+            self.inconsistency_ = -detector.score_samples(Z)
+        self.embedding_ = Z
+        self.peeled_ = self.inconsistency_ > self.threshold_
+        return self
+
+    def inconsistency(self, X):
+        """Inconsistency score of new tiles (scored as novelties); NaN if skipped."""
+        check_is_fitted(self, "peeled_")
+        return self._score(X.shape[0], lambda features: features.transform(X))[1]
+
+    def _score(self, n, featurize):
+        """Scaled features and inconsistency of n new tiles (None and NaN if skipped)."""
+        if self.detector_ is None or n == 0:
+            return None, np.full(n, np.nan)
+        Z = self.scaler_.transform(_prepare(featurize(self.features_)))
+        return Z, -self.detector_.score_samples(Z)
+
+    def _training_outcome(self):
+        return Bunch(embedding=self.embedding_ if self.detector_ is not None else None,
+                     clusters=None, scores=self.inconsistency_, kinds=None, peeled=self.peeled_)
+
+    def _outcome(self, n, featurize, fit):
+        """Fit on (``fit=True``) or score n tiles; what the stage saw and decided."""
+        if fit:
+            return self._fit(n, featurize)._training_outcome()
+        Z, scores = self._score(n, featurize)
+        return Bunch(embedding=Z, clusters=None, scores=scores, kinds=None,
+                     peeled=scores > self.threshold_)
