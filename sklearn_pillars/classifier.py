@@ -99,6 +99,10 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
     inconsistency_ : ndarray of shape (n_train,)
         Inconsistency score of each training tile that reached the last
         stage; NaN for tiles peeled earlier.
+    kinds_ : ndarray of str, shape (n_train,)
+        Kind of defect of each training tile where a stage tells kinds apart
+        (``"seam"`` or ``"field"`` for Stitching with the refined preset);
+        ``""`` elsewhere.
     stages_ : list of (str, fitted stage)
         The fitted stages, with their diagnostics (``cluster_sizes_``,
         ``selected_clusters_``, ``explained_variance_ratio_``,
@@ -236,7 +240,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         self.inlier_label_ = self._inlier_label(stages)
         self.classes_ = np.array(sorted(self._class_labels(stages)))
         self.stages_, self.stage_rows_ = stages, {}
-        self.labels_, self.inconsistency_, _ = self._peel(X, fit=True)
+        self.labels_, self.inconsistency_, self.kinds_ = self._peel(X, fit=True)
         return self
 
     def _peel(self, X, fit, trace=None):
