@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .presets import PRESETS, make_stages
 from .stages import GOOD, OutlierStage, PeelStage
 from .tileset import tile_positions
-from .transformers import _TileFeatures, row_parts
+from .transformers import _ArrayFeatures, _TileFeatures, array_parts, row_parts
 
 
 def _shareable(features):
@@ -278,17 +278,24 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
 
     @staticmethod
     def _shared_features(features, X):
-        """Row-local features of every stage for all tiles in one pass, when they allow it.
+        """Row-local parts of every stage's features for all tiles in one pass, when they allow it.
 
         When every stage's features are the package's tile transformers with
         the same layout, batch size and n_jobs, each batch of tiles is decoded
-        once and what the stages share (contours, gradients) is computed once.
-        Features are row-local until their last step (neighbours, mean radial
-        profile), which still runs on the tiles each stage receives, so the
-        results are those of fitting stage by stage.
+        once and what the stages share (contours, gradients) is computed once;
+        when they are all the package's array-context transformers, each
+        array's context (reference pillar, residuals) is built once. What is
+        not row-local (neighbours, pooling along grid lines, the array's
+        robust scale, the mean radial profile) still runs on the tiles each
+        stage receives, so the results are those of fitting stage by stage.
         """
-        # only the package's own transformers: a subclass may override transform
         if not features or not all(_shareable(f) for f in features):
+            return None
+        if all(isinstance(f, _ArrayFeatures) for f in features):
+            for f in features:
+                f._validate_params()
+            return array_parts([f._parts for f in features], X), tile_positions(X)
+        if any(isinstance(f, _ArrayFeatures) for f in features):
             return None
         settings = {(f.layout, f.batch_size, f.n_jobs) for f in features}
         if len(settings) != 1:

@@ -68,11 +68,17 @@ def _model_types():
     return {f"{c.__module__}.{c.__qualname__}" for c in classes}
 
 
+# the search trees a fitted LocalOutlierFactor holds (rebuilt from arrays, no code)
+_SKLEARN_NEIGHBOUR_TYPES = ("sklearn.neighbors._kd_tree.", "sklearn.neighbors._ball_tree.",
+                            "sklearn.metrics._dist_metrics.")
+
+
 def _trusted_skops_types(path):
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
-    foreign = [t for t in untrusted if t not in _model_types()]
+    foreign = [t for t in untrusted if t not in _model_types()
+               and not t.startswith(_SKLEARN_NEIGHBOUR_TYPES)]
     if foreign:
         raise ModelFileError(
             f"{path}: refusing to load types that are not scikit-learn's, NumPy's or "

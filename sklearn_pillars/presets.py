@@ -5,8 +5,17 @@ from __future__ import annotations
 from sklearn.cluster import KMeans
 from sklearn.neighbors import LocalOutlierFactor
 
-from .stages import OutlierStage, PeelStage
-from .transformers import CenterIntensity, ContextualFeatures, DarknessArea, StitchingFeatures
+from .stages import OutlierStage, PeelStage, SeparatedClusters
+from .transformers import (
+    CenterIntensity,
+    CollapsedContext,
+    ContextualFeatures,
+    DarknessArea,
+    LineContext,
+    MissingContext,
+    ShapeContext,
+    StitchingFeatures,
+)
 
 PRESETS = ("notebook", "refined")
 
@@ -32,12 +41,14 @@ def _refined_stages():
         return KMeans(n_clusters=3, random_state=42, n_init=10)
 
     return [
-        ("missing", PeelStage(CenterIntensity(), kmeans(), rule="separated", label="Missing")),
-        ("collapsed", PeelStage(DarknessArea(), kmeans(), rule="separated", label="Collapsed")),
-        ("stitching", PeelStage(StitchingFeatures(), kmeans(), rule="separated",
-                                label="Stitching")),
+        ("missing", PeelStage(MissingContext(), kmeans(), rule=SeparatedClusters(4.5),
+                              label="Missing", n_components=None, scale=False)),
+        ("collapsed", PeelStage(CollapsedContext(), kmeans(), rule=SeparatedClusters(7.0),
+                                label="Collapsed", n_components=None, scale=False)),
+        ("stitching", PeelStage(LineContext(), kmeans(), rule=SeparatedClusters(6.0),
+                                label="Stitching", n_components=None, scale=False)),
         ("irregular", OutlierStage(
-            ContextualFeatures(),
+            ShapeContext(),
             LocalOutlierFactor(n_neighbors=20, contamination="auto", novelty=True),
             label="Irregular",
         )),

@@ -45,21 +45,23 @@ def smallest_cluster(cluster_labels, embedding=None):
 
 
 class SeparatedClusters(BaseEstimator):
-    """A selection rule that peels only clusters standing clearly apart from the rest.
+    """A selection rule that peels only clusters lying far from the bulk of the tiles.
 
-    For each cluster smaller than the largest, the tiles are projected on the
-    line from the median of all other tiles to the cluster's median; the
-    cluster is chosen when its median lies at least ``min_gap`` robust
-    standard deviations (1.4826 x the median absolute deviation) of the
-    other tiles away from theirs. Tiles that are all alike split into
-    clusters a few deviations apart at most, so an array without the defect
-    loses nothing; a defect cluster lies many deviations away.
+    The bulk is the largest cluster. Another cluster is chosen when the
+    median of its tiles lies at least ``min_distance`` from the bulk's
+    median, in the units of the space the tiles were clustered in. With
+    features on a common scale, such as the refined preset's robust
+    deviations from each array's typical tile, the rule reads "the typical
+    tile of this cluster is at least ``min_distance`` deviations away from
+    the typical tile": tiles that are all alike split into neighbouring
+    clusters a couple of deviations apart, so an array without the defect
+    loses nothing, while a cluster of defects lies far out.
 
     Parameters
     ----------
-    min_gap : float, default=6.0
-        Separation, in robust standard deviations of the other tiles, from
-        which a cluster is peeled.
+    min_distance : float, default=6.0
+        Distance between the medians of a cluster and of the bulk from which
+        the cluster is peeled.
     max_share : float, default=0.5
         A cluster holding more than this share of the tiles is never peeled.
 
@@ -71,44 +73,35 @@ class SeparatedClusters(BaseEstimator):
     >>> labels = np.r_[np.zeros(95, int), np.ones(5, int)]
     >>> SeparatedClusters()(labels, Z)
     [1]
-    >>> SeparatedClusters()(np.r_[np.zeros(50, int), np.ones(50, int)], rng.normal(0, 1, (100, 2)))
+    >>> Z = rng.normal(0, 1, (100, 2))
+    >>> SeparatedClusters()((Z[:, 0] > 1).astype(int), Z)
     []
     """
 
     _parameter_constraints = {
-        "min_gap": [Interval(Real, 0, None, closed="left")],
+        "min_distance": [Interval(Real, 0, None, closed="left")],
         "max_share": [Interval(Real, 0, 1, closed="both")],
     }
 
-    def __init__(self, min_gap=6.0, max_share=0.5):
-        self.min_gap = min_gap
+    def __init__(self, min_distance=6.0, max_share=0.5):
+        self.min_distance = min_distance
         self.max_share = max_share
 
-    def gaps(self, cluster_labels, embedding):
-        """Separation of each cluster from the other tiles: ``(cluster ids, gaps)``."""
+    def distances(self, cluster_labels, embedding):
+        """Distance of each cluster's median from the bulk's: ``(cluster ids, distances)``."""
         Z = np.asarray(embedding, dtype=np.float64)
+        cluster_labels = np.asarray(cluster_labels)
         ids, counts = np.unique(cluster_labels, return_counts=True)
-        gaps = np.zeros(len(ids))
-        for i, cluster in enumerate(ids):
-            inside = cluster_labels == cluster
-            if counts[i] == counts.max() or inside.all():
-                continue
-            centre = np.median(Z[~inside], axis=0)
-            direction = np.median(Z[inside], axis=0) - centre
-            length = np.linalg.norm(direction)
-            if length == 0:
-                continue
-            rest = (Z[~inside] - centre) @ (direction / length)
-            spread = 1.4826 * np.median(np.abs(rest - np.median(rest)))
-            gaps[i] = length / max(spread, 1e-9 * length, np.finfo(float).tiny)
-        return ids, gaps
+        centre = np.median(Z[cluster_labels == ids[np.argmax(counts)]], axis=0)
+        medians = np.array([np.median(Z[cluster_labels == i], axis=0) for i in ids])
+        return ids, np.linalg.norm(medians - centre, axis=1)
 
     def __call__(self, cluster_labels, embedding):
         self._validate_params()
         cluster_labels = np.asarray(cluster_labels)
-        ids, gaps = self.gaps(cluster_labels, embedding)
+        ids, distances = self.distances(cluster_labels, embedding)
         counts = np.array([np.sum(cluster_labels == i) for i in ids])
-        chosen = (gaps >= self.min_gap) & (counts <= self.max_share * len(cluster_labels))
+        chosen = (distances >= self.min_distance) & (counts <= self.max_share * counts.sum())
         return [int(i) for i in ids[chosen]]
 
 
@@ -167,12 +160,17 @@ class PeelStage(BaseEstimator):
     n_components : int or None, default=5
         PCA components kept after scaling, at most the number of features
         (the notebook's ``min(5, n_features)``); None skips the PCA.
+    scale : bool, default=True
+        Standardise the features before the PCA and the clustering (the
+        notebook's ``StandardScaler``). False keeps features that are already
+        on a meaningful common scale, such as the refined preset's robust
+        deviations, so that the rule can judge distances in their units.
 
     Attributes
     ----------
     features_, scaler_, pca_, clusterer_ : fitted estimators
-        The fitted steps (``pca_`` is None without PCA, ``clusterer_`` None
-        when the stage was skipped).
+        The fitted steps (``scaler_`` is None without scaling, ``pca_``
+        without PCA, ``clusterer_`` when the stage was skipped).
     kinds_ : ndarray of str or None
         Kind of defect of each training tile, when the features tell kinds
         apart (they have a ``kinds(features_out)`` method); else None.
@@ -195,12 +193,13 @@ class PeelStage(BaseEstimator):
     """
 
     def __init__(self, features, clusterer=None, *, rule="smallest", label="Missing",
-                 n_components=5):
+                 n_components=5, scale=True):
         self.features = features
         self.clusterer = clusterer
         self.rule = rule
         self.label = label
         self.n_components = n_components
+        self.scale = scale
 
     _parameter_constraints = {
         "features": [object],
@@ -208,6 +207,7 @@ class PeelStage(BaseEstimator):
         "rule": [StrOptions(set(_RULES)), callable],
         "label": [object],
         "n_components": [None, Interval(Integral, 1, None, closed="left")],
+        "scale": ["boolean"],
     }
 
     def _rule(self):
@@ -262,8 +262,8 @@ class PeelStage(BaseEstimator):
         self.peeled_ = np.zeros(n, dtype=bool)
 
     def _embed_fit(self, F):
-        self.scaler_ = StandardScaler()
-        Z = self.scaler_.fit_transform(F)
+        self.scaler_ = StandardScaler() if self.scale else None
+        Z = F if self.scaler_ is None else self.scaler_.fit_transform(F)
         self.pca_ = None
         self.explained_variance_ratio_ = None
         if self.n_components is not None:
@@ -280,7 +280,9 @@ class PeelStage(BaseEstimator):
         return self._embed(self.features_.transform(X))
 
     def _embed(self, features):
-        Z = self.scaler_.transform(_prepare(features))
+        Z = _prepare(features)
+        if self.scaler_ is not None:
+            Z = self.scaler_.transform(Z)
         return Z if self.pca_ is None else self.pca_.transform(Z)
 
     def peel(self, X):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
@@ -10,8 +10,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
+from . import context as C
 from . import features as F
-from .tileset import iter_tile_batches, tile_positions
+from .tileset import iter_tile_batches, tile_positions, unpack_tiles
 
 # Rows per joblib task when n_jobs > 1: large enough to amortise the
 # process start-up and transfer, small enough to balance two or more cores.
@@ -486,3 +487,239 @@ class PillarFeatures(_TileFeatureUnion):
         *_CONTEXTUAL_PARTS,
     )
     feature_names = tuple(name for _, cls in _parts for name in cls.feature_names)
+
+
+def array_parts(computes, X, layout="tiles"):
+    """Per-tile parts computed in the context of each tile's array, in one pass over X.
+
+    The rows of each array index are decoded together and compared with
+    their array's reference pillar (:func:`~sklearn_pillars.context.array_context`,
+    built once per array); each function of ``computes`` maps that context
+    to one row of numbers per tile.
+
+    Returns
+    -------
+    list of ndarray
+        One (n_rows, k_i) array per function.
+    """
+    if layout == "strip":
+        raise ValueError("features that compare the tiles of an array need X in the tile-set "
+                         "layout (layout='tiles'), not layout='strip'")
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError("X has no rows: there are no tiles to compute features of")
+    positions = tile_positions(X)
+    outs = None
+    for array in np.unique(positions[:, 0]):
+        rows = np.flatnonzero(positions[:, 0] == array)
+        where, shapes, canvas = unpack_tiles(X[rows])
+        context = C.array_context(C.centred_tiles(canvas, shapes, where))
+        results = [compute(context) for compute in computes]
+        if outs is None:
+            outs = [np.empty((n, r.shape[1])) for r in results]
+        for out, result in zip(outs, results, strict=True):
+            out[rows] = result
+    return outs
+
+
+_SATURATION = 10.0
+_TYPICAL = 2.0  # robust deviations within which most tiles of an array lie
+
+
+class _ArrayFeatures(_TileFeatures):
+    """Features of a tile against the other tiles of its array (:mod:`~sklearn_pillars.context`).
+
+    Subclasses define ``feature_names``, ``_parts(context)`` (per-tile
+    numbers, given the array's context) and may override
+    ``_final(parts, positions)`` (features of one array's tiles from their
+    parts). Each array's features are finally put on the scale of its own
+    majority of tiles (:func:`~sklearn_pillars.context.robust_z`), so that
+    they compare across arrays, and saturated smoothly at about 10 units
+    (``10 * tanh(z / 10)``) so that clustering is not dominated by the most
+    extreme tiles. Columns where only one direction means the defect
+    (``_signs``) are cut at 2 deviations the other way, so that only
+    deviations toward the defect stand out. Nothing
+    is learnt in ``fit``: a new array is its own reference.
+    """
+
+    _parameter_constraints = {}
+
+    _signs = None  # per column: +1 (-1) keeps only deviations up (down), 0 both
+
+    def __init__(self):
+        pass
+
+    def _parts(self, context):
+        raise NotImplementedError
+
+    def _final(self, parts, positions):
+        return parts
+
+    def _row_features(self, X):
+        return array_parts([self._parts], X)[0], tile_positions(X)
+
+    def _finish(self, rows, positions):
+        out = None
+        for array in np.unique(positions[:, 0]):
+            members = np.flatnonzero(positions[:, 0] == array)
+            features = C.robust_z(self._final(rows[members], positions[members]))
+            # compress the tails: a defect many deviations out should not outweigh the
+            # difference between the bulk and a defect a few deviations out
+            features = _SATURATION * np.tanh(features / _SATURATION)
+            if self._signs is not None:  # only deviations toward the defect stand out
+                signs = np.asarray(self._signs)
+                features = np.where(signs != 0, signs * np.maximum(features * signs, -_TYPICAL),
+                                    features)
+            if out is None:
+                out = np.empty((len(rows), features.shape[1]))
+            out[members] = features
+        return out
+
+
+class MissingContext(_ArrayFeatures):
+    """Refined layer 1 features (Missing): is the site lighter than the array's pillars?
+
+    Two columns (:data:`~sklearn_pillars.context.MISSING_NAMES`): the mean
+    residual where the reference pillar lies (large when the site is bare
+    substrate) and the mean of the tile's centre, each in robust standard
+    deviations of its array's tiles and counted only where lighter than
+    typical (darker sites are not missing pillars).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, MissingContext
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> MissingContext().fit_transform(tiles.X).shape
+    (441, 2)
+    """
+
+    feature_names = C.MISSING_NAMES
+    _signs = (1, 1)
+
+    def _parts(self, context):
+        return C.missing_features(context)
+
+
+class CollapsedContext(_ArrayFeatures):
+    """Refined layer 2 features (Collapsed): a dark filled blob against the reference pillar.
+
+    Four columns (:data:`~sklearn_pillars.context.COLLAPSED_NAMES`, see
+    :func:`~sklearn_pillars.context.collapsed_features`): how much of the
+    tile's centre and of the whole tile is darker than the reference
+    pillar's rim, and how dark the centre's lighter part is, each in robust
+    standard deviations of its array's tiles, counted only toward darker.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, CollapsedContext
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> CollapsedContext().fit_transform(tiles.X).shape
+    (441, 4)
+    """
+
+    feature_names = C.COLLAPSED_NAMES
+    _signs = (1, 1, 1, 1)
+
+    def _parts(self, context):
+        return C.collapsed_features(context)
+
+
+class LineContext(_ArrayFeatures):
+    """Refined layer 3 features (Stitching): straight lines shared by a grid row or column.
+
+    Eight columns (:data:`~sklearn_pillars.context.LINE_NAMES`, see
+    :func:`~sklearn_pillars.context.line_features`): for the tile's grid row
+    and column, how strongly the residuals of all their tiles share a line
+    across the pillars and across the substrate between them, how sharp it
+    is, and how well the tile's own residual agrees; each in robust
+    standard deviations of its array's tiles.
+
+    :meth:`kinds` tells the two kinds of Stitching apart: a ``"seam"``
+    (stitched microscope frames meet; the line crosses the substrate too)
+    or a ``"field"`` line (lithography write fields meet; the line splits
+    the pillars only).
+
+    Parameters
+    ----------
+    seam_ratio : float, default=0.5
+        A line is a seam when its evidence over the substrate is at least
+        this share of its evidence across the pillars.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, LineContext
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> features = LineContext().fit_transform(tiles.X)
+    >>> features.shape, set(LineContext().kinds(features)) <= {"seam", "field"}
+    ((441, 8), True)
+    """
+
+    feature_names = C.LINE_NAMES
+    _signs = (1,) * len(C.LINE_NAMES)
+    _parameter_constraints = {"seam_ratio": [Interval(Real, 0, None, closed="left")]}
+
+    def __init__(self, seam_ratio=0.5):
+        self.seam_ratio = seam_ratio
+
+    def _parts(self, context):
+        return C.line_profiles(context)
+
+    def _final(self, parts, positions):
+        return C.line_features(parts, positions)
+
+    def kinds(self, features):
+        """``"seam"`` or ``"field"`` for each row of this transformer's output."""
+        F = np.asarray(features)
+        names = list(self.feature_names)
+        row = F[:, names.index("row_line")] >= F[:, names.index("col_line")]
+        inside = np.where(row, F[:, names.index("row_line")], F[:, names.index("col_line")])
+        outside = np.where(row, F[:, names.index("row_line_outside")],
+                           F[:, names.index("col_line_outside")])
+        return np.where(outside >= self.seam_ratio * inside, "seam", "field")
+
+
+class ShapeContext(_ArrayFeatures):
+    """Refined layer 4 features (Irregular): the pillar's place, size and outline.
+
+    Six columns (:data:`~sklearn_pillars.context.SHAPE_NAMES`, see
+    :func:`~sklearn_pillars.context.shape_features`): the pillar's offset
+    from its grid neighbours' positions, the residual energy around it, its
+    correlation with the reference pillar, and the area, size and
+    elongation of its dark outline; each in robust standard deviations of
+    its array's tiles.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays, ShapeContext
+    >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
+    >>> ShapeContext().fit_transform(tiles.X).shape
+    (441, 6)
+    """
+
+    feature_names = C.SHAPE_NAMES
+
+    def _parts(self, context):
+        return C.shape_parts(context)
+
+    def _final(self, parts, positions):
+        return C.shape_features(parts, positions)

@@ -1,0 +1,286 @@
+"""LayeredPeelClassifier quality: the presets side by side on the real arrays (against the hand
+labels) and on synthetic arrays (against their ground truth), with timings.
+
+    .venv/bin/python benchmarks/bench_quality.py [--presets notebook refined] [--only a b ...]
+
+Sections (``--only`` picks some; all by default):
+
+- a: each real array 1-3 fitted on itself (fit_predict), against the hand labels
+- b: leave one real array out: fit on the other two, save / load (.skops), predict it
+- c: the default synthetic set fitted on itself (random_state 0; and 0-2 pooled)
+- d: photometric shift: fit on synthetic set 10, save / load, predict set 11 (photometric=1)
+- e: clean synthetic arrays (no defects, random_state 0-4) fitted on themselves
+- f: stitch kind (seam / field) of the Stitching tiles, for a, b and c
+- g: real array 1 and a changed copy (0.8 * I + 25) predicted by a model of arrays 2 and 3
+- timing: read_arrays + fit_predict on arrays 1-3, predict throughput on their 1,323 tiles
+
+The real-data sections (a, b, g and f's real rows) need ../shared/data (the arrays and
+hand_labels.csv) and are skipped with a note without it. The output is one markdown table,
+one row per measure and one column per preset. Figures, not pass/fail.
+"""
+
+import argparse
+import functools
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+import numpy as np
+import sklearn
+from sklearn.metrics import accuracy_score, f1_score
+
+from sklearn_pillars import (
+    CLASSES,
+    PRESETS,
+    LayeredPeelClassifier,
+    make_pillar_arrays,
+    read_arrays,
+    read_image,
+    tile_array,
+)
+from sklearn_pillars.persist import load_model, save_model
+
+GRID, HALF = 21, 32
+ARRAY_NAMES = [path.stem for path in _common.SEED_ARRAYS]
+HAND_LABELS = _common.SHARED / "data" / "labels" / "hand_labels.csv"
+SHOWN = ("Missing", "Collapsed", "Stitching", "Irregular", "Good")  # peel order, for display
+CLEAN = dict.fromkeys(("Missing", "Collapsed", "Stitching", "Irregular"), 0)
+REAL_SECTIONS = {"a", "b", "g"}
+
+
+def real_available():
+    return HAND_LABELS.is_file() and all(path.is_file() for path in _common.SEED_ARRAYS)
+
+
+def roundtrip(model):
+    """The model after save_model / load_model through a temporary .skops file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.skops"
+        save_model(model, path, grid_size=GRID, tile_half=HALF)
+        return load_model(path)[0]
+
+
+def real_tiles(indices):
+    """Real arrays (0-based indices into arrays 1-3) in one TileSet, with the hand labels."""
+    return read_arrays([_common.SEED_ARRAYS[i] for i in indices], GRID, HALF, labels=HAND_LABELS)
+
+
+# -- runs: (truth, labels, kinds, truth kinds) per array, cached per preset --------------------
+def outcome(tiles, labels, kinds):
+    return {"y": tiles.y, "labels": labels, "kinds": kinds, "truth_kinds": tiles.stitch_type}
+
+
+def pooled(outcomes):
+    return {key: np.concatenate([o[key] for o in outcomes]) for key in outcomes[0]}
+
+
+@functools.cache
+def real_self(preset):
+    """Each real array fitted on itself."""
+    runs = []
+    for i in range(len(ARRAY_NAMES)):
+        tiles = real_tiles([i])
+        model = LayeredPeelClassifier(preset).fit(tiles.X)
+        runs.append(outcome(tiles, model.labels_, model.kinds_))
+    return runs
+
+
+@functools.cache
+def real_leave_one_out(preset):
+    """Each real array predicted by a saved and reloaded model of the other two."""
+    runs = []
+    for i in range(len(ARRAY_NAMES)):
+        train = real_tiles([j for j in range(len(ARRAY_NAMES)) if j != i])
+        model = roundtrip(LayeredPeelClassifier(preset).fit(train.X))
+        tiles = real_tiles([i])
+        result = model.trace(tiles.X)
+        runs.append(outcome(tiles, result.labels, result.kinds))
+    return runs
+
+
+@functools.cache
+def synthetic_self(preset, seed):
+    """The default synthetic set of random_state ``seed`` fitted on itself."""
+    tiles = make_pillar_arrays(random_state=seed)
+    model = LayeredPeelClassifier(preset).fit(tiles.X)
+    return outcome(tiles, model.labels_, model.kinds_)
+
+
+# -- measures ------------------------------------------------------------------------------------
+def macro_f1(y, labels):
+    return f1_score(y, labels, labels=list(CLASSES), average="macro", zero_division=0)
+
+
+def scores(prefix, run):
+    """Macro-F1, accuracy and the F1 of each class."""
+    y, labels = run["y"], run["labels"]
+    per_class = f1_score(y, labels, labels=list(CLASSES), average=None, zero_division=0)
+    per_class = dict(zip(CLASSES, per_class, strict=True))
+    rows = [(f"{prefix} macro-F1", f"{macro_f1(y, labels):.3f}"),
+            (f"{prefix} accuracy", f"{accuracy_score(y, labels):.3f}")]
+    return rows + [(f"{prefix} F1 {name}", f"{per_class[name]:.3f}") for name in SHOWN]
+
+
+def real_scores(section, runs):
+    rows = [(f"({section}) macro-F1 {name}", f"{macro_f1(run['y'], run['labels']):.3f}")
+            for name, run in zip(ARRAY_NAMES, runs, strict=True)]
+    return rows + scores(f"({section}) pooled", pooled(runs))
+
+
+def share(hits, total):
+    return f"{hits / total:.3f} ({hits}/{total})" if total else "n/a"
+
+
+def stitch_kinds(prefix, run):
+    """Strict and conditional accuracy of the kind of the labelled Stitching tiles."""
+    if (run["kinds"] == "").all():  # the preset tells no kinds apart
+        return [(f"{prefix} strict", "n/a"), (f"{prefix} conditional", "n/a")]
+    truth = run["truth_kinds"]
+    kinded = truth != ""
+    called = kinded & (run["labels"] == "Stitching")
+    right = called & (run["kinds"] == truth)
+    return [(f"{prefix} strict", share(int(right.sum()), int(kinded.sum()))),
+            (f"{prefix} conditional", share(int(right.sum()), int(called.sum())))]
+
+
+# -- sections: each gives (measure, value) rows for one preset ---------------------------------
+def section_a(preset):
+    together = real_tiles(range(len(ARRAY_NAMES)))  # the notebook's own setup, for reference
+    labels = LayeredPeelClassifier(preset).fit_predict(together.X)
+    kept = ("macro-F1", "accuracy", "Stitching", "Irregular")
+    rows = scores("(a) arrays 1-3 as one X", {"y": together.y, "labels": labels})
+    return real_scores("a", real_self(preset)) + [r for r in rows if r[0].endswith(kept)]
+
+
+def section_b(preset):
+    return real_scores("b", real_leave_one_out(preset))
+
+
+def section_c(preset):
+    seeds = (0, 1, 2)
+    return (scores("(c) synthetic rs=0", synthetic_self(preset, 0))
+            + scores("(c) synthetic rs=0-2 pooled",
+                     pooled([synthetic_self(preset, s) for s in seeds])))
+
+
+def section_d(preset):
+    train = make_pillar_arrays(n_arrays=3, photometric=1.0, random_state=10)
+    test = make_pillar_arrays(n_arrays=3, photometric=1.0, random_state=11)
+    model = roundtrip(LayeredPeelClassifier(preset).fit(train.X))
+    return scores("(d) photometric 10 -> 11", {"y": test.y, "labels": model.predict(test.X)})
+
+
+def section_e(preset):
+    flagged, counts = [], None
+    for seed in range(5):
+        tiles = make_pillar_arrays(n_arrays=1, defect_rates=CLEAN, random_state=seed)
+        labels = LayeredPeelClassifier(preset).fit_predict(tiles.X)
+        flagged.append(np.mean(labels != "Good"))
+        if seed == 0:
+            counts = dict(zip(*np.unique(labels, return_counts=True), strict=True))
+    rows = [("(e) clean rs=0-4: not Good, mean", f"{np.mean(flagged):.1%}"),
+            ("(e) clean rs=0-4: not Good, max", f"{np.max(flagged):.1%}")]
+    return rows + [(f"(e) clean rs=0: {name} tiles", str(counts.get(name, 0))) for name in SHOWN]
+
+
+def section_f(preset):
+    rows = []
+    if real_available():
+        rows += stitch_kinds("(f) kind, real leave-one-out (b)", pooled(real_leave_one_out(preset)))
+        rows += stitch_kinds("(f) kind, real self-fit (a)", pooled(real_self(preset)))
+    return rows + stitch_kinds("(f) kind, synthetic rs=0 (c)", synthetic_self(preset, 0))
+
+
+def changed_copy(image):
+    """The grey image with contrast 0.8 and brightness +25, rounded (not truncated) to uint8."""
+    return np.clip(np.rint(0.8 * image.astype(np.float64) + 25), 0, 255).astype(np.uint8)
+
+
+def section_g(preset):
+    model = LayeredPeelClassifier(preset).fit(real_tiles([1, 2]).X)
+    image = read_image(_common.SEED_ARRAYS[0])
+    original = model.predict(tile_array(image, GRID, HALF, name=ARRAY_NAMES[0]).X)
+    changed = model.predict(tile_array(changed_copy(image), GRID, HALF, name=ARRAY_NAMES[0]).X)
+    y = real_tiles([0]).y  # same row-major order as tile_array
+    return [("(g) array 1 labels changed by 0.8 I + 25", f"{np.mean(original != changed):.1%}"),
+            ("(g) array 1 macro-F1, original", f"{macro_f1(y, original):.3f}"),
+            ("(g) array 1 macro-F1, changed copy", f"{macro_f1(y, changed):.3f}")]
+
+
+def best_time(function, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def timing_input():
+    """What is timed, and a function giving its X: arrays 1-3 read from their files, or
+    without them three synthetic arrays of the same size, rendered beforehand."""
+    if real_available():
+        return ("read_arrays + fit_predict, arrays 1-3",
+                lambda: read_arrays(_common.SEED_ARRAYS, GRID, HALF).X)
+    X = make_pillar_arrays(random_state=0).X
+    return "fit_predict, 3 synthetic arrays", lambda: X
+
+
+def section_timing(preset):
+    what, load = timing_input()
+    fit_time = best_time(lambda: LayeredPeelClassifier(preset).fit_predict(load()), 2)
+    X = load()
+    model = LayeredPeelClassifier(preset).fit(X)
+    predict_time = best_time(lambda: model.predict(X), 3)
+    return [(f"time: {what} (s, best of 2)", f"{fit_time:.2f}"),
+            (f"time: predict {len(X):,} tiles (tiles/s, best of 3)",
+             f"{len(X) / predict_time:,.0f}")]
+
+
+SECTION_FUNCTIONS = {"a": section_a, "b": section_b, "c": section_c, "d": section_d,
+                     "e": section_e, "f": section_f, "g": section_g, "timing": section_timing}
+
+
+# -- output ----------------------------------------------------------------------------------------
+def markdown_table(presets, columns):
+    """One row per measure (in the order first met), one column per preset."""
+    measures = list(dict.fromkeys(name for rows in columns for name, _ in rows))
+    cells = [dict(rows) for rows in columns]
+    header = ["measure", *presets]
+    body = [[name, *(column.get(name, "") for column in cells)] for name in measures]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+
+    def line(row):
+        first, *rest = row
+        values = [f"{value:>{width}}" for value, width in zip(rest, widths[1:], strict=True)]
+        return "| " + " | ".join([f"{first:<{widths[0]}}", *values]) + " |"
+
+    rule = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
+    return "\n".join([line(header), rule, *map(line, body)])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS))
+    parser.add_argument("--only", nargs="+", choices=list(SECTION_FUNCTIONS),
+                        default=list(SECTION_FUNCTIONS))
+    args = parser.parse_args()
+    print(f"# sklearn-pillars quality benchmark — {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, NumPy {np.__version__}, "
+          f"scikit-learn {sklearn.__version__}\n")
+    sections = [s for s in SECTION_FUNCTIONS if s in args.only]
+    if not real_available():
+        data = (_common.SHARED / "data").resolve()
+        print(f"(no real arrays and hand labels under {data}: sections a, b, g and the real "
+              "rows of f skipped; timing on synthetic arrays)\n")
+        sections = [s for s in sections if s not in REAL_SECTIONS]
+    columns = [[row for name in sections for row in SECTION_FUNCTIONS[name](preset)]
+               for preset in args.presets]
+    print(markdown_table(args.presets, columns))
+
+
+if __name__ == "__main__":
+    main()
