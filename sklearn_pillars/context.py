@@ -27,16 +27,19 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+from scipy import fft
+from scipy.ndimage import gaussian_filter1d
 
 MISSING_NAMES = ("pillar_residual", "centre_level")
-COLLAPSED_NAMES = ("below_darkest", "below_rim", "dark_area", "centre_darkness")
+COLLAPSED_NAMES = ("below_rim", "dark_area", "centre_darkness", "median_darkness")
 LINE_NAMES = (
-    "row_line", "col_line", "row_line_outside", "col_line_outside", "row_step", "col_step",
-    "row_agreement", "col_agreement",
+    "row_line", "col_line", "row_sharpness", "col_sharpness", "row_line_outside",
+    "col_line_outside", "row_sharpness_outside", "col_sharpness_outside",
 )
 SHAPE_NAMES = (
-    "offset_from_neighbours", "residual_rms", "match", "dark_area", "size", "elongation",
+    "offset_from_neighbours", "residual_rms", "match", "log_scale", "aspect", "deformation_gain",
 )
 _LOW_PCT, _HIGH_PCT = 5, 90  # percentiles giving an array's rim and substrate grey levels
 _EPS = 1e-9
@@ -105,14 +108,13 @@ def centred_tiles(canvas, shapes, positions):
     return out
 
 
-def _filled(images):
-    """Images minus their mean, NaN set to 0 (neutral for correlation)."""
-    mean = np.nanmean(images, axis=(-2, -1), keepdims=True)
-    return np.nan_to_num(images - np.nan_to_num(mean), nan=0.0)
-
-
 def register(tiles, reference, max_shift):
-    """Shift of each tile's content relative to the reference, by windowed cross-correlation.
+    """Shift of each tile's content relative to the reference, by masked correlation.
+
+    The normalised cross-correlation of each tile with the reference over
+    the tile's own pixels only (NaN outside a clipped tile is left out, not
+    filled), with a Hann window that favours the pillar over the tile's
+    edges.
 
     Returns
     -------
@@ -124,12 +126,30 @@ def register(tiles, reference, max_shift):
     n, size = tiles.shape[0], tiles.shape[1]
     window = np.hanning(size + 2)[1:-1].astype(np.float32)
     window = window[:, None] * window[None, :]
-    a = _filled(tiles) * window
-    r = _filled(reference) * window
-    spectrum = np.fft.rfft2(a) * np.conj(np.fft.rfft2(r))[None]
-    corr = np.fft.irfft2(spectrum, s=(size, size))
-    span = np.arange(-max_shift, max_shift + 1)
-    local = corr[:, span[:, None] % size, span[None, :] % size]  # (n, 2s+1, 2s+1)
+    valid = np.isfinite(tiles)
+    weight = valid * window
+    mean = (np.where(valid, tiles, 0) * weight).sum(axis=(1, 2)) / np.maximum(
+        weight.sum(axis=(1, 2)), _EPS)
+    a = np.where(valid, tiles - mean[:, None, None], 0) * weight
+    r = reference - reference.mean()
+
+    def correlate(left, right):  # sum over x of left(x) * right(x - shift), for every shift
+        spectrum = fft.rfft2(left.astype(np.float32)) * np.conj(
+            fft.rfft2(right.astype(np.float32)))[None]
+        corr = fft.irfft2(spectrum, s=(size, size))
+        span = np.arange(-max_shift, max_shift + 1)
+        return corr[:, span[:, None] % size, span[None, :] % size]  # (n, 2s+1, 2s+1)
+
+    # the reference's energy under each tile's mask: one for all the whole tiles
+    whole = valid.all(axis=(1, 2))
+    energy = np.empty((n, 2 * max_shift + 1, 2 * max_shift + 1), np.float32)
+    if whole.any():
+        energy[whole] = correlate(window[None] * window, r * r)[0]
+    if not whole.all():
+        energy[~whole] = correlate(weight[~whole] * window, r * r)
+    energy = np.maximum(energy, _EPS)
+    local = correlate(a, r) / np.sqrt(energy * np.maximum((a * a).sum(axis=(1, 2)), _EPS)[
+        :, None, None])
     best = local.reshape(n, -1).argmax(axis=1)
     iy, ix = np.divmod(best, 2 * max_shift + 1)
     rows = np.arange(n)
@@ -147,11 +167,10 @@ def register(tiles, reference, max_shift):
     dx = ix + np.where((ix > 0) & (ix < edge), vertex(local[rows, iy, np.maximum(ix - 1, 0)],
                                                       local[rows, iy, np.minimum(ix + 1, edge)]),
                        0.0)
-    norm = np.sqrt((a * a).sum(axis=(1, 2)) * (r * r).sum()) + _EPS
-    return dy - max_shift, dx - max_shift, peak / norm
+    return dy - max_shift, dx - max_shift, peak
 
 
-def array_context(tiles, max_shift=None, n_iter=2, max_reference_tiles=160):
+def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128):
     """Photometric scale, reference pillar, shifts and residuals of one array's tiles.
 
     Parameters
@@ -160,9 +179,9 @@ def array_context(tiles, max_shift=None, n_iter=2, max_reference_tiles=160):
         The array's tiles from :func:`centred_tiles` (NaN outside clipped tiles).
     max_shift : int, optional
         Largest pillar displacement searched, in pixels (default ``T // 6``).
-    n_iter : int, default=2
+    n_iter : int, default=1
         Rounds of aligning the tiles and taking their median as the reference.
-    max_reference_tiles : int, default=160
+    max_reference_tiles : int, default=128
         The reference and the photometric scale come from at most this many
         tiles, spread evenly over the array (whole tiles when there are
         enough): the median of a few hundred tiles is as good as that of all.
@@ -180,8 +199,7 @@ def array_context(tiles, max_shift=None, n_iter=2, max_reference_tiles=160):
                         .round().astype(int)]]
     with _quiet_nan_warnings():
         flat = sample.reshape(len(sample), -1)
-        low = float(np.median(np.nanpercentile(flat, _LOW_PCT, axis=1)))
-        level = float(np.median(np.nanpercentile(flat, _HIGH_PCT, axis=1)))
+        low, level = np.median(row_percentiles(flat, [_LOW_PCT, _HIGH_PCT]), axis=1)
     contrast = max(level - low, 1.0)  # grey levels; a flat image has no contrast to speak of
     normed = (tiles - level) / contrast
     sample = (sample - level) / contrast
@@ -207,9 +225,9 @@ def fourier_shift(images, dy, dx):
     kx = np.fft.rfftfreq(size)[None, None, :]
     dy = np.asarray(dy, dtype=np.float64)[:, None, None]
     dx = np.asarray(dx, dtype=np.float64)[:, None, None]
-    phase = np.exp(-2j * np.pi * (ky * dy + kx * dx))
-    moved = np.fft.irfft2(np.fft.rfft2(images) * phase, s=(size, size))
-    return moved.astype(np.float32)
+    phase = (np.exp(-2j * np.pi * ky * dy) * np.exp(-2j * np.pi * kx * dx)).astype(np.complex64)
+    moved = fft.irfft2(fft.rfft2(np.asarray(images, dtype=np.float32)) * phase, s=(size, size))
+    return moved.astype(np.float32, copy=False)
 
 
 def _mean_filled(images):
@@ -221,8 +239,12 @@ def _mean_filled(images):
     return np.where(np.isfinite(images), images, mean)
 
 
-def _nan_median(images):
-    """Pixel-wise median over the images, ignoring NaN; pixels never seen get the overall median."""
+def _nan_median(images, fill=None):
+    """Median along the first axis ignoring NaN (fast when there is none).
+
+    Where every value is NaN the result is ``fill``; None fills with the
+    median of all the values (0 when there is none).
+    """
     valid = np.isfinite(images)
     if valid.all():
         return np.median(images, axis=0)
@@ -230,8 +252,27 @@ def _nan_median(images):
         median = np.nanmedian(images, axis=0)
     hole = ~np.isfinite(median)
     if hole.any():
-        median[hole] = np.nanmedian(images) if valid.any() else 0.0
+        if fill is None:
+            fill = np.nanmedian(images) if valid.any() else 0.0
+        median[hole] = fill
     return median
+
+
+def row_percentiles(values, q):
+    """Percentiles ``q`` of each row of a 2-D array, ignoring NaN: shape (len(q), n_rows).
+
+    Rows without NaN (almost all) are done in one vectorised call; NumPy's
+    ``nanpercentile`` would loop over the rows.
+    """
+    values = np.asarray(values)
+    out = np.empty((len(q), values.shape[0]))
+    whole = np.isfinite(values).all(axis=1)
+    if whole.any():
+        out[:, whole] = np.percentile(values[whole], q, axis=1)
+    for i in np.flatnonzero(~whole):
+        row = values[i][np.isfinite(values[i])]
+        out[:, i] = np.percentile(row, q) if row.size else np.nan
+    return out
 
 
 @contextmanager
@@ -276,28 +317,26 @@ def missing_features(context):
 def collapsed_features(context):
     """Columns :data:`COLLAPSED_NAMES`: is the site a dark filled blob?
 
-    With the reference pillar's darkest grey level as the unit:
-    ``below_darkest`` and ``below_rim`` are the shares of the tile's centre
-    darker than that level and than 0.8 of it (a filled blob is dark where a
-    pillar is only dark on its rim), ``dark_area`` the share of the whole
-    tile darker than 0.8 of it (a blob is larger than a rim), and
-    ``centre_darkness`` minus the centre's first quartile (a pillar's light
-    interior keeps it high).
+    With 0.8 of the reference pillar's darkest grey level as the line
+    between rim and blob darkness: ``below_rim`` is the share of the tile's
+    centre darker than it (a filled blob is dark where a pillar is only dark
+    on its rim), ``dark_area`` the share of the whole tile (a blob is larger
+    than a rim); ``centre_darkness`` and ``median_darkness`` are minus the
+    first quartile and the median of the centre's grey levels (a pillar's
+    light interior keeps them high).
     """
     tiles = context.tiles
     centre = _centre_window(tiles.shape[1])
     middle = tiles[:, centre, centre].reshape(len(tiles), -1)
-    darkest = float(np.min(context.reference))
+    dark = 0.8 * float(np.min(context.reference))
     valid = np.isfinite(tiles)
     with np.errstate(invalid="ignore"), _quiet_nan_warnings():
         seen = np.isfinite(middle)
-        count = np.maximum(seen.sum(axis=1), 1)
-        below_darkest = (seen & (middle < darkest)).sum(axis=1) / count
-        below_rim = (seen & (middle < 0.8 * darkest)).sum(axis=1) / count
-        dark_area = ((valid & (tiles < 0.8 * darkest)).sum(axis=(1, 2))
+        below_rim = (seen & (middle < dark)).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)
+        dark_area = ((valid & (tiles < dark)).sum(axis=(1, 2))
                      / np.maximum(valid.sum(axis=(1, 2)), 1))
-        quartile = np.nan_to_num(np.nanpercentile(middle, 25, axis=1))
-    return np.column_stack([below_darkest, below_rim, dark_area, -quartile])
+        quartile, median = np.nan_to_num(row_percentiles(middle, [25, 50]))
+    return np.column_stack([below_rim, dark_area, -quartile, -median])
 
 
 def _bands(size):
@@ -321,29 +360,54 @@ def _profiles(residual, band, axis):
         return np.nanmean(residual[:, band, :], axis=1)
 
 
-def _pooled(profiles, site, margin):
-    """Per grid line (row or column): median profile of its tiles, with its edges blanked.
+def _pooled(profiles, site, margin, reach=2):
+    """Per grid line (row or column): what its tiles share that the nearby lines do not.
+
+    The median profile of each line's tiles, minus the median of those of
+    the lines up to ``reach`` sites away on either side (which removes what
+    changes slowly across the array: illumination, focus, the pillars'
+    drift), with positions within ``margin`` pixels of the canvas edge or of
+    a position without data blanked (NaN): a line there only grazes the tile.
+    The first and last lines face the image border, where the pillars lack
+    their outer neighbours: the outer 3/8 of their profiles is blanked too.
 
     Returns the pooled profiles (one per distinct ``site``) and, for each
-    tile, the index of its line. Positions within ``margin`` pixels of the
-    canvas edge or of a position without data are NaN: a line there only
-    grazes the tile.
+    tile, the index of its line.
     """
     lines, inverse = np.unique(site, return_inverse=True)
     inverse = inverse.ravel()
     size = profiles.shape[1]
     pooled = np.full((len(lines), size), np.nan)
-    for i in range(len(lines)):
-        with _quiet_nan_warnings():
-            pooled[i] = np.nanmedian(profiles[inverse == i], axis=0)
+    with _quiet_nan_warnings():
+        for i in range(len(lines)):
+            pooled[i] = _nan_median(profiles[inverse == i], fill=np.nan)
+        local = np.zeros_like(pooled)
+        for i, line in enumerate(lines):
+            near = np.flatnonzero((np.abs(lines - line) <= reach) & (lines != line))
+            if len(near):
+                local[i] = np.nan_to_num(np.nanmedian(pooled[near], axis=0))
+    pooled = pooled - local
     blank = ~np.isfinite(pooled)
     blank[:, :margin] = blank[:, size - margin:] = True
+    # the outermost lines face the image border: their pillars miss the neighbours'
+    # halo on that side, which no nearby line shares; only their inner part counts
+    outer = size // 4
+    blank[lines == lines.min(), :outer] = True
+    blank[lines == lines.max(), size - outer:] = True
     if margin:
         # widen every gap by the margin: a clipped tile's edge is an edge too
         kernel = np.ones(2 * margin + 1)
-        blank = np.stack([np.convolve(b, kernel, mode="same") > 0 for b in blank])
+        blank = np.stack([np.convolve(row, kernel, mode="same") > 0 for row in blank])
     pooled[blank] = np.nan
     return pooled, inverse
+
+
+def _sharp(pooled, sigma=3.0):
+    """The profiles minus their Gaussian-smoothed selves: narrow features only (NaN kept)."""
+    with _quiet_nan_warnings():
+        fill = np.nan_to_num(np.nanmean(pooled, axis=1, keepdims=True))
+    filled = np.where(np.isfinite(pooled), pooled, fill)
+    return pooled - gaussian_filter1d(filled, sigma, axis=1, mode="nearest")
 
 
 def line_profiles(context):
@@ -366,16 +430,15 @@ def line_features(profiles, positions, margin=None):
     crossing the row lies at the same place in all of them while the rest
     of each residual is not shared. For every grid row (column) the median
     of its tiles' residual profiles keeps what the whole row (column)
-    shares; pillars that all sit a little off do not show, since the
-    residual is taken against the reference moved onto each pillar.
+    shares, and the same of the nearby rows (columns) is subtracted, so
+    that what changes slowly across the array does not count (see
+    ``_pooled``).
 
-    ``row_line`` / ``col_line``: standard deviation of the pooled profile of
-    the tile's grid row (column) across the pillar band; ``*_outside``: the
-    same over the substrate between pillars (a stitching seam shows there, a
-    write-field line does not); ``*_step``: the largest jump between
-    neighbouring positions of the pooled profile (sharpness); ``*_agreement``:
-    correlation of the tile's own profile with its row's (column's) pooled
-    one.
+    ``row_line`` / ``col_line``: standard deviation of that profile of the
+    tile's grid row (column) across the pillar band; ``*_sharpness``: its
+    largest narrow feature (a line is 1-3 pixels wide); ``*_outside``: the
+    same over the substrate between pillars (a stitching seam shows there,
+    a write-field line does not).
 
     Parameters
     ----------
@@ -385,36 +448,21 @@ def line_features(profiles, positions, margin=None):
         Their positions.
     margin : int, optional
         A line closer than this to a tile's edge only grazes it (default
-        ``3 * T // 32``, 6 pixels for 64-pixel tiles).
+        ``T // 8``, 8 pixels for 64-pixel tiles).
     """
     size = profiles.shape[1] // 4
-    margin = max(1, (3 * size) // 32) if margin is None else margin
+    margin = max(1, size // 8) if margin is None else margin
     parts = profiles.reshape(len(profiles), 4, size)
     columns = {}
     for axis, name in ((1, "row"), (2, "col")):
-        site = positions[:, axis]
         for band, suffix in ((0, ""), (1, "_outside")):
-            own = parts[:, 2 * (axis - 1) + band]
-            pooled, line = _pooled(own, site, margin)
+            pooled, line = _pooled(parts[:, 2 * (axis - 1) + band], positions[:, axis], margin)
             with _quiet_nan_warnings():
                 spread = np.nanstd(pooled, axis=1)
+                sharp = np.nanmax(np.abs(_sharp(pooled)), axis=1)
             columns[f"{name}_line{suffix}"] = np.nan_to_num(spread)[line]
-            if suffix:
-                continue
-            with _quiet_nan_warnings():
-                step = np.nanmax(np.abs(np.diff(pooled, axis=1)), axis=1)
-            columns[f"{name}_step"] = np.nan_to_num(step)[line]
-            shared = pooled[line]
-            ok = np.isfinite(own) & np.isfinite(shared)
-            a = np.where(ok, own - _row_mean(own, ok), 0.0)
-            b = np.where(ok, shared - _row_mean(shared, ok), 0.0)
-            columns[f"{name}_agreement"] = (a * b).sum(1) / (
-                np.sqrt((a * a).sum(1) * (b * b).sum(1)) + _EPS)
+            columns[f"{name}_sharpness{suffix}"] = np.nan_to_num(sharp)[line]
     return np.column_stack([columns[name] for name in LINE_NAMES])
-
-
-def _row_mean(values, ok):
-    return (np.where(ok, values, 0.0).sum(1) / np.maximum(ok.sum(1), 1))[:, None]
 
 
 def neighbour_median(values, positions):
@@ -434,7 +482,85 @@ def neighbour_median(values, positions):
     return np.where(np.isfinite(median), median, values)
 
 
-SHAPE_PART_NAMES = ("dy", "dx", "residual_rms", "match", "dark_area", "size", "elongation")
+SHAPE_PART_NAMES = (
+    "dy", "dx", "residual_rms", "match", "scale", "aspect", "deformation_gain",
+)
+_SCALES = (0.7, 0.85, 1.0, 1.15, 1.3)
+_ASPECTS = (0.75, 0.55)
+_ANGLES = (0.0, 45.0, 90.0, 135.0)
+
+
+def deformed_references(reference):
+    """The reference pillar scaled, and stretched along four directions: templates.
+
+    Returns
+    -------
+    templates : ndarray of shape (k, T, T)
+    params : ndarray of shape (k, 2)
+        Scale (the square root of the area ratio) and aspect (minor over
+        major axis, 1 for a round pillar) of each template.
+    """
+    size = reference.shape[0]
+    centre = (size - 1) / 2
+    templates, params = [], []
+    shapes = [(s, 1.0, 0.0) for s in _SCALES]
+    shapes += [(s, a, t) for s in _SCALES for a in _ASPECTS for t in _ANGLES]
+    for scale, aspect, angle in shapes:
+        theta = np.deg2rad(angle)
+        rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        stretch = np.diag([scale / np.sqrt(aspect), scale * np.sqrt(aspect)])
+        inverse = np.linalg.inv(rotation @ stretch @ rotation.T)  # template pixel -> reference
+        matrix = np.hstack([inverse, (centre - inverse @ [centre, centre])[:, None]])
+        templates.append(cv2.warpAffine(reference.astype(np.float32), matrix.astype(np.float32),
+                                        (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                        borderMode=cv2.BORDER_REPLICATE))
+        params.append((scale, aspect))
+    return np.stack(templates), np.array(params)
+
+
+def best_deformation(context):
+    """Scale, aspect and correlation gain of the deformed reference that best fits each tile.
+
+    Each tile, moved so that its pillar is centred, is correlated (weighted
+    towards the pillar, over its own pixels) with every template of
+    :func:`deformed_references`; the best one gives the pillar's size and
+    elongation relative to the array's typical pillar, and the gain is how
+    much better it fits than the undeformed reference.
+    """
+    tiles = context.tiles
+    n, size = tiles.shape[0], tiles.shape[1]
+    centred = fourier_shift(_mean_filled(tiles), -context.dy, -context.dx)
+    window = np.hanning(size + 2)[1:-1].astype(np.float32)
+    weight = np.broadcast_to(window[:, None] * window[None, :], tiles.shape).copy()
+    clipped = ~np.isfinite(tiles).all(axis=(1, 2))
+    if clipped.any():  # leave out what the tile does not have, moved along with it
+        gone = fourier_shift(np.where(np.isfinite(tiles[clipped]), 0.0, 1.0),
+                             -context.dy[clipped], -context.dx[clipped]) > 0.01
+        weight[clipped] *= ~gone
+    templates, params = deformed_references(context.reference)
+    if size % 2 == 0:  # a pillar's size and shape show at half the resolution, 4x cheaper
+        templates, centred, weight = (_halve(a) for a in (templates, centred, weight))
+    flat_t = templates.reshape(len(templates), -1).T.astype(np.float64)  # (pixels, k)
+    w = weight.reshape(n, -1)
+    t = centred.reshape(n, -1).astype(np.float64)
+    total = np.maximum(w.sum(axis=1, keepdims=True), _EPS)
+    mean_t = (w * t).sum(axis=1, keepdims=True) / total
+    var_t = (w * t * t).sum(axis=1, keepdims=True) - total * mean_t ** 2
+    sum_k, sum_k2 = w @ flat_t, w @ flat_t ** 2
+    var_k = sum_k2 - sum_k ** 2 / total
+    cov = (w * t) @ flat_t - mean_t * sum_k
+    corr = cov / np.sqrt(np.maximum(var_t * var_k, _EPS))
+    best = corr.argmax(axis=1)
+    identity = _SCALES.index(1.0)
+    rows = np.arange(n)
+    return np.column_stack([params[best, 0], params[best, 1],
+                            corr[rows, best] - corr[rows, identity]])
+
+
+def _halve(images):
+    """Mean of each 2 x 2 block of pixels."""
+    return 0.25 * (images[:, ::2, ::2] + images[:, 1::2, ::2] + images[:, ::2, 1::2]
+                   + images[:, 1::2, 1::2])
 
 
 def shape_parts(context):
@@ -442,64 +568,53 @@ def shape_parts(context):
 
     ``dy``, ``dx``: the pillar's position against the reference (pixels);
     ``residual_rms``: residual energy around the pillar; ``match``: the
-    correlation with the reference; ``dark_area``, ``size`` and
-    ``elongation``: area (share of the tile), radius of gyration (pixels)
-    and axis ratio (1 = round) of the tile's dark pixels near the pillar.
+    correlation with the reference; ``scale``, ``aspect`` and
+    ``deformation_gain``: the :func:`best_deformation` of the reference to
+    the tile.
     """
     tiles = context.tiles
     size = tiles.shape[1]
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     centre = (size - 1) / 2
-    cy, cx = centre + context.dy[:, None, None], centre + context.dx[:, None, None]
-    near = (yy - cy) ** 2 + (xx - cx) ** 2 < (0.4 * size) ** 2
+    cy, cx = centre + context.dy, centre + context.dx
+    near = (yy - cy[:, None, None]) ** 2 + (xx - cx[:, None, None]) ** 2 < (0.4 * size) ** 2
     res = np.where(near & np.isfinite(context.residual), context.residual, 0.0)
     rms = np.sqrt((res * res).sum(axis=(1, 2)) / np.maximum(near.sum(axis=(1, 2)), 1))
-    darkest = float(np.min(context.reference))
-    dark = near & np.where(np.isfinite(tiles), tiles < 0.5 * darkest, False)
-    weight = dark.astype(np.float64)
-    area = weight.sum(axis=(1, 2))
-    total = np.maximum(area, 1)
-    my = (weight * yy).sum(axis=(1, 2)) / total
-    mx = (weight * xx).sum(axis=(1, 2)) / total
-    dy, dx = yy - my[:, None, None], xx - mx[:, None, None]
-    syy = (weight * dy * dy).sum(axis=(1, 2)) / total
-    sxx = (weight * dx * dx).sum(axis=(1, 2)) / total
-    sxy = (weight * dx * dy).sum(axis=(1, 2)) / total
-    half_trace, root = (syy + sxx) / 2, np.sqrt(((syy - sxx) / 2) ** 2 + sxy ** 2)
-    major, minor = half_trace + root, np.maximum(half_trace - root, 0)
-    return np.column_stack([
-        context.dy, context.dx, rms, context.match, area / (size * size), np.sqrt(syy + sxx),
-        np.sqrt(minor / np.maximum(major, _EPS)),
-    ])
+    return np.column_stack([context.dy, context.dx, rms, context.match,
+                            best_deformation(context)])
 
 
 def shape_features(parts, positions):
     """Columns :data:`SHAPE_NAMES` from :func:`shape_parts` of one array's tiles.
 
-    ``offset_from_neighbours`` is the distance of the pillar's position from
-    the median position of its grid neighbours' pillars (among the tiles
-    given), so that a slow drift of the lattice is not an offset; the other
+    ``offset_from_neighbours`` is the distance of the pillar's registered
+    position from the median of its grid neighbours' (among the tiles
+    given), so that a slow drift of the lattice is not an offset;
+    ``log_scale`` is the logarithm of the best template's scale; the other
     columns are those of :func:`shape_parts`.
     """
     dy, dx = parts[:, 0], parts[:, 1]
     offset = np.hypot(dy - neighbour_median(dy, positions), dx - neighbour_median(dx, positions))
-    return np.column_stack([offset, parts[:, 2:]])
+    return np.column_stack([offset, parts[:, 2], parts[:, 3], np.log(parts[:, 4]), parts[:, 5],
+                            parts[:, 6]])
 
 
-def robust_z(features, floor=1e-3):
+def robust_z(features):
     """Each column minus its median, over a robust standard deviation.
 
     The array's majority of tiles is its own reference: a typical tile
-    scores near 0, an outlier many units away. The deviation is the larger
-    of 1.4826 x the median absolute deviation and the 10-90 percentile
-    range over 2.563 (both equal the standard deviation of a normal
-    distribution; the second holds for columns where most tiles share one
-    value), and at least ``floor`` times the column's typical magnitude.
+    scores near 0, an outlier many units away. The deviation is the largest
+    of 1.4826 x the median absolute deviation, the interquartile range over
+    1.349 (both equal the standard deviation of a normal distribution and
+    ignore up to a quarter of outlying tiles) and a quarter of the mean
+    absolute deviation times 1.2533 (for columns where most tiles share one
+    value, so that the first two vanish).
     """
     features = np.asarray(features, dtype=np.float64)
     median = np.median(features, axis=0)
-    mad = 1.4826 * np.median(np.abs(features - median), axis=0)
-    low, high = np.percentile(features, [10, 90], axis=0)
-    magnitude = np.median(np.abs(features), axis=0) + np.mean(np.abs(features - median), axis=0)
-    scale = np.maximum(np.maximum(mad, (high - low) / 2.563), np.maximum(floor * magnitude, _EPS))
+    deviation = np.abs(features - median)
+    low, high = np.percentile(features, [25, 75], axis=0)
+    scale = np.maximum.reduce([1.4826 * np.median(deviation, axis=0), (high - low) / 1.349,
+                               0.25 * 1.2533 * deviation.mean(axis=0),
+                               np.full(features.shape[1], _EPS)])
     return (features - median) / scale

@@ -49,8 +49,8 @@ def _refined_stages():
                                 label="Stitching", n_components=None, scale=False)),
         ("irregular", OutlierStage(
             ShapeContext(),
-            LocalOutlierFactor(n_neighbors=20, contamination="auto", novelty=True),
-            label="Irregular",
+            LocalOutlierFactor(n_neighbors=60, novelty=True),
+            label="Irregular", threshold=2.25,
         )),
     ]
 

@@ -640,8 +640,8 @@ class LineContext(_ArrayFeatures):
     Eight columns (:data:`~sklearn_pillars.context.LINE_NAMES`, see
     :func:`~sklearn_pillars.context.line_features`): for the tile's grid row
     and column, how strongly the residuals of all their tiles share a line
-    across the pillars and across the substrate between them, how sharp it
-    is, and how well the tile's own residual agrees; each in robust
+    that the nearby rows (columns) do not, across the pillars and across
+    the substrate between them, and how sharp it is; each in robust
     standard deviations of its array's tiles.
 
     :meth:`kinds` tells the two kinds of Stitching apart: a ``"seam"``
@@ -652,8 +652,8 @@ class LineContext(_ArrayFeatures):
     Parameters
     ----------
     seam_ratio : float, default=0.5
-        A line is a seam when its evidence over the substrate is at least
-        this share of its evidence across the pillars.
+        A line is a seam when its sharpness over the substrate is at least
+        this share of its sharpness across the pillars.
 
     Attributes
     ----------
@@ -685,11 +685,10 @@ class LineContext(_ArrayFeatures):
     def kinds(self, features):
         """``"seam"`` or ``"field"`` for each row of this transformer's output."""
         F = np.asarray(features)
-        names = list(self.feature_names)
-        row = F[:, names.index("row_line")] >= F[:, names.index("col_line")]
-        inside = np.where(row, F[:, names.index("row_line")], F[:, names.index("col_line")])
-        outside = np.where(row, F[:, names.index("row_line_outside")],
-                           F[:, names.index("col_line_outside")])
+        col = {name: F[:, i] for i, name in enumerate(self.feature_names)}
+        row = col["row_line"] + col["row_sharpness"] >= col["col_line"] + col["col_sharpness"]
+        inside = np.where(row, col["row_sharpness"], col["col_sharpness"])
+        outside = np.where(row, col["row_sharpness_outside"], col["col_sharpness_outside"])
         return np.where(outside >= self.seam_ratio * inside, "seam", "field")
 
 
