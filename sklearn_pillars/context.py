@@ -38,6 +38,8 @@ LINE_NAMES = (
     "row_line", "col_line", "row_sharpness", "col_sharpness", "row_line_outside",
     "col_line_outside", "row_sharpness_outside", "col_sharpness_outside",
 )
+LINE_FLOORS = (0.01, 0.01, 0.015, 0.015, 0.01, 0.01, 0.015, 0.015)
+"""Smallest deviation scale of each line feature, in contrast units (see :func:`robust_z`)."""
 SHAPE_NAMES = (
     "offset_from_neighbours", "residual_rms", "match", "log_scale", "aspect", "deformation_gain",
 )
@@ -360,16 +362,18 @@ def _profiles(residual, band, axis):
         return np.nanmean(residual[:, band, :], axis=1)
 
 
-def _pooled(profiles, site, margin, reach=2):
+def _pooled(profiles, site, margin, side, reach=3):
     """Per grid line (row or column): what its tiles share that the nearby lines do not.
 
     The median profile of each line's tiles, minus the median of those of
-    the lines up to ``reach`` sites away on either side (which removes what
-    changes slowly across the array: illumination, focus, the pillars'
-    drift), with positions within ``margin`` pixels of the canvas edge or of
-    a position without data blanked (NaN): a line there only grazes the tile.
-    The first and last lines face the image border, where the pillars lack
-    their outer neighbours: the outer 3/8 of their profiles is blanked too.
+    the lines up to ``reach`` sites away on one ``side`` (-1: lower
+    indices, +1: higher), which removes what changes slowly across the
+    array (illumination, focus, the pillars' drift). Positions within
+    ``margin`` pixels of the canvas edge or of a position without data are
+    blanked (NaN): a line there only grazes the tile. The first and last
+    lines face the image border, where the pillars lack their outer
+    neighbours: the outer 3/8 of their profiles is blanked too. A line
+    without a neighbour on that side gets NaN.
 
     Returns the pooled profiles (one per distinct ``site``) and, for each
     tile, the index of its line.
@@ -381,33 +385,39 @@ def _pooled(profiles, site, margin, reach=2):
     with _quiet_nan_warnings():
         for i in range(len(lines)):
             pooled[i] = _nan_median(profiles[inverse == i], fill=np.nan)
-        local = np.zeros_like(pooled)
+        local = np.full_like(pooled, np.nan)
+        inner = (lines != lines.min()) & (lines != lines.max())  # edge lines are no reference
         for i, line in enumerate(lines):
-            near = np.flatnonzero((np.abs(lines - line) <= reach) & (lines != line))
+            offset = (lines - line) * side
+            near = np.flatnonzero((offset > 0) & (offset <= reach) & inner)
             if len(near):
                 local[i] = np.nan_to_num(np.nanmedian(pooled[near], axis=0))
     pooled = pooled - local
     blank = ~np.isfinite(pooled)
+    if margin:  # widen every gap in the data by the margin: a clipped tile's edge is an edge
+        kernel = np.ones(2 * margin + 1)
+        blank = np.stack([np.convolve(row, kernel, mode="same") > 0 for row in blank])
     blank[:, :margin] = blank[:, size - margin:] = True
     # the outermost lines face the image border: their pillars miss the neighbours'
     # halo on that side, which no nearby line shares; only their inner part counts
-    outer = size // 4
+    outer = (3 * size) // 8
     blank[lines == lines.min(), :outer] = True
     blank[lines == lines.max(), size - outer:] = True
-    if margin:
-        # widen every gap by the margin: a clipped tile's edge is an edge too
-        kernel = np.ones(2 * margin + 1)
-        blank = np.stack([np.convolve(row, kernel, mode="same") > 0 for row in blank])
     pooled[blank] = np.nan
     return pooled, inverse
 
 
 def _sharp(pooled, sigma=3.0):
-    """The profiles minus their Gaussian-smoothed selves: narrow features only (NaN kept)."""
-    with _quiet_nan_warnings():
-        fill = np.nan_to_num(np.nanmean(pooled, axis=1, keepdims=True))
-    filled = np.where(np.isfinite(pooled), pooled, fill)
-    return pooled - gaussian_filter1d(filled, sigma, axis=1, mode="nearest")
+    """The profiles minus their Gaussian-smoothed selves: narrow features only (NaN kept).
+
+    The smoothing is normalised over the positions with data, so that the
+    end of the data is not a feature.
+    """
+    valid = np.isfinite(pooled)
+    values = np.where(valid, pooled, 0.0)
+    weight = gaussian_filter1d(valid.astype(float), sigma, axis=1, mode="constant")
+    smooth = gaussian_filter1d(values, sigma, axis=1, mode="constant") / np.maximum(weight, _EPS)
+    return np.where(valid, pooled - smooth, np.nan)
 
 
 def line_profiles(context):
@@ -430,15 +440,18 @@ def line_features(profiles, positions, margin=None):
     crossing the row lies at the same place in all of them while the rest
     of each residual is not shared. For every grid row (column) the median
     of its tiles' residual profiles keeps what the whole row (column)
-    shares, and the same of the nearby rows (columns) is subtracted, so
-    that what changes slowly across the array does not count (see
-    ``_pooled``).
+    shares, and the same of the nearby rows (columns) on one side is
+    subtracted, so that what changes slowly across the array does not
+    count (see ``_pooled``). Each statistic is the smaller of those against
+    either side: a line differs from its neighbours on both sides, while
+    the edge between two stitched frames, which are brighter, shifted or
+    blurred as a whole, differs from one side only.
 
-    ``row_line`` / ``col_line``: standard deviation of that profile of the
-    tile's grid row (column) across the pillar band; ``*_sharpness``: its
-    largest narrow feature (a line is 1-3 pixels wide); ``*_outside``: the
-    same over the substrate between pillars (a stitching seam shows there,
-    a write-field line does not).
+    ``row_line`` / ``col_line``: the standard deviation of that profile of
+    the tile's grid row (column) across the pillar band; ``*_sharpness``:
+    its largest narrow feature (a line is 1-3 pixels wide, what varies
+    slowly is not a line); ``*_outside``: the same over the substrate between
+    pillars (a stitching seam shows there, a write-field line does not).
 
     Parameters
     ----------
@@ -456,12 +469,17 @@ def line_features(profiles, positions, margin=None):
     columns = {}
     for axis, name in ((1, "row"), (2, "col")):
         for band, suffix in ((0, ""), (1, "_outside")):
-            pooled, line = _pooled(parts[:, 2 * (axis - 1) + band], positions[:, axis], margin)
+            spread, sharp = [], []
+            for side in (-1, 1):  # a line differs from both sides, a frame's edge from one
+                pooled, line = _pooled(parts[:, 2 * (axis - 1) + band], positions[:, axis],
+                                       margin, side)
+                with _quiet_nan_warnings():
+                    spread.append(np.nanstd(pooled, axis=1))
+                    sharp.append(np.nanmax(np.abs(_sharp(pooled)), axis=1))
             with _quiet_nan_warnings():
-                spread = np.nanstd(pooled, axis=1)
-                sharp = np.nanmax(np.abs(_sharp(pooled)), axis=1)
-            columns[f"{name}_line{suffix}"] = np.nan_to_num(spread)[line]
-            columns[f"{name}_sharpness{suffix}"] = np.nan_to_num(sharp)[line]
+                spread, sharp = (np.nan_to_num(np.nanmin(v, axis=0)) for v in (spread, sharp))
+            columns[f"{name}_line{suffix}"] = spread[line]
+            columns[f"{name}_sharpness{suffix}"] = sharp[line]
     return np.column_stack([columns[name] for name in LINE_NAMES])
 
 
@@ -599,7 +617,7 @@ def shape_features(parts, positions):
                             parts[:, 6]])
 
 
-def robust_z(features):
+def robust_z(features, floor=None):
     """Each column minus its median, over a robust standard deviation.
 
     The array's majority of tiles is its own reference: a typical tile
@@ -608,7 +626,10 @@ def robust_z(features):
     1.349 (both equal the standard deviation of a normal distribution and
     ignore up to a quarter of outlying tiles) and a quarter of the mean
     absolute deviation times 1.2533 (for columns where most tiles share one
-    value, so that the first two vanish).
+    value, so that the first two vanish), and at least ``floor`` (one value
+    per column, in the features' own units, or None): in an array whose
+    tiles are all very alike, a difference too small to matter is not
+    made large by dividing it by a tiny spread.
     """
     features = np.asarray(features, dtype=np.float64)
     median = np.median(features, axis=0)
@@ -617,4 +638,6 @@ def robust_z(features):
     scale = np.maximum.reduce([1.4826 * np.median(deviation, axis=0), (high - low) / 1.349,
                                0.25 * 1.2533 * deviation.mean(axis=0),
                                np.full(features.shape[1], _EPS)])
+    if floor is not None:
+        scale = np.maximum(scale, floor)
     return (features - median) / scale

@@ -545,6 +545,7 @@ class _ArrayFeatures(_TileFeatures):
     _parameter_constraints = {}
 
     _signs = None  # per column: +1 (-1) keeps only deviations up (down), 0 both
+    _floor = None  # per column: smallest deviation scale, in the parts' units
 
     def __init__(self):
         pass
@@ -562,7 +563,7 @@ class _ArrayFeatures(_TileFeatures):
         out = None
         for array in np.unique(positions[:, 0]):
             members = np.flatnonzero(positions[:, 0] == array)
-            features = C.robust_z(self._final(rows[members], positions[members]))
+            features = C.robust_z(self._final(rows[members], positions[members]), self._floor)
             # compress the tails: a defect many deviations out should not outweigh the
             # difference between the bulk and a defect a few deviations out
             features = _SATURATION * np.tanh(features / _SATURATION)
@@ -652,8 +653,8 @@ class LineContext(_ArrayFeatures):
     Parameters
     ----------
     seam_ratio : float, default=0.5
-        A line is a seam when its sharpness over the substrate is at least
-        this share of its sharpness across the pillars.
+        A line is a seam when its strength over the substrate is at least
+        this share of its strength across the pillars.
 
     Attributes
     ----------
@@ -671,6 +672,7 @@ class LineContext(_ArrayFeatures):
 
     feature_names = C.LINE_NAMES
     _signs = (1,) * len(C.LINE_NAMES)
+    _floor = C.LINE_FLOORS
     _parameter_constraints = {"seam_ratio": [Interval(Real, 0, None, closed="left")]}
 
     def __init__(self, seam_ratio=0.5):
@@ -687,8 +689,10 @@ class LineContext(_ArrayFeatures):
         F = np.asarray(features)
         col = {name: F[:, i] for i, name in enumerate(self.feature_names)}
         row = col["row_line"] + col["row_sharpness"] >= col["col_line"] + col["col_sharpness"]
-        inside = np.where(row, col["row_sharpness"], col["col_sharpness"])
-        outside = np.where(row, col["row_sharpness_outside"], col["col_sharpness_outside"])
+        pick = {name: np.where(row, col[f"row_{name}"], col[f"col_{name}"])
+                for name in ("line", "sharpness", "line_outside", "sharpness_outside")}
+        inside = pick["line"] + pick["sharpness"]
+        outside = pick["line_outside"] + pick["sharpness_outside"]
         return np.where(outside >= self.seam_ratio * inside, "seam", "field")
 
 
