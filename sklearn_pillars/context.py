@@ -41,8 +41,11 @@ LINE_NAMES = (
 LINE_FLOORS = (0.01, 0.01, 0.015, 0.015, 0.01, 0.01, 0.015, 0.015)
 """Smallest deviation scale of each line feature, in contrast units (see :func:`robust_z`)."""
 SHAPE_NAMES = (
-    "offset_from_neighbours", "residual_rms", "match", "log_scale", "aspect", "deformation_gain",
+    "offset_from_neighbours", "residual_rms", "match", "scale_from_neighbours", "elongation",
+    "deformation_gain",
 )
+SHAPE_FLOORS = (1.0, 0.02, 0.02, 0.05, 0.02, 0.02)
+"""Smallest deviation scale of each shape feature: pixels, contrast units, correlation, ..."""
 _LOW_PCT, _HIGH_PCT = 5, 90  # percentiles giving an array's rim and substrate grey levels
 _EPS = 1e-9
 
@@ -501,7 +504,7 @@ def neighbour_median(values, positions):
 
 
 SHAPE_PART_NAMES = (
-    "dy", "dx", "residual_rms", "match", "scale", "aspect", "deformation_gain",
+    "dy", "dx", "residual_rms", "match", "log_scale", "elongation", "deformation_gain",
 )
 _SCALES = (0.7, 0.85, 1.0, 1.15, 1.3)
 _ASPECTS = (0.75, 0.55)
@@ -537,13 +540,16 @@ def deformed_references(reference):
 
 
 def best_deformation(context):
-    """Scale, aspect and correlation gain of the deformed reference that best fits each tile.
+    """How the reference pillar best deforms onto each tile: size, elongation, gain.
 
     Each tile, moved so that its pillar is centred, is correlated (weighted
     towards the pillar, over its own pixels) with every template of
-    :func:`deformed_references`; the best one gives the pillar's size and
-    elongation relative to the array's typical pillar, and the gain is how
-    much better it fits than the undeformed reference.
+    :func:`deformed_references`. Returns three columns: the log scale at
+    which round templates fit best (a parabola through the best scale and
+    its neighbours, so that it varies continuously), how much better the
+    best stretched template fits than the best round one (elongation), and
+    how much better the best template of all fits than the undeformed
+    reference.
     """
     tiles = context.tiles
     n, size = tiles.shape[0], tiles.shape[1]
@@ -568,11 +574,18 @@ def best_deformation(context):
     var_k = sum_k2 - sum_k ** 2 / total
     cov = (w * t) @ flat_t - mean_t * sum_k
     corr = cov / np.sqrt(np.maximum(var_t * var_k, _EPS))
-    best = corr.argmax(axis=1)
-    identity = _SCALES.index(1.0)
     rows = np.arange(n)
-    return np.column_stack([params[best, 0], params[best, 1],
-                            corr[rows, best] - corr[rows, identity]])
+    round_ = corr[:, :len(_SCALES)]  # the round templates come first, by scale
+    best = np.clip(round_.argmax(axis=1), 1, len(_SCALES) - 2)
+    logs = np.log(_SCALES)
+    lower, peak, upper = (round_[rows, best + k] for k in (-1, 0, 1))
+    curvature = lower - 2 * peak + upper
+    step = np.where(curvature < 0, 0.5 * (lower - upper) / np.where(curvature < 0, curvature, -1),
+                    0.0)
+    log_scale = logs[best] + np.clip(step, -1, 1) * (logs[best + 1] - logs[best - 1]) / 2
+    identity = _SCALES.index(1.0)
+    elongation = corr[:, len(_SCALES):].max(axis=1) - round_.max(axis=1)
+    return np.column_stack([log_scale, elongation, corr.max(axis=1) - corr[:, identity]])
 
 
 def _halve(images):
@@ -586,7 +599,7 @@ def shape_parts(context):
 
     ``dy``, ``dx``: the pillar's position against the reference (pixels);
     ``residual_rms``: residual energy around the pillar; ``match``: the
-    correlation with the reference; ``scale``, ``aspect`` and
+    correlation with the reference; ``log_scale``, ``elongation`` and
     ``deformation_gain``: the :func:`best_deformation` of the reference to
     the tile.
     """
@@ -608,13 +621,14 @@ def shape_features(parts, positions):
     ``offset_from_neighbours`` is the distance of the pillar's registered
     position from the median of its grid neighbours' (among the tiles
     given), so that a slow drift of the lattice is not an offset;
-    ``log_scale`` is the logarithm of the best template's scale; the other
-    columns are those of :func:`shape_parts`.
+    ``scale_from_neighbours`` the pillar's log scale minus its neighbours'
+    median, so that pillars a little larger over a whole region are not
+    irregular; the other columns are those of :func:`shape_parts`.
     """
     dy, dx = parts[:, 0], parts[:, 1]
     offset = np.hypot(dy - neighbour_median(dy, positions), dx - neighbour_median(dx, positions))
-    return np.column_stack([offset, parts[:, 2], parts[:, 3], np.log(parts[:, 4]), parts[:, 5],
-                            parts[:, 6]])
+    scale = parts[:, 4] - neighbour_median(parts[:, 4], positions)
+    return np.column_stack([offset, parts[:, 2], parts[:, 3], scale, parts[:, 5], parts[:, 6]])
 
 
 def robust_z(features, floor=None):

@@ -50,7 +50,7 @@ def _refined_stages():
         ("irregular", OutlierStage(
             ShapeContext(),
             LocalOutlierFactor(n_neighbors=60, novelty=True),
-            label="Irregular", threshold=2.25,
+            label="Irregular", threshold=2.5,
         )),
     ]
 

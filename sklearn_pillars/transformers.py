@@ -720,6 +720,7 @@ class ShapeContext(_ArrayFeatures):
     """
 
     feature_names = C.SHAPE_NAMES
+    _floor = C.SHAPE_FLOORS
 
     def _parts(self, context):
         return C.shape_parts(context)
