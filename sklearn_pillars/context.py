@@ -33,13 +33,16 @@ from scipy import fft
 from scipy.ndimage import gaussian_filter1d
 
 MISSING_NAMES = ("pillar_residual", "centre_level")
+MISSING_FLOORS = (0.02, 0.02)  # contrast units
 COLLAPSED_NAMES = ("below_rim", "dark_area", "centre_darkness", "median_darkness")
+COLLAPSED_FLOORS = (0.01, 0.01, 0.02, 0.02)  # shares of pixels, contrast units
 LINE_NAMES = (
     "row_line", "col_line", "row_sharpness", "col_sharpness", "row_line_outside",
     "col_line_outside", "row_sharpness_outside", "col_sharpness_outside",
 )
 LINE_FLOORS = (0.01, 0.01, 0.015, 0.015, 0.01, 0.01, 0.015, 0.015)
 """Smallest deviation scale of each line feature, in contrast units (see :func:`robust_z`)."""
+STRONGEST_LINE_NAMES = ("line", "sharpness", "line_outside", "sharpness_outside")
 SHAPE_NAMES = (
     "offset_from_neighbours", "residual_rms", "match", "scale_from_neighbours", "elongation",
     "deformation_gain",
@@ -486,6 +489,21 @@ def line_features(profiles, positions, margin=None):
     return np.column_stack([columns[name] for name in LINE_NAMES])
 
 
+def strongest_line(features):
+    """Columns :data:`STRONGEST_LINE_NAMES`: of each tile's row and column, the stronger line.
+
+    From the columns of :func:`line_features`, those of the direction
+    (row or column) whose line and sharpness add up to more. Lines of either
+    direction then lie along the same axes, so that a model fitted on
+    arrays with horizontal lines knows vertical ones too.
+    """
+    F = np.asarray(features)
+    col = {name: F[:, i] for i, name in enumerate(LINE_NAMES)}
+    row = col["row_line"] + col["row_sharpness"] >= col["col_line"] + col["col_sharpness"]
+    return np.column_stack([np.where(row, col[f"row_{name}"], col[f"col_{name}"])
+                            for name in STRONGEST_LINE_NAMES])
+
+
 def neighbour_median(values, positions):
     """Median of ``values`` over each tile's grid neighbours (8-neighbourhood) present.
 
@@ -635,21 +653,19 @@ def robust_z(features, floor=None):
     """Each column minus its median, over a robust standard deviation.
 
     The array's majority of tiles is its own reference: a typical tile
-    scores near 0, an outlier many units away. The deviation is the largest
-    of 1.4826 x the median absolute deviation, the interquartile range over
-    1.349 (both equal the standard deviation of a normal distribution and
-    ignore up to a quarter of outlying tiles) and a quarter of the mean
-    absolute deviation times 1.2533 (for columns where most tiles share one
-    value, so that the first two vanish), and at least ``floor`` (one value
-    per column, in the features' own units, or None): in an array whose
-    tiles are all very alike, a difference too small to matter is not
-    made large by dividing it by a tiny spread.
+    scores near 0, an outlier many units away. The deviation is the larger
+    of 1.4826 x the median absolute deviation (the standard deviation of a
+    normal distribution, whatever up to half the tiles do) and a quarter of
+    the mean absolute deviation times 1.2533 (for columns where most tiles
+    share one value, so that the first vanishes), and at least ``floor``
+    (one value per column, in the features' own units, or None): in an
+    array whose tiles are all very alike, a difference too small to matter
+    is not made large by dividing it by a tiny spread.
     """
     features = np.asarray(features, dtype=np.float64)
     median = np.median(features, axis=0)
     deviation = np.abs(features - median)
-    low, high = np.percentile(features, [25, 75], axis=0)
-    scale = np.maximum.reduce([1.4826 * np.median(deviation, axis=0), (high - low) / 1.349,
+    scale = np.maximum.reduce([1.4826 * np.median(deviation, axis=0),
                                0.25 * 1.2533 * deviation.mean(axis=0),
                                np.full(features.shape[1], _EPS)])
     if floor is not None:

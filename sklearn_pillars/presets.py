@@ -37,19 +37,19 @@ def _notebook_stages():
 
 
 def _refined_stages():
-    def kmeans():
-        return KMeans(n_clusters=3, random_state=42, n_init=10)
+    def kmeans(n_clusters=3):
+        return KMeans(n_clusters=n_clusters, random_state=42, n_init=10)
 
     return [
         ("missing", PeelStage(MissingContext(), kmeans(), rule=SeparatedClusters(4.5),
                               label="Missing", n_components=None, scale=False)),
         ("collapsed", PeelStage(CollapsedContext(), kmeans(), rule=SeparatedClusters(7.0),
                                 label="Collapsed", n_components=None, scale=False)),
-        ("stitching", PeelStage(LineContext(), kmeans(), rule=SeparatedClusters(4.0),
+        ("stitching", PeelStage(LineContext(), kmeans(5), rule=SeparatedClusters(4.0),
                                 label="Stitching", n_components=None, scale=False)),
         ("irregular", OutlierStage(
             ShapeContext(),
-            LocalOutlierFactor(n_neighbors=60, novelty=True),
+            LocalOutlierFactor(n_neighbors=150, novelty=True),
             label="Irregular", threshold=2.5,
         )),
     ]

@@ -559,11 +559,15 @@ class _ArrayFeatures(_TileFeatures):
     def _row_features(self, X):
         return array_parts([self._parts], X)[0], tile_positions(X)
 
+    def _standardised(self, parts, positions):
+        """One array's features in robust deviations of its tiles."""
+        return C.robust_z(self._final(parts, positions), self._floor)
+
     def _finish(self, rows, positions):
         out = None
         for array in np.unique(positions[:, 0]):
             members = np.flatnonzero(positions[:, 0] == array)
-            features = C.robust_z(self._final(rows[members], positions[members]), self._floor)
+            features = self._standardised(rows[members], positions[members])
             # compress the tails: a defect many deviations out should not outweigh the
             # difference between the bulk and a defect a few deviations out
             features = _SATURATION * np.tanh(features / _SATURATION)
@@ -601,6 +605,7 @@ class MissingContext(_ArrayFeatures):
 
     feature_names = C.MISSING_NAMES
     _signs = (1, 1)
+    _floor = C.MISSING_FLOORS
 
     def _parts(self, context):
         return C.missing_features(context)
@@ -630,6 +635,7 @@ class CollapsedContext(_ArrayFeatures):
 
     feature_names = C.COLLAPSED_NAMES
     _signs = (1, 1, 1, 1)
+    _floor = C.COLLAPSED_FLOORS
 
     def _parts(self, context):
         return C.collapsed_features(context)
@@ -638,12 +644,13 @@ class CollapsedContext(_ArrayFeatures):
 class LineContext(_ArrayFeatures):
     """Refined layer 3 features (Stitching): straight lines shared by a grid row or column.
 
-    Eight columns (:data:`~sklearn_pillars.context.LINE_NAMES`, see
-    :func:`~sklearn_pillars.context.line_features`): for the tile's grid row
-    and column, how strongly the residuals of all their tiles share a line
-    that the nearby rows (columns) do not, across the pillars and across
-    the substrate between them, and how sharp it is; each in robust
-    standard deviations of its array's tiles.
+    Four columns (:data:`~sklearn_pillars.context.STRONGEST_LINE_NAMES`):
+    of the tile's grid row and column, the one that shares the stronger
+    line (:func:`~sklearn_pillars.context.line_features`,
+    :func:`~sklearn_pillars.context.strongest_line`), how strongly and how
+    sharply its tiles' residuals share it against the nearby rows (columns),
+    across the pillars and across the substrate between them; each in robust
+    standard deviations of its array's tiles, counted only upwards.
 
     :meth:`kinds` tells the two kinds of Stitching apart: a ``"seam"``
     (stitched microscope frames meet; the line crosses the substrate too)
@@ -667,12 +674,11 @@ class LineContext(_ArrayFeatures):
     >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
     >>> features = LineContext().fit_transform(tiles.X)
     >>> features.shape, set(LineContext().kinds(features)) <= {"seam", "field"}
-    ((441, 8), True)
+    ((441, 4), True)
     """
 
-    feature_names = C.LINE_NAMES
-    _signs = (1,) * len(C.LINE_NAMES)
-    _floor = C.LINE_FLOORS
+    feature_names = C.STRONGEST_LINE_NAMES
+    _signs = (1,) * len(C.STRONGEST_LINE_NAMES)
     _parameter_constraints = {"seam_ratio": [Interval(Real, 0, None, closed="left")]}
 
     def __init__(self, seam_ratio=0.5):
@@ -681,18 +687,15 @@ class LineContext(_ArrayFeatures):
     def _parts(self, context):
         return C.line_profiles(context)
 
-    def _final(self, parts, positions):
-        return C.line_features(parts, positions)
+    def _standardised(self, parts, positions):
+        # rows and columns each on their own scale, then the stronger of the two
+        features = C.robust_z(C.line_features(parts, positions), C.LINE_FLOORS)
+        return C.strongest_line(features)
 
     def kinds(self, features):
         """``"seam"`` or ``"field"`` for each row of this transformer's output."""
         F = np.asarray(features)
-        col = {name: F[:, i] for i, name in enumerate(self.feature_names)}
-        row = col["row_line"] + col["row_sharpness"] >= col["col_line"] + col["col_sharpness"]
-        pick = {name: np.where(row, col[f"row_{name}"], col[f"col_{name}"])
-                for name in ("line", "sharpness", "line_outside", "sharpness_outside")}
-        inside = pick["line"] + pick["sharpness"]
-        outside = pick["line_outside"] + pick["sharpness_outside"]
+        inside, outside = F[:, 0] + F[:, 1], F[:, 2] + F[:, 3]
         return np.where(outside >= self.seam_ratio * inside, "seam", "field")
 
 
