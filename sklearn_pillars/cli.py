@@ -247,13 +247,14 @@ def cmd_inspect(args):
             progress(f"fitting on {len(tiles)} tiles")
             preset = args.stages or DEFAULT_PRESET
             model = LayeredPeelClassifier(preset).fit(tiles.X)
-            labels, scores = model.labels_, model.inconsistency_
+            labels, scores, kinds = model.labels_, model.inconsistency_, model.kinds_
             diagnostics = model.stage_diagnostics()
             how = f"fitted on these arrays, preset {preset!r}"
         else:
             progress(f"classifying {len(tiles)} tiles")
             result = model.trace(tiles.X)
             labels, scores, diagnostics = result.labels, result.scores, result.stages
+            kinds = result.kinds
             how = (f"saved model {args.model} (sklearn-pillars {info['version']}, preset "
                    f"{info['preset'] or 'custom stages'!r})")
         # the report's steps: tables, maps, galleries, stages, extremes, page
@@ -267,7 +268,7 @@ def cmd_inspect(args):
             details=[("arrays", source), ("model", how),
                      ("grid", f"{grid_size} x {grid_size} sites, tiles of up to "
                               f"{2 * tile_half} px")],
-            tsne=args.tsne, progress=progress,
+            tsne=args.tsne, progress=progress, kinds=kinds,
         )
     finally:
         progress.close()

@@ -148,16 +148,23 @@ def register(tiles, reference, max_shift):
         span = np.arange(-max_shift, max_shift + 1)
         return corr[:, span[:, None] % size, span[None, :] % size]  # (n, 2s+1, 2s+1)
 
-    # the reference's energy under each tile's mask: one for all the whole tiles
+    # weighted correlation: sum w t r over sqrt(sum w t^2 * sum w (r - rw)^2), with rw
+    # the weighted mean of the reference under each tile's weights at each shift (the
+    # reference's part is the same for all whole tiles)
     whole = valid.all(axis=(1, 2))
     energy = np.empty((n, 2 * max_shift + 1, 2 * max_shift + 1), np.float32)
+
+    def reference_energy(weights):
+        total = weights.sum(axis=(1, 2))[:, None, None]
+        return correlate(weights, r * r) - correlate(weights, r) ** 2 / np.maximum(total, _EPS)
+
     if whole.any():
-        energy[whole] = correlate(window[None] * window, r * r)[0]
+        energy[whole] = reference_energy(window[None])[0]
     if not whole.all():
-        energy[~whole] = correlate(weight[~whole] * window, r * r)
+        energy[~whole] = reference_energy(weight[~whole])
     energy = np.maximum(energy, _EPS)
-    local = correlate(a, r) / np.sqrt(energy * np.maximum((a * a).sum(axis=(1, 2)), _EPS)[
-        :, None, None])
+    own = np.maximum((a * np.where(valid, tiles - mean[:, None, None], 0)).sum(axis=(1, 2)), _EPS)
+    local = correlate(a, r) / np.sqrt(energy * own[:, None, None])
     best = local.reshape(n, -1).argmax(axis=1)
     iy, ix = np.divmod(best, 2 * max_shift + 1)
     rows = np.arange(n)
@@ -245,6 +252,15 @@ def _mean_filled(images):
     with _quiet_nan_warnings():
         mean = np.nan_to_num(np.nanmean(images, axis=(1, 2), keepdims=True))
     return np.where(np.isfinite(images), images, mean)
+
+
+def _small_nan_median(stack):
+    """Median along the first axis of a few rows, ignoring NaN (NaN where all are)."""
+    ordered = np.sort(stack, axis=0)  # NaN sort last
+    count = np.isfinite(stack).sum(axis=0)
+    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[None], axis=0)[0]
+    high = np.take_along_axis(ordered, np.maximum(count // 2, 0)[None], axis=0)[0]
+    return np.where(count > 0, (low + high) / 2, np.nan)
 
 
 def _nan_median(images, fill=None):
@@ -390,14 +406,14 @@ def _pooled(profiles, site, margin, side, reach=3):
     pooled = np.full((len(lines), size), np.nan)
     with _quiet_nan_warnings():
         for i in range(len(lines)):
-            pooled[i] = _nan_median(profiles[inverse == i], fill=np.nan)
+            pooled[i] = _small_nan_median(profiles[inverse == i])
         local = np.full_like(pooled, np.nan)
         inner = (lines != lines.min()) & (lines != lines.max())  # edge lines are no reference
         for i, line in enumerate(lines):
             offset = (lines - line) * side
             near = np.flatnonzero((offset > 0) & (offset <= reach) & inner)
             if len(near):
-                local[i] = np.nan_to_num(np.nanmedian(pooled[near], axis=0))
+                local[i] = np.nan_to_num(_small_nan_median(pooled[near]))
     pooled = pooled - local
     blank = ~np.isfinite(pooled)
     if margin:  # widen every gap in the data by the margin: a clipped tile's edge is an edge
@@ -654,19 +670,19 @@ def robust_z(features, floor=None):
 
     The array's majority of tiles is its own reference: a typical tile
     scores near 0, an outlier many units away. The deviation is the larger
-    of 1.4826 x the median absolute deviation (the standard deviation of a
-    normal distribution, whatever up to half the tiles do) and a quarter of
-    the mean absolute deviation times 1.2533 (for columns where most tiles
-    share one value, so that the first vanishes), and at least ``floor``
-    (one value per column, in the features' own units, or None): in an
-    array whose tiles are all very alike, a difference too small to matter
-    is not made large by dividing it by a tiny spread.
+    of 1.4826 x the median absolute deviation and the third quartile of the
+    absolute deviations over 1.1503 (both the standard deviation of a normal
+    distribution; the first whatever up to half the tiles do, the second up
+    to a quarter, for columns where most tiles share one value), and at
+    least ``floor`` (one value per column, in the features' own units, or
+    None): in an array whose tiles are all very alike, a difference too
+    small to matter is not made large by dividing it by a tiny spread.
     """
     features = np.asarray(features, dtype=np.float64)
     median = np.median(features, axis=0)
     deviation = np.abs(features - median)
     scale = np.maximum.reduce([1.4826 * np.median(deviation, axis=0),
-                               0.25 * 1.2533 * deviation.mean(axis=0),
+                               np.percentile(deviation, 75, axis=0) / 1.1503,
                                np.full(features.shape[1], _EPS)])
     if floor is not None:
         scale = np.maximum(scale, floor)

@@ -49,7 +49,7 @@ def _refined_stages():
                                 label="Stitching", n_components=None, scale=False)),
         ("irregular", OutlierStage(
             ShapeContext(),
-            LocalOutlierFactor(n_neighbors=150, novelty=True),
+            LocalOutlierFactor(n_neighbors=100, novelty=True),
             label="Irregular", threshold=2.5,
         )),
     ]

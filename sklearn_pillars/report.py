@@ -78,13 +78,17 @@ def remove_report(out_dir):
 
 
 # -- tables -----------------------------------------------------------------------
-def tile_rows(tiles, labels, scores):
-    """One dict per tile: array, row, col, label, inconsistency, box (and truth when known)."""
+def tile_rows(tiles, labels, scores, kinds=None):
+    """One dict per tile: array, row, col, label, stitch kind, inconsistency, box (and truth).
+
+    ``stitch_kind`` is ``"seam"`` or ``"field"`` for Stitching tiles when the
+    model tells the kinds apart (``kinds``), empty otherwise.
+    """
     rows = []
     for i, (a, r, c) in enumerate(tiles.positions):
         x0, y0, x1, y1 = tiles.boxes[i]
         row = {"array": tiles.array_names[a], "row": int(r), "col": int(c),
-               "label": str(labels[i]),
+               "label": str(labels[i]), "stitch_kind": "" if kinds is None else str(kinds[i]),
                "inconsistency": "" if np.isnan(scores[i]) else f"{scores[i]:.6g}",
                "x0": int(x0), "y0": int(y0), "x1": int(x1), "y1": int(y1)}
         if tiles.y is not None:
@@ -125,8 +129,15 @@ def _display_range(image):
     return float(low), float(max(high, low + 1))
 
 
-def defect_map(path, image, name, grid_size, positions, labels):
-    """The array image with each non-Good site outlined in its class colour, with a legend."""
+_KIND_STYLES = {"seam": "--", "field": "-"}  # Stitching outlines: dashed seams, solid fields
+
+
+def defect_map(path, image, name, grid_size, positions, labels, kinds=None):
+    """The array image with each non-Good site outlined in its class colour, with a legend.
+
+    With ``kinds``, Stitching sites are outlined dashed for image seams and
+    solid for write-field lines.
+    """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Rectangle
 
@@ -137,15 +148,26 @@ def defect_map(path, image, name, grid_size, positions, labels):
     ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
     sx, sy = w / grid_size, h / grid_size
     counts = Counter(map(str, labels))
-    for (r, c), label in zip(positions, labels, strict=True):
+    kinds = np.full(len(labels), "", dtype=object) if kinds is None else np.asarray(kinds)
+    for (r, c), label, kind in zip(positions, labels, kinds, strict=True):
         if label == "Good":
             continue
         cx, cy = int((c - 0.5) * sx), int((r - 0.5) * sy)  # the lattice centre, 1-based r, c
         ax.add_patch(Rectangle((cx - sx / 2 + 2, cy - sy / 2 + 2), sx - 4, sy - 4, fill=False,
-                               edgecolor=_color(str(label)), linewidth=1.8))
+                               edgecolor=_color(str(label)), linewidth=1.8,
+                               linestyle=_KIND_STYLES.get(str(kind), "-")))
     ax.set_axis_off()
-    handles = [Line2D([], [], color=_color(cls), linewidth=3, label=f"{cls} ({counts[cls]})")
-               for cls in DEFECTS + tuple(sorted(set(counts) - set(CLASSES)))]
+    handles = []
+    for cls in DEFECTS + tuple(sorted(set(counts) - set(CLASSES))):
+        split = Counter(str(k) for k, lab in zip(kinds, labels, strict=True)
+                        if lab == cls and str(k) in _KIND_STYLES)
+        if not split:
+            handles.append(Line2D([], [], color=_color(cls), linewidth=3,
+                                  label=f"{cls} ({counts[cls]})"))
+        for kind, style in _KIND_STYLES.items():
+            if split[kind]:
+                handles.append(Line2D([], [], color=_color(cls), linewidth=2, linestyle=style,
+                                      label=f"{cls}: {kind} ({split[kind]})"))
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False,
                fontsize=9, bbox_to_anchor=(0.5, 1.0))
     n = len(labels)
@@ -278,7 +300,7 @@ def _tsne(embedding):
 
 # -- the report ---------------------------------------------------------------------
 def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, title,
-                 details=(), tsne=False, progress=None):
+                 details=(), tsne=False, progress=None, kinds=None):
     """Write the whole report into ``out_dir`` (which must exist).
 
     Parameters
@@ -298,6 +320,10 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
         Add t-SNE panels to the stage figures (slow).
     progress : callable, optional
         Called with a short description before each step.
+    kinds : ndarray of str, optional
+        Kind of each tile's defect where the model tells kinds apart
+        (``"seam"`` / ``"field"`` for Stitching): the ``stitch_kind`` column
+        of tiles.csv and the outline style on the defect maps.
 
     Returns
     -------
@@ -310,7 +336,7 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
     written = []
 
     step("tables")
-    _write_csv(out / "tiles.csv", tile_rows(tiles, labels, scores))
+    _write_csv(out / "tiles.csv", tile_rows(tiles, labels, scores, kinds))
     summary = summary_rows(tiles, labels)
     _write_csv(out / "summary.csv", summary)
     written += [out / "tiles.csv", out / "summary.csv"]
@@ -322,7 +348,8 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
         member = tiles.positions[:, 0] == index
         path = out / f"map_{slug}.png"
         defect_map(path, tiles.array_images[index], name, grid_size,
-                   tiles.positions[member, 1:], labels[member])
+                   tiles.positions[member, 1:], labels[member],
+                   None if kinds is None else np.asarray(kinds)[member])
         maps.append((name, path.name))
         written.append(path)
 
@@ -450,7 +477,8 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
     for name, file in maps:
         lines.append(f'<figure><img src="{e(file)}" alt="defect map of {e(name)}">'
                      f"<figcaption>{e(name)}: non-Good sites outlined in their class colour"
-                     "</figcaption></figure>")
+                     " (Stitching: dashed for image seams, solid for write-field lines, "
+                     "when the model tells them apart)</figcaption></figure>")
     lines.append("<h2>Tiles by class</h2>")
     for cls, n, file in galleries:
         lines.append(f'<figure><img src="{e(file)}" alt="{e(cls)} tiles">'

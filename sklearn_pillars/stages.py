@@ -150,7 +150,7 @@ class PeelStage(BaseEstimator):
         ``"separated"`` the clusters that stand clearly apart
         (:class:`SeparatedClusters` with its defaults). A callable, such as a
         :class:`SeparatedClusters` instance (whose parameters are then
-        searchable as ``<stage>__rule__min_gap``), is called as
+        searchable as ``<stage>__rule__min_distance``), is called as
         ``rule(cluster_labels, embedding)`` with the training tiles' cluster
         labels and their reduced features, and returns the chosen cluster
         label(s) (an int or a sequence, possibly empty).
@@ -395,7 +395,10 @@ class OutlierStage(BaseEstimator):
         self.scaler_ = StandardScaler()
         Z = self.scaler_.fit_transform(_prepare(featurize(self.features_)))
         if "n_neighbors" in detector.get_params():
-            detector.set_params(n_neighbors=min(detector.get_params()["n_neighbors"], n - 1))
+            # at most n - 1; for more than 40 tiles at most half of them, since LOF with
+            # every tile as a neighbour of every other scores them all alike
+            cap = n - 1 if n <= 40 else n // 2
+            detector.set_params(n_neighbors=min(detector.get_params()["n_neighbors"], cap))
         self.detector_ = detector.fit(Z)
         self.threshold_ = (-float(detector.offset_) if self.threshold is None
                            else float(self.threshold))
