@@ -6,6 +6,7 @@ import warnings
 from numbers import Integral
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.base import ClassifierMixin, clone
 from sklearn.metrics import accuracy_score
 from sklearn.utils import Bunch, check_random_state
@@ -294,7 +295,8 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         if all(isinstance(f, _ArrayFeatures) for f in features):
             for f in features:
                 f._validate_params()
-            return array_parts([f._parts for f in features], X), tile_positions(X)
+            n_jobs = max(effective_n_jobs(f.n_jobs) for f in features)
+            return array_parts([f._parts for f in features], X, n_jobs=n_jobs), tile_positions(X)
         if any(isinstance(f, _ArrayFeatures) for f in features):
             return None
         settings = {(f.layout, f.batch_size, f.n_jobs) for f in features}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numpy as np
@@ -489,13 +490,15 @@ class PillarFeatures(_TileFeatureUnion):
     feature_names = tuple(name for _, cls in _parts for name in cls.feature_names)
 
 
-def array_parts(computes, X, layout="tiles"):
+def array_parts(computes, X, layout="tiles", n_jobs=None):
     """Per-tile parts computed in the context of each tile's array, in one pass over X.
 
     The rows of each array index are decoded together and compared with
     their array's reference pillar (:func:`~sklearn_pillars.context.array_context`,
     built once per array); each function of ``computes`` maps that context
-    to one row of numbers per tile.
+    to one row of numbers per tile. With ``n_jobs`` > 1, arrays are done in
+    that many threads at once (NumPy, SciPy's FFT and OpenCV release the
+    GIL for most of the work; an array's tiles are not copied to a process).
 
     Returns
     -------
@@ -509,16 +512,23 @@ def array_parts(computes, X, layout="tiles"):
     if n == 0:
         raise ValueError("X has no rows: there are no tiles to compute features of")
     positions = tile_positions(X)
-    outs = None
-    for array in np.unique(positions[:, 0]):
-        rows = np.flatnonzero(positions[:, 0] == array)
+    groups = [np.flatnonzero(positions[:, 0] == array) for array in np.unique(positions[:, 0])]
+
+    def one_array(rows):
         where, shapes, canvas = unpack_tiles(X[rows])
         context = C.array_context(C.centred_tiles(canvas, shapes, where))
-        results = [compute(context) for compute in computes]
-        if outs is None:
-            outs = [np.empty((n, r.shape[1])) for r in results]
-        for out, result in zip(outs, results, strict=True):
-            out[rows] = result
+        return [compute(context) for compute in computes]
+
+    workers = min(effective_n_jobs(n_jobs), len(groups))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(one_array, groups))
+    else:
+        results = [one_array(rows) for rows in groups]
+    outs = [np.empty((n, r.shape[1])) for r in results[0]]
+    for rows, parts in zip(groups, results, strict=True):
+        for out, part in zip(outs, parts, strict=True):
+            out[rows] = part
     return outs
 
 
@@ -542,13 +552,13 @@ class _ArrayFeatures(_TileFeatures):
     is learnt in ``fit``: a new array is its own reference.
     """
 
-    _parameter_constraints = {}
+    _parameter_constraints = {"n_jobs": [None, Integral]}
 
     _signs = None  # per column: +1 (-1) keeps only deviations up (down), 0 both
     _floor = None  # per column: smallest deviation scale, in the parts' units
 
-    def __init__(self):
-        pass
+    def __init__(self, *, n_jobs=None):
+        self.n_jobs = n_jobs
 
     def _parts(self, context):
         raise NotImplementedError
@@ -557,7 +567,7 @@ class _ArrayFeatures(_TileFeatures):
         return parts
 
     def _row_features(self, X):
-        return array_parts([self._parts], X)[0], tile_positions(X)
+        return array_parts([self._parts], X, n_jobs=self.n_jobs)[0], tile_positions(X)
 
     def _standardised(self, parts, positions):
         """One array's features in robust deviations of its tiles."""
@@ -590,6 +600,11 @@ class MissingContext(_ArrayFeatures):
     deviations of its array's tiles and counted only where lighter than
     typical (darker sites are not missing pillars).
 
+    Parameters
+    ----------
+    n_jobs : int, default=None
+        Arrays computed at once, in threads (``None`` means 1).
+
     Attributes
     ----------
     n_features_in_ : int
@@ -619,6 +634,11 @@ class CollapsedContext(_ArrayFeatures):
     tile's centre and of the whole tile is darker than the reference
     pillar's rim, and how dark the centre's lighter part is, each in robust
     standard deviations of its array's tiles, counted only toward darker.
+
+    Parameters
+    ----------
+    n_jobs : int, default=None
+        Arrays computed at once, in threads (``None`` means 1).
 
     Attributes
     ----------
@@ -662,6 +682,8 @@ class LineContext(_ArrayFeatures):
     seam_ratio : float, default=0.5
         A line is a seam when its strength over the substrate is at least
         this share of its strength across the pillars.
+    n_jobs : int, default=None
+        Arrays computed at once, in threads (``None`` means 1).
 
     Attributes
     ----------
@@ -679,9 +701,11 @@ class LineContext(_ArrayFeatures):
 
     feature_names = C.STRONGEST_LINE_NAMES
     _signs = (1,) * len(C.STRONGEST_LINE_NAMES)
-    _parameter_constraints = {"seam_ratio": [Interval(Real, 0, None, closed="left")]}
+    _parameter_constraints = {**_ArrayFeatures._parameter_constraints,
+                              "seam_ratio": [Interval(Real, 0, None, closed="left")]}
 
-    def __init__(self, seam_ratio=0.5):
+    def __init__(self, seam_ratio=0.5, *, n_jobs=None):
+        super().__init__(n_jobs=n_jobs)
         self.seam_ratio = seam_ratio
 
     def _parts(self, context):
@@ -708,6 +732,11 @@ class ShapeContext(_ArrayFeatures):
     correlation with the reference pillar, and the area, size and
     elongation of its dark outline; each in robust standard deviations of
     its array's tiles.
+
+    Parameters
+    ----------
+    n_jobs : int, default=None
+        Arrays computed at once, in threads (``None`` means 1).
 
     Attributes
     ----------
