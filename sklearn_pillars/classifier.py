@@ -432,8 +432,14 @@ def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
 
     Only one band of tiles is in memory at a time. Each band is cut with a
     one-row halo (:func:`~sklearn_pillars.iter_tile_chunks`), so every tile
-    has all its grid neighbours and gets exactly what ``model.predict``
-    would give it in one X of the whole array.
+    has all its grid neighbours and, with features that look no further
+    than the neighbours (the ``"notebook"`` preset), gets exactly what
+    ``model.predict`` would give it in one X of the whole array. Features
+    that compare a tile with its whole array (the ``"refined"`` preset:
+    reference pillar, lines pooled along whole grid columns, each array's
+    robust scale) see one band as the array: the result is exact when a
+    band holds the whole grid (``chunk_rows >= grid_size``, the default up to
+    64 rows) and otherwise differs on a few percent of the tiles.
 
     Parameters
     ----------

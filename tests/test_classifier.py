@@ -350,3 +350,15 @@ def test_bands_without_a_halo_would_differ(fitted):
                             iter_tile_chunks(new.array_images[0], 15, chunk_rows=3)])
     # the halo matters: without it the band-edge tiles lose neighbours
     assert not np.allclose(np.nan_to_num(bands), np.nan_to_num(whole))
+
+
+def test_refined_predict_in_bands_is_exact_when_a_band_holds_the_array():
+    from sklearn_pillars import predict_in_bands, tile_array
+
+    model = LayeredPeelClassifier("refined").fit(
+        make_pillar_arrays(n_arrays=2, grid_size=15, random_state=3).X)
+    image = make_pillar_arrays(n_arrays=1, grid_size=15, random_state=30).array_images[0]
+    whole = model.trace(tile_array(image, grid_size=15).X)
+    banded = predict_in_bands(model, image, grid_size=15, chunk_rows=15)
+    np.testing.assert_array_equal(banded.labels.ravel(), whole.labels)
+    np.testing.assert_allclose(banded.scores.ravel(), whole.scores, rtol=1e-9)

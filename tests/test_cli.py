@@ -1,6 +1,7 @@
 """The sklearn-pillars command: reports, saved models, exit codes and messages."""
 
 import csv
+import html
 import re
 import subprocess
 import sys
@@ -310,3 +311,28 @@ def test_a_model_file_without_a_model_is_refused(tmp_path):
                  "tile_half": 32, "model": "hello"}, tmp_path / "s.joblib")
     with pytest.raises(ModelFileError, match="fitted LayeredPeelClassifier"):
         load_model(tmp_path / "s.joblib")
+
+
+def test_stages_refined_records_the_preset_and_the_stitch_kinds(array_files, tmp_path, capsys):
+    paths, truth = array_files
+    model = tmp_path / "refined.skops"
+    code, _, err = run(["fit", *paths[:2], "--model", model, "--stages", "refined"], capsys)
+    assert code == 0, err
+    assert load_model(model)[1]["preset"] == "refined"
+    out = tmp_path / "report"
+    code, _, err = run(["inspect", paths[2], "--model", model, "--out", out], capsys)
+    assert code == 0, err
+    tiles = rows(out / "tiles.csv")
+    kinds = {t["stitch_kind"] for t in tiles if t["label"] == "Stitching"}
+    assert kinds and kinds <= {"seam", "field"}
+    assert all(t["stitch_kind"] == "" for t in tiles if t["label"] != "Stitching")
+    assert html.escape("preset 'refined'") in (out / "index.html").read_text()
+    # the notebook preset tells no kinds apart: the column is there, empty
+    out = tmp_path / "notebook"
+    code, _, err = run(["inspect", paths[2], "--stages", "notebook", "--out", out], capsys)
+    assert code == 0, err
+    assert {t["stitch_kind"] for t in rows(out / "tiles.csv")} == {""}
+    # --stages chooses how to fit: with a saved model it is a usage error
+    code, _, err = run(["inspect", paths[2], "--model", model, "--stages", "notebook",
+                        "--out", tmp_path / "x"], capsys)
+    assert code == 2 and "--stages" in err
