@@ -1,6 +1,7 @@
 """What the benchmarks share: synthetic inputs of any size and the notebook's functions."""
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,3 +30,13 @@ def seed_notebook():
     if not (loader.available() and all(p.is_file() for p in SEED_ARRAYS)):
         return None
     return loader
+
+
+def best_time(function, repeat):
+    """The shortest of ``repeat`` wall-clock times of ``function()``, in seconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)

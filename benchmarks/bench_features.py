@@ -9,7 +9,6 @@ Figures, not pass/fail: speed goals are read off this output, never asserted in 
 
 import argparse
 import platform
-import time
 import tracemalloc
 
 import _common
@@ -37,15 +36,6 @@ FULL_SETS = [("all eight, 4 transformers", FULL_SET),
              ("all eight, PillarFeatures", [PillarFeatures])]
 
 
-def best_time(function, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def peak_memory(function):
     """Peak bytes allocated through Python's allocators (NumPy included) while running."""
     tracemalloc.start()
@@ -71,7 +61,7 @@ def throughput(sizes, repeat, n_jobs):
                 for cls in classes:
                     cls(n_jobs=n_jobs).fit_transform(X)
 
-            line += f"{n / best_time(run, reps):>14,.0f}"
+            line += f"{n / _common.best_time(run, reps):>14,.0f}"
         peak = peak_memory(lambda X=data[sizes[-1]], classes=classes: [
             c(n_jobs=n_jobs).fit_transform(X) for c in classes])
         print(line + f"{peak / 1e6:>18.1f}")
@@ -101,8 +91,8 @@ def against_notebook(repeat):
     print(f"{'transformer':<28}{'notebook ms':>12}{'package ms':>12}{'speed-up':>10}")
     seed_total = 0.0
     for cls in EIGHT:
-        t_seed = best_time(seed_calls[cls.__name__], repeat)
-        t_ours = best_time(lambda cls=cls: cls().fit_transform(tiles.X), repeat)
+        t_seed = _common.best_time(seed_calls[cls.__name__], repeat)
+        t_ours = _common.best_time(lambda cls=cls: cls().fit_transform(tiles.X), repeat)
         seed_total += t_seed
         print(f"{cls.__name__:<28}{t_seed * 1e3:>12.1f}{t_ours * 1e3:>12.1f}"
               f"{t_seed / t_ours:>9.1f}x")
@@ -111,7 +101,7 @@ def against_notebook(repeat):
             for cls in classes:
                 cls().fit_transform(tiles.X)
 
-        t_full = best_time(run, repeat)
+        t_full = _common.best_time(run, repeat)
         print(f"{name:<28}{seed_total * 1e3:>12.1f}{t_full * 1e3:>12.1f}"
               f"{seed_total / t_full:>9.1f}x")
 

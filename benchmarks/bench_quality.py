@@ -24,7 +24,6 @@ import functools
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 import _common
@@ -210,15 +209,6 @@ def section_g(preset):
             ("(g) array 1 macro-F1, changed copy", f"{macro_f1(y, changed):.3f}")]
 
 
-def best_time(function, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def timing_input():
     """What is timed, and a function giving its X: arrays 1-3 read from their files, or
     without them three synthetic arrays of the same size, rendered beforehand."""
@@ -231,10 +221,10 @@ def timing_input():
 
 def section_timing(preset):
     what, load = timing_input()
-    fit_time = best_time(lambda: LayeredPeelClassifier(preset).fit_predict(load()), 2)
+    fit_time = _common.best_time(lambda: LayeredPeelClassifier(preset).fit_predict(load()), 2)
     X = load()
     model = LayeredPeelClassifier(preset).fit(X)
-    predict_time = best_time(lambda: model.predict(X), 3)
+    predict_time = _common.best_time(lambda: model.predict(X), 3)
     return [(f"time: {what} (s, best of 2)", f"{fit_time:.2f}"),
             (f"time: predict {len(X):,} tiles (tiles/s, best of 3)",
              f"{len(X) / predict_time:,.0f}")]
