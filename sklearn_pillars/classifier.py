@@ -285,10 +285,14 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         the same layout, batch size and n_jobs, each batch of tiles is decoded
         once and what the stages share (contours, gradients) is computed once;
         when they are all the package's array-context transformers, each
-        array's context (reference pillar, residuals) is built once. What is
-        not row-local (neighbours, pooling along grid lines, the array's
-        robust scale, the mean radial profile) still runs on the tiles each
-        stage receives, so the results are those of fitting stage by stage.
+        array's context (photometric scale, reference pillar, residuals) is
+        built once, from all of the array's tiles in X. What is not row-local
+        (neighbours, pooling along grid lines, the array's robust scale, the
+        mean radial profile) still runs on the tiles each stage receives. For
+        the notebook's features the results are those of fitting stage by
+        stage; array-context features fitted stage by stage (a custom mix of
+        stages, which disables the shared pass) build each context from the
+        stage's own tiles instead, which can differ slightly.
         """
         if not features or not all(_shareable(f) for f in features):
             return None
