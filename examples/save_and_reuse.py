@@ -3,7 +3,9 @@
     python examples/save_and_reuse.py [TRAIN_ARRAY ... NEW_ARRAY]
 
 Defaults to arrays 1-3 of ../shared/data for training and Array_4 as the new array when
-present; otherwise synthetic arrays.
+present; otherwise synthetic arrays. It uses the "refined" preset, whose features compare
+each tile with its own array, so that a saved model transfers to an array of another
+brightness, contrast or focus; the model is saved as .skops (safe to load).
 """
 
 import sys
@@ -11,10 +13,10 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import joblib
 import numpy as np
 
 from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays, read_arrays
+from sklearn_pillars.persist import load_model, save_model
 
 shared = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "arrays"
 paths = [Path(p) for p in sys.argv[1:]] or [
@@ -27,17 +29,19 @@ else:
     train = make_pillar_arrays(n_arrays=3, random_state=0)
     new = make_pillar_arrays(n_arrays=1, random_state=1)
 
-model = LayeredPeelClassifier().fit(train.X)
+model = LayeredPeelClassifier(stages="refined").fit(train.X)
 with tempfile.TemporaryDirectory() as folder:
-    path = Path(folder) / "pillars.joblib"  # joblib files run code when loaded: trust them
-    joblib.dump(model, path)
-    loaded = joblib.load(path)
+    path = Path(folder) / "pillars.skops"
+    save_model(model, path, grid_size=21, tile_half=32)
+    loaded, info = load_model(path)
 
-labels = loaded.predict(new.X)
-scores = loaded.score_samples(new.X)
+result = loaded.trace(new.X)  # labels, inconsistency scores and stitch kinds in one pass
+labels, scores = result.labels, result.scores
 assert np.array_equal(labels, model.predict(new.X))
-print(f"fitted on {', '.join(train.array_names)}; classified {new.array_names[0]}:")
+print(f"fitted on {', '.join(train.array_names)} (preset {info['preset']!r}); "
+      f"classified {new.array_names[0]}:")
 print(" ", dict(sorted(Counter(labels.tolist()).items())))
+print("  stitching kinds:", dict(Counter(result.kinds[labels == "Stitching"].tolist())))
 worst = np.argsort(np.nan_to_num(scores, nan=-np.inf))[::-1][:5]
 print("  most inconsistent tiles:",
       ", ".join(f"{new.tile_names[i]} ({scores[i]:.2f})" for i in worst))
