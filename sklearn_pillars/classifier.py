@@ -297,10 +297,15 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         if not features or not all(_shareable(f) for f in features):
             return None
         if all(isinstance(f, _ArrayFeatures) for f in features):
+            if len({f.downsample for f in features}) != 1:
+                return None
             for f in features:
                 f._validate_params()
+                f._check_downsample(X)
             n_jobs = max(effective_n_jobs(f.n_jobs) for f in features)
-            return array_parts([f._parts for f in features], X, n_jobs=n_jobs), tile_positions(X)
+            parts = array_parts([f._parts for f in features], X, n_jobs=n_jobs,
+                                downsample=features[0].downsample)
+            return parts, tile_positions(X)
         if any(isinstance(f, _ArrayFeatures) for f in features):
             return None
         settings = {(f.layout, f.batch_size, f.n_jobs) for f in features}

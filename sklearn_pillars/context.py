@@ -26,6 +26,7 @@ from __future__ import annotations
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -74,6 +75,13 @@ class ArrayContext:
         Normalised correlation of each tile with the reference at that shift.
     level, contrast : float
         The array's substrate grey level and its substrate-to-rim contrast.
+    detail : ndarray of shape (n, factor * T, factor * T) or None
+        The tiles at full resolution in contrast units, when ``tiles`` are
+        downsampled by ``factor``.
+    factor : int
+        Full-resolution pixels per pixel of ``tiles``.
+    sample : ndarray of int or None
+        The tiles the reference was built from.
     """
 
     tiles: np.ndarray
@@ -85,6 +93,25 @@ class ArrayContext:
     match: np.ndarray
     level: float
     contrast: float
+    detail: np.ndarray | None = None
+    factor: int = 1
+    sample: np.ndarray | None = None
+
+    @cached_property
+    def detail_residual(self):
+        """The residuals at full resolution (``residual`` when there is no ``detail``).
+
+        The reference is rebuilt from the full-resolution sample aligned with
+        the shifts found on the downsampled tiles, so that thin lines keep
+        their sharpness.
+        """
+        if self.detail is None:
+            return self.residual
+        dy, dx = self.factor * self.dy, self.factor * self.dx
+        picked = self.sample
+        reference = _nan_median(fourier_shift(_mean_filled(self.detail[picked]), -dy[picked],
+                                              -dx[picked]))
+        return self.detail - fourier_shift(reference[None], dy, dx)
 
 
 def centred_tiles(canvas, shapes, positions):
@@ -114,6 +141,18 @@ def centred_tiles(canvas, shapes, positions):
         members = np.flatnonzero(inverse.ravel() == g)
         out[members, gy:gy + gh, gx:gx + gw] = canvas[members, :gh, :gw]
     return out
+
+
+def downsample(tiles, factor):
+    """Mean of each ``factor`` x ``factor`` block of pixels (NaN where a block has one).
+
+    The canvas side must be a multiple of ``factor``.
+    """
+    if factor == 1:
+        return tiles
+    n, h, w = tiles.shape
+    blocks = tiles.reshape(n, h // factor, factor, w // factor, factor)
+    return blocks.mean(axis=(2, 4), dtype=np.float32)
 
 
 def register(tiles, reference, max_shift):
@@ -185,7 +224,8 @@ def register(tiles, reference, max_shift):
     return dy - max_shift, dx - max_shift, peak
 
 
-def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128):
+def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128, detail=None,
+                  factor=1):
     """Photometric scale, reference pillar, shifts and residuals of one array's tiles.
 
     Parameters
@@ -200,6 +240,10 @@ def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128):
         The reference and the photometric scale come from at most this many
         tiles, spread evenly over the array (whole tiles when there are
         enough): the median of a few hundred tiles is as good as that of all.
+    detail : ndarray of shape (n, factor * T, factor * T), optional
+        The same tiles at full resolution, when ``tiles`` were downsampled
+        by ``factor``: kept (in contrast units) for what needs the detail.
+    factor : int, default=1
 
     Returns
     -------
@@ -210,8 +254,9 @@ def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128):
     max_shift = max(1, size // 6) if max_shift is None else max_shift
     whole = np.flatnonzero(np.isfinite(tiles).all(axis=(1, 2)))
     pool = whole if len(whole) >= min(8, n) else np.arange(n)
-    sample = tiles[pool[np.linspace(0, len(pool) - 1, min(len(pool), max_reference_tiles))
-                        .round().astype(int)]]
+    picked = pool[np.linspace(0, len(pool) - 1, min(len(pool), max_reference_tiles))
+                  .round().astype(int)]
+    sample = tiles[picked]
     with _quiet_nan_warnings():
         flat = sample.reshape(len(sample), -1)
         low, level = np.median(row_percentiles(flat, [_LOW_PCT, _HIGH_PCT]), axis=1)
@@ -224,9 +269,11 @@ def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128):
         reference = _nan_median(fourier_shift(_mean_filled(sample), -dy, -dx))
     dy, dx, match = register(normed, reference, max_shift)
     shifted = fourier_shift(reference[None], dy, dx)
+    if detail is not None:
+        detail = (np.asarray(detail, dtype=np.float32) - level) / contrast
     return ArrayContext(tiles=normed, reference=reference, shifted_reference=shifted,
                         residual=normed - shifted, dy=dy, dx=dx, match=match, level=level,
-                        contrast=contrast)
+                        contrast=contrast, detail=detail, factor=factor, sample=picked)
 
 
 def fourier_shift(images, dy, dx):
@@ -447,10 +494,12 @@ def line_profiles(context):
 
     In order: along y over the pillar band (horizontal lines), along y over
     the substrate band, along x over the pillar band (vertical lines), along
-    x over the substrate band.
+    x over the substrate band. From the full-resolution residuals when the
+    context has them: a line 1-2 pixels wide is blurred by downsampling.
     """
-    inner, outer = _bands(context.residual.shape[1])
-    return np.hstack([_profiles(context.residual, band, axis)
+    residual = context.detail_residual
+    inner, outer = _bands(residual.shape[1])
+    return np.hstack([_profiles(residual, band, axis)
                       for axis in (1, 2) for band in (inner, outer)]).astype(np.float64)
 
 
@@ -593,7 +642,7 @@ def best_deformation(context):
     weight = np.where(np.isfinite(centred), window[:, None] * window[None, :], np.float32(0))
     centred = np.nan_to_num(centred, nan=0.0)
     templates, params = deformed_references(context.reference)
-    if size % 2 == 0:  # a pillar's size and shape show at half the resolution, 4x cheaper
+    if size % 2 == 0 and size >= 48:  # a pillar's size and shape show at half the resolution
         templates, centred, weight = (_halve(a) for a in (templates, centred, weight))
     flat_t = templates.reshape(len(templates), -1).T.astype(np.float64)  # (pixels, k)
     w = weight.reshape(n, -1)

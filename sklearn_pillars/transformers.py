@@ -13,7 +13,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 
 from . import context as C
 from . import features as F
-from .tileset import iter_tile_batches, tile_positions, unpack_tiles
+from .tileset import iter_tile_batches, tile_positions, tile_size_from_width, unpack_tiles
 
 # Rows per joblib task when n_jobs > 1: large enough to amortise the
 # process start-up and transfer, small enough to balance two or more cores.
@@ -490,7 +490,7 @@ class PillarFeatures(_TileFeatureUnion):
     feature_names = tuple(name for _, cls in _parts for name in cls.feature_names)
 
 
-def array_parts(computes, X, layout="tiles", n_jobs=None):
+def array_parts(computes, X, layout="tiles", n_jobs=None, downsample=1):
     """Per-tile parts computed in the context of each tile's array, in one pass over X.
 
     The rows of each array index are decoded together and compared with
@@ -499,6 +499,8 @@ def array_parts(computes, X, layout="tiles", n_jobs=None):
     to one row of numbers per tile. With ``n_jobs`` > 1, arrays are done in
     that many threads at once (NumPy, SciPy's FFT and OpenCV release the
     GIL for most of the work; an array's tiles are not copied to a process).
+    With ``downsample`` > 1 the tiles are first averaged over blocks of that
+    many pixels a side (:func:`~sklearn_pillars.context.downsample`).
 
     Returns
     -------
@@ -516,7 +518,9 @@ def array_parts(computes, X, layout="tiles", n_jobs=None):
 
     def one_array(rows):
         where, shapes, canvas = unpack_tiles(X[rows])
-        context = C.array_context(C.centred_tiles(canvas, shapes, where))
+        full = C.centred_tiles(canvas, shapes, where)
+        context = C.array_context(C.downsample(full, downsample),
+                                  detail=full if downsample > 1 else None, factor=downsample)
         return [compute(context) for compute in computes]
 
     workers = min(effective_n_jobs(n_jobs), len(groups))
@@ -552,12 +556,16 @@ class _ArrayFeatures(_TileFeatures):
     is learnt in ``fit``: a new array is its own reference.
     """
 
-    _parameter_constraints = {"n_jobs": [None, Integral]}
+    _parameter_constraints = {
+        "downsample": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [None, Integral],
+    }
 
     _signs = None  # per column: +1 (-1) keeps only deviations up (down), 0 both
     _floor = None  # per column: smallest deviation scale, in the parts' units
 
-    def __init__(self, *, n_jobs=None):
+    def __init__(self, *, downsample=2, n_jobs=None):
+        self.downsample = downsample
         self.n_jobs = n_jobs
 
     def _parts(self, context):
@@ -567,7 +575,15 @@ class _ArrayFeatures(_TileFeatures):
         return parts
 
     def _row_features(self, X):
-        return array_parts([self._parts], X, n_jobs=self.n_jobs)[0], tile_positions(X)
+        self._check_downsample(X)
+        parts = array_parts([self._parts], X, n_jobs=self.n_jobs, downsample=self.downsample)
+        return parts[0], tile_positions(X)
+
+    def _check_downsample(self, X):
+        size = tile_size_from_width(X.shape[1])
+        if size % self.downsample or size // self.downsample < 8:
+            raise ValueError(f"downsample={self.downsample} must divide the tile size {size} "
+                             f"and leave at least 8 pixels a side")
 
     def _standardised(self, parts, positions):
         """One array's features in robust deviations of its tiles."""
@@ -602,6 +618,10 @@ class MissingContext(_ArrayFeatures):
 
     Parameters
     ----------
+    downsample : int, default=2
+        The tiles are compared after averaging blocks of this many pixels a
+        side (2: four times less work; a pillar 35 pixels across and a line
+        2 pixels wide still show).
     n_jobs : int, default=None
         Arrays computed at once, in threads (``None`` means 1).
 
@@ -637,6 +657,10 @@ class CollapsedContext(_ArrayFeatures):
 
     Parameters
     ----------
+    downsample : int, default=2
+        The tiles are compared after averaging blocks of this many pixels a
+        side (2: four times less work; a pillar 35 pixels across and a line
+        2 pixels wide still show).
     n_jobs : int, default=None
         Arrays computed at once, in threads (``None`` means 1).
 
@@ -682,6 +706,10 @@ class LineContext(_ArrayFeatures):
     seam_ratio : float, default=0.5
         A line is a seam when its strength over the substrate is at least
         this share of its strength across the pillars.
+    downsample : int, default=2
+        The tiles are compared after averaging blocks of this many pixels a
+        side (2: four times less work; a pillar 35 pixels across and a line
+        2 pixels wide still show).
     n_jobs : int, default=None
         Arrays computed at once, in threads (``None`` means 1).
 
@@ -704,8 +732,8 @@ class LineContext(_ArrayFeatures):
     _parameter_constraints = {**_ArrayFeatures._parameter_constraints,
                               "seam_ratio": [Interval(Real, 0, None, closed="left")]}
 
-    def __init__(self, seam_ratio=0.5, *, n_jobs=None):
-        super().__init__(n_jobs=n_jobs)
+    def __init__(self, seam_ratio=0.5, *, downsample=2, n_jobs=None):
+        super().__init__(downsample=downsample, n_jobs=n_jobs)
         self.seam_ratio = seam_ratio
 
     def _parts(self, context):
@@ -735,6 +763,10 @@ class ShapeContext(_ArrayFeatures):
 
     Parameters
     ----------
+    downsample : int, default=2
+        The tiles are compared after averaging blocks of this many pixels a
+        side (2: four times less work; a pillar 35 pixels across and a line
+        2 pixels wide still show).
     n_jobs : int, default=None
         Arrays computed at once, in threads (``None`` means 1).
 
