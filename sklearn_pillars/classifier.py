@@ -195,12 +195,17 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         labels = [stage.label for _, stage in stages] + [self._inlier_label(stages)]
         return list(dict.fromkeys(labels))
 
-    def _configured(self, stage, seed):
+    def _configured(self, name, stage, seed):
         stage = clone(stage)
         overrides = {key: value for key, value in
                      (("layout", self.layout), ("n_jobs", self.n_jobs)) if value is not None}
         if overrides:
             supported = stage.features.get_params(deep=False)
+            if self.layout == "strip" and "layout" not in supported:
+                raise ValueError(
+                    f"layout='strip': the features of stage {name!r} "
+                    f"({type(stage.features).__name__}) compare the tiles of an array and "
+                    "need X in the tile-set layout")
             stage.features.set_params(**{k: v for k, v in overrides.items() if k in supported})
         for key in ("clusterer", "detector"):
             inner = getattr(stage, key, None)
@@ -236,7 +241,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         seed = self.random_state
         if seed is not None and not isinstance(seed, Integral):  # a RandomState: draw an int
             seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
-        stages = [(name, self._configured(stage, seed)) for name, stage in stages]
+        stages = [(name, self._configured(name, stage, seed)) for name, stage in stages]
         self.preset_ = self.stages if isinstance(self.stages, str) else None
         self.inlier_label_ = self._inlier_label(stages)
         self.classes_ = np.array(sorted(self._class_labels(stages)))

@@ -47,9 +47,10 @@ def smallest_cluster(cluster_labels, embedding=None):
 class SeparatedClusters(BaseEstimator):
     """A selection rule that peels only clusters lying far from the bulk of the tiles.
 
-    The bulk is the largest cluster. Another cluster is chosen when the
-    median of its tiles lies at least ``min_distance`` from the bulk's
-    median, in the units of the space the tiles were clustered in. With
+    A cluster is chosen when the median of its tiles lies at least
+    ``min_distance`` from the median of all the tiles (the typical tile, as
+    long as defects are fewer than half), in the units of the space the
+    tiles were clustered in. With
     features on a common scale, such as the refined preset's robust
     deviations from each array's typical tile, the rule reads "the typical
     tile of this cluster is at least ``min_distance`` deviations away from
@@ -60,8 +61,8 @@ class SeparatedClusters(BaseEstimator):
     Parameters
     ----------
     min_distance : float, default=6.0
-        Distance between the medians of a cluster and of the bulk from which
-        the cluster is peeled.
+        Distance between the medians of a cluster and of all the tiles from
+        which the cluster is peeled.
     max_share : float, default=0.5
         A cluster holding more than this share of the tiles is never peeled.
 
@@ -88,11 +89,11 @@ class SeparatedClusters(BaseEstimator):
         self.max_share = max_share
 
     def distances(self, cluster_labels, embedding):
-        """Distance of each cluster's median from the bulk's: ``(cluster ids, distances)``."""
+        """Distance of each cluster's median from all tiles': ``(cluster ids, distances)``."""
         Z = np.asarray(embedding, dtype=np.float64)
         cluster_labels = np.asarray(cluster_labels)
-        ids, counts = np.unique(cluster_labels, return_counts=True)
-        centre = np.median(Z[cluster_labels == ids[np.argmax(counts)]], axis=0)
+        ids = np.unique(cluster_labels)
+        centre = np.median(Z, axis=0)
         medians = np.array([np.median(Z[cluster_labels == i], axis=0) for i in ids])
         return ids, np.linalg.norm(medians - centre, axis=1)
 

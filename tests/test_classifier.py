@@ -379,3 +379,17 @@ def test_refined_nested_parameters_are_searchable(synthetic):
     never = clone(model).set_params(stitching__rule__min_distance=1e6).fit(synthetic.X)
     assert not (never.labels_ == "Stitching").any()
     assert model.stages == "refined"  # the searched copies had stages of their own
+
+
+@pytest.mark.parametrize("random_state", range(4))
+def test_refined_on_a_small_array(random_state):
+    """An 8 x 8 array: with few tiles in many clusters, the typical tile is still the reference."""
+    tiles = make_pillar_arrays(n_arrays=1, grid_size=8, random_state=random_state)
+    labels = LayeredPeelClassifier("refined").fit_predict(tiles.X)
+    assert np.mean(labels == tiles.y) >= 0.9
+
+
+def test_refined_refuses_the_strip_layout_clearly():
+    X = np.random.default_rng(0).random((20, 7))
+    with pytest.raises(ValueError, match="stage 'missing' .*MissingContext.*tile-set layout"):
+        LayeredPeelClassifier("refined", layout="strip").fit(X)
