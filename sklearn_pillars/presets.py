@@ -45,7 +45,7 @@ def _refined_stages():
                               label="Missing", n_components=None, scale=False)),
         ("collapsed", PeelStage(CollapsedContext(), kmeans(), rule=SeparatedClusters(7.0),
                                 label="Collapsed", n_components=None, scale=False)),
-        ("stitching", PeelStage(LineContext(), kmeans(12), rule=SeparatedClusters(4.5),
+        ("stitching", PeelStage(LineContext(), kmeans(12), rule=SeparatedClusters(4.0),
                                 label="Stitching", n_components=None, scale=False)),
         ("irregular", OutlierStage(
             ShapeContext(),

@@ -368,14 +368,14 @@ def test_refined_nested_parameters_are_searchable(synthetic):
     groups = synthetic.positions[:, 0]
     model = LayeredPeelClassifier("refined")
     params = model.get_params()
-    assert params["stitching__rule__min_distance"] == 4.5
+    assert params["stitching__rule__min_distance"] == 4.0
     assert params["irregular__threshold"] == 2.5
-    grid = {"stitching__rule__min_distance": [4.5, 1e6]}  # 1e6: the stage never peels
+    grid = {"stitching__rule__min_distance": [4.0, 1e6]}  # 1e6: the stage never peels
     search = GridSearchCV(model, grid, scoring="f1_macro", cv=GroupKFold(n_splits=2))
     search.fit(synthetic.X, synthetic.y, groups=groups)
     scores = search.cv_results_["mean_test_score"]
     assert scores[0] > scores[1]  # finding the lines is worth something on this data
-    assert search.best_params_ == {"stitching__rule__min_distance": 4.5}
+    assert search.best_params_ == {"stitching__rule__min_distance": 4.0}
     never = clone(model).set_params(stitching__rule__min_distance=1e6).fit(synthetic.X)
     assert not (never.labels_ == "Stitching").any()
     assert model.stages == "refined"  # the searched copies had stages of their own
