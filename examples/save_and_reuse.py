@@ -17,6 +17,7 @@ import numpy as np
 
 from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays, read_arrays
 from sklearn_pillars.persist import load_model, save_model
+from sklearn_pillars.sanity import drift_warnings
 
 shared = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "arrays"
 paths = [Path(p) for p in sys.argv[1:]] or [
@@ -32,7 +33,9 @@ else:
 model = LayeredPeelClassifier(stages="refined").fit(train.X)
 with tempfile.TemporaryDirectory() as folder:
     path = Path(folder) / "pillars.skops"
-    save_model(model, path, grid_size=21, tile_half=32)
+    # the training arrays' statistics travel with the model: a new array far outside them
+    # (another magnification, contrast or pillar size) gets a warning
+    save_model(model, path, grid_size=21, tile_half=32, profiles=train.array_profiles)
     loaded, info = load_model(path)
 
 result = loaded.trace(new.X)  # labels, inconsistency scores and stitch kinds in one pass
@@ -40,6 +43,8 @@ labels, scores = result.labels, result.scores
 assert np.array_equal(labels, model.predict(new.X))
 print(f"fitted on {', '.join(train.array_names)} (preset {info['preset']!r}); "
       f"classified {new.array_names[0]}:")
+for message in drift_warnings(new.array_profiles or [], info["profiles"], new.array_names):
+    print("  warning:", message)
 print(" ", dict(sorted(Counter(labels.tolist()).items())))
 print("  stitching kinds:", dict(Counter(result.kinds[labels == "Stitching"].tolist())))
 worst = np.argsort(np.nan_to_num(scores, nan=-np.inf))[::-1][:5]

@@ -3,7 +3,9 @@
 from ._version import __version__
 from .classifier import LayeredPeelClassifier, predict_in_bands
 from .io import read_arrays, read_image, read_labels
+from .limits import ResourceLimitError
 from .presets import PRESETS, make_stages
+from .sanity import ArrayProfile, NotAnArrayError, array_profile, check_array
 from .stages import OutlierStage, PeelStage, SeparatedClusters, smallest_cluster
 from .synthetic import make_pillar_arrays
 from .tileset import CLASSES, TileSet, concat_tilesets
@@ -27,8 +29,11 @@ from .transformers import (
 
 __all__ = [
     "__version__",
+    "array_profile",
+    "check_array",
     "PRESETS",
     "Anisotropy",
+    "ArrayProfile",
     "CLASSES",
     "CenterIntensity",
     "CollapsedContext",
@@ -37,12 +42,14 @@ __all__ = [
     "DarknessArea",
     "LineContext",
     "MissingContext",
+    "NotAnArrayError",
     "LayeredPeelClassifier",
     "NeighborDeviation",
     "OutlierStage",
     "PeelStage",
     "SeparatedClusters",
     "PillarFeatures",
+    "ResourceLimitError",
     "RadialDeviation",
     "RotationSymmetry",
     "ShapeContext",

@@ -7,10 +7,20 @@ import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
+PART_SUFFIX = ".part"  # of the temporary files atomic_path writes
+
+
+def display_name(path):
+    """A path or name as printable text: undecodable bytes of a file name become U+FFFD."""
+    text = os.fspath(path) if not isinstance(path, str) else path
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
 
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; it replaces ``path`` only on success.
+
+    Errors name ``path``, never the temporary file.
 
     Examples
     --------
@@ -19,13 +29,19 @@ def atomic_path(path):
     """
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path}: folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-    # created like any new file (mode 0o666 less the umask), unlike mkstemp's private one
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        raise FileNotFoundError(f"{display_name(path)}: folder {display_name(path.parent)} "
+                                "does not exist")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{PART_SUFFIX}")
     try:
+        # created like any new file (mode 0o666 less the umask), unlike mkstemp's private one
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        if str(tmp) not in str(exc) and getattr(exc, "filename", None) != str(tmp):
+            raise
+        raise OSError(exc.errno, f"cannot write {display_name(path)}: "
+                                 f"{exc.strerror or type(exc).__name__}") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -34,3 +50,165 @@ def write_text(path, text):
     """Write a text file atomically (UTF-8)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+# -- report folders: one run at a time, all or nothing ---------------------------------
+LOCK_NAME = ".sklearn-pillars.lock"
+STAGING_PREFIX = ".sklearn-pillars-staging-"
+
+
+class FolderInUseError(RuntimeError):
+    """Another run holds the lock of an output folder."""
+
+
+def _holder(lock):
+    try:
+        return lock.read_text(encoding="utf-8").split()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+@contextmanager
+def folder_lock(folder):
+    """Hold an exclusive lock on ``folder`` (created if missing) while the block runs.
+
+    The lock is a file ``.sklearn-pillars.lock`` in the folder holding the PID
+    of the run; on POSIX it is also ``flock``-ed, so a run that was killed
+    leaves no stale lock. A folder this created is removed again when it is
+    left empty (a failed or interrupted run).
+
+    Raises
+    ------
+    FolderInUseError
+        At once, when another run holds the lock.
+    """
+    folder = Path(folder)
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot create {display_name(folder)}: "
+                                 f"{exc.strerror}") from None
+    lock = folder / LOCK_NAME
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: an exclusive create, no flock
+        fcntl = None
+    for _ in range(10):
+        try:
+            flags = os.O_RDWR | os.O_CREAT | (0 if fcntl else os.O_EXCL)
+            fd = os.open(lock, flags, 0o666)
+        except FileExistsError:  # pragma: no cover - Windows
+            raise FolderInUseError(_in_use(folder, lock)) from None
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot write to {display_name(folder)}: "
+                                     f"{exc.strerror}") from None
+        if fcntl is None:  # pragma: no cover
+            break
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise FolderInUseError(_in_use(folder, lock)) from None
+        try:  # the holder before us may have removed the file we locked: lock the new one
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    else:  # pragma: no cover - ten races in a row
+        raise FolderInUseError(_in_use(folder, lock))
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield folder
+    finally:
+        with deferred_signals():
+            try:
+                os.unlink(lock)
+            finally:
+                os.close(fd)
+            if created:
+                try:
+                    folder.rmdir()  # only if empty: a run that wrote nothing leaves nothing
+                except OSError:
+                    pass
+
+
+def _in_use(folder, lock):
+    return (f"{display_name(folder)}: in use by another sklearn-pillars run (process "
+            f"{_holder(lock)}); wait for it to finish or choose another folder")
+
+
+def remove_leftovers(folder):
+    """Delete what a killed run may have left in ``folder``: staging folders and ``.part`` files.
+
+    Call it only while holding :func:`folder_lock`.
+    """
+    import shutil
+
+    folder = Path(folder)
+    for path in folder.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in folder.glob(f".*{PART_SUFFIX}"):
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def deferred_signals():
+    """Hold SIGINT and SIGTERM back while the block runs; they take effect right after it.
+
+    The Python handlers are swapped for ones that only take note, so that a signal
+    already received but not yet handled cannot raise inside the block either (blocking
+    it in the operating system would not stop that). Only the main thread receives
+    signals; elsewhere this does nothing.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda number, frame: caught.append(number))
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            handler = previous.get(caught[0], signal.SIG_DFL)
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), caught[0])
+
+
+@contextmanager
+def staged_report(folder, replaces):
+    """Yield an empty staging folder inside ``folder``; move its files in only on success.
+
+    The move deletes the files of ``folder`` matching the glob patterns
+    ``replaces`` (an earlier report) and then moves the new files in, with
+    SIGINT and SIGTERM held back, so the folder holds either the earlier
+    report or the new one, never a mix. On failure the staging folder is
+    deleted and ``folder`` is left as it was. Hold :func:`folder_lock` around it.
+    """
+    import shutil
+
+    folder = Path(folder)
+    staging = folder / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        yield staging
+        with deferred_signals():
+            for pattern in replaces:
+                for path in folder.glob(pattern):
+                    path.unlink()
+            for path in staging.iterdir():
+                os.replace(path, folder / path.name)
+    finally:
+        with deferred_signals():
+            shutil.rmtree(staging, ignore_errors=True)

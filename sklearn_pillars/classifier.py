@@ -441,7 +441,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
 
 
 def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
-                     name="array"):
+                     name="array", input_check="raise"):
     """Classify a large array image band by band, with the results of the whole image.
 
     Only one band of tiles is in memory at a time. Each band is cut with a
@@ -461,7 +461,7 @@ def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
         A fitted model.
     image : ndarray
         The array image (as for :func:`~sklearn_pillars.tile_array`).
-    grid_size, tile_half, name
+    grid_size, tile_half, name, input_check
         As for :func:`~sklearn_pillars.tile_array`.
     chunk_rows : int, default=64
         Grid rows classified per band.
@@ -479,7 +479,7 @@ def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
     labels = np.empty((grid_size, grid_size), dtype=model.classes_.dtype)
     scores = np.full((grid_size, grid_size), np.nan)
     bands = iter_tile_chunks(image, grid_size, tile_half, chunk_rows=chunk_rows, halo=1,
-                             name=name)
+                             name=name, input_check=input_check)
     for index, band in enumerate(bands):
         result = model.trace(band.X)
         rows, cols = band.positions[:, 1] - 1, band.positions[:, 2] - 1

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +38,36 @@ examples:
 
 model files: .skops (default, safe to load: only scikit-learn, NumPy and
 sklearn-pillars types are accepted, no code runs) or .joblib (a pickle: loading
-a .joblib file from an untrusted source runs arbitrary code; only load your own).
+it runs whatever code it holds, so it is refused unless you pass --trust-model;
+only trust a file you made yourself).
 
-exit codes: 0 ok, 1 the run failed (unreadable image, unusable model, ...),
-2 usage error (bad option, missing input, non-empty output folder without --force).
+safety: the memory a run needs is estimated from the image headers before
+anything is read, and a run that would need more than --max-memory (default:
+half the machine's RAM) is refused. Images that are blank or show no lattice
+of --grid-size pillars are refused (--force-input classifies them anyway, with
+a warning). The report is written into a staging folder and moved into place
+only when complete; a second run into the same folder fails at once.
+
+exit codes: 0 ok, 1 the run failed (unreadable image, not a pillar array,
+unusable model, ...), 2 usage error (bad option, missing input, non-empty
+output folder without --force, folder in use, over the memory limit),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
+
+MAX_COUNT = 100_000  # the largest --grid-size or --tile-half taken
+
+
+def _count(text, option):
+    """A positive integer option, or a one-line usage error for any other text."""
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{option} must be a whole number, got {text!r}") from None
+    if not 1 <= value <= MAX_COUNT:
+        raise UsageError(f"{option} must be a whole number from 1 to {MAX_COUNT:,}, got {text}")
+    return value
 
 
 class UsageError(Exception):
@@ -52,10 +81,16 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--grid-size", type=int, default=None,
+    common.add_argument("--grid-size", default=None,
                         help="pillars per row and column (default 21, or the model's)")
-    common.add_argument("--tile-half", type=int, default=None,
+    common.add_argument("--tile-half", default=None,
                         help="half the side of a tile in pixels (default 32, or the model's)")
+    common.add_argument("--max-memory", default=None, metavar="SIZE",
+                        help="refuse a run estimated to need more memory than this, e.g. 4G "
+                             "or 500M (default: half the machine's RAM)")
+    common.add_argument("--force-input", action="store_true",
+                        help="classify images that do not look like a pillar array (blank, "
+                             "noise, wrong grid), with a warning, instead of refusing them")
     common.add_argument("--stages", choices=PRESETS, default=None,
                         help="the classifier's preset when fitting: notebook (the original "
                              f"notebook's layers, exactly) or refined (default: "
@@ -80,18 +115,42 @@ def build_parser():
                     "summary.csv, defect maps, galleries, per-layer diagnostics, index.html.",
         epilog="examples:\n  sklearn-pillars inspect --demo --out report/\n"
                "  sklearn-pillars inspect a4.bmp --model pillars.skops --out report4/\n\n"
-               "A .joblib model is a pickle: never load one from an untrusted source.",
+               "A .joblib model is a pickle: it is refused without --trust-model.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     inspect.add_argument("arrays", nargs="*", metavar="ARRAY", help="array images")
     inspect.add_argument("--demo", action="store_true",
                          help="inspect a built-in synthetic array set instead of files")
     inspect.add_argument("--model", metavar="MODEL",
                          help="classify with this saved model (default: fit on the arrays)")
+    inspect.add_argument("--trust-model", action="store_true",
+                         help="allow a .joblib --model: it is a pickle and loading it runs "
+                              "any code it holds; only for a file you made yourself")
     inspect.add_argument("--out", required=True, metavar="DIR", help="report folder")
     inspect.add_argument("--force", action="store_true",
                          help="write into DIR even if it is not empty (files are replaced)")
     inspect.add_argument("--tsne", action="store_true", help="add t-SNE plots (slow)")
     return parser
+
+
+_PENDING = []  # an interrupt that landed where Python could not raise it (see _unraisable)
+
+
+def _unraisable(unraisable, default=sys.unraisablehook):
+    """Keep Ctrl-C or SIGTERM that hit a weakref callback or ``__del__`` for the next checkpoint.
+
+    Python prints and drops exceptions raised there ("Exception ignored in ..."), which
+    would lose the interrupt and show a traceback.
+    """
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _PENDING.append(unraisable.exc_value)
+        return
+    default(unraisable)
+
+
+def checkpoint():
+    """Raise an interrupt that was swallowed since the last checkpoint."""
+    if _PENDING:
+        raise _PENDING.pop()
 
 
 class Progress:
@@ -108,6 +167,7 @@ class Progress:
                             bar_format="{desc:<32.32} {bar} {n_fmt}/{total_fmt} {elapsed}")
 
     def __call__(self, text):
+        checkpoint()
         self.done += 1
         if self.bar is not None:
             self.bar.set_description_str(text)
@@ -123,42 +183,47 @@ class Progress:
             self.bar.close()
 
 
-def _positive(value, name):
-    if value is not None and value <= 0:
-        raise UsageError(f"--{name} must be a positive integer, got {value}")
-    return value
-
-
 def _input_paths(arrays):
+    from ._files import display_name
+    from .io import check_regular_file
+
     paths = [Path(p) for p in arrays]
     seen = set()
     for path in paths:
-        if not path.exists():
-            raise UsageError(f"{path}: no such file")
-        if path.is_dir():
-            raise UsageError(f"{path}: is a folder, not an image")
+        try:
+            check_regular_file(path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
         if path.resolve() in seen:
-            raise UsageError(f"{path}: given twice")
+            raise UsageError(f"{display_name(path)}: given twice")
         seen.add(path.resolve())
     return paths
 
 
 def _model_path(value, must_exist):
+    from ._files import display_name
     from .persist import MODEL_SUFFIXES
 
     path = Path(value)
+    name = display_name(path)
     if path.suffix not in MODEL_SUFFIXES:
-        raise UsageError(f"--model {path}: a model file must end in .skops or .joblib")
+        raise UsageError(f"--model {name}: a model file must end in .skops or .joblib")
+    if path.is_dir():
+        raise UsageError(f"--model {name}: is a folder, not a model file")
     if must_exist and not path.is_file():
-        raise UsageError(f"--model {path}: no such model file")
-    if not must_exist and not path.parent.is_dir():
-        raise UsageError(f"--model {path}: folder {path.parent} does not exist")
+        raise UsageError(f"--model {name}: no such model file")
+    if not must_exist:
+        folder = path.parent
+        if not folder.is_dir():
+            raise UsageError(f"--model {name}: folder {display_name(folder)} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"--model {name}: cannot write to folder {display_name(folder)}")
     return path
 
 
 def _grid(args, info=None):
-    grid_size = _positive(args.grid_size, "grid-size")
-    tile_half = _positive(args.tile_half, "tile-half")
+    grid_size = _count(args.grid_size, "--grid-size")
+    tile_half = _count(args.tile_half, "--tile-half")
     if info is None:
         return grid_size or 21, tile_half or 32
     for name, given, saved in (("grid-size", grid_size, info["grid_size"]),
@@ -169,19 +234,76 @@ def _grid(args, info=None):
     return info["grid_size"], info["tile_half"]
 
 
-def _check_output_folder(out, force, inputs):
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise UsageError(f"{out}: folder is not empty (use --force to write into it)")
-    resolved = {p.resolve() for p in inputs}
-    if out.is_dir() and any(p.parent == out.resolve() for p in resolved):
-        raise UsageError(f"{out}: holds input files; write the report to another folder")
-    return out
+def _check_inputs(paths, grid_size, tile_half, max_memory, preset):
+    """Refuse, before reading anything, inputs whose grid or memory need is out of bounds."""
+    from ._files import display_name
+    from .io import check_image_file
+    from .limits import ResourceLimitError, check_memory, estimate_memory
+    from .tiling import check_geometry
+
+    checked = []
+    for path in paths:
+        try:
+            header, size = check_image_file(path, max_memory=max_memory)
+        except ResourceLimitError as exc:
+            raise UsageError(str(exc)) from None
+        if header is not None and header.format != "unknown":
+            try:
+                check_geometry(header.height, header.width, grid_size, tile_half)
+            except ValueError as exc:
+                raise UsageError(f"{display_name(path)}: {exc}") from None
+        checked.append((header, size))
+    headers = [h for h, _ in checked if h is not None]
+    largest = max(size for _, size in checked)
+    def pixels(i):
+        header = checked[i][0]
+        return header.width * header.height if header else 0
+
+    def size(i):
+        header = checked[i][0]
+        return f"{header.width} x {header.height} pixels" if header else "size unknown"
+
+    biggest = max(range(len(paths)), key=pixels)
+    what = (f"{display_name(paths[0])} ({size(0)})" if len(paths) == 1 else
+            f"{len(paths)} arrays (the largest: {display_name(paths[biggest])}, {size(biggest)})")
+    try:
+        check_memory(estimate_memory(headers, grid_size, tile_half, file_bytes=largest,
+                                     preset=preset), max_memory,
+                     what=f"classifying {what} on a {grid_size} x {grid_size} grid of "
+                          f"{2 * tile_half}-pixel tiles")
+    except ResourceLimitError as exc:
+        one = estimate_memory(headers[:1], grid_size, tile_half, file_bytes=largest,
+                              preset=preset)
+        hint = ("inspect the arrays a few at a time" if len(paths) > 1 and one <= max_memory
+                else "classify a large array in bands with a saved model "
+                     "(sklearn_pillars.predict_in_bands), or raise --max-memory")
+        raise UsageError(f"{exc}; {hint}") from None
+
+
+def _max_memory(args):
+    from .limits import parse_size
+
+    try:
+        return parse_size(args.max_memory, "--max-memory")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@contextmanager
+def _collected_warnings(quiet):
+    """Collect the warnings of the block (for the report page), and show them unless quiet."""
+    messages = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield messages
+    for item in caught:
+        messages.append(str(item.message))
+        if not quiet:
+            _show_warning(item.message, item.category, item.filename, item.lineno)
 
 
 def cmd_fit(args):
+    from ._files import display_name
     from .classifier import LayeredPeelClassifier
     from .io import read_arrays
     from .persist import save_model
@@ -189,60 +311,118 @@ def cmd_fit(args):
     paths = _input_paths(args.arrays)
     model_path = _model_path(args.model, must_exist=False)
     if model_path.resolve() in {p.resolve() for p in paths}:
-        raise UsageError(f"{model_path}: is one of the input arrays")
+        raise UsageError(f"{display_name(model_path)}: is one of the input arrays")
     if model_path.exists() and not args.force:
-        raise UsageError(f"{model_path}: exists (use --force to replace it)")
+        raise UsageError(f"{display_name(model_path)}: exists (use --force to replace it)")
     grid_size, tile_half = _grid(args)
+    max_memory = _max_memory(args)
+    _check_inputs(paths, grid_size, tile_half, max_memory, args.stages or DEFAULT_PRESET)
     progress = Progress(3, args.quiet)
     try:
         progress(f"reading {len(paths)} array(s)")
-        tiles = read_arrays(paths, grid_size, tile_half)
+        tiles = read_arrays(paths, grid_size, tile_half, max_memory=max_memory,
+                            input_check="warn" if args.force_input else "raise")
         progress(f"fitting on {len(tiles)} tiles")
         model = LayeredPeelClassifier(args.stages or DEFAULT_PRESET).fit(tiles.X)
         progress("saving the model")
-        save_model(model, model_path, grid_size=grid_size, tile_half=tile_half)
+        save_model(model, model_path, grid_size=grid_size, tile_half=tile_half,
+                   profiles=tiles.array_profiles)
     finally:
         progress.close()
     if not args.quiet:
         counts = dict(zip(*np.unique(model.labels_, return_counts=True), strict=True))
-        print(f"saved {model_path}: fitted on {len(tiles)} tiles of {len(paths)} array(s); "
-              + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
+        print(f"saved {display_name(model_path)}: fitted on {len(tiles)} tiles of {len(paths)} "
+              "array(s); " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+              file=sys.stderr)
     return EXIT_OK
 
 
+def _check_output_folder(out, inputs):
+    from ._files import display_name
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{display_name(out)}: exists and is not a folder")
+    resolved = {p.resolve() for p in inputs}
+    if out.is_dir() and any(p.parent == out.resolve() for p in resolved):
+        raise UsageError(f"{display_name(out)}: holds input files; write the report to another "
+                         "folder")
+    return out
+
+
+def _is_empty(folder):
+    from ._files import LOCK_NAME
+
+    return not any(p.name != LOCK_NAME for p in folder.iterdir())
+
+
 def cmd_inspect(args):
-    from .classifier import LayeredPeelClassifier
-    from .io import read_arrays
-    from .persist import load_model
-    from .report import remove_report, write_report
-    from .synthetic import make_pillar_arrays
+    from ._files import FolderInUseError, display_name, folder_lock, remove_leftovers
 
     if args.demo and args.arrays:
         raise UsageError("give array images or --demo, not both")
     if not args.demo and not args.arrays:
         raise UsageError("no array images given (or use --demo)")
+    _count(args.grid_size, "--grid-size")  # option errors before anything else
+    _count(args.tile_half, "--tile-half")
+    _max_memory(args)
     paths = [] if args.demo else _input_paths(args.arrays)
     if args.model:
-        _model_path(args.model, must_exist=True)
-    out = _check_output_folder(args.out, args.force, paths)
-    model, info = (None, None)
-    if args.model:
+        model_path = _model_path(args.model, must_exist=True)
+        if model_path.suffix == ".joblib" and not args.trust_model:
+            raise UsageError(
+                f"--model {display_name(model_path)}: a .joblib model is a pickle, and loading "
+                "it runs whatever code it holds; pass --trust-model if you made it yourself, "
+                "or save the model as .skops, which loads safely")
         if args.stages:
             raise UsageError("--stages chooses how to fit; a saved --model was fitted already "
                              "(leave --stages out)")
-        model, info = load_model(args.model)
+    out = _check_output_folder(args.out, paths)
+    try:
+        with folder_lock(out):
+            remove_leftovers(out)
+            if not _is_empty(out) and not args.force:
+                raise UsageError(f"{display_name(out)}: folder is not empty (use --force to "
+                                 "write into it)")
+            return _inspect_into(args, paths, out)
+    except FolderInUseError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _inspect_into(args, paths, out):
+    from ._files import display_name, staged_report
+    from .classifier import LayeredPeelClassifier
+    from .io import read_arrays
+    from .persist import load_model
+    from .report import REPORT_PATTERNS, write_report
+    from .sanity import drift_warnings
+    from .synthetic import make_pillar_arrays
+
+    model, info = (None, None)
+    if args.model:
+        model, info = load_model(args.model, trusted=args.trust_model)
     grid_size, tile_half = _grid(args, info)
+    max_memory = _max_memory(args)
+    if paths:
+        preset = info["preset"] if info is not None else args.stages or DEFAULT_PRESET
+        _check_inputs(paths, grid_size, tile_half, max_memory, preset)
 
     progress = Progress(2, args.quiet)
     try:
         progress("reading arrays")
-        if args.demo:
-            tiles = make_pillar_arrays(n_arrays=3, grid_size=grid_size, random_state=0,
-                                       tile_half=tile_half)
-            source = "built-in synthetic arrays (make_pillar_arrays, random_state=0)"
-        else:
-            tiles = read_arrays(paths, grid_size, tile_half)
-            source = ", ".join(str(p) for p in paths)
+        with _collected_warnings(args.quiet) as notes:
+            if args.demo:
+                tiles = make_pillar_arrays(n_arrays=3, grid_size=grid_size, random_state=0,
+                                           tile_half=tile_half)
+                source = "built-in synthetic arrays (make_pillar_arrays, random_state=0)"
+            else:
+                tiles = read_arrays(paths, grid_size, tile_half, max_memory=max_memory,
+                                    input_check="warn" if args.force_input else "raise")
+                source = ", ".join(display_name(p) for p in paths)
+            if info is not None and tiles.array_profiles is not None:
+                for message in drift_warnings(tiles.array_profiles, info["profiles"],
+                                              tiles.array_names):
+                    warnings.warn(message, UserWarning, stacklevel=1)
         if model is None:
             progress(f"fitting on {len(tiles)} tiles")
             preset = args.stages or DEFAULT_PRESET
@@ -255,27 +435,28 @@ def cmd_inspect(args):
             result = model.trace(tiles.X)
             labels, scores, diagnostics = result.labels, result.scores, result.stages
             kinds = result.kinds
-            how = (f"saved model {args.model} (sklearn-pillars {info['version']}, preset "
-                   f"{info['preset'] or 'custom stages'!r})")
+            how = (f"saved model {display_name(args.model)} (sklearn-pillars {info['version']}, "
+                   f"preset {info['preset'] or 'custom stages'!r})")
         # the report's steps: tables, maps, galleries, stages, extremes, page
         progress.set_total(progress.done + 3 + len(tiles.array_names)
                            + len(set(labels.tolist())) + len(diagnostics))
-        out.mkdir(parents=True, exist_ok=True)
-        remove_report(out)  # with --force: no file of an earlier report may look current
-        write_report(
-            out, tiles, labels, scores, diagnostics, grid_size=grid_size,
-            title="Pillar array inspection",
-            details=[("arrays", source), ("model", how),
-                     ("grid", f"{grid_size} x {grid_size} sites, tiles of up to "
-                              f"{2 * tile_half} px")],
-            tsne=args.tsne, progress=progress, kinds=kinds,
-        )
+        details = [("arrays", source), ("model", how),
+                   ("grid", f"{grid_size} x {grid_size} sites, tiles of up to "
+                            f"{2 * tile_half} px")]
+        details += [("warning", note) for note in notes]
+        with staged_report(out, REPORT_PATTERNS) as staging:
+            write_report(
+                staging, tiles, labels, scores, diagnostics, grid_size=grid_size,
+                title="Pillar array inspection", details=details,
+                tsne=args.tsne, progress=progress, kinds=kinds,
+            )
+            checkpoint()  # an interrupt before this point leaves the folder as it was
     finally:
         progress.close()
     if not args.quiet:
         good = np.mean(labels == "Good")
-        print(f"report written to {out}/index.html: {len(tiles)} tiles, yield {good:.1%}",
-              file=sys.stderr)
+        print(f"report written to {display_name(out)}/index.html: {len(tiles)} tiles, yield "
+              f"{good:.1%}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -284,22 +465,52 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"sklearn-pillars: warning: {message}", file=sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the run stops and cleans up."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+@contextmanager
+def _interruptible():
+    """SIGTERM raises :class:`Terminated` like Ctrl-C, and no interrupt gets lost, while the
+    block runs (in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous, hook = signal.signal(signal.SIGTERM, _terminate), sys.unraisablehook
+    sys.unraisablehook = _unraisable
+    _PENDING.clear()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = hook
+
+
 def main(argv=None):
     """Run the command line; return the exit code."""
+    from .limits import ResourceLimitError
+
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on usage errors
     command = {"fit": cmd_fit, "inspect": cmd_inspect}[args.command]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _interruptible():
         warnings.showwarning = _show_warning
         if args.quiet:
             warnings.simplefilter("ignore")
         try:
             return command(args)
-        except UsageError as exc:
+        except (UsageError, ResourceLimitError) as exc:
             if args.debug:
                 traceback.print_exc()
             print(f"sklearn-pillars {args.command}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except Terminated:
+            print("sklearn-pillars: terminated", file=sys.stderr)
+            return 128 + signal.SIGTERM
         except KeyboardInterrupt:
             print("sklearn-pillars: interrupted", file=sys.stderr)
             return 130

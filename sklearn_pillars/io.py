@@ -9,8 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ._files import display_name
+from .limits import check_memory, estimate_memory, format_size, parse_size, read_image_header
 from .tileset import CLASSES
-from .tiling import _check_positive_int, build_tileset, tile_boxes
+from .tiling import _check_positive_int, build_tileset, profile_arrays, tile_boxes
+
+#: Files of a format no header reader knows are not read beyond this size.
+UNKNOWN_FORMAT_MAX_BYTES = 64 * 2**20
 
 
 class _QuietOpenCV:
@@ -27,13 +32,79 @@ class _QuietOpenCV:
         self._api.setLogLevel(self._level)
 
 
-def read_image(path):
+def check_regular_file(path):
+    """``path`` as a Path if it names a regular file; FileNotFoundError, IsADirectoryError
+    or ValueError (a FIFO, device or socket: never opened, so never blocks) otherwise."""
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise FileNotFoundError(f"{display_name(path)}: no such file")
+    if path.is_dir():
+        raise IsADirectoryError(f"{display_name(path)}: is a folder, not an image file")
+    if not path.is_file():
+        raise ValueError(f"{display_name(path)}: not a regular file (a FIFO, device or "
+                         "socket); give an image file")
+    return path
+
+
+def check_image_file(path, *, max_memory=None):
+    """Check an image file before reading it: a regular, non-empty file of a size we can decode.
+
+    Parameters
+    ----------
+    path : path-like
+    max_memory : int or str, optional
+        Memory limit of decoding it (default half the machine's RAM).
+
+    Returns
+    -------
+    header : ImageHeader or None
+        From the file's first bytes; None for a format only OpenCV knows.
+    size : int
+        The file's size in bytes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    IsADirectoryError
+        If it is a folder.
+    ValueError
+        If it is not a regular file, is empty, or is a large file of unknown format.
+    ResourceLimitError
+        If decoding it would need more than ``max_memory``.
+    """
+    path = check_regular_file(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{display_name(path)}: the file is empty")
+    header = read_image_header(path)
+    if header is None:
+        if size > UNKNOWN_FORMAT_MAX_BYTES:
+            raise ValueError(
+                f"{display_name(path)}: not a recognised image format (BMP, PNG, TIFF, JPEG, "
+                f"...); not reading all {format_size(size)} of it to find out")
+        return None, size
+    if header.width == 0 or header.height == 0:
+        raise ValueError(f"{display_name(path)}: its header says it is "
+                         f"{header.width} x {header.height} pixels")
+    check_memory(size + header.decoded_bytes + header.width * header.height, max_memory,
+                 what=f"{display_name(path)}: decoding this {header.width} x {header.height} "
+                      "image")
+    return header, size
+
+
+def read_image(path, *, max_memory=None):
     """Read an image file as 2-D uint8 grey, exactly as ``cv2.IMREAD_GRAYSCALE``.
+
+    The header is checked first (:func:`check_image_file`): nothing is read
+    whole that could not be decoded within ``max_memory``.
 
     Parameters
     ----------
     path : str or path-like
         A BMP, PNG or TIFF file, 8- or 16-bit, grey or colour.
+    max_memory : int or str, optional
+        Memory limit (bytes, or e.g. ``"4G"``); default half the machine's RAM.
 
     Returns
     -------
@@ -44,27 +115,30 @@ def read_image(path):
     FileNotFoundError
         If there is no such file.
     ValueError
-        If the file is empty, not an image OpenCV can decode, or truncated.
+        If the file is empty, not a regular file, not an image OpenCV can
+        decode, or truncated.
+    ResourceLimitError
+        If decoding it would need more than ``max_memory``.
     """
     path = Path(os.fspath(path))
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    check_image_file(path, max_memory=max_memory)
     data = np.fromfile(path, dtype=np.uint8)
-    if data.size == 0:
-        raise ValueError(f"{path}: the file is empty")
     with _QuietOpenCV():
         try:
             image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
         except cv2.error as exc:
-            raise ValueError(f"{path}: OpenCV cannot decode this image ({exc.err})") from None
+            raise ValueError(f"{display_name(path)}: OpenCV cannot decode this image "
+                             f"({exc.err})") from None
     if image is None or image.size == 0:
         raise ValueError(
-            f"{path}: not a readable image (unknown format, corrupt or truncated file)"
+            f"{display_name(path)}: not a readable image (unknown format, corrupt or "
+            "truncated file)"
         )
     return image
 
 
-def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None):
+def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=None,
+                input_check="raise"):
     """Read array images and cut each into one tile per lattice site.
 
     Parameters
@@ -82,11 +156,20 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None):
         A CSV with columns ``array, row, col`` and ``label`` (or
         ``seed_label``), and optionally ``stitch_type``; every tile read must
         have a row in it. Fills ``y`` (and ``stitch_type``).
+    max_memory : int or str, optional
+        Memory limit of the images and tiles (bytes, or e.g. ``"4G"``),
+        estimated from the file headers before anything is read; default
+        half the machine's RAM. Raises :class:`ResourceLimitError` beyond it.
+    input_check : {"raise", "warn", "skip"}, default="raise"
+        Whether an image that is blank or shows no lattice of ``grid_size``
+        pillars raises :class:`~sklearn_pillars.NotAnArrayError`, warns, or
+        is not checked.
 
     Returns
     -------
     TileSet
-        ``grid_size**2`` tiles per array, arrays in the order given.
+        ``grid_size**2`` tiles per array, arrays in the order given, with
+        ``array_profiles`` where the input was checked.
 
     Examples
     --------
@@ -101,23 +184,52 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None):
         raise ValueError("read_arrays needs at least one image path")
     grid_size = _check_positive_int(grid_size, "grid_size")
     tile_half = _check_positive_int(tile_half, "tile_half")
+    seen = {}
+    for path in paths:
+        key = path.resolve()
+        if key in seen:
+            raise ValueError(f"{display_name(path)}: given twice (as {display_name(seen[key])})")
+        seen[key] = path
+    limit = parse_size(max_memory)
+    checked = [check_image_file(path, max_memory=limit) for path in paths]
+    for path, (header, _) in zip(paths, checked, strict=True):
+        if header is not None and header.format != "unknown":
+            _check_grid(path, header.height, header.width, grid_size, tile_half)
+    headers = [h for h, _ in checked if h is not None]
+    check_memory(estimate_memory(headers, grid_size, tile_half, classify=False,
+                                 file_bytes=max(size for _, size in checked)), limit,
+                 what=f"reading {len(paths)} array(s) of {grid_size} x {grid_size} tiles of "
+                      f"{2 * tile_half} pixels",
+                 hint="read fewer arrays at a time, or classify a large array in bands with "
+                      "predict_in_bands")
+    names = _array_names(paths)
     greys = []
     for path in paths:
-        greys.append(read_image(path))
-        try:
-            tile_boxes(*greys[-1].shape, grid_size=grid_size, tile_half=tile_half)
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-    tiles = build_tileset(greys, _array_names(paths), grid_size, tile_half)
+        greys.append(read_image(path, max_memory=limit))
+        _check_grid(path, *greys[-1].shape, grid_size, tile_half)
+    profiles = profile_arrays(greys, [display_name(p) for p in paths], grid_size, input_check)
+    tiles = build_tileset(greys, names, grid_size, tile_half)
+    tiles.array_profiles = profiles
     if labels is not None:
         tiles.y, tiles.stitch_type = _lookup_labels(labels, tiles)
     return tiles
 
 
+def _check_grid(path, height, width, grid_size, tile_half):
+    try:
+        tile_boxes(height, width, grid_size=grid_size, tile_half=tile_half)
+    except ValueError as exc:
+        raise ValueError(f"{display_name(path)}: {exc}") from None
+
+
 def _array_names(paths):
-    """File names without suffix; the path without suffix where two names would clash."""
+    """File names without suffix; the path without suffix where two names would clash.
+
+    Names are printable text: bytes of a file name that are not UTF-8 become U+FFFD.
+    """
     stems = [p.stem for p in paths]
-    return [str(p.with_suffix("")) if stems.count(p.stem) > 1 else p.stem for p in paths]
+    return [display_name(p.with_suffix("")) if stems.count(p.stem) > 1 else display_name(p.stem)
+            for p in paths]
 
 
 def read_labels(path):

@@ -2,7 +2,8 @@
 
 ``.skops`` files (the default) are loaded with skops' safe loader: only types of
 scikit-learn, NumPy and this package are accepted, so loading runs no arbitrary code.
-``.joblib`` files are pickles: loading one from an untrusted source is code execution.
+``.joblib`` files are pickles: loading one runs whatever code it holds, so
+:func:`load_model` refuses them unless told ``trusted=True``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from ._files import atomic_path
+from ._files import atomic_path, display_name
 from ._version import __version__
 
 MODEL_SUFFIXES = (".skops", ".joblib")
@@ -30,7 +31,7 @@ def _check_suffix(path):
     return path
 
 
-def save_model(model, path, *, grid_size, tile_half):
+def save_model(model, path, *, grid_size, tile_half, profiles=None):
     """Save a fitted model with the package version and its tiling grid.
 
     Parameters
@@ -41,10 +42,35 @@ def save_model(model, path, *, grid_size, tile_half):
         Ends in ``.skops`` (safe to load, the default choice) or ``.joblib``.
     grid_size, tile_half : int
         The grid the model was fitted with; reused when it is loaded.
+    profiles : sequence of ArrayProfile, optional
+        Statistics of the arrays it was fitted on (``TileSet.array_profiles``):
+        arrays inspected with it later are compared with them
+        (:func:`~sklearn_pillars.sanity.drift_warnings`).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a fitted :class:`~sklearn_pillars.LayeredPeelClassifier`.
     """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from .classifier import LayeredPeelClassifier
+    from .tiling import _check_positive_int
+
     path = _check_suffix(path)
-    record = {"format": FORMAT, "version": __version__, "grid_size": int(grid_size),
-              "tile_half": int(tile_half), "preset": getattr(model, "preset_", None),
+    if not isinstance(model, LayeredPeelClassifier):
+        raise TypeError(f"save_model saves a fitted LayeredPeelClassifier, got "
+                        f"{type(model).__name__}")
+    try:
+        check_is_fitted(model, "stages_")
+    except NotFittedError:
+        raise TypeError("save_model needs a fitted model: call fit first") from None
+    record = {"format": FORMAT, "version": __version__,
+              "grid_size": _check_positive_int(grid_size, "grid_size"),
+              "tile_half": _check_positive_int(tile_half, "tile_half"),
+              "preset": getattr(model, "preset_", None),
+              "profiles": [p.as_dict() for p in profiles] if profiles else [],
               "model": model}
     with atomic_path(path) as tmp:
         if path.suffix == ".skops":
@@ -87,22 +113,46 @@ def _trusted_skops_types(path):
     return untrusted
 
 
-def load_model(path):
+def load_model(path, *, trusted=False):
     """Load a model saved by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.skops`` file (loaded safely) or a ``.joblib`` file.
+    trusted : bool, default=False
+        Load a ``.joblib`` file. It is a pickle: loading it runs whatever code
+        it holds, so pass True only for a file you made yourself.
 
     Returns
     -------
     model : LayeredPeelClassifier
     info : dict
-        ``version``, ``grid_size`` and ``tile_half`` it was saved with, and
+        ``version``, ``grid_size`` and ``tile_half`` it was saved with,
         ``preset``: the stage preset it was fitted with (None for custom
-        stages, or a file that does not say).
+        stages, or a file that does not say), and ``profiles``: statistics of
+        the arrays it was fitted on (empty when not recorded).
+
+    Raises
+    ------
+    ModelFileError
+        For a ``.joblib`` file without ``trusted=True``, and for a file that
+        is not a readable sklearn-pillars model.
 
     Warns when the model was saved by another version of sklearn-pillars.
     """
     path = _check_suffix(path)
+    name = display_name(path)
+    if path.suffix == ".joblib" and not trusted:
+        raise ModelFileError(
+            f"{name}: refusing to load a .joblib model: it is a pickle, and loading a pickle "
+            "runs whatever code it holds. Load it only if you made it yourself "
+            "(--trust-model, or load_model(..., trusted=True)); save models as .skops, "
+            "which load safely")
+    if path.is_dir():
+        raise ModelFileError(f"{name}: is a folder, not a model file")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise FileNotFoundError(f"{name}: no such file")
     try:
         if path.suffix == ".skops":
             import skops.io as sio
@@ -115,15 +165,17 @@ def load_model(path):
     except ModelFileError:
         raise
     except Exception as exc:  # any decoding failure: not a model file we can read
-        raise ModelFileError(f"{path}: not a readable model file ({exc})") from None
+        raise ModelFileError(f"{name}: not a readable model file ({exc})") from None
     from .classifier import LayeredPeelClassifier
 
+    ran = (" (it was unpickled: any code it held has run)" if path.suffix == ".joblib"
+           else "")
     if (not isinstance(record, dict) or record.get("format") != FORMAT
             or not {"version", "grid_size", "tile_half", "model"} <= set(record)):
-        raise ModelFileError(f"{path}: not an sklearn-pillars model file")
+        raise ModelFileError(f"{name}: not an sklearn-pillars model file{ran}")
     if not (isinstance(record["model"], LayeredPeelClassifier)
             and hasattr(record["model"], "stages_")):
-        raise ModelFileError(f"{path}: does not hold a fitted LayeredPeelClassifier")
+        raise ModelFileError(f"{name}: does not hold a fitted LayeredPeelClassifier{ran}")
     if record["version"] != __version__:
         warnings.warn(
             f"{path} was saved by sklearn-pillars {record['version']}; this is {__version__}. "
@@ -131,4 +183,6 @@ def load_model(path):
         )
     info = {key: record[key] for key in ("version", "grid_size", "tile_half")}
     info["preset"] = record.get("preset")
+    profiles = record.get("profiles")
+    info["profiles"] = list(profiles) if isinstance(profiles, list) else []
     return record["model"], info

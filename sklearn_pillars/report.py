@@ -32,6 +32,7 @@ ORDER = DEFECTS + ("Good",)  # the peel order, used for columns and sections
 CLUSTER_COLORS = ["#2ecc71", "#e74c3c", "#3498db", "#9b59b6", "#f39c12", "#1abc9c",
                   "#34495e", "#e67e22"]
 GALLERY_MAX = 100
+MOSAIC_TILE_MAX = 160  # tiles larger than this (pixels a side) are shrunk in galleries
 
 
 def _figure(width, height):
@@ -66,15 +67,9 @@ def slugs(names):
     return out
 
 
+# the files of a report: a new report replaces all of them (_files.staged_report)
 REPORT_PATTERNS = ("tiles.csv", "summary.csv", "index.html", "map_*.png", "gallery_*.png",
                    "stage_*.png", "inconsistent_*.png")
-
-
-def remove_report(out_dir):
-    """Delete the files an earlier report wrote (and nothing else), so none look current."""
-    for pattern in REPORT_PATTERNS:
-        for path in Path(out_dir).glob(pattern):
-            path.unlink()
 
 
 # -- tables -----------------------------------------------------------------------
@@ -124,6 +119,25 @@ def _write_csv(path, rows):
 
 
 # -- figures ----------------------------------------------------------------------
+def shrink(image, max_pixels=None):
+    """The image reduced by a whole factor (area averaging) to at most ``max_pixels`` pixels.
+
+    Returns the image unchanged when it is small enough, and the factor.
+    """
+    import cv2
+
+    from .limits import FIGURE_PIXELS
+
+    max_pixels = FIGURE_PIXELS if max_pixels is None else max_pixels
+    h, w = image.shape
+    factor = int(np.ceil(np.sqrt(h * w / max_pixels)))
+    if factor <= 1:
+        return image, 1
+    small = cv2.resize(image, (max(1, w // factor), max(1, h // factor)),
+                       interpolation=cv2.INTER_AREA)
+    return small, factor
+
+
 def _display_range(image):
     low, high = np.percentile(image, [0.5, 99.5])
     return float(low), float(max(high, low + 1))
@@ -144,8 +158,10 @@ def defect_map(path, image, name, grid_size, positions, labels, kinds=None):
     h, w = image.shape
     fig = _figure(9, 9 * min(max(h / w, 0.25), 3.0) + 0.6)
     ax = fig.add_axes([0.01, 0.01, 0.98, 0.92])
-    vmin, vmax = _display_range(image)
-    ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+    shown, _ = shrink(image)  # a bounded number of pixels, drawn in full-size coordinates
+    vmin, vmax = _display_range(shown)
+    ax.imshow(shown, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest",
+              extent=(-0.5, w - 0.5, h - 0.5, -0.5))
     sx, sy = w / grid_size, h / grid_size
     counts = Counter(map(str, labels))
     kinds = np.full(len(labels), "", dtype=object) if kinds is None else np.asarray(kinds)
@@ -178,6 +194,14 @@ def defect_map(path, image, name, grid_size, positions, labels, kinds=None):
 
 def tile_mosaic(images, captions, path, title, columns=10):
     """Tiles side by side (padded to a common size) with a caption each, in one image."""
+    import cv2
+
+    largest = max(max(im.shape) for im in images)
+    if largest > MOSAIC_TILE_MAX:  # bound the canvas: shrink every tile alike
+        scale = MOSAIC_TILE_MAX / largest
+        images = [cv2.resize(im, (max(1, round(im.shape[1] * scale)),
+                                  max(1, round(im.shape[0] * scale))),
+                             interpolation=cv2.INTER_AREA) for im in images]
     n = len(images)
     size = max(max(im.shape) for im in images)
     rows = -(-n // columns)

@@ -218,6 +218,9 @@ class TileSet:
         The grey array images the tiles were cut from.
     stitch_type : ndarray of str or None
         For ``Stitching`` tiles, ``"seam"`` or ``"field"``; ``""`` elsewhere.
+    array_profiles : list of ArrayProfile or None
+        Basic statistics of each array image (contrast, pitch, pillar size,
+        lattice score), where the input was checked.
 
     Indexing with an integer array, boolean mask or slice selects tiles and
     returns a new TileSet sharing ``array_names`` and ``array_images``.
@@ -232,6 +235,7 @@ class TileSet:
     y: np.ndarray | None = None
     array_images: list | None = field(default=None, repr=False)
     stitch_type: np.ndarray | None = None
+    array_profiles: list | None = field(default=None, repr=False)
 
     def __len__(self):
         return self.X.shape[0]
@@ -299,6 +303,7 @@ def concat_tilesets(tilesets):
         return None if any(p is None for p in parts) else np.concatenate(parts)
 
     array_images = [ts.array_images for ts in tilesets]
+    profiles = [ts.array_profiles for ts in tilesets]
     return TileSet(
         X=X,
         images=[im for ts in tilesets for im in ts.images],
@@ -310,4 +315,6 @@ def concat_tilesets(tilesets):
         array_images=None if any(a is None for a in array_images)
         else [im for a in array_images for im in a],
         stitch_type=joined("stitch_type"),
+        array_profiles=None if any(p is None for p in profiles)
+        else [p for ps in profiles for p in ps],
     )

@@ -17,11 +17,50 @@ import numpy as np
 
 from .tileset import TileSet, pack_tiles
 
+#: The smallest lattice pitch, in pixels, that still resolves a pillar.
+MIN_PITCH = 4
+#: A tile may be at most this many pitches wide (a larger one holds mostly neighbours,
+#: and its memory grows with the square).
+MAX_TILE_PITCHES = 4
+
 
 def _check_positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_geometry(height, width, grid_size, tile_half):
+    """Refuse a grid whose pitch is too small, or tiles much larger than the pitch.
+
+    Parameters
+    ----------
+    height, width : int
+        Image size in pixels.
+    grid_size, tile_half : int
+        As in :func:`tile_boxes`.
+
+    Raises
+    ------
+    ValueError
+        When the pitch is below :data:`MIN_PITCH` pixels or a tile
+        (``2 * tile_half``) is more than :data:`MAX_TILE_PITCHES` pitches wide.
+    """
+    grid_size = _check_positive_int(grid_size, "grid_size")
+    tile_half = _check_positive_int(tile_half, "tile_half")
+    pitch_y, pitch_x = height / grid_size, width / grid_size
+    if min(pitch_x, pitch_y) < MIN_PITCH:
+        raise ValueError(
+            f"grid_size={grid_size} on an image of {height} x {width} pixels gives a lattice "
+            f"pitch of {min(pitch_x, pitch_y):.1f} pixels, below the {MIN_PITCH} needed to "
+            "see a pillar; check the grid size"
+        )
+    if 2 * tile_half > MAX_TILE_PITCHES * max(pitch_x, pitch_y):
+        raise ValueError(
+            f"tile_half={tile_half} gives tiles of {2 * tile_half} pixels, more than "
+            f"{MAX_TILE_PITCHES} times the lattice pitch ({max(pitch_x, pitch_y):.0f} pixels "
+            f"for grid_size={grid_size}); a tile should span about one pitch"
+        )
 
 
 def tile_boxes(height, width, grid_size=21, tile_half=32):
@@ -46,13 +85,7 @@ def tile_boxes(height, width, grid_size=21, tile_half=32):
     >>> tile_boxes(100, 100, grid_size=2, tile_half=10)[:2].tolist()
     [[15, 15, 35, 35], [65, 15, 85, 35]]
     """
-    grid_size = _check_positive_int(grid_size, "grid_size")
-    tile_half = _check_positive_int(tile_half, "tile_half")
-    if height < grid_size or width < grid_size:
-        raise ValueError(
-            f"image of {height} x {width} pixels is smaller than the grid: grid_size={grid_size} "
-            "needs at least one pixel per site in each direction"
-        )
+    check_geometry(height, width, grid_size, tile_half)
     # Same float64 arithmetic and truncation as the notebook's int((c + 0.5) * spacing).
     sites = np.arange(grid_size) + 0.5
     cx = (sites * (width / grid_size)).astype(np.int64)
@@ -103,7 +136,40 @@ def to_grey(image, name="image"):
     return image
 
 
-def tile_array(image, grid_size=21, tile_half=32, *, name="array"):
+INPUT_CHECKS = ("raise", "warn", "skip")
+
+
+def profile_arrays(greys, names, grid_size, input_check="raise"):
+    """Check that each image shows a pillar array of the grid; return their profiles.
+
+    Parameters
+    ----------
+    greys : sequence of ndarray
+        Grey array images.
+    names : sequence of str
+        Their names, for messages.
+    grid_size : int
+    input_check : {"raise", "warn", "skip"}, default="raise"
+        What to do with an image that is blank or shows no lattice of the
+        grid (:func:`~sklearn_pillars.sanity.check_array`): raise
+        :class:`~sklearn_pillars.NotAnArrayError`, warn and go on, or skip
+        the check (no profiles).
+
+    Returns
+    -------
+    list of ArrayProfile or None
+    """
+    from .sanity import check_array
+
+    if input_check not in INPUT_CHECKS:
+        raise ValueError(f"input_check must be one of {INPUT_CHECKS}, got {input_check!r}")
+    if input_check == "skip":
+        return None
+    return [check_array(grey, grid_size, name=str(name), on_fail=input_check)
+            for grey, name in zip(greys, names, strict=True)]
+
+
+def tile_array(image, grid_size=21, tile_half=32, *, name="array", input_check="raise"):
     """Cut an in-memory array image into one tile per lattice site.
 
     Parameters
@@ -118,6 +184,10 @@ def tile_array(image, grid_size=21, tile_half=32, *, name="array"):
         except at the image edge, where they are clipped.
     name : str, default="array"
         Name of the array, used in ``array_names`` and tile names.
+    input_check : {"raise", "warn", "skip"}, default="raise"
+        Whether a blank image, or one without a lattice of ``grid_size``
+        pillars, raises :class:`~sklearn_pillars.NotAnArrayError`, warns, or
+        is not checked (see :func:`profile_arrays`).
 
     Returns
     -------
@@ -128,12 +198,17 @@ def tile_array(image, grid_size=21, tile_half=32, *, name="array"):
     Examples
     --------
     >>> import numpy as np
-    >>> tiles = tile_array(np.zeros((210, 210), np.uint8), grid_size=21, tile_half=5)
+    >>> blank = np.zeros((210, 210), np.uint8)
+    >>> tiles = tile_array(blank, grid_size=21, tile_half=5, input_check="skip")
     >>> len(tiles), tiles.images[0].shape, tiles.X.shape
     (441, (10, 10), (441, 105))
     """
     grey = to_grey(image, name=repr(name))
-    return build_tileset([grey], [name], grid_size, tile_half)
+    tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
+    profiles = profile_arrays([grey], [name], grid_size, input_check)
+    tiles = build_tileset([grey], [name], grid_size, tile_half)
+    tiles.array_profiles = profiles
+    return tiles
 
 
 def build_tileset(greys, names, grid_size, tile_half, sites=None):
@@ -163,7 +238,7 @@ def build_tileset(greys, names, grid_size, tile_half, sites=None):
 
 
 def iter_tile_chunks(image, grid_size=21, tile_half=32, *, chunk_rows=64, halo=0,
-                     name="array"):
+                     name="array", input_check="raise"):
     """Cut a large array image lazily, a band of grid rows at a time.
 
     For wafer-scale arrays whose X does not fit in memory at once: band
@@ -176,8 +251,8 @@ def iter_tile_chunks(image, grid_size=21, tile_half=32, *, chunk_rows=64, halo=0
 
     Parameters
     ----------
-    image, grid_size, tile_half, name
-        As in :func:`tile_array`.
+    image, grid_size, tile_half, name, input_check
+        As in :func:`tile_array` (the whole image is checked once).
     chunk_rows : int, default=64
         Core grid rows per band.
     halo : int, default=0
@@ -192,6 +267,7 @@ def iter_tile_chunks(image, grid_size=21, tile_half=32, *, chunk_rows=64, halo=0
         raise ValueError(f"halo must be a non-negative integer, got {halo!r}")
     grey = to_grey(image, name=repr(name))
     tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
+    profile_arrays([grey], [name], grid_size, input_check)
     for start in range(0, grid_size, chunk_rows):
         first = max(0, start - halo)
         stop = min(grid_size, start + chunk_rows + halo)

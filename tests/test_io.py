@@ -25,7 +25,7 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_directory_is_not_an_image(tmp_path):
-    with pytest.raises(FileNotFoundError, match=str(tmp_path.name)):
+    with pytest.raises(IsADirectoryError, match=f"{tmp_path.name}: is a folder"):
         read_image(tmp_path)
 
 
@@ -63,17 +63,23 @@ def test_bad_file_among_good_ones_names_the_bad_one(tmp_path, good_bmp):
 def test_image_smaller_than_grid_names_file_and_parameter(tmp_path):
     path = tmp_path / "tiny.png"
     assert cv2.imwrite(str(path), np.zeros((10, 30), np.uint8))
-    with pytest.raises(ValueError, match="tiny.png.*smaller than the grid.*grid_size=21"):
+    with pytest.raises(ValueError,
+                       match=r"tiny.png: grid_size=21 .* pitch of 0.5 pixels, below the 4"):
         read_arrays(path)
 
 
 def test_one_pixel_image(tmp_path):
     path = tmp_path / "dot.png"
     assert cv2.imwrite(str(path), np.zeros((1, 1), np.uint8))
-    with pytest.raises(ValueError, match="dot.png.*smaller than the grid"):
+    with pytest.raises(ValueError,
+                       match=r"dot.png: grid_size=21 on an image of 1 x 1 pixels .* below the 4"):
         read_arrays(path)
-    # a 1-pixel image is a valid 1 x 1 grid
-    assert read_arrays(path, grid_size=1, tile_half=3).images[0].shape == (1, 1)
+    with pytest.raises(ValueError, match="pitch of 1.0 pixels"):
+        read_arrays(path, grid_size=1, tile_half=3)
+    # the smallest image of a 1 x 1 grid: a pitch of 4 pixels
+    assert cv2.imwrite(str(path), np.zeros((4, 4), np.uint8))
+    tiles = read_arrays(path, grid_size=1, tile_half=2, input_check="skip")
+    assert tiles.images[0].shape == (4, 4)
 
 
 @pytest.mark.parametrize("name, value", [("grid_size", 0), ("grid_size", -3), ("grid_size", 2.5),
@@ -111,7 +117,7 @@ def test_read_labels_fills_y(tmp_path, good_bmp):
              for r in range(1, 4) for c in range(1, 4)]
     labels = tmp_path / "labels.csv"
     labels.write_text("\n".join(rows) + "\n")
-    tiles = read_arrays(good_bmp, grid_size=3, tile_half=5, labels=labels)
+    tiles = read_arrays(good_bmp, grid_size=3, tile_half=5, labels=labels, input_check="skip")
     np.testing.assert_array_equal(tiles.y == "Stitching", tiles.positions[:, 1] == 2)
     np.testing.assert_array_equal(tiles.stitch_type == "seam", tiles.positions[:, 1] == 2)
 
@@ -120,7 +126,7 @@ def test_labels_missing_a_tile(tmp_path, good_bmp):
     labels = tmp_path / "labels.csv"
     labels.write_text("array,row,col,label\ngood,1,1,Good\n")
     with pytest.raises(ValueError, match="labels.csv.*no label for tile good_1,2"):
-        read_arrays(good_bmp, grid_size=3, tile_half=5, labels=labels)
+        read_arrays(good_bmp, grid_size=3, tile_half=5, labels=labels, input_check="skip")
 
 
 @pytest.mark.parametrize(

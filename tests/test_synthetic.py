@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sklearn_pillars import CLASSES, make_pillar_arrays, tile_boxes
 from sklearn_pillars.synthetic import DEFAULT_DEFECT_RATES
 from sklearn_pillars.tileset import N_META, pack_tiles
+from sklearn_pillars.tiling import MAX_TILE_PITCHES
 
 DEFECTS = ("Missing", "Collapsed", "Stitching", "Irregular")
 NO_DEFECTS = dict.fromkeys(DEFECTS, 0)
@@ -173,6 +174,7 @@ def test_pillars_sit_at_the_tile_centres(pitch, tile_half):
     seed=st.integers(0, 2**32 - 1),
 )
 def test_shapes_counts_and_x_are_consistent(n_arrays, grid_size, tile_half, pitch, seed):
+    tile_half = min(tile_half, MAX_TILE_PITCHES * pitch // 2)  # what check_geometry accepts
     tiles = make_pillar_arrays(
         n_arrays, grid_size, random_state=seed, tile_half=tile_half, pitch=pitch
     )

@@ -1,0 +1,581 @@
+"""Hostile and meaningless input: bounded memory, no code from model files, all-or-nothing
+reports, one run per folder, no confident answers on images that are not pillar arrays.
+
+Every command runs in a subprocess, so its exit code, its messages, its peak memory
+(``ru_maxrss`` of that process alone) and what it leaves on disk are all observed.
+"""
+
+import csv
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from sklearn_pillars import (
+    LayeredPeelClassifier,
+    NotAnArrayError,
+    ResourceLimitError,
+    make_pillar_arrays,
+    read_arrays,
+    tile_array,
+)
+from sklearn_pillars._files import LOCK_NAME, STAGING_PREFIX, atomic_path
+from sklearn_pillars.persist import ModelFileError, load_model, save_model
+
+GiB = 2**30
+MEMORY_CEILING = 2 * GiB  # no case may exceed it
+GRID = 9  # small arrays keep the many subprocess runs quick
+
+
+class Run:
+    """A finished command: exit code, output, peak memory (bytes) and wall time (s)."""
+
+    def __init__(self, code, out, err, peak, seconds):
+        self.code, self.out, self.err, self.peak, self.seconds = code, out, err, peak, seconds
+
+    def __repr__(self):
+        return (f"Run(code={self.code}, peak={self.peak / 2**20:.0f} MiB, "
+                f"{self.seconds:.1f} s, err={self.err!r})")
+
+
+def start(*args, cwd=None):
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    argv = [sys.executable, "-m", "sklearn_pillars"] + [
+        a if isinstance(a, bytes) else str(a) for a in args]
+    proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd)
+    proc.files = (out, err)
+    proc.started = time.perf_counter()
+    return proc
+
+
+def finish(proc, timeout=300):
+    """Wait for ``proc`` and measure its own peak memory with wait4."""
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    seconds = time.perf_counter() - proc.started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    texts = []
+    for f in proc.files:
+        f.seek(0)
+        texts.append(f.read().decode("utf-8", "replace"))
+        f.close()
+    return Run(proc.returncode, texts[0], texts[1], usage.ru_maxrss * scale, seconds)
+
+
+def cli(*args, **kwargs):
+    return finish(start(*args, **kwargs))
+
+
+def finish_all(procs):
+    """Wait for several processes at once, so that each one's time is its own."""
+    results = [None] * len(procs)
+
+    def wait(i):
+        results[i] = finish(procs[i])
+
+    threads = [threading.Thread(target=wait, args=(i,)) for i in range(len(procs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def running(proc):
+    """Whether ``proc`` is still running, without reaping it (wait4 measures it later)."""
+    return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+
+
+def assert_clean_failure(run, code, *words):
+    """The exit code, one line naming the problem, no traceback, within the memory ceiling."""
+    assert run.code == code, run
+    assert "Traceback" not in run.err, run.err
+    errors = [line for line in run.err.splitlines() if "error:" in line]
+    assert len(errors) == 1, run.err
+    for word in words:
+        assert word in errors[0], run.err
+    assert run.peak < MEMORY_CEILING, run
+
+
+def leftovers(folder):
+    """Files a run must never leave: partial files, staging folders, locks."""
+    folder = Path(folder)
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.name.endswith(".part") or p.name.startswith(STAGING_PREFIX)
+                  or p.name == LOCK_NAME)
+
+
+def report_arrays(folder):
+    with open(Path(folder) / "tiles.csv", newline="", encoding="utf-8") as f:
+        return {row["array"] for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def arrays(tmp_path_factory):
+    """Two small synthetic arrays as PNG files: x.png and y.png."""
+    folder = tmp_path_factory.mktemp("hostile_arrays")
+    tiles = make_pillar_arrays(n_arrays=2, grid_size=GRID, random_state=0)
+    paths = []
+    for name, image in zip("xy", tiles.array_images, strict=True):
+        paths.append(folder / f"{name}.png")
+        assert cv2.imwrite(str(paths[-1]), image)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def skops_model(arrays, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "pillars.skops"
+    run = cli("fit", *arrays, "--grid-size", GRID, "--model", path, "-q")
+    assert run.code == 0, run
+    return path
+
+
+# -- 1. memory is bounded: refused from the header in seconds, or run within the limit ------
+def _sparse(path, size, head=b""):
+    with open(path, "wb") as f:
+        f.write(head)
+        f.truncate(size)
+    return path
+
+
+def _bmp_header(width, height, bits=24):
+    import struct
+
+    row = (width * bits // 8 + 3) // 4 * 4
+    return (b"BM" + struct.pack("<IHHI", 54 + row * height, 0, 0, 54)
+            + struct.pack("<IiiHHIIiiII", 40, width, height, 1, bits, 0, row * height,
+                          2835, 2835, 0, 0))
+
+
+def _bomb_png(path, width, height):
+    """A tiny PNG whose header claims ``width x height`` pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    ok, data = cv2.imencode(".png", np.zeros((8, 8), np.uint8))
+    data = bytearray(data.tobytes())
+    ihdr = bytes(data[12:16]) + struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(ihdr))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("case", ["bomb-png-header", "grid-1000", "tile-half-1000",
+                                  "tile-half-huge-number",
+                                  "sparse-3GB-not-an-image", "sparse-3GB-bmp-header",
+                                  "over-max-memory", "20000px-png-over-max-memory"])
+def test_oversized_requests_are_refused_in_seconds(case, arrays, tmp_path):
+    out = tmp_path / "out"
+    big_png = tmp_path / "big.png"
+    if case.startswith("20000px"):
+        # a 20,000 x 20,000 grey PNG of a few hundred kB
+        image = np.zeros((20000, 20000), np.uint8)
+        assert cv2.imwrite(str(big_png), image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        del image
+    cases = {
+        "bomb-png-header": (["inspect", _bomb_png(tmp_path / "bomb.png", 100000, 100000),
+                             "--max-memory", "4G"], ["bomb.png", "100000 x 100000", "memory"]),
+        "grid-1000": (["inspect", arrays[0], "--grid-size", "1000"], ["pitch", "grid"]),
+        "tile-half-1000": (["inspect", arrays[0], "--tile-half", "1000"],
+                           ["tile_half=1000", "pitch"]),
+        "tile-half-huge-number": (["inspect", arrays[0], "--tile-half",
+                                   "99999999999999999999"], ["--tile-half", "whole number"]),
+        "sparse-3GB-not-an-image": ([ "inspect", _sparse(tmp_path / "z.bmp", 3 * GiB)],
+                                    ["z.bmp", "not a recognised image"]),
+        "sparse-3GB-bmp-header": (["inspect", _sparse(tmp_path / "h.bmp", 3 * GiB,
+                                                      _bmp_header(40000, 25000)),
+                                   "--max-memory", "4G"], ["h.bmp", "memory", "limit"]),
+        "over-max-memory": (["inspect", *arrays, "--grid-size", GRID, "--max-memory", "20M"],
+                            ["memory", "20.0 MiB"]),
+        "20000px-png-over-max-memory": (["inspect", big_png, "--max-memory", "1G"],
+                                        ["big.png", "20000 x 20000", "memory"]),
+    }
+    args, words = cases[case]
+    code = 1 if case == "sparse-3GB-not-an-image" else 2
+    run = cli(*args, "--out", out)
+    assert_clean_failure(run, code, *words)
+    assert run.seconds < 5, run
+    assert not out.exists()  # refused before anything was written
+
+
+def test_a_20000px_image_runs_within_the_memory_ceiling(tmp_path):
+    """Not refused (it fits the default limit): read, checked and rejected as blank in < 2 GB."""
+    path = tmp_path / "big.png"
+    assert cv2.imwrite(str(path), np.zeros((20000, 20000), np.uint8),
+                       [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    assert path.stat().st_size < 2**20
+    run = cli("inspect", path, "--out", tmp_path / "o")
+    assert_clean_failure(run, 1, "big.png", "blank")
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_defect_map_of_a_huge_image_draws_a_bounded_number_of_pixels(tmp_path):
+    import tracemalloc
+
+    from sklearn_pillars.limits import FIGURE_PIXELS
+    from sklearn_pillars.report import defect_map, shrink
+
+    image = np.random.default_rng(0).integers(0, 255, (8000, 8000), dtype=np.uint8)
+    small, factor = shrink(image)
+    assert small.size <= FIGURE_PIXELS and factor == 4
+    positions = np.array([(r, c) for r in range(1, 22) for c in range(1, 22)])
+    labels = np.array(["Good", "Missing", "Irregular"] * 147)
+    tracemalloc.start()
+    defect_map(tmp_path / "map.png", image, "huge", 21, positions, labels)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # matplotlib resamples an image as float RGBA: 64 Mpixel at full size would be gigabytes
+    assert peak < 400 * 2**20, peak / 2**20
+    assert cv2.imread(str(tmp_path / "map.png")).shape[1] < 2000
+
+
+def test_read_arrays_takes_a_memory_limit(arrays):
+    with pytest.raises(ResourceLimitError, match="more than the limit of 1.0 MiB"):
+        read_arrays(arrays, GRID, max_memory="1M")
+    assert len(read_arrays(arrays, GRID, max_memory="2G")) == 2 * GRID**2
+
+
+# -- 2. model files: no code runs from a .joblib file unless trusted ----------------------
+class Payload:
+    """Unpickling this creates a file: the stand-in for arbitrary code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture
+def malicious_joblib(skops_model, tmp_path):
+    model, info = load_model(skops_model)
+    marker = tmp_path / "payload-ran"
+    record = {"format": "sklearn-pillars model", "version": info["version"],
+              "grid_size": info["grid_size"], "tile_half": info["tile_half"],
+              "preset": info["preset"], "model": model, "extra": Payload(marker)}
+    path = tmp_path / "evil.joblib"
+    with open(path, "wb") as f:
+        pickle.dump(record, f)
+    return path, marker
+
+
+def test_a_malicious_joblib_runs_no_code_without_trust(malicious_joblib, arrays, tmp_path):
+    path, marker = malicious_joblib
+    run = cli("inspect", arrays[0], "--model", path, "--out", tmp_path / "o")
+    assert_clean_failure(run, 2, "evil.joblib", "--trust-model", ".skops")
+    assert not marker.exists(), "the payload ran"
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ModelFileError, match="runs whatever code.*trusted=True"):
+        load_model(path)
+    assert not marker.exists(), "the payload ran"
+    # trusted, it is loaded (and its code runs): the user said so
+    run = cli("inspect", arrays[0], "--model", path, "--trust-model", "--out", tmp_path / "o")
+    assert run.code == 0, run
+    assert marker.exists()
+
+
+def test_a_trusted_joblib_that_is_not_a_model_says_its_code_ran(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "junk.joblib"
+    with open(path, "wb") as f:
+        pickle.dump({"hello": Payload(marker)}, f)
+    with pytest.raises(ModelFileError, match="not an sklearn-pillars model.*code it held has run"):
+        load_model(path, trusted=True)
+
+
+@pytest.mark.parametrize("model, grid, message", [
+    (LayeredPeelClassifier(), 21, "fitted model"),
+    ("hello", 21, "LayeredPeelClassifier"),
+    (None, 0, "grid_size"),
+])
+def test_save_model_accepts_only_fitted_models(model, grid, message, tmp_path):
+    if model is None:
+        model = LayeredPeelClassifier().fit(make_pillar_arrays(1, GRID, random_state=0).X)
+    with pytest.raises((TypeError, ValueError), match=message):
+        save_model(model, tmp_path / "m.skops", grid_size=grid, tile_half=32)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- 3. one run per folder -------------------------------------------------------------
+def test_concurrent_runs_into_one_folder(arrays, tmp_path):
+    out = tmp_path / "shared"
+    for trial in range(20):
+        first, second = (arrays[0], arrays[1]) if trial % 2 else (arrays[1], arrays[0])
+        runs = [start("inspect", path, "--grid-size", GRID, "--out", out, "--force", "-q")
+                for path in (first, second)]
+        results = finish_all(runs)
+        codes = sorted(r.code for r in results)
+        assert codes == [0, 2], results
+        loser = next(r for r in results if r.code == 2)
+        assert "in use" in loser.err and "Traceback" not in loser.err, loser
+        winner = (first, second)[[r.code for r in results].index(0)]
+        assert loser.seconds < next(r for r in results if r.code == 0).seconds
+        # the report is the winner's alone
+        assert report_arrays(out) == {winner.stem}
+        assert sorted(p.name for p in out.glob("map_*.png")) == [f"map_{winner.stem}.png"]
+        assert f"{winner.stem}" in (out / "index.html").read_text(encoding="utf-8")
+        assert leftovers(out) == []
+
+
+# -- 4. an interrupted or failed run leaves the previous report or none -----------------------
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir())}
+
+
+def _wait_for(path, proc, timeout=60):
+    deadline = time.perf_counter() + timeout
+    while not path.exists() and running(proc) and time.perf_counter() < deadline:
+        time.sleep(0.005)
+
+
+def test_interruptions_leave_the_previous_report_or_none(arrays, tmp_path):
+    out = tmp_path / "report"
+    assert cli("inspect", arrays[0], "--grid-size", GRID, "--out", out, "-q").code == 0
+    previous = _snapshot(out)
+    timed = start("inspect", arrays[1], "--grid-size", GRID, "--out", tmp_path / "t", "-q")
+    _wait_for(tmp_path / "t" / LOCK_NAME, timed)
+    locked = time.perf_counter()
+    assert finish(timed).code == 0
+    work = time.perf_counter() - locked  # how long a run works after taking its lock
+    rng = random.Random(0)
+    outcomes = []
+    for trial in range(20):
+        sig = signal.SIGINT if trial % 2 == 0 else signal.SIGTERM
+        proc = start("inspect", arrays[1], "--grid-size", GRID, "--out", out, "--force", "-q")
+        # a random moment of the run's work (before it, Python is still importing NumPy
+        # and scikit-learn, and Ctrl-C there is Python's own KeyboardInterrupt)
+        _wait_for(out / LOCK_NAME, proc)
+        time.sleep(rng.uniform(0, work))
+        sent = time.perf_counter()
+        os.kill(proc.pid, sig)  # not send_signal: its poll() would reap the process
+        run = finish(proc)
+        latency = time.perf_counter() - sent
+        assert run.code in (0, 130, 143, -sig), run
+        assert latency < 2.5, (trial, run, latency)  # Ctrl-C works within a second or two
+        assert "Traceback" not in run.err, run.err
+        now = _snapshot(out)
+        assert leftovers(out) == []
+        if now == previous:
+            outcomes.append("previous")
+        else:  # the new report, complete: it was committed before the signal
+            assert report_arrays(out) == {"y"}, now.keys()
+            assert sorted(p.name for p in out.glob("map_*.png")) == ["map_y.png"]
+            assert "index.html" in now
+            outcomes.append("new")
+            previous = now
+    assert outcomes.count("previous") >= 10, outcomes  # most signals did land mid-run
+
+
+def test_sigterm_of_a_first_run_leaves_no_folder(arrays, tmp_path):
+    out = tmp_path / "fresh"
+    proc = start("inspect", arrays[1], "--grid-size", GRID, "--out", out, "-q")
+    _wait_for(out / LOCK_NAME, proc)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGTERM)
+    run = finish(proc)
+    assert run.code in (0, 143, -signal.SIGTERM), run
+    if run.code != 0:
+        assert not out.exists(), list(out.iterdir())
+
+
+def test_a_forced_rerun_removes_what_a_killed_run_left(arrays, tmp_path):
+    out = tmp_path / "r"
+    assert cli("inspect", arrays[0], "--grid-size", GRID, "--out", out, "-q").code == 0
+    (out / ".tiles.csv.0123456789ab.part").write_text("half")
+    (out / f"{STAGING_PREFIX}999-dead").mkdir()
+    (out / f"{STAGING_PREFIX}999-dead" / "tiles.csv").write_text("half")
+    (out / LOCK_NAME).write_text("999\n")  # a killed run's lock: not held by anyone
+    run = cli("inspect", arrays[1], "--grid-size", GRID, "--out", out, "--force", "-q")
+    assert run.code == 0, run
+    assert leftovers(out) == [] and report_arrays(out) == {"y"}
+
+
+# -- 5. meaningless input: refused, or loudly flagged with --force-input ---------------------
+def _meaningless(kind, path):
+    rng = np.random.default_rng(0)
+    side = 54 * GRID
+    image = {"white": np.full((side, side), 255, np.uint8),
+             "black": np.zeros((side, side), np.uint8),
+             "noise": rng.integers(0, 256, (side, side), dtype=np.uint8),
+             "gradient": np.tile(np.linspace(0, 255, side), (side, 1)).astype(np.uint8)}[kind]
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["fit-on-input", "saved-model"])
+@pytest.mark.parametrize("kind, words", [("white", ["blank"]), ("black", ["blank"]),
+                                         ("noise", ["no lattice"]),
+                                         ("gradient", ["no lattice"])])
+def test_meaningless_images_are_refused_or_flagged(kind, words, mode, skops_model, tmp_path):
+    image = _meaningless(kind, tmp_path / f"{kind}.png")
+    model = ["--model", skops_model] if mode == "saved-model" else ["--grid-size", GRID]
+    out = tmp_path / "o"
+    run = cli("inspect", image, *model, "--out", out)
+    assert_clean_failure(run, 1, f"{kind}.png", "--force-input", *words)
+    assert not out.exists()
+    forced = cli("inspect", image, *model, "--out", out, "--force-input")
+    assert forced.code == 0, forced
+    assert any("warning:" in line and words[0] in line and "meaningless" in line
+               for line in forced.err.splitlines()), forced.err
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert words[0] in page and "meaningless" in page  # the report says so too
+
+
+def test_a_saved_model_warns_about_arrays_unlike_its_training_arrays(arrays, skops_model,
+                                                                      tmp_path):
+    image = cv2.imread(str(arrays[1]), cv2.IMREAD_GRAYSCALE)
+    zoomed = tmp_path / "zoomed.png"  # the same array at 1.5x the magnification
+    assert cv2.imwrite(str(zoomed), cv2.resize(image, None, fx=1.5, fy=1.5))
+    run = cli("inspect", zoomed, "--model", skops_model, "--out", tmp_path / "o")
+    assert run.code == 0, run
+    assert any("warning:" in line and "pitch" in line and "fitted on" in line
+               for line in run.err.splitlines()), run.err
+    same = cli("inspect", arrays[1], "--model", skops_model, "--out", tmp_path / "o2")
+    assert same.code == 0 and "warning" not in same.err, same
+
+
+def test_the_python_api_checks_the_input_too():
+    blank = np.zeros((GRID * 54, GRID * 54), np.uint8)
+    with pytest.raises(NotAnArrayError, match="blank.*input_check='warn'"):
+        tile_array(blank, GRID)
+    with pytest.warns(UserWarning, match="blank"):
+        tile_array(blank, GRID, input_check="warn")
+    tiles = make_pillar_arrays(1, GRID, random_state=0)
+    assert len(tile_array(tiles.array_images[0], GRID)) == GRID**2
+    with pytest.raises(NotAnArrayError, match="no lattice of 8 x 8"):
+        tile_array(tiles.array_images[0], 8)  # the wrong grid
+
+
+# -- 6. the smaller problems -----------------------------------------------------------
+def test_an_unusable_out_fails_before_any_work(arrays, tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    run = cli("inspect", *arrays, "--grid-size", GRID, "--out", a_file / "report")
+    assert_clean_failure(run, 1, "cannot create", "file.txt")
+    assert run.seconds < 5
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="needs POSIX permissions that apply (not root)")
+def test_a_read_only_out_fails_before_any_work(arrays, tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir(mode=0o500)
+    run = cli("inspect", *arrays, "--grid-size", GRID, "--out", locked / "report")
+    assert_clean_failure(run, 1, "cannot create")
+
+
+def test_a_model_path_that_is_a_folder_is_a_usage_error(arrays, tmp_path):
+    folder = tmp_path / "m.skops"
+    folder.mkdir()
+    for args in (["fit", arrays[0], "--model", folder, "--grid-size", GRID],
+                 ["inspect", arrays[0], "--model", folder, "--out", tmp_path / "o"]):
+        run = cli(*args)
+        assert_clean_failure(run, 2, "m.skops", "folder")
+        assert run.seconds < 5
+
+
+def test_messages_never_show_temporary_file_names(tmp_path, monkeypatch, arrays, capsys):
+    import errno
+
+    target = tmp_path / "out.csv"
+    with pytest.raises(OSError) as caught:
+        with atomic_path(target) as tmp:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+    assert "out.csv" in str(caught.value) and ".part" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+    import skops.io
+
+    from sklearn_pillars.cli import main
+
+    def full_disk(obj, file, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(file))
+
+    monkeypatch.setattr(skops.io, "dump", full_disk)
+    code = main(["fit", str(arrays[0]), "--grid-size", str(GRID), "--model",
+                 str(tmp_path / "m.skops"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and "m.skops" in err and "No space left" in err and ".part" not in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_non_utf8_file_name_works(arrays, tmp_path):
+    if sys.platform == "darwin":
+        pytest.skip("macOS file systems refuse non-UTF-8 names")
+    name = os.fsencode(tmp_path) + b"/array_\xff\xfe.png"
+    with open(name, "wb") as f:
+        f.write(arrays[0].read_bytes())
+    out = tmp_path / "o"
+    run = cli("inspect", name, "--grid-size", GRID, "--out", out)
+    assert run.code == 0, run
+    assert report_arrays(out) == {"array_\ufffd\ufffd"}
+    missing = cli("inspect", os.fsencode(tmp_path) + b"/gone_\xff.png", "--out", out / "x")
+    assert_clean_failure(missing, 2, "gone_\ufffd.png", "no such file")
+    assert not (out / "x").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_special_files_are_usage_errors(kind, tmp_path):
+    if kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs here")
+        path = tmp_path / "pipe.bmp"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+        if not path.exists():
+            pytest.skip("no /dev/zero here")
+    run = cli("inspect", path, "--out", tmp_path / "o")
+    assert_clean_failure(run, 2, path.name, "not a regular file")
+    assert run.seconds < 5
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_arrays(path)
+
+
+def test_read_arrays_refuses_a_path_given_twice(arrays):
+    same = Path(str(arrays[0]).replace("x.png", "./x.png"))
+    with pytest.raises(ValueError, match="given twice"):
+        read_arrays([arrays[0], same], GRID)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signals_wait_until_a_report_is_moved_into_place(signum, tmp_path):
+    from sklearn_pillars._files import deferred_signals, staged_report
+    from sklearn_pillars.cli import Terminated, _interruptible
+
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "tiles.csv").write_text("old")
+    (out / "map_old.png").write_text("old")
+    expected = KeyboardInterrupt if signum == signal.SIGINT else Terminated
+    with _interruptible(), pytest.raises(expected):
+        with staged_report(out, ("tiles.csv", "map_*.png")) as staging:
+            (staging / "tiles.csv").write_text("new")
+            (staging / "map_new.png").write_text("new")
+            with deferred_signals():  # as in the move: the signal waits for the block's end
+                os.kill(os.getpid(), signum)
+                time.sleep(0.05)  # the handler would have run here
+                finished = True
+            pytest.fail("the signal should have been raised after the block")  # pragma: no cover
+    assert finished
+    # it was raised inside the staging block, before the move: the old report is whole
+    assert sorted(p.name for p in out.iterdir()) == ["map_old.png", "tiles.csv"]
+    assert (out / "tiles.csv").read_text() == "old"
