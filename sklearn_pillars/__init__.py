@@ -5,7 +5,7 @@ from .classifier import LayeredPeelClassifier, predict_in_bands
 from .io import read_arrays, read_image, read_labels
 from .limits import ResourceLimitError
 from .presets import PRESETS, make_stages
-from .sanity import ArrayProfile, NotAnArrayError, array_profile, check_array
+from .sanity import ArrayProfile, NotAnArrayError, array_profile, check_pillar_array
 from .stages import OutlierStage, PeelStage, SeparatedClusters, smallest_cluster
 from .synthetic import make_pillar_arrays
 from .tileset import CLASSES, TileSet, concat_tilesets
@@ -30,7 +30,6 @@ from .transformers import (
 __all__ = [
     "__version__",
     "array_profile",
-    "check_array",
     "PRESETS",
     "Anisotropy",
     "ArrayProfile",
@@ -55,6 +54,7 @@ __all__ = [
     "ShapeContext",
     "StitchingFeatures",
     "TileSet",
+    "check_pillar_array",
     "concat_tilesets",
     "iter_tile_chunks",
     "make_pillar_arrays",

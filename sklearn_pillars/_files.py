@@ -16,6 +16,13 @@ def display_name(path):
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def _os_error(cls, errno, message):
+    """An OSError (or subclass) whose text is ``message`` alone, with ``errno`` kept."""
+    error = cls(message)
+    error.errno = errno
+    return error
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; it replaces ``path`` only on success.
@@ -40,8 +47,8 @@ def atomic_path(path):
     except OSError as exc:
         if str(tmp) not in str(exc) and getattr(exc, "filename", None) != str(tmp):
             raise
-        raise OSError(exc.errno, f"cannot write {display_name(path)}: "
-                                 f"{exc.strerror or type(exc).__name__}") from None
+        raise _os_error(OSError, exc.errno, f"cannot write {display_name(path)}: "
+                        f"{exc.strerror or type(exc).__name__}") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -61,11 +68,49 @@ class FolderInUseError(RuntimeError):
     """Another run holds the lock of an output folder."""
 
 
+class FolderAccessError(OSError):
+    """An output folder that cannot be created or written to."""
+
+
 def _holder(lock):
     try:
         return lock.read_text(encoding="utf-8").split()[0]
     except (OSError, IndexError):
         return "unknown"
+
+
+def _acquire(folder, lock):
+    """Create ``folder`` if needed, open and lock ``lock``; return its descriptor."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: an exclusive create, no flock
+        fcntl = None
+    for _ in range(10):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            flags = os.O_RDWR | os.O_CREAT | (0 if fcntl else os.O_EXCL)
+            fd = os.open(lock, flags, 0o666)
+        except FileExistsError:  # pragma: no cover - Windows
+            raise FolderInUseError(_in_use(folder, lock)) from None
+        except FileNotFoundError:  # a failed run removed the folder it made: make it again
+            continue
+        except OSError as exc:
+            raise _os_error(FolderAccessError, exc.errno, f"cannot create or write to "
+                            f"{display_name(folder)}: {exc.strerror}") from None
+        if fcntl is None:  # pragma: no cover
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise FolderInUseError(_in_use(folder, lock)) from None
+        try:  # the holder before us may have removed the file we locked: lock the new one
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    raise FolderInUseError(_in_use(folder, lock))  # pragma: no cover - ten races in a row
 
 
 @contextmanager
@@ -75,59 +120,32 @@ def folder_lock(folder):
     The lock is a file ``.sklearn-pillars.lock`` in the folder holding the PID
     of the run; on POSIX it is also ``flock``-ed, so a run that was killed
     leaves no stale lock. A folder this created is removed again when it is
-    left empty (a failed or interrupted run).
+    left empty (a failed or interrupted run). Taking and releasing the lock
+    are not interrupted by SIGINT or SIGTERM.
 
     Raises
     ------
     FolderInUseError
         At once, when another run holds the lock.
+    FolderAccessError
+        When the folder cannot be created or written to.
     """
     folder = Path(folder)
-    created = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot create {display_name(folder)}: "
-                                 f"{exc.strerror}") from None
     lock = folder / LOCK_NAME
+    created, fd = not folder.exists(), None
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: an exclusive create, no flock
-        fcntl = None
-    for _ in range(10):
-        try:
-            flags = os.O_RDWR | os.O_CREAT | (0 if fcntl else os.O_EXCL)
-            fd = os.open(lock, flags, 0o666)
-        except FileExistsError:  # pragma: no cover - Windows
-            raise FolderInUseError(_in_use(folder, lock)) from None
-        except OSError as exc:
-            raise OSError(exc.errno, f"cannot write to {display_name(folder)}: "
-                                     f"{exc.strerror}") from None
-        if fcntl is None:  # pragma: no cover
-            break
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise FolderInUseError(_in_use(folder, lock)) from None
-        try:  # the holder before us may have removed the file we locked: lock the new one
-            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-    else:  # pragma: no cover - ten races in a row
-        raise FolderInUseError(_in_use(folder, lock))
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with deferred_signals():
+            fd = _acquire(folder, lock)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         yield folder
     finally:
         with deferred_signals():
-            try:
-                os.unlink(lock)
-            finally:
-                os.close(fd)
+            if fd is not None:
+                try:
+                    os.unlink(lock)
+                finally:
+                    os.close(fd)
             if created:
                 try:
                     folder.rmdir()  # only if empty: a run that wrote nothing leaves nothing
@@ -187,28 +205,33 @@ def deferred_signals():
 
 
 @contextmanager
-def staged_report(folder, replaces):
+def staged_report(folder, replaces, last="index.html"):
     """Yield an empty staging folder inside ``folder``; move its files in only on success.
 
     The move deletes the files of ``folder`` matching the glob patterns
-    ``replaces`` (an earlier report) and then moves the new files in, with
-    SIGINT and SIGTERM held back, so the folder holds either the earlier
-    report or the new one, never a mix. On failure the staging folder is
-    deleted and ``folder`` is left as it was. Hold :func:`folder_lock` around it.
+    ``replaces`` (an earlier report), ``last`` first, and then moves the new
+    files in, ``last`` last, with SIGINT and SIGTERM held back: the folder
+    holds either the earlier report or the new one, never a mix, and should
+    the move itself fail half-way, no ``last`` (the page) marks anything as
+    complete. On failure the staging folder is deleted and ``folder`` is left
+    as it was. Hold :func:`folder_lock` around it.
     """
     import shutil
 
     folder = Path(folder)
-    staging = folder / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-    staging.mkdir()
+    staging = None
     try:
+        with deferred_signals():
+            staging = folder / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+            staging.mkdir()
         yield staging
         with deferred_signals():
-            for pattern in replaces:
-                for path in folder.glob(pattern):
-                    path.unlink()
-            for path in staging.iterdir():
+            old = [p for pattern in replaces for p in folder.glob(pattern)]
+            for path in sorted(old, key=lambda p: p.name != last):
+                path.unlink()
+            for path in sorted(staging.iterdir(), key=lambda p: p.name == last):
                 os.replace(path, folder / path.name)
     finally:
         with deferred_signals():
-            shutil.rmtree(staging, ignore_errors=True)
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)

@@ -50,7 +50,8 @@ only when complete; a second run into the same folder fails at once.
 
 exit codes: 0 ok, 1 the run failed (unreadable image, not a pillar array,
 unusable model, ...), 2 usage error (bad option, missing input, non-empty
-output folder without --force, folder in use, over the memory limit),
+output folder without --force, output folder in use or not writable, over
+the memory limit),
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
@@ -132,25 +133,42 @@ def build_parser():
     return parser
 
 
-_PENDING = []  # an interrupt that landed where Python could not raise it (see _unraisable)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the run stops and cleans up."""
+
+
+# Interrupts of this run: every signal received, and those Python could not raise (in a
+# weakref callback or __del__ it prints and drops the exception, see _unraisable).
+_RECEIVED, _PENDING = [], []
+
+
+def _interrupt(signum, frame):
+    _RECEIVED.append(signum)
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
 
 def _unraisable(unraisable, default=sys.unraisablehook):
-    """Keep Ctrl-C or SIGTERM that hit a weakref callback or ``__del__`` for the next checkpoint.
-
-    Python prints and drops exceptions raised there ("Exception ignored in ..."), which
-    would lose the interrupt and show a traceback.
-    """
+    """Keep an interrupt that hit a weakref callback or ``__del__`` for the next checkpoint."""
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
         _PENDING.append(unraisable.exc_value)
         return
     default(unraisable)
 
 
-def checkpoint():
-    """Raise an interrupt that was swallowed since the last checkpoint."""
+def _swallowed():
+    """The interrupt of this run that did not stop it (None if there was none)."""
     if _PENDING:
-        raise _PENDING.pop()
+        return _PENDING.pop()
+    if _RECEIVED:  # raised, but caught somewhere along the way
+        return Terminated() if _RECEIVED[-1] == signal.SIGTERM else KeyboardInterrupt()
+    return None
+
+
+def checkpoint():
+    """Raise an interrupt of this run that was swallowed on its way up."""
+    interrupt = _swallowed()
+    if interrupt is not None:
+        raise interrupt
 
 
 class Progress:
@@ -272,12 +290,34 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset):
                      what=f"classifying {what} on a {grid_size} x {grid_size} grid of "
                           f"{2 * tile_half}-pixel tiles")
     except ResourceLimitError as exc:
-        one = estimate_memory(headers[:1], grid_size, tile_half, file_bytes=largest,
-                              preset=preset)
+        one = estimate_memory([checked[biggest][0]] if checked[biggest][0] else [], grid_size,
+                              tile_half, file_bytes=largest, preset=preset)
         hint = ("inspect the arrays a few at a time" if len(paths) > 1 and one <= max_memory
                 else "classify a large array in bands with a saved model "
                      "(sklearn_pillars.predict_in_bands), or raise --max-memory")
         raise UsageError(f"{exc}; {hint}") from None
+
+
+DEMO_ARRAYS, DEMO_PITCH = 3, 54  # make_pillar_arrays' defaults
+
+
+def _check_demo(grid_size, tile_half, max_memory, preset):
+    """The --demo arrays' geometry and memory, checked before they are rendered."""
+    from .limits import ImageHeader, ResourceLimitError, check_memory, estimate_memory
+    from .tiling import check_geometry
+
+    side = grid_size * DEMO_PITCH
+    try:
+        check_geometry(side, side, grid_size, tile_half)
+    except ValueError as exc:
+        raise UsageError(f"--demo: {exc}") from None
+    # rendered in float32, with a few canvases of the same size alive at once
+    headers = [ImageHeader(side, side, 4, 4, "synthetic")] * DEMO_ARRAYS
+    try:
+        check_memory(estimate_memory(headers, grid_size, tile_half, preset=preset), max_memory,
+                     what=f"--demo with {grid_size} x {grid_size} sites")
+    except ResourceLimitError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _max_memory(args):
@@ -357,7 +397,13 @@ def _is_empty(folder):
 
 
 def cmd_inspect(args):
-    from ._files import FolderInUseError, display_name, folder_lock, remove_leftovers
+    from ._files import (
+        FolderAccessError,
+        FolderInUseError,
+        display_name,
+        folder_lock,
+        remove_leftovers,
+    )
 
     if args.demo and args.arrays:
         raise UsageError("give array images or --demo, not both")
@@ -385,7 +431,7 @@ def cmd_inspect(args):
                 raise UsageError(f"{display_name(out)}: folder is not empty (use --force to "
                                  "write into it)")
             return _inspect_into(args, paths, out)
-    except FolderInUseError as exc:
+    except (FolderInUseError, FolderAccessError) as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -403,17 +449,20 @@ def _inspect_into(args, paths, out):
         model, info = load_model(args.model, trusted=args.trust_model)
     grid_size, tile_half = _grid(args, info)
     max_memory = _max_memory(args)
+    preset = info["preset"] if info is not None else args.stages or DEFAULT_PRESET
     if paths:
-        preset = info["preset"] if info is not None else args.stages or DEFAULT_PRESET
         _check_inputs(paths, grid_size, tile_half, max_memory, preset)
+    else:
+        _check_demo(grid_size, tile_half, max_memory, preset)
 
     progress = Progress(2, args.quiet)
     try:
         progress("reading arrays")
         with _collected_warnings(args.quiet) as notes:
             if args.demo:
-                tiles = make_pillar_arrays(n_arrays=3, grid_size=grid_size, random_state=0,
-                                           tile_half=tile_half)
+                tiles = make_pillar_arrays(n_arrays=DEMO_ARRAYS, grid_size=grid_size,
+                                           random_state=0, tile_half=tile_half,
+                                           pitch=DEMO_PITCH)
                 source = "built-in synthetic arrays (make_pillar_arrays, random_state=0)"
             else:
                 tiles = read_arrays(paths, grid_size, tile_half, max_memory=max_memory,
@@ -465,29 +514,37 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"sklearn-pillars: warning: {message}", file=sys.stderr)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C: the run stops and cleans up."""
-
-
-def _terminate(signum, frame):
-    raise Terminated
-
-
 @contextmanager
 def _interruptible():
-    """SIGTERM raises :class:`Terminated` like Ctrl-C, and no interrupt gets lost, while the
-    block runs (in the main thread)."""
+    """While the block runs (in the main thread): SIGTERM stops the run like Ctrl-C, and no
+    interrupt gets lost on its way up."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous, hook = signal.signal(signal.SIGTERM, _terminate), sys.unraisablehook
-    sys.unraisablehook = _unraisable
+    handlers = {signal.SIGTERM: signal.getsignal(signal.SIGTERM),
+                signal.SIGINT: signal.getsignal(signal.SIGINT)}
+    hook = sys.unraisablehook
+    _RECEIVED.clear()
     _PENDING.clear()
+    signal.signal(signal.SIGTERM, _interrupt)
+    if handlers[signal.SIGINT] is signal.default_int_handler:  # not when ignored (nohup)
+        signal.signal(signal.SIGINT, _interrupt)
+    sys.unraisablehook = _unraisable
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
         sys.unraisablehook = hook
+
+
+def _stopped(interrupt):
+    """The message and exit code of a run stopped by Ctrl-C (130) or SIGTERM (143)."""
+    if isinstance(interrupt, Terminated):
+        print("sklearn-pillars: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    print("sklearn-pillars: interrupted", file=sys.stderr)
+    return 130
 
 
 def main(argv=None):
@@ -508,12 +565,8 @@ def main(argv=None):
                 traceback.print_exc()
             print(f"sklearn-pillars {args.command}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        except Terminated:
-            print("sklearn-pillars: terminated", file=sys.stderr)
-            return 128 + signal.SIGTERM
-        except KeyboardInterrupt:
-            print("sklearn-pillars: interrupted", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as exc:
+            return _stopped(exc)
         except ImportError as exc:
             if args.debug:
                 traceback.print_exc()
@@ -521,6 +574,9 @@ def main(argv=None):
                   "pip install 'sklearn-pillars[cli]'", file=sys.stderr)
             return EXIT_FAILURE
         except Exception as exc:  # any failure of the run: one line, no traceback
+            interrupt = _swallowed()
+            if interrupt is not None:  # a failure that followed an interrupt: report that
+                return _stopped(interrupt)
             if args.debug:
                 traceback.print_exc()
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)

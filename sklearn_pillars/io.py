@@ -14,8 +14,11 @@ from .limits import check_memory, estimate_memory, format_size, parse_size, read
 from .tileset import CLASSES
 from .tiling import _check_positive_int, build_tileset, profile_arrays, tile_boxes
 
-#: Files of a format no header reader knows are not read beyond this size.
+#: Files of a format no header reader knows are not read beyond this size; nor are
+#: files larger than this beyond twice the raw size of the image their header describes
+#: (room for metadata and incompressible data, not for a 3 GB file behind a small header).
 UNKNOWN_FORMAT_MAX_BYTES = 64 * 2**20
+MAX_FILE_PER_IMAGE_BYTE = 2
 
 
 class _QuietOpenCV:
@@ -87,6 +90,11 @@ def check_image_file(path, *, max_memory=None):
     if header.width == 0 or header.height == 0:
         raise ValueError(f"{display_name(path)}: its header says it is "
                          f"{header.width} x {header.height} pixels")
+    if size > MAX_FILE_PER_IMAGE_BYTE * header.decoded_bytes + UNKNOWN_FORMAT_MAX_BYTES:
+        raise ValueError(
+            f"{display_name(path)}: the file is {format_size(size)}, far more than the "
+            f"{header.width} x {header.height} image its header describes "
+            f"({format_size(header.decoded_bytes)}); not reading it")
     check_memory(size + header.decoded_bytes + header.width * header.height, max_memory,
                  what=f"{display_name(path)}: decoding this {header.width} x {header.height} "
                       "image")
@@ -170,6 +178,19 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=No
     TileSet
         ``grid_size**2`` tiles per array, arrays in the order given, with
         ``array_profiles`` where the input was checked.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        For a missing file or a folder.
+    ValueError
+        For a file that is not a readable image, a path given twice, or a
+        grid that does not fit the image (:func:`~sklearn_pillars.tiling.check_geometry`).
+    ResourceLimitError
+        When the images and tiles would need more than ``max_memory``.
+    NotAnArrayError
+        With ``input_check="raise"``, for an image that is blank or shows no
+        lattice of ``grid_size`` pillars.
 
     Examples
     --------

@@ -50,12 +50,19 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
     Raises
     ------
     TypeError
-        If ``model`` is not a fitted :class:`~sklearn_pillars.LayeredPeelClassifier`.
+        If ``model`` is not a :class:`~sklearn_pillars.LayeredPeelClassifier`.
+    sklearn.exceptions.NotFittedError
+        If it is not fitted.
+    ValueError
+        If ``grid_size`` or ``tile_half`` is not a positive integer, or
+        ``tile_half`` does not give the tiles the model was fitted on.
     """
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
     from .classifier import LayeredPeelClassifier
+    from .sanity import ArrayProfile
+    from .tileset import N_META
     from .tiling import _check_positive_int
 
     path = _check_suffix(path)
@@ -65,12 +72,18 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
     try:
         check_is_fitted(model, "stages_")
     except NotFittedError:
-        raise TypeError("save_model needs a fitted model: call fit first") from None
-    record = {"format": FORMAT, "version": __version__,
-              "grid_size": _check_positive_int(grid_size, "grid_size"),
-              "tile_half": _check_positive_int(tile_half, "tile_half"),
-              "preset": getattr(model, "preset_", None),
-              "profiles": [p.as_dict() for p in profiles] if profiles else [],
+        raise NotFittedError("save_model needs a fitted model: call fit first") from None
+    grid_size = _check_positive_int(grid_size, "grid_size")
+    tile_half = _check_positive_int(tile_half, "tile_half")
+    width = N_META + (2 * tile_half) ** 2
+    in_tiles = model.layout == "tiles" or (model.layout is None and model.preset_ is not None)
+    if in_tiles and getattr(model, "n_features_in_", width) != width:
+        raise ValueError(f"tile_half={tile_half} gives rows of {width} values, but the model "
+                         f"was fitted on rows of {model.n_features_in_}")
+    record = {"format": FORMAT, "version": __version__, "grid_size": grid_size,
+              "tile_half": tile_half, "preset": getattr(model, "preset_", None),
+              "profiles": [p.as_dict() if isinstance(p, ArrayProfile) else dict(p)
+                           for p in profiles or []],
               "model": model}
     with atomic_path(path) as tmp:
         if path.suffix == ".skops":

@@ -151,7 +151,7 @@ def profile_arrays(greys, names, grid_size, input_check="raise"):
     grid_size : int
     input_check : {"raise", "warn", "skip"}, default="raise"
         What to do with an image that is blank or shows no lattice of the
-        grid (:func:`~sklearn_pillars.sanity.check_array`): raise
+        grid (:func:`~sklearn_pillars.sanity.check_pillar_array`): raise
         :class:`~sklearn_pillars.NotAnArrayError`, warn and go on, or skip
         the check (no profiles).
 
@@ -159,13 +159,13 @@ def profile_arrays(greys, names, grid_size, input_check="raise"):
     -------
     list of ArrayProfile or None
     """
-    from .sanity import check_array
+    from .sanity import check_pillar_array
 
     if input_check not in INPUT_CHECKS:
         raise ValueError(f"input_check must be one of {INPUT_CHECKS}, got {input_check!r}")
     if input_check == "skip":
         return None
-    return [check_array(grey, grid_size, name=str(name), on_fail=input_check)
+    return [check_pillar_array(grey, grid_size, name=str(name), on_fail=input_check)
             for grey, name in zip(greys, names, strict=True)]
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from sklearn_pillars import (
     LayeredPeelClassifier,
@@ -48,11 +49,18 @@ class Run:
                 f"{self.seconds:.1f} s, err={self.err!r})")
 
 
+def _default_signals():
+    """In the child: Ctrl-C and SIGTERM as in a terminal, even when the tests run in the
+    background (where SIGINT is inherited as ignored, and Python then installs no handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def start(*args, cwd=None):
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     argv = [sys.executable, "-m", "sklearn_pillars"] + [
         a if isinstance(a, bytes) else str(a) for a in args]
-    proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd)
+    proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd, preexec_fn=_default_signals)
     proc.files = (out, err)
     proc.started = time.perf_counter()
     return proc
@@ -216,13 +224,30 @@ def test_oversized_requests_are_refused_in_seconds(case, arrays, tmp_path):
     assert not out.exists()  # refused before anything was written
 
 
+def test_a_huge_file_behind_a_small_header_is_not_read(tmp_path):
+    path = _sparse(tmp_path / "small.bmp", 3 * GiB, _bmp_header(100, 100))
+    run = cli("inspect", path, "--out", tmp_path / "o")
+    assert_clean_failure(run, 1, "small.bmp", "far more than", "100 x 100")
+    assert run.seconds < 5
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_demo_is_checked_before_it_is_rendered(tmp_path):
+    run = cli("inspect", "--demo", "--grid-size", "1000", "--out", tmp_path / "o")
+    assert_clean_failure(run, 2, "--demo", "memory")
+    assert run.seconds < 5
+    run = cli("inspect", "--demo", "--tile-half", "1000", "--out", tmp_path / "o")
+    assert_clean_failure(run, 2, "--demo", "tile_half=1000")
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_20000px_image_runs_within_the_memory_ceiling(tmp_path):
     """Not refused (it fits the default limit): read, checked and rejected as blank in < 2 GB."""
     path = tmp_path / "big.png"
     assert cv2.imwrite(str(path), np.zeros((20000, 20000), np.uint8),
                        [cv2.IMWRITE_PNG_COMPRESSION, 9])
     assert path.stat().st_size < 2**20
-    run = cli("inspect", path, "--out", tmp_path / "o")
+    run = cli("inspect", path, "--out", tmp_path / "o", "--max-memory", "2G")
     assert_clean_failure(run, 1, "big.png", "blank")
     assert not (tmp_path / "o").exists()
 
@@ -301,16 +326,18 @@ def test_a_trusted_joblib_that_is_not_a_model_says_its_code_ran(tmp_path):
         load_model(path, trusted=True)
 
 
-@pytest.mark.parametrize("model, grid, message", [
-    (LayeredPeelClassifier(), 21, "fitted model"),
-    ("hello", 21, "LayeredPeelClassifier"),
-    (None, 0, "grid_size"),
+@pytest.mark.parametrize("model, grid, tile_half, error, message", [
+    (LayeredPeelClassifier(), 21, 32, NotFittedError, "fitted model"),
+    ("hello", 21, 32, TypeError, "LayeredPeelClassifier"),
+    (None, 0, 32, ValueError, "grid_size"),
+    (None, 21, 16, ValueError, "tile_half=16 .* fitted on rows of 4101"),
 ])
-def test_save_model_accepts_only_fitted_models(model, grid, message, tmp_path):
+def test_save_model_accepts_only_fitted_models(model, grid, tile_half, error, message,
+                                               tmp_path):
     if model is None:
         model = LayeredPeelClassifier().fit(make_pillar_arrays(1, GRID, random_state=0).X)
-    with pytest.raises((TypeError, ValueError), match=message):
-        save_model(model, tmp_path / "m.skops", grid_size=grid, tile_half=32)
+    with pytest.raises(error, match=message):
+        save_model(model, tmp_path / "m.skops", grid_size=grid, tile_half=tile_half)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -363,7 +390,7 @@ def test_interruptions_leave_the_previous_report_or_none(arrays, tmp_path):
         # a random moment of the run's work (before it, Python is still importing NumPy
         # and scikit-learn, and Ctrl-C there is Python's own KeyboardInterrupt)
         _wait_for(out / LOCK_NAME, proc)
-        time.sleep(rng.uniform(0, work))
+        time.sleep(rng.uniform(0, 0.8 * work))
         sent = time.perf_counter()
         os.kill(proc.pid, sig)  # not send_signal: its poll() would reap the process
         run = finish(proc)
@@ -384,6 +411,25 @@ def test_interruptions_leave_the_previous_report_or_none(arrays, tmp_path):
     assert outcomes.count("previous") >= 10, outcomes  # most signals did land mid-run
 
 
+def test_a_failed_forced_run_leaves_the_previous_report(arrays, tmp_path, monkeypatch, capsys):
+    from sklearn_pillars import report as report_module
+    from sklearn_pillars.cli import main
+
+    out = tmp_path / "r"
+    assert main(["inspect", str(arrays[0]), "--grid-size", str(GRID), "--out", str(out),
+                 "-q"]) == 0
+    previous = _snapshot(out)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report_module, "tile_mosaic", full_disk)
+    code = main(["inspect", str(arrays[1]), "--grid-size", str(GRID), "--out", str(out),
+                 "--force", "-q"])
+    assert code == 1 and "No space left" in capsys.readouterr().err
+    assert _snapshot(out) == previous and leftovers(out) == []
+
+
 def test_sigterm_of_a_first_run_leaves_no_folder(arrays, tmp_path):
     out = tmp_path / "fresh"
     proc = start("inspect", arrays[1], "--grid-size", GRID, "--out", out, "-q")
@@ -394,6 +440,9 @@ def test_sigterm_of_a_first_run_leaves_no_folder(arrays, tmp_path):
     assert run.code in (0, 143, -signal.SIGTERM), run
     if run.code != 0:
         assert not out.exists(), list(out.iterdir())
+    else:  # it finished first: then its report is whole
+        assert report_arrays(out) == {"y"} and (out / "index.html").is_file()
+        assert leftovers(out) == []
 
 
 def test_a_forced_rerun_removes_what_a_killed_run_left(arrays, tmp_path):
@@ -469,7 +518,8 @@ def test_an_unusable_out_fails_before_any_work(arrays, tmp_path):
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     run = cli("inspect", *arrays, "--grid-size", GRID, "--out", a_file / "report")
-    assert_clean_failure(run, 1, "cannot create", "file.txt")
+    assert_clean_failure(run, 2, "cannot create or write to", "file.txt", "Not a directory")
+    assert "[Errno" not in run.err
     assert run.seconds < 5
 
 
@@ -479,7 +529,7 @@ def test_a_read_only_out_fails_before_any_work(arrays, tmp_path):
     locked = tmp_path / "ro"
     locked.mkdir(mode=0o500)
     run = cli("inspect", *arrays, "--grid-size", GRID, "--out", locked / "report")
-    assert_clean_failure(run, 1, "cannot create")
+    assert_clean_failure(run, 2, "cannot create or write to")
 
 
 def test_a_model_path_that_is_a_folder_is_a_usage_error(arrays, tmp_path):
@@ -566,6 +616,8 @@ def test_signals_wait_until_a_report_is_moved_into_place(signum, tmp_path):
     (out / "tiles.csv").write_text("old")
     (out / "map_old.png").write_text("old")
     expected = KeyboardInterrupt if signum == signal.SIGINT else Terminated
+    # Python's Ctrl-C handler, even where the tests run with SIGINT ignored (background)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     with _interruptible(), pytest.raises(expected):
         with staged_report(out, ("tiles.csv", "map_*.png")) as staging:
             (staging / "tiles.csv").write_text("new")
@@ -575,6 +627,7 @@ def test_signals_wait_until_a_report_is_moved_into_place(signum, tmp_path):
                 time.sleep(0.05)  # the handler would have run here
                 finished = True
             pytest.fail("the signal should have been raised after the block")  # pragma: no cover
+    signal.signal(signal.SIGINT, previous)
     assert finished
     # it was raised inside the staging block, before the move: the old report is whole
     assert sorted(p.name for p in out.iterdir()) == ["map_old.png", "tiles.csv"]
