@@ -339,7 +339,8 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
     grid_size : int
     title : str
     details : sequence of (str, str)
-        Lines for the page header (inputs, model, ...).
+        Lines for the page header (inputs, model, ...); those named
+        ``"warning"`` are shown in a red box above them.
     tsne : bool
         Add t-SNE panels to the stage figures (slow).
     progress : callable, optional
@@ -448,6 +449,8 @@ img{max-width:100%;height:auto;border:1px solid #ddd;margin:6px 0}
 .meta{color:#555;font-size:.9em} .swatch{display:inline-block;width:.9em;height:.9em;
 margin-right:4px;vertical-align:-1px;border-radius:2px}
 figure{margin:0 0 18px} figcaption{color:#555;font-size:.9em}
+.warning{background:#fdecea;border:1px solid #e74c3c;border-radius:4px;padding:8px 12px;
+color:#922}
 """
 
 
@@ -479,8 +482,10 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(title)}</title>", f"<style>{_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
+        *[f'<p class="warning"><b>Warning</b>: {e(v)}</p>' for k, v in details
+          if k == "warning"],
         '<p class="meta">'
-        + "<br>".join(f"<b>{e(k)}</b>: {e(v)}" for k, v in details)
+        + "<br>".join(f"<b>{e(k)}</b>: {e(v)}" for k, v in details if k != "warning")
         + f"<br><b>written</b>: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
         f"sklearn-pillars {e(__version__)}</p>",
         "<p>" + " ".join(f'<span class="swatch" style="background:{_color(c)}"></span>'

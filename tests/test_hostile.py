@@ -486,6 +486,7 @@ def test_meaningless_images_are_refused_or_flagged(kind, words, mode, skops_mode
                for line in forced.err.splitlines()), forced.err
     page = (out / "index.html").read_text(encoding="utf-8")
     assert words[0] in page and "meaningless" in page  # the report says so too
+    assert 'class="warning"' in page  # in a red box above the rest
 
 
 def test_a_saved_model_warns_about_arrays_unlike_its_training_arrays(arrays, skops_model,
