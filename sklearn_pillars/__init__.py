@@ -7,6 +7,7 @@ from .limits import ResourceLimitError
 from .presets import PRESETS, make_stages
 from .sanity import ArrayProfile, NotAnArrayError, array_profile, check_pillar_array
 from .stages import OutlierStage, PeelStage, SeparatedClusters, smallest_cluster
+from .streaming import ArrayResult, classify_array, iter_inspect
 from .synthetic import make_pillar_arrays
 from .tileset import CLASSES, TileSet, concat_tilesets
 from .tiling import iter_tile_chunks, tile_array, tile_boxes
@@ -33,6 +34,7 @@ __all__ = [
     "PRESETS",
     "Anisotropy",
     "ArrayProfile",
+    "ArrayResult",
     "CLASSES",
     "CenterIntensity",
     "CollapsedContext",
@@ -55,7 +57,9 @@ __all__ = [
     "StitchingFeatures",
     "TileSet",
     "check_pillar_array",
+    "classify_array",
     "concat_tilesets",
+    "iter_inspect",
     "iter_tile_chunks",
     "make_pillar_arrays",
     "make_stages",

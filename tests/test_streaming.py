@@ -1,0 +1,69 @@
+"""Classifying many arrays one at a time (iter_inspect): the results of one predict over all."""
+
+import cv2
+import numpy as np
+import pytest
+
+from sklearn_pillars import (
+    LayeredPeelClassifier,
+    NotAnArrayError,
+    classify_array,
+    iter_inspect,
+    make_pillar_arrays,
+    read_arrays,
+)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("stream")
+    tiles = make_pillar_arrays(n_arrays=4, grid_size=21, random_state=3, photometric=0.5)
+    paths = []
+    for index, image in enumerate(tiles.array_images):
+        paths.append(folder / f"a{index}.png")
+        assert cv2.imwrite(str(paths[-1]), image)
+    return paths
+
+
+@pytest.fixture(scope="module", params=["notebook", "refined"])
+def model(request, files):
+    return LayeredPeelClassifier(request.param).fit(read_arrays(files[:2]).X)
+
+
+def test_streaming_equals_one_predict_over_all_arrays(files, model):
+    everything = read_arrays(files[1:])
+    whole = model.trace(everything.X)
+    results = list(iter_inspect(files[1:], model))
+    assert [r.name for r in results] == everything.array_names
+    np.testing.assert_array_equal(np.concatenate([r.labels for r in results]), whole.labels)
+    np.testing.assert_array_equal(np.concatenate([r.kinds for r in results]), whole.kinds)
+    np.testing.assert_allclose(np.concatenate([r.scores for r in results]), whole.scores,
+                               rtol=1e-6, equal_nan=True)
+    np.testing.assert_array_equal(np.concatenate([r.positions for r in results]),
+                                  everything.positions[:, 1:])
+    np.testing.assert_array_equal(np.concatenate([r.boxes for r in results]), everything.boxes)
+    assert all(r.profile.lattice_score > 0.3 for r in results)
+
+
+def test_two_worker_processes_give_the_same_results(files, model):
+    serial = list(iter_inspect(files, model))
+    parallel = list(iter_inspect(files, model, n_jobs=2))
+    assert [r.name for r in parallel] == [r.name for r in serial]
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_array_equal(a.kinds, b.kinds)
+        np.testing.assert_array_equal(a.scores, b.scores)  # bit for bit
+        np.testing.assert_array_equal(a.image, b.image)
+
+
+def test_bad_input_is_refused_with_the_file_named(files, model, tmp_path):
+    blank = tmp_path / "blank.png"
+    assert cv2.imwrite(str(blank), np.zeros((1134, 1134), np.uint8))
+    stream = iter_inspect([files[0], blank], model)
+    assert next(stream).name == "a0"  # arrays before the bad one are classified
+    with pytest.raises(NotAnArrayError, match="blank.png is blank"):
+        next(stream)
+    with pytest.raises(ValueError, match="given twice"):
+        list(iter_inspect([files[0], files[0]], model))
+    with pytest.raises(Exception, match="not fitted"):
+        classify_array(files[0], LayeredPeelClassifier())
