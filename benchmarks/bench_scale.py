@@ -6,9 +6,9 @@
 Synthetic 21 x 21 arrays are rendered into a temporary folder (ten distinct ones, copied
 to make up the count); a model fitted on three others is saved and loaded as a user
 would. Each run is a subprocess, so its peak RSS (``ru_maxrss`` from ``wait4``) is its
-own. It streams the arrays through :func:`sklearn_pillars.iter_inspect`: read,
-featurise and classify one array at a time. Writing the report is not streamed yet
-(issue 10), so these figures are classification alone. Figures, not pass/fail.
+own. Two ways are timed: :func:`sklearn_pillars.iter_inspect` alone (read, featurise and
+classify one array at a time), and ``sklearn-pillars inspect --model`` with its streamed
+report. Figures, not pass/fail.
 """
 
 import argparse
@@ -69,6 +69,24 @@ def measure(model_path, folder, n_arrays, n_jobs):
     return float(seconds), int(tiles), usage.ru_maxrss * 1024 + int(children)
 
 
+def measure_cli(model_path, folder, n_arrays, n_jobs, out):
+    """Seconds and peak RSS of ``sklearn-pillars inspect --model``, report included.
+
+    The peak is the largest of the command's process and its worker processes.
+    """
+    paths = sorted(Path(folder).glob("*.png"))[:n_arrays]
+    argv = [sys.executable, "-m", "sklearn_pillars", "inspect", *map(str, paths), "--model",
+            str(model_path), "--out", str(out), "--n-jobs", str(n_jobs), "-q"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"inspect of {n_arrays} arrays with --n-jobs {n_jobs} failed")
+    shutil.rmtree(out)
+    return seconds, n_arrays * 441, usage.ru_maxrss * 1024
+
+
 def prepare(folder, n_arrays, preset):
     import cv2
 
@@ -98,18 +116,22 @@ def main():
     parser.add_argument("--preset", default="notebook", choices=["notebook", "refined"])
     args = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"preset {args.preset!r}; classification only (no report)")
+          f"preset {args.preset!r}")
     with tempfile.TemporaryDirectory() as folder:
         model_path, arrays = prepare(folder, max(args.arrays), args.preset)
         print(f"{'arrays':>7} {'tiles':>8} {'n_jobs':>6} {'seconds':>8} {'tiles/s':>8} "
               f"{'peak RSS':>9} {'1M tiles':>9}")
-        for n_arrays in args.arrays:
-            for n_jobs in args.n_jobs:
-                seconds, tiles, peak = measure(model_path, arrays, n_arrays, n_jobs)
-                rate = tiles / seconds
-                print(f"{n_arrays:>7} {tiles:>8} {n_jobs:>6} {seconds:>8.1f} {rate:>8.0f} "
-                      f"{peak / 2**20:>7.0f} MB {1e6 / rate / 60:>6.1f} min", flush=True)
-    print("peak RSS: the main process plus, with n_jobs > 1, the peaks of its worker processes")
+        for what, run in (("iter_inspect", measure), ("inspect CLI", measure_cli)):
+            print(what + (" (classification only; peak RSS of the main process plus its "
+                          "workers')" if run is measure else
+                          " (report included; peak RSS of the largest process)"))
+            for n_arrays in args.arrays:
+                for n_jobs in args.n_jobs:
+                    extra = (Path(folder) / "out",) if run is measure_cli else ()
+                    seconds, tiles, peak = run(model_path, arrays, n_arrays, n_jobs, *extra)
+                    rate = tiles / seconds
+                    print(f"{n_arrays:>7} {tiles:>8} {n_jobs:>6} {seconds:>8.1f} {rate:>8.0f} "
+                          f"{peak / 2**20:>7.0f} MB {1e6 / rate / 60:>6.1f} min", flush=True)
 
 
 if __name__ == "__main__":

@@ -130,6 +130,10 @@ def build_parser():
     inspect.add_argument("--force", action="store_true",
                          help="write into DIR even if it is not empty (files are replaced)")
     inspect.add_argument("--tsne", action="store_true", help="add t-SNE plots (slow)")
+    inspect.add_argument("--n-jobs", default=None, metavar="N",
+                         help="classify arrays in N worker processes with --model, or fit "
+                              "the refined preset's arrays in N threads (default 1); the "
+                              "results are the same")
     return parser
 
 
@@ -252,8 +256,12 @@ def _grid(args, info=None):
     return info["grid_size"], info["tile_half"]
 
 
-def _check_inputs(paths, grid_size, tile_half, max_memory, preset):
-    """Refuse, before reading anything, inputs whose grid or memory need is out of bounds."""
+def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None):
+    """Refuse, before reading anything, inputs whose grid or memory need is out of bounds.
+
+    ``at_once``: how many arrays are in memory at once when they are streamed (the
+    largest counted that many times); None when all are held together.
+    """
     from ._files import display_name
     from .io import check_image_file
     from .limits import ResourceLimitError, check_memory, estimate_memory
@@ -284,8 +292,9 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset):
     biggest = max(range(len(paths)), key=pixels)
     what = (f"{display_name(paths[0])} ({size(0)})" if len(paths) == 1 else
             f"{len(paths)} arrays (the largest: {display_name(paths[biggest])}, {size(biggest)})")
+    held = headers if at_once is None else [checked[biggest][0]] * at_once if headers else []
     try:
-        check_memory(estimate_memory(headers, grid_size, tile_half, file_bytes=largest,
+        check_memory(estimate_memory(held, grid_size, tile_half, file_bytes=largest,
                                      preset=preset), max_memory,
                      what=f"classifying {what} on a {grid_size} x {grid_size} grid of "
                           f"{2 * tile_half}-pixel tiles")
@@ -331,15 +340,19 @@ def _max_memory(args):
 
 @contextmanager
 def _collected_warnings(quiet):
-    """Collect the warnings of the block (for the report page), and show them unless quiet."""
+    """Collect the warnings of the block (for the report page); show each as it comes,
+    unless quiet."""
     messages = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield messages
-    for item in caught:
-        messages.append(str(item.message))
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        messages.append(str(message))
         if not quiet:
-            _show_warning(item.message, item.category, item.filename, item.lineno)
+            _show_warning(message, category, filename, lineno)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        yield messages
 
 
 def cmd_fit(args):
@@ -411,6 +424,7 @@ def cmd_inspect(args):
         raise UsageError("no array images given (or use --demo)")
     _count(args.grid_size, "--grid-size")  # option errors before anything else
     _count(args.tile_half, "--tile-half")
+    _count(args.n_jobs, "--n-jobs")
     _max_memory(args)
     paths = [] if args.demo else _input_paths(args.arrays)
     if args.model:
@@ -435,6 +449,51 @@ def cmd_inspect(args):
         raise UsageError(str(exc)) from None
 
 
+def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_memory,
+                       n_jobs):
+    """Classify the arrays with a saved model one at a time, the report growing as it goes."""
+    from ._files import display_name, staged_report
+    from .report import REPORT_PATTERNS
+    from .report_stream import StreamingReport
+    from .sanity import drift_warnings
+    from .streaming import iter_inspect
+
+    names = [display_name(p) for p in paths]
+    source = ", ".join(names) if len(names) <= 10 else (
+        f"{len(names)} arrays: {', '.join(names[:3])}, ..., {names[-1]}")
+    details = [("arrays", source),
+               ("model", f"saved model {display_name(args.model)} (sklearn-pillars "
+                         f"{info['version']}, preset {info['preset'] or 'custom stages'!r})"),
+               ("grid", f"{grid_size} x {grid_size} sites, tiles of up to {2 * tile_half} px")]
+    progress = Progress(len(paths) + 1, args.quiet)
+    try:
+        with staged_report(out, REPORT_PATTERNS) as staging, \
+                _collected_warnings(args.quiet) as notes:
+            report = StreamingReport(staging, grid_size=grid_size,
+                                     title="Pillar array inspection", details=details)
+            results = iter_inspect(paths, model, grid_size, tile_half, n_jobs=n_jobs,
+                                   max_memory=max_memory,
+                                   input_check="warn" if args.force_input else "raise")
+            for result in results:
+                progress(f"array {result.name}")
+                if result.profile is not None:
+                    for message in drift_warnings([result.profile], info["profiles"],
+                                                  [result.name]):
+                        warnings.warn(message, UserWarning, stacklevel=1)
+                report.add(result)
+            progress("galleries and index.html")
+            report.details += [("warning", note) for note in notes]
+            report.close()
+            checkpoint()  # an interrupt before this point leaves the folder as it was
+    finally:
+        progress.close()
+    if not args.quiet:
+        good = report.counts.get("Good", 0) / max(report.n_tiles, 1)
+        print(f"report written to {display_name(out)}/index.html: {report.n_tiles} tiles of "
+              f"{len(paths)} array(s), yield {good:.1%}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _inspect_into(args, paths, out):
     from ._files import display_name, staged_report
     from .classifier import LayeredPeelClassifier
@@ -450,10 +509,16 @@ def _inspect_into(args, paths, out):
     grid_size, tile_half = _grid(args, info)
     max_memory = _max_memory(args)
     preset = info["preset"] if info is not None else args.stages or DEFAULT_PRESET
+    n_jobs = _count(args.n_jobs, "--n-jobs") or 1
+    streaming = model is not None and bool(paths)
     if paths:
-        _check_inputs(paths, grid_size, tile_half, max_memory, preset)
+        _check_inputs(paths, grid_size, tile_half, max_memory, preset,
+                      at_once=min(n_jobs, len(paths)) if streaming else None)
     else:
         _check_demo(grid_size, tile_half, max_memory, preset)
+    if streaming:
+        return _inspect_streaming(args, paths, out, model, info, grid_size, tile_half,
+                                  max_memory, n_jobs)
 
     progress = Progress(2, args.quiet)
     try:
@@ -475,7 +540,7 @@ def _inspect_into(args, paths, out):
         if model is None:
             progress(f"fitting on {len(tiles)} tiles")
             preset = args.stages or DEFAULT_PRESET
-            model = LayeredPeelClassifier(preset).fit(tiles.X)
+            model = LayeredPeelClassifier(preset, n_jobs=n_jobs).fit(tiles.X)
             labels, scores, kinds = model.labels_, model.inconsistency_, model.kinds_
             diagnostics = model.stage_diagnostics()
             how = f"fitted on these arrays, preset {preset!r}"

@@ -9,7 +9,8 @@ only, so the labels are those of one ``predict`` over all the arrays at once.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,9 @@ class ArrayResult:
         The grey array image.
     profile : ArrayProfile or None
         Its basic statistics, where the input was checked.
+    notes : list of str
+        The warnings raised while reading and classifying it (such as an
+        image that is not a pillar array, with ``input_check="warn"``).
     """
 
     name: str
@@ -47,6 +51,7 @@ class ArrayResult:
     boxes: np.ndarray
     image: np.ndarray
     profile: object = None
+    notes: list = field(default_factory=list)
 
 
 def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_memory=None,
@@ -72,14 +77,17 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
     from .io import read_arrays
 
     check_is_fitted(model, "stages_")
-    tiles = read_arrays([path], grid_size, tile_half, max_memory=max_memory,
-                        input_check=input_check)
-    labels, scores, kinds = model._route(tiles.X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tiles = read_arrays([path], grid_size, tile_half, max_memory=max_memory,
+                            input_check=input_check)
+        labels, scores, kinds = model._route(tiles.X)
     return ArrayResult(
         name=tiles.array_names[0] if name is None else name, path=Path(os.fspath(path)),
         labels=labels, scores=scores, kinds=kinds, positions=tiles.positions[:, 1:].copy(),
         boxes=tiles.boxes, image=tiles.array_images[0],
-        profile=tiles.array_profiles[0] if tiles.array_profiles else None)
+        profile=tiles.array_profiles[0] if tiles.array_profiles else None,
+        notes=[str(w.message) for w in caught])
 
 
 def _classify_in_worker(path, model, grid_size, tile_half, name, max_memory, input_check):
@@ -117,7 +125,8 @@ def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, max_m
     Yields
     ------
     ArrayResult
-        In the order of ``paths``.
+        In the order of ``paths``. The warnings of each array (its ``notes``)
+        are raised again here, in this process, as it is yielded.
 
     Examples
     --------
@@ -137,13 +146,17 @@ def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, max_m
         seen.add(path.resolve())
     names = _array_names(paths)
     if n_jobs is None or n_jobs == 1:
-        for path, name in zip(paths, names, strict=True):
-            yield classify_array(path, model, grid_size, tile_half, name=name,
-                                 max_memory=max_memory, input_check=input_check)
-        return
-    from joblib import Parallel, delayed
+        results = (classify_array(path, model, grid_size, tile_half, name=name,
+                                  max_memory=max_memory, input_check=input_check)
+                   for path, name in zip(paths, names, strict=True))
+    else:
+        from joblib import Parallel, delayed
 
-    jobs = (delayed(_classify_in_worker)(path, model, grid_size, tile_half, name, max_memory,
-                                         input_check)
-            for path, name in zip(paths, names, strict=True))
-    yield from Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+        jobs = (delayed(_classify_in_worker)(path, model, grid_size, tile_half, name,
+                                             max_memory, input_check)
+                for path, name in zip(paths, names, strict=True))
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    for result in results:
+        for note in result.notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        yield result

@@ -67,3 +67,43 @@ def test_bad_input_is_refused_with_the_file_named(files, model, tmp_path):
         list(iter_inspect([files[0], files[0]], model))
     with pytest.raises(Exception, match="not fitted"):
         classify_array(files[0], LayeredPeelClassifier())
+
+
+def test_the_command_streams_a_saved_model_report(files, tmp_path, capsys):
+    import csv
+
+    from sklearn_pillars.cli import main
+    from sklearn_pillars.persist import save_model
+
+    model = LayeredPeelClassifier("refined").fit(read_arrays(files[:2]).X)
+    save_model(model, tmp_path / "m.skops", grid_size=21, tile_half=32)
+    outs = {}
+    for n_jobs in ("1", "2"):
+        outs[n_jobs] = tmp_path / f"r{n_jobs}"
+        code = main(["inspect", *map(str, files), "--model", str(tmp_path / "m.skops"),
+                     "--out", str(outs[n_jobs]), "--n-jobs", n_jobs, "-q"])
+        assert code == 0, capsys.readouterr().err
+    for table in ("tiles.csv", "summary.csv"):  # byte-identical whatever the workers
+        assert (outs["1"] / table).read_bytes() == (outs["2"] / table).read_bytes()
+    out = outs["2"]
+    with open(out / "tiles.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    whole = model.trace(read_arrays(files).X)
+    assert [r["label"] for r in rows] == list(whole.labels)
+    assert [r["stitch_kind"] for r in rows] == list(whole.kinds)
+    with open(out / "summary.csv", newline="") as f:
+        summary = list(csv.DictReader(f))
+    assert [r["array"] for r in summary] == ["a0", "a1", "a2", "a3", "(all arrays)"]
+    assert int(summary[-1]["n_Good"]) == int((whole.labels == "Good").sum())
+    page = (out / "index.html").read_text(encoding="utf-8")
+    import re
+
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert {f"map_a{i}.png" for i in range(4)} <= set(links)
+    for link in links:
+        assert (out / link).is_file(), link
+    # worst yield first
+    shown = re.findall(r"<tr><td>(a\d)</td>", page)
+    yields = {r["array"]: float(r["yield"]) for r in summary[:-1]}
+    assert shown == sorted(yields, key=lambda a: (yields[a], a))
+    assert (out / "gallery_Good.png").is_file() and not list(out.glob(".*"))

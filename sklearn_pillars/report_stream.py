@@ -1,0 +1,256 @@
+"""The inspection report of any number of arrays, written one array at a time.
+
+``tiles.csv`` and ``summary.csv`` grow a row at a time, each array's defect map
+is drawn as it comes, and what the page shows of all the tiles is bounded: a
+uniform sample of each class (reservoir sampling, so the same arrays in the
+same order give the same sample) and the most and least inconsistent tiles.
+There are no per-layer figures: they would need every tile's features. ``index.html`` (written last)
+has the per-array table, worst yield first and sortable, linking each map.
+Memory holds one array and those bounded samples.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import html
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ._files import write_text
+from ._version import __version__
+from .report import _CSS, CLASS_COLORS, GALLERY_MAX, ORDER, defect_map, slugs, tile_mosaic
+
+TILE_FIELDS = ["array", "row", "col", "label", "stitch_kind", "inconsistency", "x0", "y0",
+               "x1", "y1"]
+INLINE_MAPS = 6  # the worst arrays' maps shown on the page; all are linked from the table
+
+
+class StreamingReport:
+    """Write an inspection report array by array into ``folder``.
+
+    Parameters
+    ----------
+    folder : path-like
+        An existing, empty folder (the staging folder of
+        :func:`~sklearn_pillars._files.staged_report`).
+    grid_size : int
+    title : str
+    details : sequence of (str, str)
+        Lines for the page header; ``"warning"`` lines are shown in a red box.
+    random_state : int, default=0
+        The galleries' sample.
+
+    Examples
+    --------
+    >>> report = StreamingReport(folder, grid_size=21, title="Wafer 7")  # doctest: +SKIP
+    >>> for result in iter_inspect(paths, model):  # doctest: +SKIP
+    ...     report.add(result)
+    >>> report.close()  # doctest: +SKIP
+    """
+
+    def __init__(self, folder, *, grid_size, title, details=(), random_state=0):
+        self.folder = Path(folder)
+        self.grid_size = grid_size
+        self.title = title
+        self.details = list(details)
+        self._rng = np.random.default_rng(random_state)
+        self._tiles_file = (self.folder / "tiles.csv").open("w", newline="", encoding="utf-8")
+        self._tiles = csv.DictWriter(self._tiles_file, fieldnames=TILE_FIELDS)
+        self._tiles.writeheader()
+        self._summary_file = (self.folder / "summary.csv").open("w", newline="",
+                                                                encoding="utf-8")
+        self._summary = csv.DictWriter(self._summary_file, fieldnames=self._summary_fields())
+        self._summary.writeheader()
+        self._arrays = []  # (name, counts, n, map file)
+        self._totals = Counter()
+        self._seen = Counter()  # tiles of each class so far (for the reservoirs)
+        self._samples = {cls: [] for cls in ORDER}  # (tile, caption) of each class
+        self._most, self._least = [], []  # heaps of (key, -order, score, tile, caption)
+        self._order = 0
+        self._slugs = set()
+
+    @property
+    def counts(self):
+        """Tiles of each class so far, over all arrays."""
+        return Counter(self._totals)
+
+    @property
+    def n_tiles(self):
+        """Tiles so far."""
+        return sum(n for _, _, n, _ in self._arrays)
+
+    @staticmethod
+    def _summary_fields():
+        fields = ["array", "tiles"]
+        for cls in ORDER:
+            fields += [f"n_{cls}", f"share_{cls}"]
+        return fields + ["yield"]
+
+    def _slug(self, name):
+        slug = slugs([name])[0]
+        base, k = slug, 1
+        while slug.lower() in self._slugs:
+            k += 1
+            slug = f"{base}_{k}"
+        self._slugs.add(slug.lower())
+        return slug
+
+    def add(self, result):
+        """Add one array's :class:`~sklearn_pillars.ArrayResult`: its rows, its map, samples."""
+        labels = np.asarray(result.labels).astype(str)
+        scores = np.asarray(result.scores, dtype=float)
+        kinds = np.asarray(result.kinds).astype(str)
+        for (r, c), label, score, kind, (x0, y0, x1, y1) in zip(
+                result.positions, labels, scores, kinds, result.boxes, strict=True):
+            self._tiles.writerow({
+                "array": result.name, "row": int(r), "col": int(c), "label": label,
+                "stitch_kind": kind, "inconsistency": "" if np.isnan(score) else f"{score:.6g}",
+                "x0": int(x0), "y0": int(y0), "x1": int(x1), "y1": int(y1)})
+        counts = Counter(labels.tolist())
+        n = len(labels)
+        self._summary.writerow(self._summary_row(result.name, counts, n))
+        self._tiles_file.flush()
+        self._summary_file.flush()
+        self._totals.update(counts)
+        slug = self._slug(result.name)
+        map_file = f"map_{slug}.png"
+        defect_map(self.folder / map_file, result.image, result.name, self.grid_size,
+                   result.positions, labels, kinds)
+        self._arrays.append((result.name, counts, n, map_file))
+        self._sample(result, labels, scores)
+
+    def _summary_row(self, name, counts, n):
+        row = {"array": name, "tiles": n}
+        for cls in ORDER:
+            row[f"n_{cls}"] = counts.get(cls, 0)
+            row[f"share_{cls}"] = f"{counts.get(cls, 0) / n:.4f}" if n else ""
+        row["yield"] = f"{counts.get('Good', 0) / n:.4f}" if n else ""
+        return row
+
+    def _crop(self, result, i):
+        x0, y0, x1, y1 = result.boxes[i]
+        r, c = result.positions[i]
+        return result.image[y0:y1, x0:x1].copy(), f"{result.name[:12]}:{r},{c}"
+
+    def _sample(self, result, labels, scores):
+        """Reservoir samples of each class, and the extremes of the inconsistency score."""
+        for i, label in enumerate(labels):
+            if label not in self._samples:
+                continue
+            self._seen[label] += 1
+            reservoir = self._samples[label]
+            if len(reservoir) < GALLERY_MAX:
+                reservoir.append(self._crop(result, i))
+            else:
+                j = int(self._rng.integers(self._seen[label]))
+                if j < GALLERY_MAX:
+                    reservoir[j] = self._crop(result, i)
+        for i in np.flatnonzero(np.isfinite(scores)):
+            self._order += 1  # ties: the earlier tile first, as a stable sort would
+            for heap, key in ((self._most, scores[i]), (self._least, -scores[i])):
+                entry = (float(key), -self._order)
+                if len(heap) < GALLERY_MAX:
+                    heapq.heappush(heap, (*entry, float(scores[i]), *self._crop(result, i)))
+                elif entry > heap[0][:2]:
+                    heapq.heapreplace(heap, (*entry, float(scores[i]), *self._crop(result, i)))
+
+    def close(self):
+        """Write the overall summary row, the galleries and ``index.html``; return the files."""
+        total = self.n_tiles
+        if len(self._arrays) > 1:
+            self._summary.writerow(self._summary_row("(all arrays)", self._totals, total))
+        self._tiles_file.close()
+        self._summary_file.close()
+        galleries = []
+        for cls, slug in zip(ORDER, slugs(ORDER), strict=True):
+            reservoir = self._samples[cls]
+            if not reservoir:
+                continue
+            n = self._seen[cls]
+            more = f", {len(reservoir)} sampled at random shown" if n > len(reservoir) else ""
+            file = f"gallery_{slug}.png"
+            tile_mosaic([t for t, _ in reservoir], [c for _, c in reservoir],
+                        self.folder / file, f"{cls}: {n} tiles{more}")
+            galleries.append((cls, n, file))
+        extremes = []
+        for kind, heap in (("most", self._most), ("least", self._least)):
+            if not heap:
+                continue
+            chosen = sorted(heap, reverse=True)
+            file = f"inconsistent_{kind}.png"
+            tile_mosaic([e[3] for e in chosen],
+                        [f"{e[4]} {e[2]:.2f}" for e in chosen], self.folder / file,
+                        f"The {len(chosen)} {kind} inconsistent tiles (score)")
+            extremes.append((kind, file))
+        write_text(self.folder / "index.html", self._html(galleries, extremes, total))
+        return sorted(self.folder.iterdir())
+
+    def _html(self, galleries, extremes, total):
+        e = html.escape
+        good = self._totals.get("Good", 0)
+        worst = sorted(self._arrays, key=lambda a: (a[1].get("Good", 0) / max(a[2], 1), a[0]))
+        lines = [
+            "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{e(self.title)}</title>", f"<style>{_CSS}"
+            "th{cursor:pointer} th:hover{background:#e8e8e8}</style></head><body>",
+            f"<h1>{e(self.title)}</h1>",
+            *[f'<p class="warning"><b>Warning</b>: {e(v)}</p>' for k, v in self.details
+              if k == "warning"],
+            '<p class="meta">'
+            + "<br>".join(f"<b>{e(k)}</b>: {e(v)}" for k, v in self.details if k != "warning")
+            + f"<br><b>written</b>: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
+            f"sklearn-pillars {e(__version__)}</p>",
+            "<p>" + " ".join(f'<span class="swatch" style="background:{CLASS_COLORS[c]}">'
+                             f"</span>{e(c)}" for c in ORDER) + "</p>",
+            "<h2>Summary</h2>",
+            f"<p>{len(self._arrays)} arrays, {total} tiles, yield "
+            f"{good / max(total, 1):.1%}: "
+            + ", ".join(f"{c} {self._totals.get(c, 0)}" for c in ORDER)
+            + '. Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
+              '<a href="summary.csv">summary.csv</a></p>',
+            "<p>Worst yield first; click a column to sort.</p>",
+            '<table id="arrays"><tr><th>array</th><th>tiles</th>'
+            + "".join(f"<th>{e(c)}</th>" for c in ORDER) + "<th>yield</th><th>map</th></tr>",
+        ]
+        for name, counts, n, file in worst:
+            cells = "".join(f"<td>{counts.get(c, 0)}</td>" for c in ORDER)
+            lines.append(f"<tr><td>{e(name)}</td><td>{n}</td>{cells}"
+                         f"<td>{counts.get('Good', 0) / max(n, 1):.1%}</td>"
+                         f'<td><a href="{e(file)}">map</a></td></tr>')
+        lines.append("</table>")
+        lines.append(f"<h2>Defect maps of the {min(INLINE_MAPS, len(worst))} worst arrays</h2>")
+        for name, _, _, file in worst[:INLINE_MAPS]:
+            lines.append(f'<figure><img src="{e(file)}" alt="defect map of {e(name)}">'
+                         f"<figcaption>{e(name)}: non-Good sites outlined in their class "
+                         "colour (Stitching: dashed for image seams, solid for write-field "
+                         "lines)</figcaption></figure>")
+        lines.append("<h2>Tiles by class</h2>")
+        for cls, n, file in galleries:
+            lines.append(f'<figure><img src="{e(file)}" alt="{e(cls)} tiles">'
+                         f"<figcaption>{e(cls)}: {n} tiles (captions: array:row,col)"
+                         "</figcaption></figure>")
+        if extremes:
+            lines.append("<h2>Inconsistency</h2>")
+            for kind, file in extremes:
+                lines.append(f'<figure><img src="{e(file)}" alt="{kind} inconsistent tiles">'
+                             f"<figcaption>The {kind} inconsistent tiles of the last layer"
+                             "</figcaption></figure>")
+        lines.append(_SORT_SCRIPT)
+        lines.append("</body></html>")
+        return "\n".join(lines) + "\n"
+
+
+_SORT_SCRIPT = """<script>
+document.querySelectorAll("#arrays th").forEach((th, col) => th.addEventListener("click", () => {
+  const table = th.closest("table"), rows = [...table.rows].slice(1);
+  const key = r => { const t = r.cells[col].textContent; const v = parseFloat(t);
+                     return isNaN(v) ? t : v; };
+  const up = th.dataset.up !== "1"; th.dataset.up = up ? "1" : "0";
+  rows.sort((a, b) => (key(a) > key(b) ? 1 : key(a) < key(b) ? -1 : 0) * (up ? 1 : -1));
+  rows.forEach(r => table.appendChild(r));
+}));
+</script>"""
