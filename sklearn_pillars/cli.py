@@ -472,7 +472,7 @@ def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_
             report = StreamingReport(staging, grid_size=grid_size,
                                      title="Pillar array inspection", details=details)
             results = iter_inspect(paths, model, grid_size, tile_half, n_jobs=n_jobs,
-                                   max_memory=max_memory,
+                                   max_memory=max_memory, draw_maps=True,
                                    input_check="warn" if args.force_input else "raise")
             for result in results:
                 progress(f"array {result.name}")

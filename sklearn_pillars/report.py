@@ -150,8 +150,17 @@ def defect_map(path, image, name, grid_size, positions, labels, kinds=None):
     """The array image with each non-Good site outlined in its class colour, with a legend.
 
     With ``kinds``, Stitching sites are outlined dashed for image seams and
-    solid for write-field lines.
+    solid for write-field lines. Written to ``path`` as PNG.
     """
+    png = defect_map_png(image, name, grid_size, positions, labels, kinds)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(png)
+
+
+def defect_map_png(image, name, grid_size, positions, labels, kinds=None):
+    """:func:`defect_map` as PNG bytes (to draw it in a worker process)."""
+    import io
+
     from matplotlib.lines import Line2D
     from matplotlib.patches import Rectangle
 
@@ -189,7 +198,9 @@ def defect_map(path, image, name, grid_size, positions, labels, kinds=None):
     n = len(labels)
     fig.text(0.01, 0.935, f"{name}: yield {counts['Good'] / n:.1%} ({counts['Good']}/{n} Good)",
              fontsize=10, weight="bold")
-    _save(fig, path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def tile_mosaic(images, captions, path, title, columns=10):

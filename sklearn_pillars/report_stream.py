@@ -118,8 +118,11 @@ class StreamingReport:
         self._totals.update(counts)
         slug = self._slug(result.name)
         map_file = f"map_{slug}.png"
-        defect_map(self.folder / map_file, result.image, result.name, self.grid_size,
-                   result.positions, labels, kinds)
+        if getattr(result, "map_png", None):  # drawn where it was classified
+            (self.folder / map_file).write_bytes(result.map_png)
+        else:
+            defect_map(self.folder / map_file, result.image, result.name, self.grid_size,
+                       result.positions, labels, kinds)
         self._arrays.append((result.name, counts, n, map_file))
         self._sample(result, labels, scores)
 

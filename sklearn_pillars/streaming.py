@@ -40,6 +40,9 @@ class ArrayResult:
     notes : list of str
         The warnings raised while reading and classifying it (such as an
         image that is not a pillar array, with ``input_check="warn"``).
+    map_png : bytes or None
+        Its defect map (:func:`~sklearn_pillars.report.defect_map_png`), when
+        asked for (``draw_map``).
     """
 
     name: str
@@ -52,10 +55,11 @@ class ArrayResult:
     image: np.ndarray
     profile: object = None
     notes: list = field(default_factory=list)
+    map_png: bytes | None = None
 
 
 def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_memory=None,
-                   input_check="raise"):
+                   input_check="raise", draw_map=False):
     """Read one array image and classify its tiles with a fitted model.
 
     Parameters
@@ -67,6 +71,8 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
         As in :func:`~sklearn_pillars.read_arrays`.
     name : str, optional
         The array's name (default: the file name without suffix).
+    draw_map : bool, default=False
+        Also draw its defect map (``map_png``; needs matplotlib).
 
     Returns
     -------
@@ -82,15 +88,23 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
         tiles = read_arrays([path], grid_size, tile_half, max_memory=max_memory,
                             input_check=input_check)
         labels, scores, kinds = model._route(tiles.X)
-    return ArrayResult(
+    result = ArrayResult(
         name=tiles.array_names[0] if name is None else name, path=Path(os.fspath(path)),
         labels=labels, scores=scores, kinds=kinds, positions=tiles.positions[:, 1:].copy(),
         boxes=tiles.boxes, image=tiles.array_images[0],
         profile=tiles.array_profiles[0] if tiles.array_profiles else None,
         notes=[str(w.message) for w in caught])
+    if draw_map:
+        from .report import defect_map_png
+
+        result.map_png = defect_map_png(result.image, result.name, grid_size, result.positions,
+                                        np.asarray(labels).astype(str),
+                                        np.asarray(kinds).astype(str))
+    return result
 
 
-def _classify_in_worker(path, model, grid_size, tile_half, name, max_memory, input_check):
+def _classify_in_worker(path, model, grid_size, tile_half, name, max_memory, input_check,
+                        draw_map):
     """:func:`classify_array` in a worker process, with one thread for BLAS and OpenCV.
 
     Two processes with a thread pool each would oversubscribe the cores.
@@ -101,11 +115,12 @@ def _classify_in_worker(path, model, grid_size, tile_half, name, max_memory, inp
     cv2.setNumThreads(1)
     with threadpool_limits(limits=1):
         return classify_array(path, model, grid_size, tile_half, name=name,
-                              max_memory=max_memory, input_check=input_check)
+                              max_memory=max_memory, input_check=input_check,
+                              draw_map=draw_map)
 
 
 def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, max_memory=None,
-                 input_check="raise"):
+                 input_check="raise", draw_maps=False):
     """Classify array images one at a time with a fitted model; yield each array's result.
 
     Peak memory is that of one array per worker, however many arrays there are.
@@ -121,6 +136,9 @@ def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, max_m
     n_jobs : int, optional
         Worker processes (joblib's loky backend); None or 1 classifies in
         this process. The results are the same for every ``n_jobs``.
+    draw_maps : bool, default=False
+        Also draw each array's defect map where it is classified (in the
+        workers with ``n_jobs``): ``ArrayResult.map_png``.
 
     Yields
     ------
@@ -147,13 +165,14 @@ def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, max_m
     names = _array_names(paths)
     if n_jobs is None or n_jobs == 1:
         results = (classify_array(path, model, grid_size, tile_half, name=name,
-                                  max_memory=max_memory, input_check=input_check)
+                                  max_memory=max_memory, input_check=input_check,
+                                  draw_map=draw_maps)
                    for path, name in zip(paths, names, strict=True))
     else:
         from joblib import Parallel, delayed
 
         jobs = (delayed(_classify_in_worker)(path, model, grid_size, tile_half, name,
-                                             max_memory, input_check)
+                                             max_memory, input_check, draw_maps)
                 for path, name in zip(paths, names, strict=True))
         results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     for result in results:

@@ -46,14 +46,18 @@ def test_streaming_equals_one_predict_over_all_arrays(files, model):
 
 
 def test_two_worker_processes_give_the_same_results(files, model):
-    serial = list(iter_inspect(files, model))
-    parallel = list(iter_inspect(files, model, n_jobs=2))
+    serial = list(iter_inspect(files, model, draw_maps=True))
+    parallel = list(iter_inspect(files, model, n_jobs=2, draw_maps=True))
     assert [r.name for r in parallel] == [r.name for r in serial]
     for a, b in zip(serial, parallel, strict=True):
         np.testing.assert_array_equal(a.labels, b.labels)
         np.testing.assert_array_equal(a.kinds, b.kinds)
         np.testing.assert_array_equal(a.scores, b.scores)  # bit for bit
         np.testing.assert_array_equal(a.image, b.image)
+        assert a.map_png[:8] == b"\x89PNG\r\n\x1a\n"
+        # the map drawn in a worker is the one drawn here
+        np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(a.map_png, np.uint8), 1),
+                                      cv2.imdecode(np.frombuffer(b.map_png, np.uint8), 1))
 
 
 def test_bad_input_is_refused_with_the_file_named(files, model, tmp_path):
