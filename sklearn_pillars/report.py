@@ -485,13 +485,12 @@ def _truth_table(truth, labels, classes):
     return lines
 
 
-def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles, labels):
+def page_head(title, details, classes, css=""):
+    """The page's opening lines: title, warnings (red box), details, class swatches."""
     e = html.escape
-    classes = [c for c in summary[0] if c.startswith("n_")] if summary else []
-    classes = [c[2:] for c in classes]
-    lines = [
+    return [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title>", f"<style>{_CSS}</style></head><body>",
+        f"<title>{e(title)}</title>", f"<style>{_CSS}{css}</style></head><body>",
         f"<h1>{e(title)}</h1>",
         *[f'<p class="warning"><b>Warning</b>: {e(v)}</p>' for k, v in details
           if k == "warning"],
@@ -501,6 +500,26 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
         f"sklearn-pillars {e(__version__)}</p>",
         "<p>" + " ".join(f'<span class="swatch" style="background:{_color(c)}"></span>'
                          f"{e(c)}" for c in classes) + "</p>",
+    ]
+
+
+def extremes_html(extremes):
+    """The section of the most and least inconsistent tiles' mosaics."""
+    if not extremes:
+        return []
+    lines = ["<h2>Inconsistency</h2>"]
+    for kind, file in extremes:
+        lines.append(f'<figure><img src="{html.escape(file)}" alt="{kind} inconsistent tiles">'
+                     f"<figcaption>The {kind} inconsistent tiles of the last layer"
+                     "</figcaption></figure>")
+    return lines
+
+
+def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles, labels):
+    e = html.escape
+    classes = [c for c in summary[0] if c.startswith("n_")] if summary else []
+    classes = [c[2:] for c in classes]
+    lines = page_head(title, details, classes) + [
         "<h2>Summary</h2>", "<table><tr><th>array</th><th>tiles</th>"
         + "".join(f"<th>{e(c)}</th>" for c in classes) + "<th>yield</th></tr>",
     ]
@@ -533,11 +552,6 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
         what = (f"{int(diag.peeled.sum())} of {len(diag.rows)} tiles peeled as {diag.label}")
         lines.append(f'<figure><img src="{e(file)}" alt="stage {e(diag.name)}">'
                      f"<figcaption>Stage <b>{e(diag.name)}</b>: {e(what)}</figcaption></figure>")
-    if extremes:
-        lines.append("<h2>Inconsistency</h2>")
-        for kind, file in extremes:
-            lines.append(f'<figure><img src="{e(file)}" alt="{kind} inconsistent tiles">'
-                         f"<figcaption>The {kind} inconsistent tiles of the last layer"
-                         "</figcaption></figure>")
+    lines += extremes_html(extremes)
     lines.append("</body></html>")
     return "\n".join(lines) + "\n"

@@ -15,14 +15,12 @@ import csv
 import heapq
 import html
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from ._files import write_text
-from ._version import __version__
-from .report import _CSS, CLASS_COLORS, GALLERY_MAX, ORDER, defect_map, slugs, tile_mosaic
+from .report import GALLERY_MAX, ORDER, defect_map, extremes_html, page_head, slugs, tile_mosaic
 
 TILE_FIELDS = ["array", "row", "col", "label", "stitch_kind", "inconsistency", "x0", "y0",
                "x1", "y1"]
@@ -196,19 +194,8 @@ class StreamingReport:
         e = html.escape
         good = self._totals.get("Good", 0)
         worst = sorted(self._arrays, key=lambda a: (a[1].get("Good", 0) / max(a[2], 1), a[0]))
-        lines = [
-            "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{e(self.title)}</title>", f"<style>{_CSS}"
-            "th{cursor:pointer} th:hover{background:#e8e8e8}</style></head><body>",
-            f"<h1>{e(self.title)}</h1>",
-            *[f'<p class="warning"><b>Warning</b>: {e(v)}</p>' for k, v in self.details
-              if k == "warning"],
-            '<p class="meta">'
-            + "<br>".join(f"<b>{e(k)}</b>: {e(v)}" for k, v in self.details if k != "warning")
-            + f"<br><b>written</b>: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
-            f"sklearn-pillars {e(__version__)}</p>",
-            "<p>" + " ".join(f'<span class="swatch" style="background:{CLASS_COLORS[c]}">'
-                             f"</span>{e(c)}" for c in ORDER) + "</p>",
+        lines = page_head(self.title, self.details, ORDER,
+                          css="th{cursor:pointer} th:hover{background:#e8e8e8}") + [
             "<h2>Summary</h2>",
             f"<p>{len(self._arrays)} arrays, {total} tiles, yield "
             f"{good / max(total, 1):.1%}: "
@@ -236,12 +223,7 @@ class StreamingReport:
             lines.append(f'<figure><img src="{e(file)}" alt="{e(cls)} tiles">'
                          f"<figcaption>{e(cls)}: {n} tiles (captions: array:row,col)"
                          "</figcaption></figure>")
-        if extremes:
-            lines.append("<h2>Inconsistency</h2>")
-            for kind, file in extremes:
-                lines.append(f'<figure><img src="{e(file)}" alt="{kind} inconsistent tiles">'
-                             f"<figcaption>The {kind} inconsistent tiles of the last layer"
-                             "</figcaption></figure>")
+        lines += extremes_html(extremes)
         lines.append(_SORT_SCRIPT)
         lines.append("</body></html>")
         return "\n".join(lines) + "\n"
