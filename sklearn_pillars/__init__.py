@@ -2,12 +2,12 @@
 
 from ._version import __version__
 from .classifier import LayeredPeelClassifier, predict_in_bands
-from .io import read_arrays, read_image, read_labels
+from .io import find_array_images, read_arrays, read_image, read_labels
 from .limits import ResourceLimitError
 from .presets import PRESETS, make_stages
 from .sanity import ArrayProfile, NotAnArrayError, array_profile, check_pillar_array
 from .stages import OutlierStage, PeelStage, SeparatedClusters, smallest_cluster
-from .streaming import ArrayResult, classify_array, iter_inspect
+from .streaming import ArrayResult, classify_array, inspect_arrays, iter_inspect
 from .synthetic import make_pillar_arrays
 from .tileset import CLASSES, TileSet, concat_tilesets
 from .tiling import iter_tile_chunks, tile_array, tile_boxes
@@ -59,6 +59,8 @@ __all__ = [
     "check_pillar_array",
     "classify_array",
     "concat_tilesets",
+    "find_array_images",
+    "inspect_arrays",
     "iter_inspect",
     "iter_tile_chunks",
     "make_pillar_arrays",

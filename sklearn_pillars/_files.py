@@ -158,6 +158,25 @@ def _in_use(folder, lock):
             f"{_holder(lock)}); wait for it to finish or choose another folder")
 
 
+def check_report_folder(folder, inputs=()):
+    """``folder`` as a Path if a report may go there: not a file, not a folder of ``inputs``.
+
+    Raises NotADirectoryError or ValueError, naming the folder.
+    """
+    folder = Path(os.fspath(folder))
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{display_name(folder)}: exists and is not a folder")
+    if folder.is_dir() and any(Path(p).resolve().parent == folder.resolve() for p in inputs):
+        raise ValueError(f"{display_name(folder)}: holds input files; write the report to "
+                         "another folder")
+    return folder
+
+
+def is_empty_folder(folder):
+    """Whether ``folder`` holds nothing but a run's lock file."""
+    return not any(p.name != LOCK_NAME for p in Path(folder).iterdir())
+
+
 def remove_leftovers(folder):
     """Delete what a killed run may have left in ``folder``: staging folders and ``.part`` files.
 

@@ -96,6 +96,9 @@ def build_parser():
                         help="the classifier's preset when fitting: notebook (the original "
                              f"notebook's layers, exactly) or refined (default: "
                              f"{DEFAULT_PRESET})")
+    common.add_argument("--skip-non-images", action="store_true",
+                        help="leave out files that are not images in a folder or pattern "
+                             "given as ARRAY (default: they are an error)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -105,7 +108,8 @@ def build_parser():
         description="Fit a LayeredPeelClassifier on array images and save it.",
         epilog="example:\n  sklearn-pillars fit a1.bmp a2.bmp a3.bmp --model pillars.skops",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    fit.add_argument("arrays", nargs="+", metavar="ARRAY", help="array images (BMP, PNG, TIFF)")
+    fit.add_argument("arrays", nargs="+", metavar="ARRAY",
+                     help="array images (BMP, PNG, TIFF), folders of them or glob patterns")
     fit.add_argument("--model", required=True, metavar="MODEL",
                      help="where to save the model: .skops (safe) or .joblib (a pickle)")
     fit.add_argument("--force", action="store_true", help="overwrite an existing model file")
@@ -118,7 +122,8 @@ def build_parser():
                "  sklearn-pillars inspect a4.bmp --model pillars.skops --out report4/\n\n"
                "A .joblib model is a pickle: it is refused without --trust-model.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    inspect.add_argument("arrays", nargs="*", metavar="ARRAY", help="array images")
+    inspect.add_argument("arrays", nargs="*", metavar="ARRAY",
+                         help="array images, folders of them or glob patterns ('wafer_7/*.bmp')")
     inspect.add_argument("--demo", action="store_true",
                          help="inspect a built-in synthetic array set instead of files")
     inspect.add_argument("--model", metavar="MODEL",
@@ -130,6 +135,10 @@ def build_parser():
     inspect.add_argument("--force", action="store_true",
                          help="write into DIR even if it is not empty (files are replaced)")
     inspect.add_argument("--tsne", action="store_true", help="add t-SNE plots (slow)")
+    inspect.add_argument("--scheduler", metavar="ADDRESS",
+                         help="classify with --model on this Dask scheduler "
+                              "(tcp://host:8786; the [dask] extra); the workers must see the "
+                              "array files at the same paths")
     inspect.add_argument("--n-jobs", default=None, metavar="N",
                          help="classify arrays in N worker processes with --model, or fit "
                               "the refined preset's arrays in N threads (default 1); the "
@@ -205,21 +214,16 @@ class Progress:
             self.bar.close()
 
 
-def _input_paths(arrays):
-    from ._files import display_name
-    from .io import check_regular_file
+def _input_paths(arrays, skip_non_images=False):
+    """The array files, and the warnings of finding them (shown already)."""
+    from .io import find_array_images
+    from .streaming import _noted_warnings
 
-    paths = [Path(p) for p in arrays]
-    seen = set()
-    for path in paths:
-        try:
-            check_regular_file(path)
-        except (OSError, ValueError) as exc:
-            raise UsageError(str(exc)) from None
-        if path.resolve() in seen:
-            raise UsageError(f"{display_name(path)}: given twice")
-        seen.add(path.resolve())
-    return paths
+    try:
+        with _noted_warnings() as notes:
+            return find_array_images(arrays, skip_non_images=skip_non_images), notes
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _model_path(value, must_exist):
@@ -361,7 +365,7 @@ def cmd_fit(args):
     from .io import read_arrays
     from .persist import save_model
 
-    paths = _input_paths(args.arrays)
+    paths, _ = _input_paths(args.arrays, args.skip_non_images)
     model_path = _model_path(args.model, must_exist=False)
     if model_path.resolve() in {p.resolve() for p in paths}:
         raise UsageError(f"{display_name(model_path)}: is one of the input arrays")
@@ -390,31 +394,14 @@ def cmd_fit(args):
     return EXIT_OK
 
 
-def _check_output_folder(out, inputs):
-    from ._files import display_name
-
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{display_name(out)}: exists and is not a folder")
-    resolved = {p.resolve() for p in inputs}
-    if out.is_dir() and any(p.parent == out.resolve() for p in resolved):
-        raise UsageError(f"{display_name(out)}: holds input files; write the report to another "
-                         "folder")
-    return out
-
-
-def _is_empty(folder):
-    from ._files import LOCK_NAME
-
-    return not any(p.name != LOCK_NAME for p in folder.iterdir())
-
-
 def cmd_inspect(args):
     from ._files import (
         FolderAccessError,
         FolderInUseError,
+        check_report_folder,
         display_name,
         folder_lock,
+        is_empty_folder,
         remove_leftovers,
     )
 
@@ -426,7 +413,7 @@ def cmd_inspect(args):
     _count(args.tile_half, "--tile-half")
     _count(args.n_jobs, "--n-jobs")
     _max_memory(args)
-    paths = [] if args.demo else _input_paths(args.arrays)
+    paths, notes = ([], []) if args.demo else _input_paths(args.arrays, args.skip_non_images)
     if args.model:
         model_path = _model_path(args.model, must_exist=True)
         if model_path.suffix == ".joblib" and not args.trust_model:
@@ -434,59 +421,55 @@ def cmd_inspect(args):
                 f"--model {display_name(model_path)}: a .joblib model is a pickle, and loading "
                 "it runs whatever code it holds; pass --trust-model if you made it yourself, "
                 "or save the model as .skops, which loads safely")
+        if args.scheduler and args.n_jobs:
+            raise UsageError("give --n-jobs or --scheduler, not both: the Dask workers are "
+                             "the parallelism")
         if args.stages:
             raise UsageError("--stages chooses how to fit; a saved --model was fitted already "
                              "(leave --stages out)")
-    out = _check_output_folder(args.out, paths)
+    if args.scheduler and not (args.model and paths):
+        raise UsageError("--scheduler classifies array files with a saved --model")
+    try:
+        out = check_report_folder(args.out, paths)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
     try:
         with folder_lock(out):
             remove_leftovers(out)
-            if not _is_empty(out) and not args.force:
+            if not is_empty_folder(out) and not args.force:
                 raise UsageError(f"{display_name(out)}: folder is not empty (use --force to "
                                  "write into it)")
-            return _inspect_into(args, paths, out)
+            return _inspect_into(args, paths, out, notes)
     except (FolderInUseError, FolderAccessError) as exc:
         raise UsageError(str(exc)) from None
 
 
 def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_memory,
-                       n_jobs):
+                       n_jobs, input_notes):
     """Classify the arrays with a saved model one at a time, the report growing as it goes."""
     from ._files import display_name, staged_report
     from .report import REPORT_PATTERNS
-    from .report_stream import StreamingReport
-    from .sanity import drift_warnings
-    from .streaming import iter_inspect
+    from .streaming import iter_inspect, report_details, write_streamed_report
 
-    names = [display_name(p) for p in paths]
-    source = ", ".join(names) if len(names) <= 10 else (
-        f"{len(names)} arrays: {', '.join(names[:3])}, ..., {names[-1]}")
-    details = [("arrays", source),
-               ("model", f"saved model {display_name(args.model)} (sklearn-pillars "
-                         f"{info['version']}, preset {info['preset'] or 'custom stages'!r})"),
-               ("grid", f"{grid_size} x {grid_size} sites, tiles of up to {2 * tile_half} px")]
+    details = report_details(
+        paths, f"saved model {display_name(args.model)} (sklearn-pillars {info['version']}, "
+               f"preset {info['preset'] or 'custom stages'!r})", grid_size, tile_half)
     progress = Progress(len(paths) + 1, args.quiet)
+    client = _dask_client(args.scheduler) if args.scheduler else None
     try:
-        with staged_report(out, REPORT_PATTERNS) as staging, \
-                _collected_warnings(args.quiet) as notes:
-            report = StreamingReport(staging, grid_size=grid_size,
-                                     title="Pillar array inspection", details=details)
-            results = iter_inspect(paths, model, grid_size, tile_half, n_jobs=n_jobs,
+        with staged_report(out, REPORT_PATTERNS) as staging, _collected_warnings(args.quiet):
+            results = iter_inspect(paths, model, grid_size, tile_half,
+                                   n_jobs=None if client else n_jobs, client=client,
                                    max_memory=max_memory, draw_maps=True,
                                    input_check="warn" if args.force_input else "raise")
-            for result in results:
-                progress(f"array {result.name}")
-                if result.profile is not None:
-                    for message in drift_warnings([result.profile], info["profiles"],
-                                                  [result.name]):
-                        warnings.warn(message, UserWarning, stacklevel=1)
-                report.add(result)
-            progress("galleries and index.html")
-            report.details += [("warning", note) for note in notes]
-            report.close()
+            report = write_streamed_report(staging, results, grid_size=grid_size,
+                                           details=details, profiles=info["profiles"],
+                                           notes=input_notes, progress=progress)
             checkpoint()  # an interrupt before this point leaves the folder as it was
     finally:
         progress.close()
+        if client is not None:
+            client.close()
     if not args.quiet:
         good = report.counts.get("Good", 0) / max(report.n_tiles, 1)
         print(f"report written to {display_name(out)}/index.html: {report.n_tiles} tiles of "
@@ -494,7 +477,20 @@ def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_
     return EXIT_OK
 
 
-def _inspect_into(args, paths, out):
+def _dask_client(address):
+    """A client of the Dask scheduler at ``address`` (the [dask] extra)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'sklearn-pillars[dask]'") from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"--scheduler {address}: cannot reach the Dask scheduler ({exc})"
+                         ) from None
+
+
+def _inspect_into(args, paths, out, input_notes):
     from ._files import display_name, staged_report
     from .classifier import LayeredPeelClassifier
     from .io import read_arrays
@@ -518,7 +514,7 @@ def _inspect_into(args, paths, out):
         _check_demo(grid_size, tile_half, max_memory, preset)
     if streaming:
         return _inspect_streaming(args, paths, out, model, info, grid_size, tile_half,
-                                  max_memory, n_jobs)
+                                  max_memory, n_jobs, input_notes)
 
     progress = Progress(2, args.quiet)
     try:
@@ -557,7 +553,7 @@ def _inspect_into(args, paths, out):
         details = [("arrays", source), ("model", how),
                    ("grid", f"{grid_size} x {grid_size} sites, tiles of up to "
                             f"{2 * tile_half} px")]
-        details += [("warning", note) for note in notes]
+        details += [("warning", note) for note in [*input_notes, *notes]]
         with staged_report(out, REPORT_PATTERNS) as staging:
             write_report(
                 staging, tiles, labels, scores, diagnostics, grid_size=grid_size,

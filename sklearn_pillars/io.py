@@ -49,6 +49,88 @@ def check_regular_file(path):
     return path
 
 
+def find_array_images(inputs, *, skip_non_images=False):
+    """The image files named by files, folders and glob patterns, in order.
+
+    A folder gives its files (not its subfolders or hidden files) sorted by
+    name; a pattern with ``*``, ``?`` or ``[`` that names no file gives the
+    files it matches, sorted. A file named as such is always taken (reading
+    it says what is wrong with it); a file found in a folder or by a pattern
+    must be an image (its first bytes say so), or it is an error, or with
+    ``skip_non_images`` it is left out with a warning.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like or str
+    skip_non_images : bool, default=False
+
+    Returns
+    -------
+    list of Path
+        Without repeats: a file named twice (directly, in a folder or by a
+        pattern) is a ValueError.
+
+    Raises
+    ------
+    FileNotFoundError
+        If an input names nothing, or a folder or pattern holds no image.
+    ValueError
+        If a folder or pattern holds a file that is not an image (without
+        ``skip_non_images``), or a file is named twice.
+
+    Examples
+    --------
+    >>> find_array_images(["wafer_7/", "extra/*.bmp"])  # doctest: +SKIP
+    [PosixPath('wafer_7/a01.bmp'), PosixPath('wafer_7/a02.bmp'), PosixPath('extra/b.bmp')]
+    """
+    import glob
+    import warnings
+
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    paths, skipped = [], []
+    for item in inputs:
+        path = Path(os.fspath(item))
+        if path.is_dir():
+            found = sorted((p for p in path.iterdir()
+                            if not p.name.startswith(".") and not p.is_dir()),
+                           key=lambda p: p.name)
+            where = f"folder {display_name(path)}"
+        elif not path.exists() and any(ch in str(item) for ch in "*?["):
+            found = sorted((Path(p) for p in glob.glob(os.fspath(item))
+                            if not Path(p).is_dir()), key=str)
+            where = f"pattern {str(item)!r}"
+        else:
+            paths.append(check_regular_file(path))
+            continue
+        images = []
+        for file in found:
+            if file.is_file() and read_image_header(file) is not None:
+                images.append(file)
+            elif skip_non_images:
+                skipped.append(file)
+            else:
+                raise ValueError(
+                    f"{display_name(file)} (in {where}): not an image (PNG, BMP, TIFF, JPEG, "
+                    "...); remove it, or skip the files that are not images "
+                    "(--skip-non-images, skip_non_images=True)")
+        if not images:
+            raise FileNotFoundError(f"{where}: holds no image files" if found or path.is_dir()
+                                    else f"{where}: matches no files")
+        paths += images
+    if skipped:
+        shown = ", ".join(display_name(p) for p in skipped[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        warnings.warn(f"skipped {len(skipped)} files that are not images: {shown}{more}",
+                      UserWarning, stacklevel=2)
+    seen = set()
+    for path in paths:
+        if path.resolve() in seen:
+            raise ValueError(f"{display_name(path)}: given twice")
+        seen.add(path.resolve())
+    return paths
+
+
 def check_image_file(path, *, max_memory=None):
     """Check an image file before reading it: a regular, non-empty file of a size we can decode.
 

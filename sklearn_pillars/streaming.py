@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
     return result
 
 
-def _classify_in_worker(path, model, grid_size, tile_half, name, max_memory, input_check,
+def _classify_in_worker(model, path, grid_size, tile_half, name, max_memory, input_check,
                         draw_map):
     """:func:`classify_array` in a worker process, with one thread for BLAS and OpenCV.
 
@@ -119,8 +120,8 @@ def _classify_in_worker(path, model, grid_size, tile_half, name, max_memory, inp
                               draw_map=draw_map)
 
 
-def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, max_memory=None,
-                 input_check="raise", draw_maps=False):
+def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, client=None,
+                 max_memory=None, input_check="raise", draw_maps=False):
     """Classify array images one at a time with a fitted model; yield each array's result.
 
     Peak memory is that of one array per worker, however many arrays there are.
@@ -136,9 +137,15 @@ def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, max_m
     n_jobs : int, optional
         Worker processes (joblib's loky backend); None or 1 classifies in
         this process. The results are the same for every ``n_jobs``.
+    client : dask.distributed.Client, optional
+        Classify on this Dask cluster instead (the ``[dask]`` extra): the
+        model is sent to every worker once, each array is one task, and a
+        few tasks per worker thread are in flight at a time. The workers
+        read the files, so ``paths`` must name the same files there (a
+        shared file system). The results are those of the serial run.
     draw_maps : bool, default=False
         Also draw each array's defect map where it is classified (in the
-        workers with ``n_jobs``): ``ArrayResult.map_png``.
+        workers with ``n_jobs`` or ``client``): ``ArrayResult.map_png``.
 
     Yields
     ------
@@ -156,6 +163,9 @@ def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, max_m
     from .io import _array_names
 
     check_is_fitted(model, "stages_")
+    if client is not None and n_jobs not in (None, 1):
+        raise ValueError("give n_jobs or a Dask client, not both: the cluster's workers "
+                         "are the parallelism")
     paths = [Path(os.fspath(p)) for p in paths]
     seen = set()
     for path in paths:
@@ -163,19 +173,210 @@ def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, max_m
             raise ValueError(f"{path}: given twice")
         seen.add(path.resolve())
     names = _array_names(paths)
-    if n_jobs is None or n_jobs == 1:
-        results = (classify_array(path, model, grid_size, tile_half, name=name,
-                                  max_memory=max_memory, input_check=input_check,
-                                  draw_map=draw_maps)
-                   for path, name in zip(paths, names, strict=True))
+    calls = [(path, grid_size, tile_half, name, max_memory, input_check, draw_maps)
+             for path, name in zip(paths, names, strict=True)]
+    if client is not None:
+        results = _on_dask(client, model, calls)
+    elif n_jobs is None or n_jobs == 1:
+        results = (classify_array(path, model, grid, half, name=name, max_memory=limit,
+                                  input_check=check, draw_map=draw)
+                   for path, grid, half, name, limit, check, draw in calls)
     else:
         from joblib import Parallel, delayed
 
-        jobs = (delayed(_classify_in_worker)(path, model, grid_size, tile_half, name,
-                                             max_memory, input_check, draw_maps)
-                for path, name in zip(paths, names, strict=True))
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_classify_in_worker)(model, *call) for call in calls)
     for result in results:
         for note in result.notes:
             warnings.warn(note, UserWarning, stacklevel=2)
         yield result
+
+
+def _on_dask(client, model, calls):
+    """Results of :func:`_classify_in_worker` on a Dask cluster, in order, a few in flight."""
+    from collections import deque
+
+    [shared] = client.scatter([model], broadcast=True, hash=False)
+    in_flight = 2 * max(1, sum(client.nthreads().values()))
+    pending = deque()
+    calls = iter(calls)
+
+    def submit():
+        for call in calls:
+            pending.append(client.submit(_classify_in_worker, shared, *call, pure=False))
+            return
+
+    for _ in range(in_flight):
+        submit()
+    try:
+        while pending:
+            future = pending.popleft()
+            result = future.result()
+            future.release()
+            submit()
+            yield result
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+@contextmanager
+def _noted_warnings():
+    """Collect the messages of the block's warnings (for the report), still showing each."""
+    notes = []
+    show = warnings.showwarning
+
+    def note(message, category, filename, lineno, file=None, line=None):
+        notes.append(str(message))
+        show(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = note
+        yield notes
+
+
+def report_details(paths, model_text, grid_size, tile_half):
+    """The report page's header lines for these arrays and model."""
+    from ._files import display_name
+
+    names = [display_name(p) for p in paths]
+    source = ", ".join(names) if len(names) <= 10 else (
+        f"{len(names)} arrays: {', '.join(names[:3])}, ..., {names[-1]}")
+    return [("arrays", source), ("model", model_text),
+            ("grid", f"{grid_size} x {grid_size} sites, tiles of up to {2 * tile_half} px")]
+
+
+def write_streamed_report(folder, results, *, grid_size, details, profiles=(), notes=(),
+                          progress=None, title="Pillar array inspection"):
+    """Write the report of ``results`` (an iterable of :class:`ArrayResult`) into ``folder``.
+
+    Arrays whose statistics drift from ``profiles`` (those of the model's
+    training arrays) get a warning; every warning of the run, and ``notes``
+    (earlier warnings), are also shown on the page. ``progress`` is called
+    with a short text after each array.
+
+    Returns
+    -------
+    StreamingReport
+        Closed; its ``counts`` and ``n_tiles`` are the totals.
+    """
+    from .report_stream import StreamingReport
+    from .sanity import drift_warnings
+
+    with _noted_warnings() as caught:
+        report = StreamingReport(folder, grid_size=grid_size, title=title, details=details)
+        for result in results:
+            if result.profile is not None and profiles:
+                for message in drift_warnings([result.profile], profiles, [result.name]):
+                    warnings.warn(message, UserWarning, stacklevel=2)
+            report.add(result)
+            if progress is not None:
+                progress(f"array {result.name}")
+        report.details += [("warning", note) for note in [*notes, *caught]]
+        if progress is not None:
+            progress("galleries and index.html")
+        report.close()
+    return report
+
+
+def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs=None,
+                   client=None, max_memory=None, input_check="raise", skip_non_images=False,
+                   force=False, trusted=False, progress=None):
+    """Classify any number of array images with a fitted model and write the report into ``out``.
+
+    The Python side of ``sklearn-pillars inspect --model``. Arrays are read,
+    classified and added to the report one at a time
+    (:func:`iter_inspect`, :class:`~sklearn_pillars.report_stream.StreamingReport`),
+    so memory does not grow with their number. The report is written into
+    a staging folder inside ``out`` and moved into place only when it is
+    complete: an error or an interrupt leaves ``out`` as it was.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like or str
+        Array images, folders of them or glob patterns
+        (:func:`~sklearn_pillars.io.find_array_images`).
+    model : LayeredPeelClassifier or path-like
+        A fitted model, or a model file saved by
+        :func:`~sklearn_pillars.persist.save_model` (its grid size, tile
+        size and training arrays' statistics come with it).
+    out : path-like
+        The report folder; created if missing.
+    grid_size, tile_half : int, optional
+        The grid; by default the saved model's, else 21 and 32.
+    n_jobs : int, optional
+        Worker processes (see :func:`iter_inspect`).
+    client : dask.distributed.Client, optional
+        Classify on a Dask cluster (see :func:`iter_inspect`).
+    max_memory, input_check
+        As in :func:`~sklearn_pillars.read_arrays`, for each array.
+    skip_non_images : bool, default=False
+        Leave out, with a warning, files in a folder or pattern that are not
+        images, instead of raising.
+    force : bool, default=False
+        Write into ``out`` even if it holds files (an earlier report's are replaced).
+    trusted : bool, default=False
+        Allow a ``.joblib`` model file (a pickle; see
+        :func:`~sklearn_pillars.persist.load_model`).
+    progress : callable, optional
+        Called with a short text after each array.
+
+    Returns
+    -------
+    Bunch
+        ``folder``, ``n_arrays``, ``n_tiles`` and ``counts`` (tiles of each class).
+
+    Examples
+    --------
+    >>> inspect_arrays("wafer_7/", "pillars.skops", "report_7", n_jobs=2)  # doctest: +SKIP
+    {'folder': PosixPath('report_7'), 'n_arrays': 312, 'n_tiles': 137592, 'counts': ...}
+    """
+    from sklearn.utils import Bunch
+
+    from ._files import (
+        check_report_folder,
+        display_name,
+        folder_lock,
+        is_empty_folder,
+        remove_leftovers,
+        staged_report,
+    )
+    from .io import find_array_images
+    from .report import REPORT_PATTERNS
+
+    with _noted_warnings() as early:
+        paths = find_array_images(inputs, skip_non_images=skip_non_images)
+    if isinstance(model, (str, os.PathLike)):
+        from .persist import load_model
+
+        model_path = model
+        model, info = load_model(model_path, trusted=trusted)
+        for name, given, saved in (("grid_size", grid_size, info["grid_size"]),
+                                   ("tile_half", tile_half, info["tile_half"])):
+            if given is not None and given != saved:
+                raise ValueError(f"{name}={given} differs from the saved model's {saved}")
+        grid_size, tile_half, profiles = info["grid_size"], info["tile_half"], info["profiles"]
+        model_text = (f"saved model {display_name(model_path)} (sklearn-pillars "
+                      f"{info['version']}, preset {info['preset'] or 'custom stages'!r})")
+    else:
+        grid_size = 21 if grid_size is None else grid_size
+        tile_half = 32 if tile_half is None else tile_half
+        profiles = ()
+        preset = getattr(model, "preset_", None)
+        model_text = f"fitted model (preset {preset or 'custom stages'!r})"
+    out = check_report_folder(out, paths)
+    with folder_lock(out):
+        remove_leftovers(out)
+        if not force and not is_empty_folder(out):
+            raise FileExistsError(f"{display_name(out)}: folder is not empty (force=True "
+                                  "writes into it)")
+        with staged_report(out, REPORT_PATTERNS) as staging:
+            results = iter_inspect(paths, model, grid_size, tile_half, n_jobs=n_jobs,
+                                   client=client, max_memory=max_memory,
+                                   input_check=input_check, draw_maps=True)
+            report = write_streamed_report(
+                staging, results, grid_size=grid_size, profiles=profiles, notes=early,
+                progress=progress, details=report_details(paths, model_text, grid_size, tile_half))
+    return Bunch(folder=out, n_arrays=len(paths), n_tiles=report.n_tiles,
+                 counts=dict(report.counts))

@@ -111,3 +111,178 @@ def test_the_command_streams_a_saved_model_report(files, tmp_path, capsys):
     yields = {r["array"]: float(r["yield"]) for r in summary[:-1]}
     assert shown == sorted(yields, key=lambda a: (yields[a], a))
     assert (out / "gallery_Good.png").is_file() and not list(out.glob(".*"))
+
+
+# -- folders and patterns as input -------------------------------------------------------
+def test_a_folder_gives_its_images_sorted_and_a_non_image_is_an_error(files, tmp_path):
+    import shutil
+
+    from sklearn_pillars.io import find_array_images
+
+    folder = tmp_path / "wafer"
+    folder.mkdir()
+    for path in reversed(files):
+        shutil.copy(path, folder / path.name)
+    (folder / ".hidden.png").write_bytes(b"not read")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "deeper.png").write_bytes(b"not read")
+    assert [p.name for p in find_array_images([folder])] == ["a0.png", "a1.png", "a2.png",
+                                                             "a3.png"]
+    assert [p.name for p in find_array_images(str(folder / "a[12].png"))] == ["a1.png",
+                                                                              "a2.png"]
+    (folder / "notes.txt").write_text("lot 7, wafer 3\n")
+    (folder / "fake.png").write_text("a text file with an image's name")
+    with pytest.raises(ValueError, match=r"fake.png \(in folder .*wafer\): not an image"):
+        find_array_images([folder])
+    with pytest.warns(UserWarning, match="skipped 2 files that are not images: .*fake.png, "
+                                         ".*notes.txt"):
+        assert len(find_array_images([folder], skip_non_images=True)) == 4
+    with pytest.raises(ValueError, match="a1.png: given twice"):
+        find_array_images([folder / "a1.png", str(folder / "a*.png")])
+    with pytest.raises(FileNotFoundError, match=r"pattern '.*\*.bmp': matches no files"):
+        find_array_images([str(folder / "*.bmp")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="empty: holds no image files"):
+        find_array_images([tmp_path / "empty"])
+    with pytest.raises(FileNotFoundError, match="nowhere.png: no such file"):
+        find_array_images([tmp_path / "nowhere.png"])
+
+
+def test_the_command_takes_a_folder_and_skips_non_images_only_when_told(files, tmp_path,
+                                                                          capsys):
+    import shutil
+
+    from sklearn_pillars.cli import main
+    from sklearn_pillars.persist import save_model
+
+    folder = tmp_path / "wafer"
+    folder.mkdir()
+    for path in files[:2]:
+        shutil.copy(path, folder / path.name)
+    (folder / "README.md").write_text("# lot 7\n")
+    model = LayeredPeelClassifier().fit(read_arrays(files[2:]).X)
+    save_model(model, tmp_path / "m.skops", grid_size=21, tile_half=32)
+    argv = ["inspect", str(folder), "--model", str(tmp_path / "m.skops"), "--out"]
+    assert main([*argv, str(tmp_path / "r1")]) == 2
+    err = capsys.readouterr().err
+    assert "README.md (in folder" in err and "--skip-non-images" in err
+    assert not (tmp_path / "r1").exists()
+    assert main([*argv, str(tmp_path / "r2"), "--skip-non-images"]) == 0
+    assert "skipped 1 files that are not images" in capsys.readouterr().err
+    page = (tmp_path / "r2" / "index.html").read_text(encoding="utf-8")
+    assert "skipped 1 files that are not images" in page  # in the page's warning box
+    assert (tmp_path / "r2" / "tiles.csv").read_text().count("\n") == 1 + 2 * 441
+
+
+# -- the Python entry point ---------------------------------------------------------------
+def test_inspect_arrays_writes_the_commands_report(files, tmp_path, capsys):
+    from sklearn_pillars import inspect_arrays
+    from sklearn_pillars.cli import main
+    from sklearn_pillars.persist import save_model
+
+    model = LayeredPeelClassifier("refined").fit(read_arrays(files[:2]).X)
+    save_model(model, tmp_path / "m.skops", grid_size=21, tile_half=32)
+    assert main(["inspect", *map(str, files), "--model", str(tmp_path / "m.skops"),
+                 "--out", str(tmp_path / "cli"), "-q"]) == 0
+    steps = []
+    summary = inspect_arrays(files, tmp_path / "m.skops", tmp_path / "py", n_jobs=2,
+                             progress=steps.append)
+    assert steps == [f"array a{i}" for i in range(4)] + ["galleries and index.html"]
+    for table in ("tiles.csv", "summary.csv"):
+        assert (tmp_path / "cli" / table).read_bytes() == (tmp_path / "py" / table).read_bytes()
+    assert summary.n_arrays == 4 and summary.n_tiles == 4 * 441
+    assert sum(summary.counts.values()) == summary.n_tiles
+    # a fitted model works too; a folder that is not empty needs force
+    with pytest.raises(FileExistsError, match="py: folder is not empty"):
+        inspect_arrays(files, model, tmp_path / "py")
+    inspect_arrays(files, model, tmp_path / "py", force=True)
+    assert (tmp_path / "cli" / "tiles.csv").read_bytes() == \
+        (tmp_path / "py" / "tiles.csv").read_bytes()
+    with pytest.raises(ValueError, match="grid_size=20 differs from the saved model's 21"):
+        inspect_arrays(files, tmp_path / "m.skops", tmp_path / "x", grid_size=20)
+    with pytest.raises(ValueError, match="holds input files"):
+        inspect_arrays(files, model, files[0].parent)
+
+
+# -- the defect map -----------------------------------------------------------------------
+def test_the_defect_map_outlines_exactly_the_defect_sites():
+    from sklearn_pillars.report import CLASS_COLORS, MAP_WIDTH, defect_map_png
+
+    grid = 7
+    image = np.full((grid * 40, grid * 40), 128, np.uint8)
+    positions = np.array([(r, c) for r in range(1, grid + 1) for c in range(1, grid + 1)])
+    labels = np.full(grid * grid, "Good", dtype=object)
+    kinds = np.full(grid * grid, "", dtype=object)
+    labels[[0, 8, 20]] = ["Missing", "Irregular", "Stitching"]
+    kinds[20] = "seam"
+    png = defect_map_png(image, "tiny", grid, positions, labels, kinds)
+    picture = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape[1] >= MAP_WIDTH  # small arrays are enlarged
+
+    def bgr(label):
+        value = int(CLASS_COLORS[label][1:], 16)
+        return np.array([value & 255, (value >> 8) & 255, value >> 16])
+
+    # the array picture is the block of the image's grey; a site is MAP_WIDTH / grid
+    grey = np.all(picture == 128, axis=2)
+    rows = np.flatnonzero(grey.sum(axis=1) > MAP_WIDTH // 2)
+    cols = np.flatnonzero(grey.sum(axis=0) > MAP_WIDTH // 2)
+    top, left, site = rows.min(), cols.min(), MAP_WIDTH / grid
+    assert rows.max() - top > MAP_WIDTH - 10 and cols.max() - left > MAP_WIDTH - 10
+    for index, (r, c) in enumerate(positions):
+        x0, y0 = int(left + (c - 1) * site), int(top + (r - 1) * site)
+        cell = picture[y0 + 1:int(y0 + site) - 1, x0 + 1:int(x0 + site) - 1].astype(int)
+        for label in ("Missing", "Irregular", "Stitching"):
+            hit = np.all(np.abs(cell - bgr(label)) <= 2, axis=2).sum()
+            if labels[index] == label:
+                assert hit > (100 if label == "Stitching" else 300), (r, c, label, hit)
+            else:
+                assert hit == 0, (r, c, label, hit)
+    # the legend counts each class (and the seam kind)
+    assert picture[:60].std() > 10
+
+
+# -- Dask ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        yield cluster
+
+
+def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys):
+    from distributed import Client
+
+    from sklearn_pillars import inspect_arrays
+    from sklearn_pillars.cli import main
+    from sklearn_pillars.persist import save_model
+
+    model = LayeredPeelClassifier("refined").fit(read_arrays(files[:2]).X)
+    save_model(model, tmp_path / "m.skops", grid_size=21, tile_half=32)
+    inspect_arrays(files, tmp_path / "m.skops", tmp_path / "serial")
+    with Client(cluster) as client:
+        results = list(iter_inspect(files, model, client=client))
+        assert [r.name for r in results] == ["a0", "a1", "a2", "a3"]
+        for result, serial in zip(results, iter_inspect(files, model), strict=True):
+            np.testing.assert_array_equal(result.labels, serial.labels)
+            np.testing.assert_array_equal(result.scores, serial.scores)
+        inspect_arrays(files, tmp_path / "m.skops", tmp_path / "dask", client=client)
+    assert main(["inspect", *map(str, files), "--model", str(tmp_path / "m.skops"),
+                 "--out", str(tmp_path / "cli"), "--scheduler", cluster.scheduler_address,
+                 "-q"]) == 0, capsys.readouterr().err
+    for out in ("dask", "cli"):
+        for table in ("tiles.csv", "summary.csv"):
+            assert (tmp_path / out / table).read_bytes() == \
+                (tmp_path / "serial" / table).read_bytes(), (out, table)
+        for i in range(4):
+            np.testing.assert_array_equal(cv2.imread(str(tmp_path / out / f"map_a{i}.png")),
+                                          cv2.imread(str(tmp_path / "serial" / f"map_a{i}.png")))
+    # an error in a task is raised here, naming the file
+    blank = tmp_path / "blank.png"
+    assert cv2.imwrite(str(blank), np.zeros((1134, 1134), np.uint8))
+    with Client(cluster) as client, pytest.raises(NotAnArrayError, match="blank.png is blank"):
+        list(iter_inspect([files[0], blank], model, client=client))
+    assert main(["inspect", str(blank), "--model", str(tmp_path / "m.skops"), "--out",
+                 str(tmp_path / "x"), "--scheduler", "tcp://127.0.0.1:1", "-q"]) == 2
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
