@@ -1,14 +1,22 @@
-"""Many arrays: throughput (tiles/s) and peak memory of classifying with a saved model.
+"""Many arrays: throughput (tiles/s) and peak memory of inspecting them with a saved model.
 
     .venv/bin/python benchmarks/bench_scale.py [--arrays 10 100 1000] [--n-jobs 1 2]
-                                               [--preset notebook]
+        [--modes iter cli python dask] [--preset notebook] [--fit 200]
 
 Synthetic 21 x 21 arrays are rendered into a temporary folder (ten distinct ones, copied
 to make up the count); a model fitted on three others is saved and loaded as a user
-would. Each run is a subprocess, so its peak RSS (``ru_maxrss`` from ``wait4``) is its
-own. Two ways are timed: :func:`sklearn_pillars.iter_inspect` alone (read, featurise and
-classify one array at a time), and ``sklearn-pillars inspect --model`` with its streamed
-report. Figures, not pass/fail.
+would. Each run is a fresh process. Modes:
+
+- ``iter``: :func:`sklearn_pillars.iter_inspect` alone (read, featurise, classify);
+- ``python``: :func:`sklearn_pillars.inspect_arrays`, the report included;
+- ``cli``: ``sklearn-pillars inspect FOLDER --model ... --n-jobs N``, the report included;
+- ``dask``: :func:`~sklearn_pillars.inspect_arrays` on a ``LocalCluster`` of N worker
+  processes (one thread each), started in the run's process, the report included.
+
+Peak memory is measured two ways: the largest single process (``ru_maxrss``, of the run's
+own process or of any of its workers) and the whole process tree (the run and all its
+workers, their resident sizes summed, sampled every 0.1 s). ``--fit N`` also times
+:func:`sklearn_pillars.fit_arrays` on N arrays. Figures, not pass/fail.
 """
 
 import argparse
@@ -18,73 +26,101 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 DISTINCT = 10
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def worker(model_path, folder, n_arrays, n_jobs):
-    from sklearn_pillars import iter_inspect
+def run_worker(mode, model_path, folder, n_arrays, n_jobs, out):
+    """The body of one measured run, in its own process; prints seconds and tiles."""
+    from sklearn_pillars import inspect_arrays, iter_inspect
     from sklearn_pillars.persist import load_model
 
-    model, info = load_model(model_path)
     paths = sorted(Path(folder).glob("*.png"))[:n_arrays]
     start = time.perf_counter()
-    tiles = good = 0
-    for result in iter_inspect(paths, model, info["grid_size"], info["tile_half"],
-                               n_jobs=n_jobs):
-        tiles += len(result.labels)
-        good += int((result.labels == "Good").sum())
-    elapsed = time.perf_counter() - start
-    print(f"{elapsed:.3f} {tiles} {good} {_children_peak()}")
+    if mode == "iter":
+        model, info = load_model(model_path)
+        tiles = sum(len(r.labels) for r in iter_inspect(
+            paths, model, info["grid_size"], info["tile_half"], n_jobs=n_jobs))
+    elif mode == "python":
+        tiles = inspect_arrays(paths, model_path, out, n_jobs=n_jobs).n_tiles
+    elif mode == "dask":
+        from distributed import Client, LocalCluster
+
+        with LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            start = time.perf_counter()  # the cluster's start-up is not counted
+            tiles = inspect_arrays(paths, model_path, out, client=client).n_tiles
+    elif mode == "fit":
+        from sklearn_pillars import LayeredPeelClassifier, fit_arrays
+
+        model, _ = load_model(model_path)
+        fitted = fit_arrays(LayeredPeelClassifier(model.preset_), paths, n_jobs=n_jobs)
+        tiles = len(fitted.labels_)
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    print(f"{time.perf_counter() - start:.3f} {tiles}")
 
 
-def _children_peak():
-    """Summed peak RSS (bytes) of this process's live children: the loky workers (Linux)."""
-    total = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
+def _tree(pid):
+    """``pid`` and all its descendants (Linux: /proc/PID/task/TID/children)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        for children in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                todo += [int(c) for c in children.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def _rss(pids):
+    total, largest = 0, 0
+    for p in pids:
         try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines()
-                          if ":" in line)
-        except OSError:
+            with open(f"/proc/{p}/statm") as f:
+                rss = int(f.read().split()[1]) * PAGE
+            with open(f"/proc/{p}/status") as f:
+                hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
+        except (OSError, StopIteration):
             continue
-        if fields.get("PPid", "").strip() == str(os.getpid()) and "VmHWM" in fields:
-            total += int(fields["VmHWM"].split()[0]) * 1024
-    return total
+        total += rss
+        largest = max(largest, hwm)
+    return total, largest
 
 
-def measure(model_path, folder, n_arrays, n_jobs):
-    """Seconds, tiles and peak RSS (bytes) of one streamed run in a fresh process."""
-    argv = [sys.executable, __file__, "--worker", str(model_path), str(folder), str(n_arrays),
-            str(n_jobs)]
+def measure(argv):
+    """Seconds, tiles, peak summed RSS of the process tree and the largest process's peak."""
+    start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    peak = {"tree": 0, "largest": 0}
+    done = threading.Event()
+
+    def poll():
+        while not done.wait(0.1):
+            total, largest = _rss(_tree(proc.pid))
+            peak["tree"] = max(peak["tree"], total)
+            peak["largest"] = max(peak["largest"], largest)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"run of {n_arrays} arrays with n_jobs={n_jobs} failed")
-    seconds, tiles, _, children = out.split()
-    # ru_maxrss is the main process's; the loky workers' peaks are added (they run at once)
-    return float(seconds), int(tiles), usage.ru_maxrss * 1024 + int(children)
-
-
-def measure_cli(model_path, folder, n_arrays, n_jobs, out):
-    """Seconds and peak RSS of ``sklearn-pillars inspect --model``, report included.
-
-    The peak is the largest of the command's process and its worker processes.
-    """
-    paths = sorted(Path(folder).glob("*.png"))[:n_arrays]
-    argv = [sys.executable, "-m", "sklearn_pillars", "inspect", *map(str, paths), "--model",
-            str(model_path), "--out", str(out), "--n-jobs", str(n_jobs), "-q"]
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv)
-    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
+    done.set()
+    poller.join()
     if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"inspect of {n_arrays} arrays with --n-jobs {n_jobs} failed")
-    shutil.rmtree(out)
-    return seconds, n_arrays * 441, usage.ru_maxrss * 1024
+        raise SystemExit(f"failed: {' '.join(argv)}")
+    largest = max(peak["largest"], usage.ru_maxrss * 1024)
+    fields = out.split()
+    if fields:  # the run timed itself (without interpreter and cluster start-up)
+        seconds = float(fields[0])
+    return seconds, peak["tree"], largest
 
 
 def prepare(folder, n_arrays, preset):
@@ -113,29 +149,45 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arrays", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--n-jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--modes", nargs="+", default=["iter", "python", "cli", "dask"],
+                        choices=["iter", "python", "cli", "dask"])
     parser.add_argument("--preset", default="notebook", choices=["notebook", "refined"])
+    parser.add_argument("--fit", type=int, nargs="*", default=[],
+                        help="also time fit_arrays on these numbers of arrays")
     args = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"preset {args.preset!r}")
     with tempfile.TemporaryDirectory() as folder:
-        model_path, arrays = prepare(folder, max(args.arrays), args.preset)
-        print(f"{'arrays':>7} {'tiles':>8} {'n_jobs':>6} {'seconds':>8} {'tiles/s':>8} "
-              f"{'peak RSS':>9} {'1M tiles':>9}")
-        for what, run in (("iter_inspect", measure), ("inspect CLI", measure_cli)):
-            print(what + (" (classification only; peak RSS of the main process plus its "
-                          "workers')" if run is measure else
-                          " (report included; peak RSS of the largest process)"))
-            for n_arrays in args.arrays:
-                for n_jobs in args.n_jobs:
-                    extra = (Path(folder) / "out",) if run is measure_cli else ()
-                    seconds, tiles, peak = run(model_path, arrays, n_arrays, n_jobs, *extra)
-                    rate = tiles / seconds
-                    print(f"{n_arrays:>7} {tiles:>8} {n_jobs:>6} {seconds:>8.1f} {rate:>8.0f} "
-                          f"{peak / 2**20:>7.0f} MB {1e6 / rate / 60:>6.1f} min", flush=True)
+        model_path, arrays = prepare(folder, max(args.arrays + args.fit), args.preset)
+        out = Path(folder) / "out"
+        print(f"{'mode':<7} {'arrays':>6} {'tiles':>7} {'n_jobs':>6} {'seconds':>8} "
+              f"{'tiles/s':>8} {'peak tree':>10} {'peak proc':>10} {'1M tiles':>9}")
+        runs = [(mode, n, j) for mode in args.modes for n in args.arrays for j in args.n_jobs]
+        runs += [("fit", n, j) for n in args.fit for j in args.n_jobs]
+        for mode, n_arrays, n_jobs in runs:
+            if mode == "dask" and n_jobs == 1:
+                continue  # a cluster of one worker says nothing the serial run does not
+            if mode == "cli":
+                argv = [sys.executable, "-m", "sklearn_pillars", "inspect", str(arrays),
+                        "--model", str(model_path), "--out", str(out), "--n-jobs",
+                        str(n_jobs), "-q"]
+                if n_arrays < len(list(arrays.glob("*.png"))):
+                    argv[4:5] = map(str, sorted(arrays.glob("*.png"))[:n_arrays])
+            else:
+                argv = [sys.executable, __file__, "--worker", mode, str(model_path),
+                        str(arrays), str(n_arrays), str(n_jobs), str(out)]
+            seconds, tree, largest = measure(argv)
+            shutil.rmtree(out, ignore_errors=True)
+            tiles = n_arrays * 441
+            rate = tiles / seconds
+            print(f"{mode:<7} {n_arrays:>6} {tiles:>7} {n_jobs:>6} {seconds:>8.1f} "
+                  f"{rate:>8.0f} {tree / 2**20:>7.0f} MB {largest / 2**20:>7.0f} MB "
+                  f"{1e6 / rate / 60:>6.1f} min", flush=True)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        run_worker(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]),
+                   sys.argv[7])
     else:
         main()

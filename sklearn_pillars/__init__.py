@@ -7,7 +7,7 @@ from .limits import ResourceLimitError
 from .presets import PRESETS, make_stages
 from .sanity import ArrayProfile, NotAnArrayError, array_profile, check_pillar_array
 from .stages import OutlierStage, PeelStage, SeparatedClusters, smallest_cluster
-from .streaming import ArrayResult, classify_array, inspect_arrays, iter_inspect
+from .streaming import ArrayResult, classify_array, fit_arrays, inspect_arrays, iter_inspect
 from .synthetic import make_pillar_arrays
 from .tileset import CLASSES, TileSet, concat_tilesets
 from .tiling import iter_tile_chunks, tile_array, tile_boxes
@@ -60,6 +60,7 @@ __all__ = [
     "classify_array",
     "concat_tilesets",
     "find_array_images",
+    "fit_arrays",
     "inspect_arrays",
     "iter_inspect",
     "iter_tile_chunks",

@@ -238,6 +238,12 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         else:  # unused, but a y that does not fit X is a mistake worth reporting
             X, y = validate_data(self, X, y, reset=True, dtype=(np.float64, np.float32))
             check_classification_targets(y)
+        self._set_up(stages)
+        self.labels_, self.inconsistency_, self.kinds_ = self._peel(X, fit=True)
+        return self
+
+    def _set_up(self, stages):
+        """The fitted attributes that come before the data: configured stages, classes."""
         seed = self.random_state
         if seed is not None and not isinstance(seed, Integral):  # a RandomState: draw an int
             seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
@@ -246,25 +252,52 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         self.inlier_label_ = self._inlier_label(stages)
         self.classes_ = np.array(sorted(self._class_labels(stages)))
         self.stages_, self.stage_rows_ = stages, {}
-        self.labels_, self.inconsistency_, self.kinds_ = self._peel(X, fit=True)
+
+    def _begin_fit(self):
+        """Validate and set up the stages of a fit from shared features; return their features.
+
+        With :meth:`_fit_shared`, for :func:`~sklearn_pillars.fit_arrays`:
+        the features compute each array's shared features
+        (:meth:`_shared_features`) wherever the array is read.
+        """
+        self._validate_params()
+        stages = self._stage_list()
+        self._validate_stages(stages)
+        self._set_up(stages)
+        return [stage.features for _, stage in self.stages_]
+
+    def _fit_shared(self, shared, n_features):
+        """Fit the set-up stages from the shared features of all tiles, not their pixels.
+
+        ``shared`` is ``(parts, positions)``, positions' array indices
+        distinct between arrays; the result is that of :meth:`fit` on the
+        tiles they were computed from.
+        """
+        self.n_features_in_ = n_features
+        self.labels_, self.inconsistency_, self.kinds_ = self._peel(
+            None, fit=True, shared=shared, n_features=n_features)
         return self
 
-    def _peel(self, X, fit, trace=None):
+    def _peel(self, X, fit, trace=None, shared=None, n_features=None):
         """Send the tiles of X through the stages, fitting them first when ``fit``.
 
         Returns the classes, the inconsistency scores and the stage kinds of
         the tiles; with a list as ``trace``, each stage's diagnostics are
-        appended to it.
+        appended to it. With ``shared`` (the tiles' shared features, computed
+        already) X is not needed.
         """
-        n = X.shape[0]
+        if shared is None:
+            shared = self._shared_features(
+                [stage.features if fit else stage.features_ for _, stage in self.stages_], X)
+            n, n_features = X.shape
+        else:
+            n = len(shared[1])
         labels = np.full(n, self.inlier_label_, dtype=object)
         inconsistency = np.full(n, np.nan)
         kinds = np.full(n, "", dtype=object)
         remaining = np.arange(n)
-        shared = self._shared_features(
-            [stage.features if fit else stage.features_ for _, stage in self.stages_], X)
         for i, (name, stage) in enumerate(self.stages_):
-            featurize = self._featurizer(X, remaining, shared, i, fit=fit)
+            featurize = self._featurizer(X, remaining, shared, i, fit, n_features)
             outcome = stage._outcome(len(remaining), featurize, fit)
             if fit:
                 if stage.skipped_:
@@ -323,7 +356,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         return parts, tile_positions(X, layout)
 
     @staticmethod
-    def _featurizer(X, rows, shared, index, fit):
+    def _featurizer(X, rows, shared, index, fit, n_features):
         """A function giving a stage's fitted features the tiles ``rows`` of X."""
         if shared is None:
             if fit:
@@ -332,7 +365,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         parts, positions = shared
         part, where = parts[index][rows], positions[rows]
         if fit:
-            return lambda features: features._fit_rows(part, where, X.shape[1])
+            return lambda features: features._fit_rows(part, where, n_features)
         return lambda features: features._finish(part, where)
 
     def fit_predict(self, X, y=None):
@@ -469,8 +502,9 @@ def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
     Returns
     -------
     Bunch
-        ``labels`` (grid_size, grid_size) array of classes and ``scores``
-        (grid_size, grid_size) inconsistency scores (NaN where not scored),
+        ``labels`` (grid_size, grid_size) array of classes, ``scores``
+        (grid_size, grid_size) inconsistency scores (NaN where not scored)
+        and ``kinds`` (the kind of defect, as in :meth:`LayeredPeelClassifier.trace`),
         indexed by 0-based row and column.
     """
     from .tiling import iter_tile_chunks
@@ -478,6 +512,7 @@ def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
     check_is_fitted(model, "stages_")
     labels = np.empty((grid_size, grid_size), dtype=model.classes_.dtype)
     scores = np.full((grid_size, grid_size), np.nan)
+    kinds = np.full((grid_size, grid_size), "", dtype=object)
     bands = iter_tile_chunks(image, grid_size, tile_half, chunk_rows=chunk_rows, halo=1,
                              name=name, input_check=input_check)
     for index, band in enumerate(bands):
@@ -486,4 +521,5 @@ def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
         core = (rows >= index * chunk_rows) & (rows < (index + 1) * chunk_rows)
         labels[rows[core], cols[core]] = result.labels[core]
         scores[rows[core], cols[core]] = result.scores[core]
-    return Bunch(labels=labels, scores=scores)
+        kinds[rows[core], cols[core]] = result.kinds[core]
+    return Bunch(labels=labels, scores=scores, kinds=kinds.astype(str))

@@ -96,6 +96,11 @@ def build_parser():
                         help="the classifier's preset when fitting: notebook (the original "
                              f"notebook's layers, exactly) or refined (default: "
                              f"{DEFAULT_PRESET})")
+    common.add_argument("--n-jobs", default=None, metavar="N",
+                        help="N worker processes (default 1): fit reads and featurises N "
+                             "arrays at a time, inspect --model classifies N at a time "
+                             "(inspect without --model: the refined preset's arrays in N "
+                             "threads); the results are the same")
     common.add_argument("--skip-non-images", action="store_true",
                         help="leave out files that are not images in a folder or pattern "
                              "given as ARRAY (default: they are an error)")
@@ -139,10 +144,6 @@ def build_parser():
                          help="classify with --model on this Dask scheduler "
                               "(tcp://host:8786; the [dask] extra); the workers must see the "
                               "array files at the same paths")
-    inspect.add_argument("--n-jobs", default=None, metavar="N",
-                         help="classify arrays in N worker processes with --model, or fit "
-                              "the refined preset's arrays in N threads (default 1); the "
-                              "results are the same")
     return parser
 
 
@@ -248,23 +249,29 @@ def _model_path(value, must_exist):
 
 
 def _grid(args, info=None):
+    """The grid size and tile half-size: given, else the saved model's, else 21 and 32.
+
+    A model classifies tiles of its own size (``--tile-half`` must be the model's), on a
+    grid of any size: an array may have more sites than the model's training arrays.
+    """
     grid_size = _count(args.grid_size, "--grid-size")
     tile_half = _count(args.tile_half, "--tile-half")
     if info is None:
         return grid_size or 21, tile_half or 32
-    for name, given, saved in (("grid-size", grid_size, info["grid_size"]),
-                               ("tile-half", tile_half, info["tile_half"])):
-        if given is not None and given != saved:
-            raise UsageError(f"--{name} {given} differs from the model's {saved}; "
-                             f"leave it out to use the model's")
-    return info["grid_size"], info["tile_half"]
+    if tile_half is not None and tile_half != info["tile_half"]:
+        raise UsageError(f"--tile-half {tile_half} differs from the model's "
+                         f"{info['tile_half']}: a model classifies tiles of its own size; "
+                         "leave it out to use the model's")
+    return grid_size or info["grid_size"], info["tile_half"]
 
 
-def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None):
+def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
+                  banded=False):
     """Refuse, before reading anything, inputs whose grid or memory need is out of bounds.
 
     ``at_once``: how many arrays are in memory at once when they are streamed (the
-    largest counted that many times); None when all are held together.
+    largest counted that many times); None when all are held together. ``banded``:
+    large arrays are classified band by band.
     """
     from ._files import display_name
     from .io import check_image_file
@@ -299,12 +306,13 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None)
     held = headers if at_once is None else [checked[biggest][0]] * at_once if headers else []
     try:
         check_memory(estimate_memory(held, grid_size, tile_half, file_bytes=largest,
-                                     preset=preset), max_memory,
+                                     preset=preset, banded=banded), max_memory,
                      what=f"classifying {what} on a {grid_size} x {grid_size} grid of "
                           f"{2 * tile_half}-pixel tiles")
     except ResourceLimitError as exc:
         one = estimate_memory([checked[biggest][0]] if checked[biggest][0] else [], grid_size,
-                              tile_half, file_bytes=largest, preset=preset)
+                              tile_half, file_bytes=largest, preset=preset,
+                              banded=banded)
         hint = ("inspect the arrays a few at a time" if len(paths) > 1 and one <= max_memory
                 else "classify a large array in bands with a saved model "
                      "(sklearn_pillars.predict_in_bands), or raise --max-memory")
@@ -362,8 +370,8 @@ def _collected_warnings(quiet):
 def cmd_fit(args):
     from ._files import display_name
     from .classifier import LayeredPeelClassifier
-    from .io import read_arrays
     from .persist import save_model
+    from .streaming import _fit_arrays
 
     paths, _ = _input_paths(args.arrays, args.skip_non_images)
     model_path = _model_path(args.model, must_exist=False)
@@ -373,24 +381,26 @@ def cmd_fit(args):
         raise UsageError(f"{display_name(model_path)}: exists (use --force to replace it)")
     grid_size, tile_half = _grid(args)
     max_memory = _max_memory(args)
-    _check_inputs(paths, grid_size, tile_half, max_memory, args.stages or DEFAULT_PRESET)
-    progress = Progress(3, args.quiet)
+    n_jobs = _count(args.n_jobs, "--n-jobs") or 1
+    preset = args.stages or DEFAULT_PRESET
+    _check_inputs(paths, grid_size, tile_half, max_memory, preset,
+                  at_once=min(n_jobs, len(paths)))
+    progress = Progress(len(paths) + 1, args.quiet)
     try:
-        progress(f"reading {len(paths)} array(s)")
-        tiles = read_arrays(paths, grid_size, tile_half, max_memory=max_memory,
-                            input_check="warn" if args.force_input else "raise")
-        progress(f"fitting on {len(tiles)} tiles")
-        model = LayeredPeelClassifier(args.stages or DEFAULT_PRESET).fit(tiles.X)
+        # array by array: memory holds each tile's features, not its pixels
+        model, profiles = _fit_arrays(
+            LayeredPeelClassifier(preset), paths, grid_size, tile_half, n_jobs, max_memory,
+            "warn" if args.force_input else "raise", progress=progress)
         progress("saving the model")
         save_model(model, model_path, grid_size=grid_size, tile_half=tile_half,
-                   profiles=tiles.array_profiles)
+                   profiles=profiles)
     finally:
         progress.close()
     if not args.quiet:
         counts = dict(zip(*np.unique(model.labels_, return_counts=True), strict=True))
-        print(f"saved {display_name(model_path)}: fitted on {len(tiles)} tiles of {len(paths)} "
-              "array(s); " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
-              file=sys.stderr)
+        print(f"saved {display_name(model_path)}: fitted on {len(model.labels_)} tiles of "
+              f"{len(paths)} array(s); "
+              + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
     return EXIT_OK
 
 
@@ -509,7 +519,8 @@ def _inspect_into(args, paths, out, input_notes):
     streaming = model is not None and bool(paths)
     if paths:
         _check_inputs(paths, grid_size, tile_half, max_memory, preset,
-                      at_once=min(n_jobs, len(paths)) if streaming else None)
+                      at_once=min(n_jobs, len(paths)) if streaming else None,
+                      banded=streaming)
     else:
         _check_demo(grid_size, tile_half, max_memory, preset)
     if streaming:

@@ -27,6 +27,8 @@ WORK_PER_X_BYTE = {"notebook": 4, "refined": 12}
 BASE_BYTES = 400 * 2**20
 #: Image pixels a report figure is drawn from, at most.
 FIGURE_PIXELS = 4 * 2**20
+#: The X of one band of a large array classified band by band (one array at a time).
+BAND_BYTES = 64 * 2**20
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6,
           "mib": 2**20, "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12,
@@ -170,8 +172,16 @@ def x_bytes(n_tiles, tile_half):
     return n_tiles * ((2 * tile_half) ** 2 + N_META) * np.dtype(X_DTYPE).itemsize
 
 
+def band_rows(grid_size, tile_half):
+    """Grid rows per band when an array's X exceeds :data:`BAND_BYTES`, else None."""
+    per_row = x_bytes(grid_size, tile_half)
+    if per_row * grid_size <= BAND_BYTES:
+        return None
+    return max(1, BAND_BYTES // per_row)
+
+
 def estimate_memory(headers, grid_size, tile_half, *, file_bytes=0, classify=True,
-                    preset=None):
+                    preset=None, banded=False):
     """Peak memory of reading (and classifying) arrays, from their headers.
 
     Parameters
@@ -185,6 +195,9 @@ def estimate_memory(headers, grid_size, tile_half, *, file_bytes=0, classify=Tru
     preset : str, optional
         The classifier's preset; custom stages (None) are counted as the
         costliest preset.
+    banded : bool, default=False
+        Large arrays are classified band by band (:func:`band_rows`), one
+        band's tiles at a time.
 
     Returns
     -------
@@ -196,6 +209,9 @@ def estimate_memory(headers, grid_size, tile_half, *, file_bytes=0, classify=Tru
     images = sum(h.width * h.height for h in headers)  # held as grey uint8
     decoding = file_bytes + max(h.decoded_bytes for h in headers)
     tiles = x_bytes(len(headers) * grid_size * grid_size, tile_half)
+    if banded:
+        rows = band_rows(grid_size, tile_half) or grid_size
+        tiles = len(headers) * x_bytes(min(grid_size, rows + 2) * grid_size, tile_half)
     factor = WORK_PER_X_BYTE.get(preset, max(WORK_PER_X_BYTE.values()))
     work = factor * tiles + BASE_BYTES if classify else 0
     return images + decoding + tiles + work

@@ -63,6 +63,14 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
                    input_check="raise", draw_map=False):
     """Read one array image and classify its tiles with a fitted model.
 
+    An array whose tiles would take more than
+    :data:`~sklearn_pillars.limits.BAND_BYTES` (64 MiB: about 4,000 tiles of
+    64 pixels, a 63 x 63 grid) is classified band by band of grid rows with
+    :func:`~sklearn_pillars.predict_in_bands`, so memory stays bounded for a
+    wafer-sized grid; its results are then those of ``predict_in_bands``
+    (exact for the ``"notebook"`` preset, and differing from one ``predict``
+    on a few percent of tiles for ``"refined"``).
+
     Parameters
     ----------
     path : path-like
@@ -82,26 +90,61 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
     from sklearn.utils.validation import check_is_fitted
 
     from .io import read_arrays
+    from .limits import band_rows
 
     check_is_fitted(model, "stages_")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tiles = read_arrays([path], grid_size, tile_half, max_memory=max_memory,
-                            input_check=input_check)
-        labels, scores, kinds = model._route(tiles.X)
-    result = ArrayResult(
-        name=tiles.array_names[0] if name is None else name, path=Path(os.fspath(path)),
-        labels=labels, scores=scores, kinds=kinds, positions=tiles.positions[:, 1:].copy(),
-        boxes=tiles.boxes, image=tiles.array_images[0],
-        profile=tiles.array_profiles[0] if tiles.array_profiles else None,
-        notes=[str(w.message) for w in caught])
+        if band_rows(grid_size, tile_half) is None:
+            tiles = read_arrays([path], grid_size, tile_half, max_memory=max_memory,
+                                input_check=input_check)
+            labels, scores, kinds = model._route(tiles.X)
+            result = ArrayResult(
+                name=tiles.array_names[0] if name is None else name,
+                path=Path(os.fspath(path)), labels=labels, scores=scores, kinds=kinds,
+                positions=tiles.positions[:, 1:].copy(), boxes=tiles.boxes,
+                image=tiles.array_images[0],
+                profile=tiles.array_profiles[0] if tiles.array_profiles else None)
+        else:
+            result = _classify_in_bands(path, model, grid_size, tile_half, name, max_memory,
+                                        input_check)
+    result.notes = [str(w.message) for w in caught]
     if draw_map:
         from .report import defect_map_png
 
         result.map_png = defect_map_png(result.image, result.name, grid_size, result.positions,
-                                        np.asarray(labels).astype(str),
-                                        np.asarray(kinds).astype(str))
+                                        np.asarray(result.labels).astype(str),
+                                        np.asarray(result.kinds).astype(str))
     return result
+
+
+def _classify_in_bands(path, model, grid_size, tile_half, name, max_memory, input_check):
+    """:func:`classify_array` of an array too large for one X: band by band
+    (:func:`~sklearn_pillars.predict_in_bands`), one band's tiles in memory at a time."""
+    from ._files import display_name
+    from .classifier import predict_in_bands
+    from .io import _array_names, _check_grid, check_image_file, read_image
+    from .limits import band_rows, check_memory, estimate_memory
+    from .tiling import profile_arrays, tile_boxes
+
+    path = Path(os.fspath(path))
+    header, size = check_image_file(path, max_memory=max_memory)
+    check_memory(estimate_memory([header] if header else [], grid_size, tile_half,
+                                 file_bytes=size, classify=False, banded=True), max_memory,
+                 what=f"reading {display_name(path)} in bands of {grid_size}-site rows")
+    grey = read_image(path, max_memory=max_memory)
+    _check_grid(path, *grey.shape, grid_size, tile_half)
+    profiles = profile_arrays([grey], [display_name(path)], grid_size, input_check)
+    name = _array_names([path])[0] if name is None else name
+    bands = predict_in_bands(model, grey, grid_size, tile_half,
+                             chunk_rows=band_rows(grid_size, tile_half), name=name,
+                             input_check="skip")  # checked just above
+    rows, cols = np.divmod(np.arange(grid_size * grid_size), grid_size)
+    return ArrayResult(name=name, path=path, labels=bands.labels.ravel(),
+                       scores=bands.scores.ravel(), kinds=bands.kinds.ravel(),
+                       positions=np.stack([rows + 1, cols + 1], axis=1),
+                       boxes=tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half),
+                       image=grey, profile=profiles[0] if profiles else None)
 
 
 def _classify_in_worker(model, path, grid_size, tile_half, name, max_memory, input_check,
@@ -304,7 +347,9 @@ def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs
     out : path-like
         The report folder; created if missing.
     grid_size, tile_half : int, optional
-        The grid; by default the saved model's, else 21 and 32.
+        The arrays' grid and the tiles' half-size; by default the saved
+        model's, else 21 and 32. A model classifies tiles of its own size
+        (``tile_half``), on a grid of any size.
     n_jobs : int, optional
         Worker processes (see :func:`iter_inspect`).
     client : dask.distributed.Client, optional
@@ -352,11 +397,11 @@ def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs
 
         model_path = model
         model, info = load_model(model_path, trusted=trusted)
-        for name, given, saved in (("grid_size", grid_size, info["grid_size"]),
-                                   ("tile_half", tile_half, info["tile_half"])):
-            if given is not None and given != saved:
-                raise ValueError(f"{name}={given} differs from the saved model's {saved}")
-        grid_size, tile_half, profiles = info["grid_size"], info["tile_half"], info["profiles"]
+        if tile_half is not None and tile_half != info["tile_half"]:
+            raise ValueError(f"tile_half={tile_half} differs from the saved model's "
+                             f"{info['tile_half']}: a model classifies tiles of its own size")
+        grid_size = info["grid_size"] if grid_size is None else grid_size
+        tile_half, profiles = info["tile_half"], info["profiles"]
         model_text = (f"saved model {display_name(model_path)} (sklearn-pillars "
                       f"{info['version']}, preset {info['preset'] or 'custom stages'!r})")
     else:
@@ -380,3 +425,114 @@ def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs
                 progress=progress, details=report_details(paths, model_text, grid_size, tile_half))
     return Bunch(folder=out, n_arrays=len(paths), n_tiles=report.n_tiles,
                  counts=dict(report.counts))
+
+
+def _shared_of_array(features, path, grid_size, tile_half, max_memory, input_check):
+    """One array's shared features (see ``LayeredPeelClassifier._shared_features``)."""
+    from .classifier import LayeredPeelClassifier
+    from .io import read_arrays
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tiles = read_arrays([path], grid_size, tile_half, max_memory=max_memory,
+                            input_check=input_check)
+        shared = LayeredPeelClassifier._shared_features(features, tiles.X)
+    profile = tiles.array_profiles[0] if tiles.array_profiles else None
+    return shared, tiles.X.shape[1], profile, [str(w.message) for w in caught]
+
+
+def _shared_in_worker(*args):
+    import cv2
+    from threadpoolctl import threadpool_limits
+
+    cv2.setNumThreads(1)
+    with threadpool_limits(limits=1):
+        return _shared_of_array(*args)
+
+
+def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_check,
+                progress=None):
+    """:func:`fit_arrays`, also returning the arrays' profiles; ``progress`` is called with
+    a short text after each array."""
+    paths = [Path(os.fspath(p)) for p in paths]
+    if not paths:
+        raise ValueError("no arrays to fit on")
+    seen = set()
+    for path in paths:
+        if path.resolve() in seen:
+            raise ValueError(f"{path}: given twice")
+        seen.add(path.resolve())
+    features = model._begin_fit()
+    calls = [(features, path, grid_size, tile_half, max_memory, input_check) for path in paths]
+    if n_jobs is None or n_jobs == 1:
+        results = (_shared_of_array(*call) for call in calls)
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_shared_in_worker)(*call) for call in calls)
+    parts, positions, profiles, widths = [], [], [], set()
+    for index, (shared, width, profile, notes) in enumerate(results):
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=3)
+        if shared is None:
+            raise ValueError(
+                "fit_arrays needs stages whose features are all the package's own, with one "
+                "setting of layout, batch_size and n_jobs (or of downsample): other stages "
+                "need the tiles' pixels; fit(read_arrays(paths).X) instead")
+        array_parts, where = shared
+        where = where.copy()
+        where[:, 0] = index  # distinct arrays, as in one X of all of them
+        parts.append(array_parts)
+        positions.append(where)
+        profiles.append(profile)
+        widths.add(width)
+        if progress is not None:
+            progress(f"features of {paths[index].name}")
+    shared = ([np.concatenate(columns) for columns in zip(*parts, strict=True)],
+              np.concatenate(positions))
+    model._fit_shared(shared, widths.pop())
+    return model, profiles
+
+
+def fit_arrays(model, paths, grid_size=21, tile_half=32, *, n_jobs=None, max_memory=None,
+               input_check="raise"):
+    """Fit a classifier on array images read one at a time: memory holds features, not pixels.
+
+    Each array is read, tiled and reduced to the numbers its stages need
+    (about 50 a tile) before the next is read, so fitting on hundreds of
+    arrays needs megabytes where ``fit(read_arrays(paths).X)`` needs 16 kB a
+    tile. The fitted model is the same as that one.
+
+    Parameters
+    ----------
+    model : LayeredPeelClassifier
+        An unfitted (or to be refitted) model whose stages' features are the
+        package's own (both presets are).
+    paths : sequence of path-like
+        Array images.
+    grid_size, tile_half, max_memory, input_check
+        As in :func:`~sklearn_pillars.read_arrays`, for each array.
+    n_jobs : int, optional
+        Worker processes that read and featurise arrays at the same time.
+
+    Returns
+    -------
+    model
+        Fitted, as by :meth:`~sklearn_pillars.LayeredPeelClassifier.fit`.
+
+    Notes
+    -----
+    The clustering (KMeans) and the outlier detector (Local Outlier Factor)
+    of each stage still see the features of all the tiles that reach it at
+    once: memory grows with the number of tiles (about 1 kB a tile with the
+    refined preset's 100 LOF neighbours, less with the notebook's 20), and
+    LOF's time a little faster than linearly. Fitting on a random sample of
+    the arrays is the way to bound both; see ``docs/scale.md``.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import LayeredPeelClassifier, fit_arrays
+    >>> model = fit_arrays(LayeredPeelClassifier("refined"), paths)  # doctest: +SKIP
+    """
+    return _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_check)[0]

@@ -217,13 +217,18 @@ def test_an_interrupted_report_leaves_no_partial_files(tmp_path, capsys, monkeyp
     assert not out.exists()  # all or nothing: the folder this run made is gone
 
 
-def test_grid_must_match_the_model(array_files, tmp_path, capsys):
+def test_tiles_must_match_the_model_and_the_grid_may_not(array_files, tmp_path, capsys):
     paths, _ = array_files
     model = tmp_path / "m.skops"
     assert run(["fit", paths[0], "--model", model, "--quiet"], capsys)[0] == 0
+    code, _, err = run(["inspect", paths[1], "--model", model, "--tile-half", "20",
+                        "--out", tmp_path / "o"], capsys)
+    assert code == 2 and "--tile-half 20 differs from the model's 32" in err
+    # a grid of another size is the arrays' business: 20 x 20 sites of this image are cut
+    # (and refused: the image shows a lattice of 21)
     code, _, err = run(["inspect", paths[1], "--model", model, "--grid-size", "20",
                         "--out", tmp_path / "o"], capsys)
-    assert code == 2 and "differs from the model's 21" in err
+    assert code == 1 and "lattice" in err and "differs" not in err
 
 
 def test_models_from_another_version_warn(tmp_path, monkeypatch):

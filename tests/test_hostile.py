@@ -56,11 +56,13 @@ def _default_signals():
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def start(*args, cwd=None):
+def start(*args, cwd=None, session=False):
+    """Start the command; with ``session``, in a session of its own (its workers' too)."""
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     argv = [sys.executable, "-m", "sklearn_pillars"] + [
         a if isinstance(a, bytes) else str(a) for a in args]
-    proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd, preexec_fn=_default_signals)
+    proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd, preexec_fn=_default_signals,
+                            start_new_session=session)
     proc.files = (out, err)
     proc.started = time.perf_counter()
     return proc
@@ -409,6 +411,77 @@ def test_interruptions_leave_the_previous_report_or_none(arrays, tmp_path):
             outcomes.append("new")
             previous = now
     assert outcomes.count("previous") >= 10, outcomes  # most signals did land mid-run
+
+
+def _session_processes(sid):
+    """Processes still alive in session ``sid`` (Linux /proc)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_interrupting_a_streamed_inspection_leaves_the_previous_report(arrays, skops_model,
+                                                                      tmp_path):
+    import shutil
+
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    for i in range(60):
+        shutil.copy(arrays[i % 2], folder / f"a{i:02d}.png")
+    out = tmp_path / "report"
+    assert cli("inspect", arrays[0], "--model", skops_model, "--out", out, "-q").code == 0
+    previous = _snapshot(out)
+    for sig, n_jobs in ((signal.SIGINT, 1), (signal.SIGTERM, 2), (signal.SIGINT, 2)):
+        proc = start("inspect", folder, "--model", skops_model, "--out", out, "--force",
+                     "--n-jobs", n_jobs, "-q", session=True)
+        deadline = time.perf_counter() + 120
+        while running(proc) and time.perf_counter() < deadline:  # a few arrays in
+            if sum(1 for _ in out.glob(f"{STAGING_PREFIX}*/map_*.png")) >= 3:
+                break
+            time.sleep(0.01)
+        assert running(proc), "the run ended before it could be interrupted"
+        os.kill(proc.pid, sig)
+        run = finish(proc)
+        assert run.code == (130 if sig == signal.SIGINT else 143), run
+        assert "Traceback" not in run.err, run.err
+        assert _snapshot(out) == previous  # the earlier report, untouched
+        assert leftovers(out) == []
+        deadline = time.perf_counter() + 15
+        while _session_processes(proc.pid) and time.perf_counter() < deadline:
+            time.sleep(0.1)
+        assert _session_processes(proc.pid) == []  # no worker left behind
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_10k_image_of_185_x_185_sites_is_inspected_in_bands(tmp_path):
+    """A saved model on a wafer-sized array: one band of tiles at a time, well under 2 GiB."""
+    from sklearn_pillars import limits
+
+    array = make_pillar_arrays(n_arrays=1, grid_size=21, random_state=4).array_images[0]
+    train = tmp_path / "train.png"
+    assert cv2.imwrite(str(train), array)
+    big = np.tile(array, (9, 9))[:185 * 54, :185 * 54]  # the lattice goes on: pitch 54
+    path = tmp_path / "wafer.png"
+    assert cv2.imwrite(str(path), big)
+    assert limits.band_rows(185, 32) < 185  # X of all 34,225 tiles would be 561 MB
+    model = tmp_path / "m.skops"
+    assert cli("fit", train, "--model", model, "-q").code == 0
+    run = cli("inspect", path, "--model", model, "--grid-size", 185, "--out", tmp_path / "o",
+              "-q")
+    assert run.code == 0, run
+    assert run.peak < 1 * GiB, run  # the whole X alone would be 561 MB, its work 4x that
+    with open(tmp_path / "o" / "tiles.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(int(r["row"]), int(r["col"])) for r in rows] == [
+        (r, c) for r in range(1, 186) for c in range(1, 186)]
+    assert cv2.imread(str(tmp_path / "o" / "map_wafer.png")).shape[1] >= 185 * 12
 
 
 def test_a_failed_forced_run_leaves_the_previous_report(arrays, tmp_path, monkeypatch, capsys):

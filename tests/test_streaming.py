@@ -198,8 +198,8 @@ def test_inspect_arrays_writes_the_commands_report(files, tmp_path, capsys):
     inspect_arrays(files, model, tmp_path / "py", force=True)
     assert (tmp_path / "cli" / "tiles.csv").read_bytes() == \
         (tmp_path / "py" / "tiles.csv").read_bytes()
-    with pytest.raises(ValueError, match="grid_size=20 differs from the saved model's 21"):
-        inspect_arrays(files, tmp_path / "m.skops", tmp_path / "x", grid_size=20)
+    with pytest.raises(ValueError, match="tile_half=20 differs from the saved model's 32"):
+        inspect_arrays(files, tmp_path / "m.skops", tmp_path / "x", tile_half=20)
     with pytest.raises(ValueError, match="holds input files"):
         inspect_arrays(files, model, files[0].parent)
 
@@ -286,3 +286,79 @@ def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys
     assert main(["inspect", str(blank), "--model", str(tmp_path / "m.skops"), "--out",
                  str(tmp_path / "x"), "--scheduler", "tcp://127.0.0.1:1", "-q"]) == 2
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+# -- fitting array by array ---------------------------------------------------------------
+@pytest.mark.parametrize("preset", ["notebook", "refined"])
+def test_fit_arrays_is_fit_on_all_the_tiles(files, preset):
+    from sklearn_pillars import fit_arrays
+
+    whole = LayeredPeelClassifier(preset, random_state=7).fit(read_arrays(files).X)
+    for n_jobs in (None, 2):
+        streamed = fit_arrays(LayeredPeelClassifier(preset, random_state=7), files,
+                              n_jobs=n_jobs)
+        np.testing.assert_array_equal(streamed.labels_, whole.labels_)
+        np.testing.assert_array_equal(streamed.kinds_, whole.kinds_)
+        np.testing.assert_array_equal(streamed.inconsistency_, whole.inconsistency_)
+        assert streamed.n_features_in_ == whole.n_features_in_
+        for name in whole.stage_rows_:
+            np.testing.assert_array_equal(streamed.stage_rows_[name], whole.stage_rows_[name])
+        new = read_arrays(files[:1]).X
+        np.testing.assert_array_equal(streamed.predict(new), whole.predict(new))
+
+
+def test_fit_arrays_refuses_stages_that_need_pixels_and_bad_input(files):
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sklearn_pillars import PeelStage, fit_arrays
+
+    custom = LayeredPeelClassifier([("x", PeelStage(FunctionTransformer(lambda X: X[:, 3:9]),
+                                                    KMeans(2, n_init=1), label="X"))])
+    with pytest.raises(ValueError, match="fit_arrays needs stages whose features are all"):
+        fit_arrays(custom, files[:1])
+    with pytest.raises(ValueError, match="given twice"):
+        fit_arrays(LayeredPeelClassifier(), [files[0], files[0]])
+    with pytest.raises(ValueError, match="no arrays"):
+        fit_arrays(LayeredPeelClassifier(), [])
+
+
+def test_the_fit_command_reads_a_folder_array_by_array(files, tmp_path):
+    import shutil
+
+    from sklearn_pillars.cli import main
+    from sklearn_pillars.persist import load_model
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for path in files[:3]:
+        shutil.copy(path, folder / path.name)
+    assert main(["fit", str(folder), "--model", str(tmp_path / "m.skops"), "--stages",
+                 "refined", "--n-jobs", "2", "-q"]) == 0
+    model, info = load_model(tmp_path / "m.skops")
+    whole = LayeredPeelClassifier("refined").fit(read_arrays(files[:3]).X)
+    np.testing.assert_array_equal(model.labels_, whole.labels_)
+    assert len(info["profiles"]) == 3
+
+
+# -- arrays too large for one X -----------------------------------------------------------
+def test_a_large_array_is_classified_in_bands_with_the_same_result(files, monkeypatch):
+    from sklearn_pillars import limits
+
+    model = LayeredPeelClassifier("notebook").fit(read_arrays(files[:2]).X)
+    whole = classify_array(files[3], model, draw_map=True)
+    monkeypatch.setattr(limits, "BAND_BYTES", limits.x_bytes(21 * 5, 32))
+    assert limits.band_rows(21, 32) == 5
+    banded = classify_array(files[3], model, draw_map=True)
+    assert banded.map_png == whole.map_png
+    np.testing.assert_array_equal(banded.labels, whole.labels)
+    np.testing.assert_array_equal(banded.kinds, whole.kinds)
+    np.testing.assert_allclose(banded.scores, whole.scores, rtol=1e-9, equal_nan=True)
+    np.testing.assert_array_equal(banded.positions, whole.positions)
+    np.testing.assert_array_equal(banded.boxes, whole.boxes)
+    np.testing.assert_array_equal(banded.image, whole.image)
+    assert banded.profile == whole.profile and banded.name == whole.name == "a3"
+    blank = files[0].parent / "blank_banded.png"
+    assert cv2.imwrite(str(blank), np.zeros((1134, 1134), np.uint8))
+    with pytest.raises(NotAnArrayError, match="blank_banded.png is blank"):
+        classify_array(blank, model)
