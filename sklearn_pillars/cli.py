@@ -35,6 +35,9 @@ examples:
   sklearn-pillars fit Array_1Crop.bmp Array_2Crop.bmp Array_3Crop.bmp --model pillars.skops
   sklearn-pillars inspect Array_4.bmp --model pillars.skops --out report4/
       classify a new array with a saved model
+  sklearn-pillars inspect wafer_7/ --model pillars.skops --n-jobs 2 --out report7/
+      every image in a folder, one array at a time, in 2 worker processes
+      (--scheduler tcp://host:8786: on a Dask cluster instead; the [dask] extra)
 
 model files: .skops (default, safe to load: only scikit-learn, NumPy and
 sklearn-pillars types are accepted, no code runs) or .joblib (a pickle: loading
