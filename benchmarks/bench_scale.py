@@ -13,8 +13,8 @@ would. Each run is a fresh process. Modes:
 - ``dask``: :func:`~sklearn_pillars.inspect_arrays` on a ``LocalCluster`` of N worker
   processes (one thread each), started in the run's process, the report included.
 
-Peak memory is measured two ways: the largest single process (``ru_maxrss``, of the run's
-own process or of any of its workers) and the whole process tree (the run and all its
+Peak memory is measured two ways: the largest single process (its ``VmHWM``, the run's
+own process or any of its workers) and the whole process tree (the run and all its
 workers, their resident sizes summed, sampled every 0.1 s). ``--fit N`` also times
 :func:`sklearn_pillars.fit_arrays` on N arrays. Figures, not pass/fail.
 """
@@ -110,13 +110,14 @@ def measure(argv):
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    _, status, _ = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     done.set()
     poller.join()
     if os.waitstatus_to_exitcode(status):
         raise SystemExit(f"failed: {' '.join(argv)}")
-    largest = max(peak["largest"], usage.ru_maxrss * 1024)
+    # not ru_maxrss: a forked child's counts this (large) process's pages from before exec
+    largest = peak["largest"]
     fields = out.split()
     if fields:  # the run timed itself (without interpreter and cluster start-up)
         seconds = float(fields[0])

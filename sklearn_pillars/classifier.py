@@ -238,41 +238,46 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         else:  # unused, but a y that does not fit X is a mistake worth reporting
             X, y = validate_data(self, X, y, reset=True, dtype=(np.float64, np.float32))
             check_classification_targets(y)
-        self._set_up(stages)
+        self._set_up(self._configure(stages))
         self.labels_, self.inconsistency_, self.kinds_ = self._peel(X, fit=True)
         return self
 
-    def _set_up(self, stages):
-        """The fitted attributes that come before the data: configured stages, classes."""
+    def _configure(self, stages):
+        """Clones of the stages with the model's layout, n_jobs and random_state applied."""
         seed = self.random_state
         if seed is not None and not isinstance(seed, Integral):  # a RandomState: draw an int
             seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
-        stages = [(name, self._configured(name, stage, seed)) for name, stage in stages]
+        return [(name, self._configured(name, stage, seed)) for name, stage in stages]
+
+    def _set_up(self, stages):
+        """The fitted attributes that come before the data, from the configured stages."""
         self.preset_ = self.stages if isinstance(self.stages, str) else None
         self.inlier_label_ = self._inlier_label(stages)
         self.classes_ = np.array(sorted(self._class_labels(stages)))
         self.stages_, self.stage_rows_ = stages, {}
 
     def _begin_fit(self):
-        """Validate and set up the stages of a fit from shared features; return their features.
+        """Validate and configure the stages of a fit from shared features.
 
-        With :meth:`_fit_shared`, for :func:`~sklearn_pillars.fit_arrays`:
-        the features compute each array's shared features
-        (:meth:`_shared_features`) wherever the array is read.
+        For :func:`~sklearn_pillars.fit_arrays`: the configured stages'
+        features compute each array's shared features
+        (:meth:`_shared_features`) wherever the array is read, and
+        :meth:`_fit_shared` fits the stages from them. Nothing is set on the
+        model until then, so a fit that fails on the way leaves it as it was.
         """
         self._validate_params()
         stages = self._stage_list()
         self._validate_stages(stages)
-        self._set_up(stages)
-        return [stage.features for _, stage in self.stages_]
+        return self._configure(stages)
 
-    def _fit_shared(self, shared, n_features):
-        """Fit the set-up stages from the shared features of all tiles, not their pixels.
+    def _fit_shared(self, stages, shared, n_features):
+        """Fit the configured stages from the shared features of all tiles, not their pixels.
 
         ``shared`` is ``(parts, positions)``, positions' array indices
         distinct between arrays; the result is that of :meth:`fit` on the
         tiles they were computed from.
         """
+        self._set_up(stages)
         self.n_features_in_ = n_features
         self.labels_, self.inconsistency_, self.kinds_ = self._peel(
             None, fit=True, shared=shared, n_features=n_features)

@@ -218,13 +218,13 @@ class Progress:
             self.bar.close()
 
 
-def _input_paths(arrays, skip_non_images=False):
-    """The array files, and the warnings of finding them (shown already)."""
+def _input_paths(arrays, skip_non_images=False, quiet=False):
+    """The array files, and the warnings of finding them (shown already, unless quiet)."""
     from .io import find_array_images
     from .streaming import _noted_warnings
 
     try:
-        with _noted_warnings() as notes:
+        with _noted_warnings(show=not quiet) as notes:
             return find_array_images(arrays, skip_non_images=skip_non_images), notes
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
@@ -261,10 +261,14 @@ def _grid(args, info=None):
     tile_half = _count(args.tile_half, "--tile-half")
     if info is None:
         return grid_size or 21, tile_half or 32
-    if tile_half is not None and tile_half != info["tile_half"]:
+    from .persist import check_tile_half
+
+    try:
+        check_tile_half(tile_half, info)
+    except ValueError:
         raise UsageError(f"--tile-half {tile_half} differs from the model's "
                          f"{info['tile_half']}: a model classifies tiles of its own size; "
-                         "leave it out to use the model's")
+                         "leave it out to use the model's") from None
     return grid_size or info["grid_size"], info["tile_half"]
 
 
@@ -316,9 +320,15 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
         one = estimate_memory([checked[biggest][0]] if checked[biggest][0] else [], grid_size,
                               tile_half, file_bytes=largest, preset=preset,
                               banded=banded)
-        hint = ("inspect the arrays a few at a time" if len(paths) > 1 and one <= max_memory
-                else "classify a large array in bands with a saved model "
-                     "(sklearn_pillars.predict_in_bands), or raise --max-memory")
+        if at_once is not None and at_once > 1 and one <= max_memory:
+            hint = "use fewer --n-jobs (each worker holds an array)"
+        elif len(paths) > 1 and one <= max_memory:
+            hint = "inspect the arrays a few at a time, or with a saved --model"
+        elif banded:
+            hint = "raise --max-memory"
+        else:
+            hint = ("classify it with a saved --model, which takes a large array band by "
+                    "band, or raise --max-memory")
         raise UsageError(f"{exc}; {hint}") from None
 
 
@@ -376,7 +386,7 @@ def cmd_fit(args):
     from .persist import save_model
     from .streaming import _fit_arrays
 
-    paths, _ = _input_paths(args.arrays, args.skip_non_images)
+    paths, _ = _input_paths(args.arrays, args.skip_non_images, args.quiet)
     model_path = _model_path(args.model, must_exist=False)
     if model_path.resolve() in {p.resolve() for p in paths}:
         raise UsageError(f"{display_name(model_path)}: is one of the input arrays")
@@ -426,7 +436,9 @@ def cmd_inspect(args):
     _count(args.tile_half, "--tile-half")
     _count(args.n_jobs, "--n-jobs")
     _max_memory(args)
-    paths, notes = ([], []) if args.demo else _input_paths(args.arrays, args.skip_non_images)
+    paths, notes = ([], []) if args.demo else _input_paths(args.arrays,
+                                                                   args.skip_non_images,
+                                                                   args.quiet)
     if args.model:
         model_path = _model_path(args.model, must_exist=True)
         if model_path.suffix == ".joblib" and not args.trust_model:
@@ -462,11 +474,10 @@ def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_
     """Classify the arrays with a saved model one at a time, the report growing as it goes."""
     from ._files import display_name, staged_report
     from .report import REPORT_PATTERNS
-    from .streaming import iter_inspect, report_details, write_streamed_report
+    from .streaming import describe_model, iter_inspect, report_details, write_streamed_report
 
-    details = report_details(
-        paths, f"saved model {display_name(args.model)} (sklearn-pillars {info['version']}, "
-               f"preset {info['preset'] or 'custom stages'!r})", grid_size, tile_half)
+    details = report_details(paths, describe_model(model, args.model, info), grid_size,
+                             tile_half)
     progress = Progress(len(paths) + 1, args.quiet)
     client = _dask_client(args.scheduler) if args.scheduler else None
     try:
@@ -510,6 +521,7 @@ def _inspect_into(args, paths, out, input_notes):
     from .persist import load_model
     from .report import REPORT_PATTERNS, write_report
     from .sanity import drift_warnings
+    from .streaming import describe_model, report_details
     from .synthetic import make_pillar_arrays
 
     model, info = (None, None)
@@ -542,7 +554,6 @@ def _inspect_into(args, paths, out, input_notes):
             else:
                 tiles = read_arrays(paths, grid_size, tile_half, max_memory=max_memory,
                                     input_check="warn" if args.force_input else "raise")
-                source = ", ".join(display_name(p) for p in paths)
             if info is not None and tiles.array_profiles is not None:
                 for message in drift_warnings(tiles.array_profiles, info["profiles"],
                                               tiles.array_names):
@@ -559,14 +570,11 @@ def _inspect_into(args, paths, out, input_notes):
             result = model.trace(tiles.X)
             labels, scores, diagnostics = result.labels, result.scores, result.stages
             kinds = result.kinds
-            how = (f"saved model {display_name(args.model)} (sklearn-pillars {info['version']}, "
-                   f"preset {info['preset'] or 'custom stages'!r})")
+            how = describe_model(model, args.model, info)
         # the report's steps: tables, maps, galleries, stages, extremes, page
         progress.set_total(progress.done + 3 + len(tiles.array_names)
                            + len(set(labels.tolist())) + len(diagnostics))
-        details = [("arrays", source), ("model", how),
-                   ("grid", f"{grid_size} x {grid_size} sites, tiles of up to "
-                            f"{2 * tile_half} px")]
+        details = report_details(paths or [source], how, grid_size, tile_half)
         details += [("warning", note) for note in [*input_notes, *notes]]
         with staged_report(out, REPORT_PATTERNS) as staging:
             write_report(

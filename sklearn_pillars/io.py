@@ -54,7 +54,9 @@ def find_array_images(inputs, *, skip_non_images=False):
 
     A folder gives its files (not its subfolders or hidden files) sorted by
     name; a pattern with ``*``, ``?`` or ``[`` that names no file gives the
-    files it matches, sorted. A file named as such is always taken (reading
+    files it matches, sorted (``**`` is not recursive; a name holding such
+    characters is taken as it is when it exists, else escape them with
+    ``glob.escape``). A file named as such is always taken (reading
     it says what is wrong with it); a file found in a folder or by a pattern
     must be an image (its first bytes say so), or it is an error, or with
     ``skip_non_images`` it is left out with a warning.
@@ -74,9 +76,11 @@ def find_array_images(inputs, *, skip_non_images=False):
     ------
     FileNotFoundError
         If an input names nothing, or a folder or pattern holds no image.
+    PermissionError
+        If a file of a folder or pattern cannot be read.
     ValueError
-        If a folder or pattern holds a file that is not an image (without
-        ``skip_non_images``), or a file is named twice.
+        If there are no inputs, a folder or pattern holds a file that is not
+        an image (without ``skip_non_images``), or a file is named twice.
 
     Examples
     --------
@@ -88,6 +92,9 @@ def find_array_images(inputs, *, skip_non_images=False):
 
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    inputs = list(inputs)
+    if not inputs:
+        raise ValueError("no array images given")
     paths, skipped = [], []
     for item in inputs:
         path = Path(os.fspath(item))
@@ -105,6 +112,9 @@ def find_array_images(inputs, *, skip_non_images=False):
             continue
         images = []
         for file in found:
+            if not os.access(file, os.R_OK):
+                raise PermissionError(f"{display_name(file)} (in {where}): cannot be read "
+                                      "(permission denied)")
             if file.is_file() and read_image_header(file) is not None:
                 images.append(file)
             elif skip_non_images:
@@ -123,11 +133,20 @@ def find_array_images(inputs, *, skip_non_images=False):
         more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
         warnings.warn(f"skipped {len(skipped)} files that are not images: {shown}{more}",
                       UserWarning, stacklevel=2)
-    seen = set()
+    return unique_paths(paths)
+
+
+def unique_paths(paths):
+    """``paths`` as a list of Paths; ValueError naming a file given twice (under any name)."""
+    paths = [Path(os.fspath(p)) for p in paths]
+    seen = {}
     for path in paths:
-        if path.resolve() in seen:
-            raise ValueError(f"{display_name(path)}: given twice")
-        seen.add(path.resolve())
+        key = path.resolve()
+        if key in seen:
+            twice = ("" if display_name(seen[key]) == display_name(path)
+                     else f" (as {display_name(seen[key])})")
+            raise ValueError(f"{display_name(path)}: given twice{twice}")
+        seen[key] = path
     return paths
 
 
@@ -282,17 +301,11 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=No
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    paths = [Path(os.fspath(p)) for p in paths]
+    paths = unique_paths(paths)
     if not paths:
         raise ValueError("read_arrays needs at least one image path")
     grid_size = _check_positive_int(grid_size, "grid_size")
     tile_half = _check_positive_int(tile_half, "tile_half")
-    seen = {}
-    for path in paths:
-        key = path.resolve()
-        if key in seen:
-            raise ValueError(f"{display_name(path)}: given twice (as {display_name(seen[key])})")
-        seen[key] = path
     limit = parse_size(max_memory)
     checked = [check_image_file(path, max_memory=limit) for path in paths]
     for path, (header, _) in zip(paths, checked, strict=True):
@@ -331,8 +344,11 @@ def _array_names(paths):
     Names are printable text: bytes of a file name that are not UTF-8 become U+FFFD.
     """
     stems = [p.stem for p in paths]
-    return [display_name(p.with_suffix("")) if stems.count(p.stem) > 1 else display_name(p.stem)
-            for p in paths]
+    names = [display_name(p.with_suffix("")) if stems.count(p.stem) > 1
+             else display_name(p.stem) for p in paths]
+    # a.png and a.bmp in one folder: the whole path
+    return [display_name(p) if names.count(n) > 1 else n for p, n in zip(paths, names,
+                                                                          strict=True)]
 
 
 def read_labels(path):

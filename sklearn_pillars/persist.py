@@ -126,6 +126,16 @@ def _trusted_skops_types(path):
     return untrusted
 
 
+def check_tile_half(tile_half, info):
+    """ValueError unless ``tile_half`` is None or the saved model's (``info``: :func:`load_model`).
+
+    A model classifies tiles of its own size, on grids of any size.
+    """
+    if tile_half is not None and tile_half != info["tile_half"]:
+        raise ValueError(f"tile_half={tile_half} differs from the saved model's "
+                         f"{info['tile_half']}: a model classifies tiles of its own size")
+
+
 def load_model(path, *, trusted=False):
     """Load a model saved by :func:`save_model`.
 

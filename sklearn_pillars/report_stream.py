@@ -159,6 +159,11 @@ class StreamingReport:
                 elif entry > heap[0][:2]:
                     heapq.heapreplace(heap, (*entry, float(scores[i]), *self._crop(result, i)))
 
+    def abort(self):
+        """Close the tables without finishing the report (a run that failed or was stopped)."""
+        self._tiles_file.close()
+        self._summary_file.close()
+
     def close(self):
         """Write the overall summary row, the galleries and ``index.html``; return the files."""
         total = self.n_tiles

@@ -3,14 +3,16 @@
 Memory holds one array (its image, X and the classifier's work on it) per
 worker, whatever the number of arrays; results come back in the order of the
 paths. A fitted model classifies each tile from the tile and its own array
-only, so the labels are those of one ``predict`` over all the arrays at once.
+only, so the labels are those of one ``predict`` over all the arrays at once
+(except for arrays too large for one X, classified in bands: see
+:func:`classify_array`).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,7 +83,7 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
     name : str, optional
         The array's name (default: the file name without suffix).
     draw_map : bool, default=False
-        Also draw its defect map (``map_png``; needs matplotlib).
+        Also draw its defect map (``map_png``).
 
     Returns
     -------
@@ -147,20 +149,83 @@ def _classify_in_bands(path, model, grid_size, tile_half, name, max_memory, inpu
                        image=grey, profile=profiles[0] if profiles else None)
 
 
-def _classify_in_worker(model, path, grid_size, tile_half, name, max_memory, input_check,
-                        draw_map):
-    """:func:`classify_array` in a worker process, with one thread for BLAS and OpenCV.
+def _check_tiles_fit_model(model, tile_half):
+    """ValueError unless the model classifies tiles of side ``2 * tile_half``."""
+    from .tileset import N_META, tile_size_from_width
 
-    Two processes with a thread pool each would oversubscribe the cores.
-    """
+    width = getattr(model, "n_features_in_", None)
+    if width is not None and width != (2 * tile_half) ** 2 + N_META:
+        side = tile_size_from_width(width)
+        raise ValueError(f"tile_half={tile_half} cuts tiles of {2 * tile_half} px, but the "
+                         f"model classifies tiles of {side} px (tile_half={side // 2})")
+
+
+def _single_threaded(function, *args):
+    """``function(*args)`` with one thread for BLAS and OpenCV: in a worker process, where
+    two processes with a thread pool each would oversubscribe the cores."""
     import cv2
     from threadpoolctl import threadpool_limits
 
     cv2.setNumThreads(1)
     with threadpool_limits(limits=1):
-        return classify_array(path, model, grid_size, tile_half, name=name,
-                              max_memory=max_memory, input_check=input_check,
-                              draw_map=draw_map)
+        return function(*args)
+
+
+def _in_order(function, first, calls, *, n_jobs=None, client=None):
+    """Yield ``function(first, *call)`` for each of ``calls``, in order.
+
+    Here (``n_jobs`` None or 1), in ``n_jobs`` worker processes (loky, as
+    joblib), or as tasks on a Dask cluster (``client``; ``first``, the large
+    argument such as the model, goes to every worker once). Workers are
+    single-threaded, and two calls per worker are in flight at a time, so
+    finished results never pile up however slowly they are consumed. On an
+    error or an interrupt, calls not started are cancelled (and loky's workers
+    stopped).
+    """
+    from collections import deque
+    from itertools import islice
+
+    from joblib import effective_n_jobs
+
+    if client is None and effective_n_jobs(n_jobs) == 1:
+        for call in calls:
+            yield function(first, *call)
+        return
+    if client is not None:
+        [first] = client.scatter([first], broadcast=True, hash=False)
+        window = 2 * max(1, sum(client.nthreads().values()))
+
+        def submit(call):
+            return client.submit(_single_threaded, function, first, *call, pure=False)
+    else:
+        from joblib.externals.loky import get_reusable_executor
+
+        executor = get_reusable_executor(max_workers=effective_n_jobs(n_jobs))
+        window = 2 * effective_n_jobs(n_jobs)
+
+        def submit(call):
+            return executor.submit(_single_threaded, function, first, *call)
+
+    calls = iter(calls)
+    pending = deque(submit(call) for call in islice(calls, window))
+    finished = False
+    try:
+        while pending:
+            result = pending[0].result()
+            pending.popleft()
+            pending.extend(submit(call) for call in islice(calls, 1))
+            yield result
+        finished = True
+    finally:
+        for future in pending:
+            future.cancel()
+        if not finished and client is None:  # the running calls too
+            executor.shutdown(wait=False, kill_workers=True)
+
+
+def _classify(model, path, *args):
+    return classify_array(path, model, *args[:2], name=args[2], max_memory=args[3],
+                          input_check=args[4], draw_map=args[5])
 
 
 def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, client=None,
@@ -203,80 +268,54 @@ def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, clien
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from .io import _array_names
+    from .io import _array_names, unique_paths
 
     check_is_fitted(model, "stages_")
+    _check_tiles_fit_model(model, tile_half)
     if client is not None and n_jobs not in (None, 1):
         raise ValueError("give n_jobs or a Dask client, not both: the cluster's workers "
                          "are the parallelism")
-    paths = [Path(os.fspath(p)) for p in paths]
-    seen = set()
-    for path in paths:
-        if path.resolve() in seen:
-            raise ValueError(f"{path}: given twice")
-        seen.add(path.resolve())
+    paths = unique_paths(paths)
     names = _array_names(paths)
-    calls = [(path, grid_size, tile_half, name, max_memory, input_check, draw_maps)
-             for path, name in zip(paths, names, strict=True)]
-    if client is not None:
-        results = _on_dask(client, model, calls)
-    elif n_jobs is None or n_jobs == 1:
-        results = (classify_array(path, model, grid, half, name=name, max_memory=limit,
-                                  input_check=check, draw_map=draw)
-                   for path, grid, half, name, limit, check, draw in calls)
-    else:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_classify_in_worker)(model, *call) for call in calls)
-    for result in results:
-        for note in result.notes:
-            warnings.warn(note, UserWarning, stacklevel=2)
-        yield result
-
-
-def _on_dask(client, model, calls):
-    """Results of :func:`_classify_in_worker` on a Dask cluster, in order, a few in flight."""
-    from collections import deque
-
-    [shared] = client.scatter([model], broadcast=True, hash=False)
-    in_flight = 2 * max(1, sum(client.nthreads().values()))
-    pending = deque()
-    calls = iter(calls)
-
-    def submit():
-        for call in calls:
-            pending.append(client.submit(_classify_in_worker, shared, *call, pure=False))
-            return
-
-    for _ in range(in_flight):
-        submit()
+    calls = [(path.absolute(), grid_size, tile_half, name, max_memory, input_check, draw_maps)
+             for path, name in zip(paths, names, strict=True)]  # workers may have another cwd
+    results = _in_order(_classify, model, calls, n_jobs=n_jobs, client=client)
     try:
-        while pending:
-            future = pending.popleft()
-            result = future.result()
-            future.release()
-            submit()
+        for path, result in zip(paths, results, strict=True):
+            result.path = path
+            for note in result.notes:
+                warnings.warn(note, UserWarning, stacklevel=2)
             yield result
     finally:
-        for future in pending:
-            future.cancel()
+        results.close()
 
 
 @contextmanager
-def _noted_warnings():
-    """Collect the messages of the block's warnings (for the report), still showing each."""
+def _noted_warnings(show=True):
+    """Collect the messages of the block's warnings (for the report), still showing each
+    (unless ``show`` is False)."""
     notes = []
-    show = warnings.showwarning
+    shown = warnings.showwarning
 
     def note(message, category, filename, lineno, file=None, line=None):
         notes.append(str(message))
-        show(message, category, filename, lineno, file, line)
+        if show:
+            shown(message, category, filename, lineno, file, line)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = note
         yield notes
+
+
+def describe_model(model, path=None, info=None):
+    """A line saying which model classified the arrays, for the report page."""
+    from ._files import display_name
+
+    if path is not None:
+        return (f"saved model {display_name(path)} (sklearn-pillars {info['version']}, "
+                f"preset {info['preset'] or 'custom stages'!r})")
+    return f"fitted model (preset {getattr(model, 'preset_', None) or 'custom stages'!r})"
 
 
 def report_details(paths, model_text, grid_size, tile_half):
@@ -288,6 +327,9 @@ def report_details(paths, model_text, grid_size, tile_half):
         f"{len(names)} arrays: {', '.join(names[:3])}, ..., {names[-1]}")
     return [("arrays", source), ("model", model_text),
             ("grid", f"{grid_size} x {grid_size} sites, tiles of up to {2 * tile_half} px")]
+
+
+MAX_SHOWN_WARNINGS = 30  # warnings listed on a report page; the rest are counted
 
 
 def write_streamed_report(folder, results, *, grid_size, details, profiles=(), notes=(),
@@ -307,19 +349,30 @@ def write_streamed_report(folder, results, *, grid_size, details, profiles=(), n
     from .report_stream import StreamingReport
     from .sanity import drift_warnings
 
-    with _noted_warnings() as caught:
-        report = StreamingReport(folder, grid_size=grid_size, title=title, details=details)
-        for result in results:
-            if result.profile is not None and profiles:
-                for message in drift_warnings([result.profile], profiles, [result.name]):
-                    warnings.warn(message, UserWarning, stacklevel=2)
-            report.add(result)
-            if progress is not None:
-                progress(f"array {result.name}")
-        report.details += [("warning", note) for note in [*notes, *caught]]
-        if progress is not None:
-            progress("galleries and index.html")
-        report.close()
+    report = StreamingReport(folder, grid_size=grid_size, title=title, details=details)
+    try:
+        with _noted_warnings() as caught:
+            for result in results:
+                if result.profile is not None and profiles:
+                    for message in drift_warnings([result.profile], profiles, [result.name]):
+                        warnings.warn(message, UserWarning, stacklevel=2)
+                report.add(result)
+                if progress is not None:
+                    progress(f"array {result.name}")
+    except BaseException:
+        report.abort()
+        raise
+    finally:
+        if hasattr(results, "close"):  # stop the workers of an unfinished run
+            results.close()
+    noted = [*notes, *caught]
+    report.details += [("warning", note) for note in noted[:MAX_SHOWN_WARNINGS]]
+    if len(noted) > MAX_SHOWN_WARNINGS:
+        report.details.append(("warning", f"... and {len(noted) - MAX_SHOWN_WARNINGS} more "
+                                          "warnings (shown as they came)"))
+    if progress is not None:
+        progress("galleries and index.html")
+    report.close()
     return report
 
 
@@ -392,24 +445,22 @@ def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs
 
     with _noted_warnings() as early:
         paths = find_array_images(inputs, skip_non_images=skip_non_images)
+    if not paths:
+        raise ValueError("no array images given")
     if isinstance(model, (str, os.PathLike)):
-        from .persist import load_model
+        from .persist import check_tile_half, load_model
 
         model_path = model
         model, info = load_model(model_path, trusted=trusted)
-        if tile_half is not None and tile_half != info["tile_half"]:
-            raise ValueError(f"tile_half={tile_half} differs from the saved model's "
-                             f"{info['tile_half']}: a model classifies tiles of its own size")
+        check_tile_half(tile_half, info)
         grid_size = info["grid_size"] if grid_size is None else grid_size
         tile_half, profiles = info["tile_half"], info["profiles"]
-        model_text = (f"saved model {display_name(model_path)} (sklearn-pillars "
-                      f"{info['version']}, preset {info['preset'] or 'custom stages'!r})")
+        model_text = describe_model(model, model_path, info)
     else:
         grid_size = 21 if grid_size is None else grid_size
         tile_half = 32 if tile_half is None else tile_half
         profiles = ()
-        preset = getattr(model, "preset_", None)
-        model_text = f"fitted model (preset {preset or 'custom stages'!r})"
+        model_text = describe_model(model)
     out = check_report_folder(out, paths)
     with folder_lock(out):
         remove_leftovers(out)
@@ -441,36 +492,29 @@ def _shared_of_array(features, path, grid_size, tile_half, max_memory, input_che
     return shared, tiles.X.shape[1], profile, [str(w.message) for w in caught]
 
 
-def _shared_in_worker(*args):
-    import cv2
-    from threadpoolctl import threadpool_limits
-
-    cv2.setNumThreads(1)
-    with threadpool_limits(limits=1):
-        return _shared_of_array(*args)
-
-
 def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_check,
                 progress=None):
     """:func:`fit_arrays`, also returning the arrays' profiles; ``progress`` is called with
     a short text after each array."""
-    paths = [Path(os.fspath(p)) for p in paths]
+    from .io import unique_paths
+
+    paths = unique_paths(paths)
     if not paths:
         raise ValueError("no arrays to fit on")
-    seen = set()
-    for path in paths:
-        if path.resolve() in seen:
-            raise ValueError(f"{path}: given twice")
-        seen.add(path.resolve())
-    features = model._begin_fit()
-    calls = [(features, path, grid_size, tile_half, max_memory, input_check) for path in paths]
-    if n_jobs is None or n_jobs == 1:
-        results = (_shared_of_array(*call) for call in calls)
-    else:
-        from joblib import Parallel, delayed
+    stages = model._begin_fit()
+    features = [stage.features for _, stage in stages]
+    calls = [(path.absolute(), grid_size, tile_half, max_memory, input_check) for path in paths]
+    results = _in_order(_shared_of_array, features, calls, n_jobs=n_jobs)
+    with closing(results):
+        parts, positions, profiles, width = _gather_shared(results, paths, progress)
+    shared = ([np.concatenate(columns) for columns in zip(*parts, strict=True)],
+              np.concatenate(positions))
+    model._fit_shared(stages, shared, width)
+    return model, profiles
 
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_shared_in_worker)(*call) for call in calls)
+
+def _gather_shared(results, paths, progress):
+    """The arrays' shared features, positions (array indices renumbered) and profiles."""
     parts, positions, profiles, widths = [], [], [], set()
     for index, (shared, width, profile, notes) in enumerate(results):
         for note in notes:
@@ -489,10 +533,7 @@ def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_ch
         widths.add(width)
         if progress is not None:
             progress(f"features of {paths[index].name}")
-    shared = ([np.concatenate(columns) for columns in zip(*parts, strict=True)],
-              np.concatenate(positions))
-    model._fit_shared(shared, widths.pop())
-    return model, profiles
+    return parts, positions, profiles, widths.pop()
 
 
 def fit_arrays(model, paths, grid_size=21, tile_half=32, *, n_jobs=None, max_memory=None,

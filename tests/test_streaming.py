@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from sklearn_pillars import (
     LayeredPeelClassifier,
@@ -69,8 +70,13 @@ def test_bad_input_is_refused_with_the_file_named(files, model, tmp_path):
         next(stream)
     with pytest.raises(ValueError, match="given twice"):
         list(iter_inspect([files[0], files[0]], model))
-    with pytest.raises(Exception, match="not fitted"):
+    with pytest.raises(NotFittedError):
         classify_array(files[0], LayeredPeelClassifier())
+    with pytest.raises(ValueError, match="tile_half=20 cuts tiles of 40 px, but the model "
+                                         r"classifies tiles of 64 px \(tile_half=32\)"):
+        next(iter_inspect(files, model, tile_half=20))
+    with pytest.raises(ValueError, match="give n_jobs or a Dask client, not both"):
+        next(iter_inspect(files, model, n_jobs=2, client=object()))
 
 
 def test_the_command_streams_a_saved_model_report(files, tmp_path, capsys):
@@ -146,6 +152,23 @@ def test_a_folder_gives_its_images_sorted_and_a_non_image_is_an_error(files, tmp
         find_array_images([tmp_path / "empty"])
     with pytest.raises(FileNotFoundError, match="nowhere.png: no such file"):
         find_array_images([tmp_path / "nowhere.png"])
+    with pytest.raises(ValueError, match="no array images given"):
+        find_array_images([])
+
+
+def test_arrays_of_one_name_in_two_formats_get_distinct_names(files, tmp_path):
+    import shutil
+
+    from sklearn_pillars.io import _array_names
+
+    (tmp_path / "w").mkdir()
+    shutil.copy(files[0], tmp_path / "w" / "a.png")
+    cv2.imwrite(str(tmp_path / "w" / "a.bmp"), cv2.imread(str(files[1]), 0))
+    shutil.copy(files[2], tmp_path / "b.png")
+    paths = [tmp_path / "w" / "a.bmp", tmp_path / "w" / "a.png", tmp_path / "b.png"]
+    names = _array_names(paths)
+    assert len(set(names)) == 3 and names[2] == "b"
+    assert names[0].endswith("a.bmp") and names[1].endswith("a.png")
 
 
 def test_the_command_takes_a_folder_and_skips_non_images_only_when_told(files, tmp_path,
@@ -169,6 +192,8 @@ def test_the_command_takes_a_folder_and_skips_non_images_only_when_told(files, t
     assert not (tmp_path / "r1").exists()
     assert main([*argv, str(tmp_path / "r2"), "--skip-non-images"]) == 0
     assert "skipped 1 files that are not images" in capsys.readouterr().err
+    assert main([*argv, str(tmp_path / "r3"), "--skip-non-images", "-q"]) == 0
+    assert capsys.readouterr().err == ""  # quiet is quiet
     page = (tmp_path / "r2" / "index.html").read_text(encoding="utf-8")
     assert "skipped 1 files that are not images" in page  # in the page's warning box
     assert (tmp_path / "r2" / "tiles.csv").read_text().count("\n") == 1 + 2 * 441
@@ -202,6 +227,9 @@ def test_inspect_arrays_writes_the_commands_report(files, tmp_path, capsys):
         inspect_arrays(files, tmp_path / "m.skops", tmp_path / "x", tile_half=20)
     with pytest.raises(ValueError, match="holds input files"):
         inspect_arrays(files, model, files[0].parent)
+    with pytest.raises(ValueError, match="no array images given"):
+        inspect_arrays([], model, tmp_path / "none")
+    assert not (tmp_path / "none").exists()
 
 
 # -- the defect map -----------------------------------------------------------------------
@@ -238,8 +266,10 @@ def test_the_defect_map_outlines_exactly_the_defect_sites():
                 assert hit > (100 if label == "Stitching" else 300), (r, c, label, hit)
             else:
                 assert hit == 0, (r, c, label, hit)
-    # the legend counts each class (and the seam kind)
-    assert picture[:60].std() > 10
+    # the legend above the picture shows each class in its colour
+    legend = picture[:top].astype(int)
+    for label in ("Missing", "Collapsed", "Stitching", "Irregular"):
+        assert np.all(np.abs(legend - bgr(label)) <= 2, axis=2).sum() > 20, label
 
 
 # -- Dask ---------------------------------------------------------------------------------
@@ -251,7 +281,7 @@ def cluster():
         yield cluster
 
 
-def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys):
+def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys, monkeypatch):
     from distributed import Client
 
     from sklearn_pillars import inspect_arrays
@@ -267,6 +297,13 @@ def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys
         for result, serial in zip(results, iter_inspect(files, model), strict=True):
             np.testing.assert_array_equal(result.labels, serial.labels)
             np.testing.assert_array_equal(result.scores, serial.scores)
+            np.testing.assert_array_equal(result.kinds, serial.kinds)
+            assert result.path == serial.path
+        # relative paths name the client's files, whatever the workers' directory
+        monkeypatch.chdir(files[0].parent)
+        relative = list(iter_inspect([f.name for f in files], model, client=client))
+        assert [r.name for r in relative] == ["a0", "a1", "a2", "a3"]
+        np.testing.assert_array_equal(relative[3].labels, results[3].labels)
         inspect_arrays(files, tmp_path / "m.skops", tmp_path / "dask", client=client)
     assert main(["inspect", *map(str, files), "--model", str(tmp_path / "m.skops"),
                  "--out", str(tmp_path / "cli"), "--scheduler", cluster.scheduler_address,
@@ -321,6 +358,13 @@ def test_fit_arrays_refuses_stages_that_need_pixels_and_bad_input(files):
         fit_arrays(LayeredPeelClassifier(), [files[0], files[0]])
     with pytest.raises(ValueError, match="no arrays"):
         fit_arrays(LayeredPeelClassifier(), [])
+    blank = files[0].parent / "blank_fit.png"
+    assert cv2.imwrite(str(blank), np.full((1134, 1134), 200, np.uint8))
+    model = LayeredPeelClassifier()
+    with pytest.raises(NotAnArrayError, match="blank_fit.png"):
+        fit_arrays(model, [files[0], blank], n_jobs=2)
+    with pytest.raises(NotFittedError):  # a failed fit leaves the model as it was
+        model.predict(read_arrays(files[:1]).X)
 
 
 def test_the_fit_command_reads_a_folder_array_by_array(files, tmp_path):
