@@ -273,12 +273,13 @@ def _grid(args, info=None):
 
 
 def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
-                  banded=False):
+                  banded=False, fitting=False):
     """Refuse, before reading anything, inputs whose grid or memory need is out of bounds.
 
     ``at_once``: how many arrays are in memory at once when they are streamed (the
     largest counted that many times); None when all are held together. ``banded``:
-    large arrays are classified band by band.
+    large arrays are classified band by band. ``fitting``: a model is fitted on all the
+    arrays' tiles (from their features).
     """
     from ._files import display_name
     from .io import check_image_file
@@ -312,15 +313,20 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
             f"{len(paths)} arrays (the largest: {display_name(paths[biggest])}, {size(biggest)})")
     held = headers if at_once is None else [checked[biggest][0]] * at_once if headers else []
     try:
+        fit_tiles = len(paths) * grid_size * grid_size if fitting else 0
         check_memory(estimate_memory(held, grid_size, tile_half, file_bytes=largest,
-                                     preset=preset, banded=banded), max_memory,
-                     what=f"classifying {what} on a {grid_size} x {grid_size} grid of "
-                          f"{2 * tile_half}-pixel tiles")
+                                     preset=preset, banded=banded, fit_tiles=fit_tiles),
+                     max_memory,
+                     what=f"{'fitting on' if fitting else 'classifying'} {what} on a "
+                          f"{grid_size} x {grid_size} grid of {2 * tile_half}-pixel tiles")
     except ResourceLimitError as exc:
         one = estimate_memory([checked[biggest][0]] if checked[biggest][0] else [], grid_size,
                               tile_half, file_bytes=largest, preset=preset,
                               banded=banded)
-        if at_once is not None and at_once > 1 and one <= max_memory:
+        if fitting and one <= max_memory:
+            hint = ("fit on a random sample of the arrays (the clustering and the outlier "
+                    "detector hold every tile's features), or raise --max-memory")
+        elif at_once is not None and at_once > 1 and one <= max_memory:
             hint = "use fewer --n-jobs (each worker holds an array)"
         elif len(paths) > 1 and one <= max_memory:
             hint = "inspect the arrays a few at a time, or with a saved --model"
@@ -397,7 +403,7 @@ def cmd_fit(args):
     n_jobs = _count(args.n_jobs, "--n-jobs") or 1
     preset = args.stages or DEFAULT_PRESET
     _check_inputs(paths, grid_size, tile_half, max_memory, preset,
-                  at_once=min(n_jobs, len(paths)))
+                  at_once=min(n_jobs, len(paths)), fitting=True)
     progress = Progress(len(paths) + 1, args.quiet)
     try:
         # array by array: memory holds each tile's features, not its pixels

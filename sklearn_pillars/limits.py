@@ -23,6 +23,11 @@ from .tileset import N_META, X_DTYPE
 #: (X 110 MiB) were 3.4x X ("notebook") and 10.8x X ("refined", which holds
 #: each array's aligned tiles and residuals) above the interpreter's own.
 WORK_PER_X_BYTE = {"notebook": 4, "refined": 12}
+#: A fit from features (fit_arrays) holds, per tile, its features and the
+#: stages' work on them (LOF's neighbour graph: 100 neighbours with "refined").
+#: Measured (benchmarks/bench_scale.py --fit, bench_fit_sample.py) on 88,200
+#: tiles: about FIT_NOTEBOOK and FIT_REFINED above the interpreter.
+FIT_BYTES_PER_TILE = {"notebook": 2_000, "refined": 6_000}
 #: The interpreter with NumPy, scikit-learn, OpenCV and matplotlib loaded.
 BASE_BYTES = 400 * 2**20
 #: Image pixels a report figure is drawn from, at most.
@@ -181,7 +186,7 @@ def band_rows(grid_size, tile_half):
 
 
 def estimate_memory(headers, grid_size, tile_half, *, file_bytes=0, classify=True,
-                    preset=None, banded=False):
+                    preset=None, banded=False, fit_tiles=0):
     """Peak memory of reading (and classifying) arrays, from their headers.
 
     Parameters
@@ -198,6 +203,10 @@ def estimate_memory(headers, grid_size, tile_half, *, file_bytes=0, classify=Tru
     banded : bool, default=False
         Large arrays are classified band by band (:func:`band_rows`), one
         band's tiles at a time.
+    fit_tiles : int, default=0
+        Tiles a model is fitted on from their features
+        (:func:`~sklearn_pillars.fit_arrays`): :data:`FIT_BYTES_PER_TILE`
+        each, for the features, the clustering and the outlier detector.
 
     Returns
     -------
@@ -214,7 +223,8 @@ def estimate_memory(headers, grid_size, tile_half, *, file_bytes=0, classify=Tru
         tiles = len(headers) * x_bytes(min(grid_size, rows + 2) * grid_size, tile_half)
     factor = WORK_PER_X_BYTE.get(preset, max(WORK_PER_X_BYTE.values()))
     work = factor * tiles + BASE_BYTES if classify else 0
-    return images + decoding + tiles + work
+    fit = fit_tiles * FIT_BYTES_PER_TILE.get(preset, max(FIT_BYTES_PER_TILE.values()))
+    return images + decoding + tiles + work + fit
 
 
 def check_memory(needed, max_memory, *, what, hint=None):

@@ -1,8 +1,10 @@
 """The inspection report: per-tile and per-array CSVs, defect maps, galleries,
 per-layer diagnostics and one HTML page that shows them.
 
-Figures use matplotlib's object-oriented API with the Agg canvas (no global
-pyplot state, no display). Every file is written atomically.
+Defect maps and tile galleries are drawn with OpenCV (fast enough for one per
+array of thousands); the per-layer figures use matplotlib's object-oriented API
+with the Agg canvas (no global pyplot state, no display). Every file is
+written atomically.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ CLUSTER_COLORS = ["#2ecc71", "#e74c3c", "#3498db", "#9b59b6", "#f39c12", "#1abc9
                   "#34495e", "#e67e22"]
 GALLERY_MAX = 100
 MOSAIC_TILE_MAX = 160  # tiles larger than this (pixels a side) are shrunk in galleries
+MOSAIC_CELL = 128  # ... and smaller ones enlarged about this far, for their captions
 
 
 def _figure(width, height):
@@ -266,7 +269,12 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None):
 
 
 def tile_mosaic(images, captions, path, title, columns=10):
-    """Tiles side by side (padded to a common size) with a caption each, in one image."""
+    """Tiles side by side (padded to a common size) with a caption each, in one PNG image.
+
+    Drawn with OpenCV; tiles are enlarged (nearest neighbour) to about
+    :data:`MOSAIC_CELL` pixels so that captions fit, or shrunk to at most
+    :data:`MOSAIC_TILE_MAX` pixels.
+    """
     import cv2
 
     largest = max(max(im.shape) for im in images)
@@ -275,31 +283,34 @@ def tile_mosaic(images, captions, path, title, columns=10):
         images = [cv2.resize(im, (max(1, round(im.shape[1] * scale)),
                                   max(1, round(im.shape[0] * scale))),
                              interpolation=cv2.INTER_AREA) for im in images]
-    n = len(images)
-    size = max(max(im.shape) for im in images)
-    rows = -(-n // columns)
-    cols = min(columns, n)
-    gap = 4
-    canvas = np.full((rows * (size + gap), cols * (size + gap)), 255, np.uint8)
     # one grey scale for all tiles, so that darker tiles look darker
     lo, hi = np.percentile(np.concatenate([im.ravel() for im in images]), [0.5, 99.5])
-    for i, im in enumerate(images):
+    zoom = max(1, -(-MOSAIC_CELL // max(max(im.shape) for im in images)))
+    images = [cv2.resize(cv2.convertScaleAbs(im, alpha=255 / max(hi - lo, 1),
+                                             beta=-255 * lo / max(hi - lo, 1)),
+                         None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+              for im in images]
+    font, text_scale, gap, head = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 4, 30
+    size = max(max(im.shape) for im in images)
+    n = len(images)
+    rows, cols = -(-n // columns), min(columns, n)
+    width = max(cols * (size + gap) + gap, 480)
+    canvas = np.full((head + rows * (size + gap) + gap, width, 3), 255, np.uint8)
+    cv2.putText(canvas, title, (gap + 2, head - 10), font, 0.6, (0, 0, 0), 2, cv2.LINE_AA)
+    for i, (im, text) in enumerate(zip(images, captions, strict=True)):
         r, c = divmod(i, columns)
-        scaled = np.clip((im.astype(float) - lo) / max(hi - lo, 1) * 255, 0, 255)
-        canvas[r * (size + gap): r * (size + gap) + im.shape[0],
-               c * (size + gap): c * (size + gap) + im.shape[1]] = scaled.astype(np.uint8)
-    scale = 0.0125
-    fig = _figure(max(4.0, cols * (size + gap) * scale), rows * (size + gap) * scale + 0.5)
-    ax = fig.add_axes([0, 0, 1, 1 - 0.5 / fig.get_figheight()])
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    for i, text in enumerate(captions):
-        r, c = divmod(i, columns)
-        ax.text(c * (size + gap) + 2, r * (size + gap) + size - 3, text, fontsize=5.5,
-                color="yellow", va="bottom", ha="left",
-                bbox={"facecolor": "black", "alpha": 0.55, "pad": 0.6, "linewidth": 0})
-    ax.set_axis_off()
-    fig.suptitle(title, fontsize=10, weight="bold", y=0.995, va="top")
-    _save(fig, path)
+        y, x = head + r * (size + gap), gap + c * (size + gap)
+        canvas[y:y + im.shape[0], x:x + im.shape[1]] = im[:, :, None]
+        (tw, th), base = cv2.getTextSize(text, font, text_scale, 1)
+        box = canvas[y + size - th - base - 4:y + size, x:x + min(tw + 4, size)]
+        box[...] = (box * 0.45).astype(np.uint8)  # a dark band under the caption
+        cv2.putText(canvas, text, (x + 2, y + size - base - 2), font, text_scale,
+                    (0, 230, 255), 1, cv2.LINE_AA)
+    with atomic_path(path) as tmp:
+        ok, png = cv2.imencode(".png", canvas, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
+            raise RuntimeError(f"could not encode {path} as PNG")
+        tmp.write_bytes(png.tobytes())
 
 
 def _scatter_clusters(ax, embedding, clusters, selected, ratio):

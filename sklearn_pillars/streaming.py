@@ -171,7 +171,7 @@ def _single_threaded(function, *args):
         return function(*args)
 
 
-def _in_order(function, first, calls, *, n_jobs=None, client=None):
+def _in_order(function, first, calls, *, n_jobs=None, client=None, keep_workers=True):
     """Yield ``function(first, *call)`` for each of ``calls``, in order.
 
     Here (``n_jobs`` None or 1), in ``n_jobs`` worker processes (loky, as
@@ -180,7 +180,8 @@ def _in_order(function, first, calls, *, n_jobs=None, client=None):
     single-threaded, and two calls per worker are in flight at a time, so
     finished results never pile up however slowly they are consumed. On an
     error or an interrupt, calls not started are cancelled (and loky's workers
-    stopped).
+    stopped). Without ``keep_workers``, loky's workers are also stopped when
+    all calls are done, to free their memory for what follows.
     """
     from collections import deque
     from itertools import islice
@@ -221,6 +222,8 @@ def _in_order(function, first, calls, *, n_jobs=None, client=None):
             future.cancel()
         if not finished and client is None:  # the running calls too
             executor.shutdown(wait=False, kill_workers=True)
+        elif client is None and not keep_workers:
+            executor.shutdown(wait=True)
 
 
 def _classify(model, path, *args):
@@ -504,18 +507,23 @@ def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_ch
     stages = model._begin_fit()
     features = [stage.features for _, stage in stages]
     calls = [(path.absolute(), grid_size, tile_half, max_memory, input_check) for path in paths]
-    results = _in_order(_shared_of_array, features, calls, n_jobs=n_jobs)
+    # the workers stop once the features are in: the clustering needs their memory
+    results = _in_order(_shared_of_array, features, calls, n_jobs=n_jobs, keep_workers=False)
     with closing(results):
         parts, positions, profiles, width = _gather_shared(results, paths, progress)
-    shared = ([np.concatenate(columns) for columns in zip(*parts, strict=True)],
-              np.concatenate(positions))
-    model._fit_shared(stages, shared, width)
+    model._fit_shared(stages, (parts, positions), width)
     return model, profiles
 
 
 def _gather_shared(results, paths, progress):
-    """The arrays' shared features, positions (array indices renumbered) and profiles."""
-    parts, positions, profiles, widths = [], [], [], set()
+    """All arrays' shared features and positions (array indices renumbered), and profiles.
+
+    Every array has the same number of tiles, so the features of all of them
+    are filled into arrays allocated once (not concatenated: that would need
+    them twice).
+    """
+    parts = positions = None
+    profiles, widths = [], set()
     for index, (shared, width, profile, notes) in enumerate(results):
         for note in notes:
             warnings.warn(note, UserWarning, stacklevel=3)
@@ -525,10 +533,15 @@ def _gather_shared(results, paths, progress):
                 "setting of layout, batch_size and n_jobs (or of downsample): other stages "
                 "need the tiles' pixels; fit(read_arrays(paths).X) instead")
         array_parts, where = shared
-        where = where.copy()
-        where[:, 0] = index  # distinct arrays, as in one X of all of them
-        parts.append(array_parts)
-        positions.append(where)
+        m = len(where)
+        if parts is None:
+            parts = [np.empty((len(paths) * m, *p.shape[1:]), p.dtype) for p in array_parts]
+            positions = np.empty((len(paths) * m, where.shape[1]), where.dtype)
+        rows = slice(index * m, (index + 1) * m)
+        for out, part in zip(parts, array_parts, strict=True):
+            out[rows] = part
+        positions[rows] = where
+        positions[rows, 0] = index  # distinct arrays, as in one X of all of them
         profiles.append(profile)
         widths.add(width)
         if progress is not None:

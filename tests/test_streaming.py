@@ -406,3 +406,22 @@ def test_a_large_array_is_classified_in_bands_with_the_same_result(files, monkey
     assert cv2.imwrite(str(blank), np.zeros((1134, 1134), np.uint8))
     with pytest.raises(NotAnArrayError, match="blank_banded.png is blank"):
         classify_array(blank, model)
+
+
+def test_the_fit_command_counts_the_memory_of_every_tiles_features(files, tmp_path, capsys):
+    from sklearn_pillars.cli import main
+    from sklearn_pillars.limits import estimate_memory, read_image_header
+
+    header = read_image_header(files[0])
+    size = max(p.stat().st_size for p in files)
+    one = estimate_memory([header], 21, 32, file_bytes=size, preset="notebook")
+    everything = estimate_memory([header], 21, 32, file_bytes=size, preset="notebook",
+                                 fit_tiles=4 * 441)
+    assert everything > one
+    limit = str((one + everything) // 2)  # one array fits; the features of all do not
+    argv = ["fit", *map(str, files), "--model", str(tmp_path / "m.skops"), "--max-memory"]
+    assert main([*argv, limit, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "fitting on 4 arrays" in err and "fit on a random sample of the arrays" in err
+    assert not (tmp_path / "m.skops").exists()
+    assert main([*argv, str(everything + 2**20), "-q"]) == 0
