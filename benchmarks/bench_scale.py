@@ -15,11 +15,13 @@ would. Each run is a fresh process. Modes:
 
 Peak memory is measured two ways: the largest single process (its ``VmHWM``, the run's
 own process or any of its workers) and the whole process tree (the run and all its
-workers, their resident sizes summed, sampled every 0.1 s). ``--fit N`` also times
-:func:`sklearn_pillars.fit_arrays` on N arrays. Figures, not pass/fail.
+workers, their resident sizes summed, sampled every 0.1 s). *tiles.csv* is the start of
+the report table's SHA-256: the same for every way of running the same arrays. ``--fit N``
+also times :func:`sklearn_pillars.fit_arrays` on N arrays. Figures, not pass/fail.
 """
 
 import argparse
+import hashlib
 import os
 import platform
 import shutil
@@ -162,7 +164,8 @@ def main():
         model_path, arrays = prepare(folder, max(args.arrays + args.fit), args.preset)
         out = Path(folder) / "out"
         print(f"{'mode':<7} {'arrays':>6} {'tiles':>7} {'n_jobs':>6} {'seconds':>8} "
-              f"{'tiles/s':>8} {'peak tree':>10} {'peak proc':>10} {'1M tiles':>9}")
+              f"{'tiles/s':>8} {'peak tree':>10} {'peak proc':>10} {'1M tiles':>9} "
+              f"{'tiles.csv':>10}")
         runs = [(mode, n, j) for mode in args.modes for n in args.arrays for j in args.n_jobs]
         runs += [("fit", n, j) for n in args.fit for j in args.n_jobs]
         for mode, n_arrays, n_jobs in runs:
@@ -178,12 +181,15 @@ def main():
                 argv = [sys.executable, __file__, "--worker", mode, str(model_path),
                         str(arrays), str(n_arrays), str(n_jobs), str(out)]
             seconds, tree, largest = measure(argv)
+            table = out / "tiles.csv"
+            digest = hashlib.sha256(table.read_bytes()).hexdigest()[:10] if table.exists() \
+                else "-"
             shutil.rmtree(out, ignore_errors=True)
             tiles = n_arrays * 441
             rate = tiles / seconds
             print(f"{mode:<7} {n_arrays:>6} {tiles:>7} {n_jobs:>6} {seconds:>8.1f} "
                   f"{rate:>8.0f} {tree / 2**20:>7.0f} MB {largest / 2**20:>7.0f} MB "
-                  f"{1e6 / rate / 60:>6.1f} min", flush=True)
+                  f"{1e6 / rate / 60:>6.1f} min {digest:>10}", flush=True)
 
 
 if __name__ == "__main__":

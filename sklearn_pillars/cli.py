@@ -527,11 +527,13 @@ def _inspect_into(args, paths, out, input_notes):
     from .persist import load_model
     from .report import REPORT_PATTERNS, write_report
     from .sanity import drift_warnings
-    from .streaming import describe_model, report_details
+    from .streaming import describe_model, report_details, start_workers
     from .synthetic import make_pillar_arrays
 
     model, info = (None, None)
     if args.model:
+        if paths and not args.scheduler:
+            start_workers(_count(args.n_jobs, "--n-jobs"))  # while the model loads
         model, info = load_model(args.model, trusted=args.trust_model)
     grid_size, tile_half = _grid(args, info)
     max_memory = _max_memory(args)

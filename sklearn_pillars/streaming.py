@@ -226,6 +226,22 @@ def _in_order(function, first, calls, *, n_jobs=None, client=None, keep_workers=
             executor.shutdown(wait=True)
 
 
+def start_workers(n_jobs):
+    """Start the worker processes of ``n_jobs`` (loky's, as :func:`iter_inspect` uses) now.
+
+    They take a second or two to start and import the package: started
+    before other work of a run (loading a model, checking its inputs), they
+    are ready when the arrays come.
+    """
+    from joblib import effective_n_jobs
+    from joblib.externals.loky import get_reusable_executor
+
+    if effective_n_jobs(n_jobs) > 1:
+        executor = get_reusable_executor(max_workers=effective_n_jobs(n_jobs))
+        for _ in range(effective_n_jobs(n_jobs)):
+            executor.submit(_single_threaded, int)  # imports this module in the worker
+
+
 def _classify(model, path, *args):
     return classify_array(path, model, *args[:2], name=args[2], max_memory=args[3],
                           input_check=args[4], draw_map=args[5])
