@@ -25,8 +25,8 @@ from .tileset import N_META, X_DTYPE
 WORK_PER_X_BYTE = {"notebook": 4, "refined": 12}
 #: A fit from features (fit_arrays) holds, per tile, its features and the
 #: stages' work on them (LOF's neighbour graph: 100 neighbours with "refined").
-#: Measured (benchmarks/bench_scale.py --fit, bench_fit_sample.py) on 88,200
-#: tiles: about FIT_NOTEBOOK and FIT_REFINED above the interpreter.
+#: Measured (benchmarks/bench_scale.py --fit 200) on 88,200 tiles: about 1.4 kB
+#: ("notebook") and 5.5 kB ("refined") a tile above the interpreter.
 FIT_BYTES_PER_TILE = {"notebook": 2_000, "refined": 6_000}
 #: The interpreter with NumPy, scikit-learn, OpenCV and matplotlib loaded.
 BASE_BYTES = 400 * 2**20

@@ -302,9 +302,10 @@ def tile_mosaic(images, captions, path, title, columns=10):
         y, x = head + r * (size + gap), gap + c * (size + gap)
         canvas[y:y + im.shape[0], x:x + im.shape[1]] = im[:, :, None]
         (tw, th), base = cv2.getTextSize(text, font, text_scale, 1)
-        box = canvas[y + size - th - base - 4:y + size, x:x + min(tw + 4, size)]
+        bottom = y + max(im.shape[0], th + base + 4)  # on the tile, even a clipped edge tile
+        box = canvas[bottom - th - base - 4:bottom, x:x + min(tw + 4, size)]
         box[...] = (box * 0.45).astype(np.uint8)  # a dark band under the caption
-        cv2.putText(canvas, text, (x + 2, y + size - base - 2), font, text_scale,
+        cv2.putText(canvas, text, (x + 2, bottom - base - 2), font, text_scale,
                     (0, 230, 255), 1, cv2.LINE_AA)
     with atomic_path(path) as tmp:
         ok, png = cv2.imencode(".png", canvas, [cv2.IMWRITE_PNG_COMPRESSION, 3])

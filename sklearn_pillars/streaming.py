@@ -595,10 +595,11 @@ def fit_arrays(model, paths, grid_size=21, tile_half=32, *, n_jobs=None, max_mem
     -----
     The clustering (KMeans) and the outlier detector (Local Outlier Factor)
     of each stage still see the features of all the tiles that reach it at
-    once: memory grows with the number of tiles (about 1 kB a tile with the
-    refined preset's 100 LOF neighbours, less with the notebook's 20), and
-    LOF's time a little faster than linearly. Fitting on a random sample of
-    the arrays is the way to bound both; see ``docs/scale.md``.
+    once: memory grows with the number of tiles (measured: about 1.5 kB a
+    tile with the notebook preset, 5.5 kB with the refined one, whose LOF
+    has 100 neighbours), and LOF's time a little faster than linearly.
+    Fitting on a random sample of the arrays bounds both; a few dozen arrays
+    give nearly the model of all of them (``docs/scale.md``).
 
     Examples
     --------
