@@ -179,9 +179,10 @@ def _in_order(function, first, calls, *, n_jobs=None, client=None, keep_workers=
     argument such as the model, goes to every worker once). Workers are
     single-threaded, and two calls per worker are in flight at a time, so
     finished results never pile up however slowly they are consumed. On an
-    error or an interrupt, calls not started are cancelled (and loky's workers
-    stopped). Without ``keep_workers``, loky's workers are also stopped when
-    all calls are done, to free their memory for what follows.
+    error or an interrupt, Dask's calls not started are cancelled, and loky's
+    workers stop after the few calls they hold. Without ``keep_workers``,
+    loky's workers are also stopped when all calls are done, to free their
+    memory for what follows.
     """
     from collections import deque
     from itertools import islice
@@ -218,12 +219,14 @@ def _in_order(function, first, calls, *, n_jobs=None, client=None, keep_workers=
             yield result
         finished = True
     finally:
-        for future in pending:
-            future.cancel()
-        if not finished and client is None:  # the running calls too
-            executor.shutdown(wait=False, kill_workers=True)
-        elif client is None and not keep_workers:
-            executor.shutdown(wait=True)
+        if client is not None:
+            for future in pending:
+                future.cancel()
+        elif not finished or not keep_workers:
+            # The workers finish the few calls they hold (a second at most) and stop. Not
+            # cancel() nor kill_workers: both race loky's own thread over those calls
+            # (InvalidStateError, KeyError), which can leave the process hanging at exit.
+            executor.shutdown(wait=finished)
 
 
 def start_workers(n_jobs):
