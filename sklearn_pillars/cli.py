@@ -369,23 +369,6 @@ def _max_memory(args):
         raise UsageError(str(exc)) from None
 
 
-@contextmanager
-def _collected_warnings(quiet):
-    """Collect the warnings of the block (for the report page); show each as it comes,
-    unless quiet."""
-    messages = []
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        messages.append(str(message))
-        if not quiet:
-            _show_warning(message, category, filename, lineno)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        warnings.showwarning = show
-        yield messages
-
-
 def cmd_fit(args):
     from ._files import display_name
     from .classifier import LayeredPeelClassifier
@@ -480,14 +463,21 @@ def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_
     """Classify the arrays with a saved model one at a time, the report growing as it goes."""
     from ._files import display_name, staged_report
     from .report import REPORT_PATTERNS
-    from .streaming import describe_model, iter_inspect, report_details, write_streamed_report
+    from .streaming import (
+        _noted_warnings,
+        describe_model,
+        iter_inspect,
+        report_details,
+        write_streamed_report,
+    )
 
     details = report_details(paths, describe_model(model, args.model, info), grid_size,
                              tile_half)
     progress = Progress(len(paths) + 1, args.quiet)
     client = _dask_client(args.scheduler) if args.scheduler else None
     try:
-        with staged_report(out, REPORT_PATTERNS) as staging, _collected_warnings(args.quiet):
+        with staged_report(out, REPORT_PATTERNS) as staging, \
+                _noted_warnings(show=not args.quiet):
             results = iter_inspect(paths, model, grid_size, tile_half,
                                    n_jobs=None if client else n_jobs, client=client,
                                    max_memory=max_memory, draw_maps=True,
@@ -527,7 +517,7 @@ def _inspect_into(args, paths, out, input_notes):
     from .persist import load_model
     from .report import REPORT_PATTERNS, write_report
     from .sanity import drift_warnings
-    from .streaming import describe_model, report_details, start_workers
+    from .streaming import _noted_warnings, describe_model, report_details, start_workers
     from .synthetic import make_pillar_arrays
 
     model, info = (None, None)
@@ -553,7 +543,7 @@ def _inspect_into(args, paths, out, input_notes):
     progress = Progress(2, args.quiet)
     try:
         progress("reading arrays")
-        with _collected_warnings(args.quiet) as notes:
+        with _noted_warnings(show=not args.quiet) as notes:
             if args.demo:
                 tiles = make_pillar_arrays(n_arrays=DEMO_ARRAYS, grid_size=grid_size,
                                            random_state=0, tile_half=tile_half,

@@ -245,9 +245,9 @@ def start_workers(n_jobs):
             executor.submit(_single_threaded, int)  # imports this module in the worker
 
 
-def _classify(model, path, *args):
-    return classify_array(path, model, *args[:2], name=args[2], max_memory=args[3],
-                          input_check=args[4], draw_map=args[5])
+def _classify(model, path, grid_size, tile_half, name, max_memory, input_check, draw_map):
+    return classify_array(path, model, grid_size, tile_half, name=name, max_memory=max_memory,
+                          input_check=input_check, draw_map=draw_map)
 
 
 def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, client=None,
