@@ -1,7 +1,5 @@
 """``python -m sklearn_pillars``: the sklearn-pillars command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

@@ -20,6 +20,7 @@ from .presets import PRESETS
 DEFAULT_PRESET = "notebook"  # LayeredPeelClassifier's default
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 DESCRIPTION = """\
 Find fabrication defects (Missing, Collapsed, Stitching, Irregular) in metasurface
@@ -623,9 +624,9 @@ def _stopped(interrupt):
     """The message and exit code of a run stopped by Ctrl-C (130) or SIGTERM (143)."""
     if isinstance(interrupt, Terminated):
         print("sklearn-pillars: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return EXIT_TERMINATED
     print("sklearn-pillars: interrupted", file=sys.stderr)
-    return 130
+    return EXIT_INTERRUPTED
 
 
 def main(argv=None):
@@ -665,5 +666,28 @@ def main(argv=None):
             return EXIT_FAILURE
 
 
+def run(argv=None):
+    """The ``sklearn-pillars`` command as a process: run :func:`main` and exit with its code.
+
+    A run stopped by Ctrl-C or SIGTERM has cleaned up when :func:`main`
+    returns; it then waits for its worker processes and exits at once,
+    without the interpreter's teardown: a signal can land anywhere in a
+    compiled library, and once (in CI; not in 300 runs here) the teardown
+    after it aborted the process ("Fatal Python error: PyThreadState_Get").
+    """
+    code = main(argv)
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        from .streaming import stop_workers
+
+        stop_workers()
+        for thread in threading.enumerate():  # as the interpreter's exit does
+            if thread is not threading.main_thread() and not thread.daemon:
+                thread.join()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

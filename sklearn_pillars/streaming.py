@@ -200,9 +200,7 @@ def _in_order(function, first, calls, *, n_jobs=None, client=None, keep_workers=
         def submit(call):
             return client.submit(_single_threaded, function, first, *call, pure=False)
     else:
-        from joblib.externals.loky import get_reusable_executor
-
-        executor = get_reusable_executor(max_workers=effective_n_jobs(n_jobs))
+        executor = _workers(n_jobs)
         window = 2 * effective_n_jobs(n_jobs)
 
         def submit(call):
@@ -229,6 +227,31 @@ def _in_order(function, first, calls, *, n_jobs=None, client=None, keep_workers=
             executor.shutdown(wait=finished)
 
 
+# loky's executors this process used, for stop_workers
+_EXECUTORS = []
+
+
+def _workers(n_jobs):
+    """loky's reusable executor of ``n_jobs`` worker processes (started if need be)."""
+    from joblib import effective_n_jobs
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=effective_n_jobs(n_jobs))
+    if not any(known is executor for known in _EXECUTORS):
+        _EXECUTORS.append(executor)
+    return executor
+
+
+def stop_workers():
+    """Tell the worker processes this process started to stop after the calls they hold.
+
+    loky's threads that stop them are not daemons: the interpreter's exit
+    waits for them, and so must an exit that bypasses it.
+    """
+    while _EXECUTORS:
+        _EXECUTORS.pop().shutdown(wait=False)
+
+
 def start_workers(n_jobs):
     """Start the worker processes of ``n_jobs`` (loky's, as :func:`iter_inspect` uses) now.
 
@@ -237,10 +260,9 @@ def start_workers(n_jobs):
     are ready when the arrays come.
     """
     from joblib import effective_n_jobs
-    from joblib.externals.loky import get_reusable_executor
 
     if effective_n_jobs(n_jobs) > 1:
-        executor = get_reusable_executor(max_workers=effective_n_jobs(n_jobs))
+        executor = _workers(n_jobs)
         for _ in range(effective_n_jobs(n_jobs)):
             executor.submit(_single_threaded, int)  # imports this module in the worker
 
