@@ -1,0 +1,604 @@
+"""Finding the pillar lattice of an image: grid size, pitch, origin, rotation, site centres.
+
+:func:`find_lattice` works from the image's periodicity alone, so that a
+frame needs neither cropping to the array nor a known grid size:
+
+1. the illumination is flattened (a quadratic surface is subtracted);
+2. the two lattice vectors are the shortest independent peaks of the
+   image's autocorrelation, refined by a least-squares fit to the peaks of
+   the first few neighbour shells;
+3. the image is folded onto one unit cell; the mean cell is the template of
+   a pillar and its darkness centroid the lattice's phase;
+4. the template is matched around every candidate site; the sites where it
+   matches well are the pillars, and a robust least-squares fit to their
+   positions gives the lattice (origin and vectors);
+5. the array is the block of sites whose rows and columns are mostly
+   pillars (rows and columns of background around it are trimmed);
+6. each site's centre is the lattice position moved by the median offset of
+   the pillars measured in its 3 x 3 neighbourhood: it follows shifts shared
+   by neighbours (a stitching seam, lens distortion) but not a single
+   missing, collapsed or off-centre pillar.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .sanity import NotAnArrayError
+
+__all__ = ["Lattice", "NoLatticeError", "find_lattice"]
+
+#: Largest square (pixels a side) of the image's centre used for the autocorrelation.
+ACF_CROP = 1024
+#: A site holds a pillar when the mean pillar matches there at least this well (NCC).
+MIN_MATCH = 0.5
+#: Smallest share of a grid row or column that must hold pillars.
+MIN_ROW_SHARE = 0.5
+
+
+class NoLatticeError(NotAnArrayError):
+    """An image in which no periodic lattice of pillars is found."""
+
+
+@dataclass(frozen=True, eq=False)
+class Lattice:
+    """A lattice of pillar sites found in an image (see :func:`find_lattice`).
+
+    Coordinates are pixels, ``x`` to the right and ``y`` down, with the
+    centre of the top-left pixel at (0, 0).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Number of rows and columns of sites.
+    pitch : tuple of float
+        Site spacing along a row (x) and along a column (y), in pixels.
+    angle : float
+        Rotation of the rows, in degrees counter-clockwise as displayed.
+    origin : tuple of float
+        ``(x, y)`` of the lattice position of site (0, 0), the top-left one.
+    vectors : ndarray of shape (2, 2)
+        The step to the next column (row 0) and to the next row (row 1), as
+        ``(x, y)``.
+    centers : ndarray of shape (rows, cols, 2)
+        Refined ``(x, y)`` of every site.
+    residual : float
+        Root mean square distance (pixels) of the measured pillar centres to
+        the refined centres, over the closest 90% of the pillars (the rest
+        may be defects, off-centre by design).
+    matches : ndarray of shape (rows, cols)
+        How well the mean pillar matches at each site (normalised
+        cross-correlation, 1 at best); low at missing pillars.
+    image_shape : tuple of int
+        Height and width of the image.
+    """
+
+    shape: tuple
+    pitch: tuple
+    angle: float
+    origin: tuple
+    vectors: np.ndarray = field(repr=False)
+    centers: np.ndarray = field(repr=False)
+    residual: float
+    matches: np.ndarray = field(repr=False)
+    image_shape: tuple = field(repr=False)
+
+    def positions(self):
+        """The lattice position (x, y) of every site, before refinement: (rows, cols, 2)."""
+        return positions_of(np.asarray(self.origin), self.vectors, *self.shape)
+
+    def __str__(self):
+        return (f"{self.shape[0]} x {self.shape[1]} sites, pitch {self.pitch[0]:.2f} x "
+                f"{self.pitch[1]:.2f} px, rotated {self.angle:+.2f} deg, site (1, 1) at "
+                f"({self.origin[0]:.1f}, {self.origin[1]:.1f}), residual "
+                f"{self.residual:.2f} px")
+
+
+def find_lattice(image, *, min_pitch=8, max_pitch=None):
+    """Find the lattice of pillar sites in an array image.
+
+    Parameters
+    ----------
+    image : str, path-like or ndarray
+        An image file, or a grey (H, W) or colour (H, W, 3|4) uint8 or
+        uint16 array.
+    min_pitch : float, default=8
+        Smallest site spacing (pixels) to look for.
+    max_pitch : float, optional
+        Largest site spacing to look for; default a third of the image's
+        shorter side (at least three sites a side).
+
+    Returns
+    -------
+    Lattice
+
+    Raises
+    ------
+    NoLatticeError
+        When the image shows no periodic lattice of pillars (noise, a blank
+        frame, a photograph of something else).
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays
+    >>> image = make_pillar_arrays(n_arrays=1, grid_size=9, random_state=0).array_images[0]
+    >>> lattice = find_lattice(image)
+    >>> lattice.shape, [round(p) for p in lattice.pitch]
+    ((9, 9), [54, 54])
+    """
+    from .tiling import to_grey
+
+    if isinstance(image, (str, os.PathLike)):
+        from .io import read_image
+
+        grey = read_image(image)
+    else:
+        grey = to_grey(image)
+    height, width = grey.shape
+    if max_pitch is None:
+        max_pitch = min(height, width) / 3
+    if not 0 < min_pitch < max_pitch:
+        raise ValueError(f"need 0 < min_pitch < max_pitch, got min_pitch={min_pitch!r}, "
+                         f"max_pitch={max_pitch!r} (image of {height} x {width} pixels)")
+    flat = flatten_illumination(grey)
+    vectors = lattice_vectors(flat, min_pitch, max_pitch)
+    template, phase = mean_cell(flat, vectors)
+    padded, pad = _padded(flat, template.shape)
+    scores = cv2.matchTemplate(padded, template, cv2.TM_CCOEFF_NORMED)
+    origin, field = phase, None
+    for _ in range(3):  # a better lattice finds more of the pillars
+        index, positions = _candidate_sites(origin, vectors, (height, width))
+        predicted = positions if field is None else positions + _look_up(field, index)
+        found, match = _match_sites(scores, predicted, template.shape, pad, vectors)
+        pillars = match >= MIN_MATCH
+        if pillars.sum() < 4:
+            raise NoLatticeError("no periodic pillar lattice found: the image's period "
+                                 "does not look like pillars")
+        origin, vectors, _ = _fit_lattice(index[pillars], found[pillars])
+        positions = origin + index[:, 1:2] * vectors[0] + index[:, 0:1] * vectors[1]
+        field = _offset_field(index[pillars], found[pillars] - positions[pillars])
+    (r0, r1), (c0, c1) = _array_extent(index, pillars)
+    rows, cols = r1 - r0 + 1, c1 - c0 + 1
+    if rows < 2 or cols < 2:
+        raise NoLatticeError("no periodic pillar lattice found: fewer than 2 x 2 pillars")
+    origin = origin + c0 * vectors[0] + r0 * vectors[1]
+    rr, cc = np.mgrid[r0 : r1 + 1, c0 : c1 + 1]
+    sites = np.stack([rr.ravel(), cc.ravel()], axis=1)
+    centers = (positions_of(origin, vectors, rows, cols)
+               + _look_up(field, sites).reshape(rows, cols, 2))
+    matches = np.zeros((rows, cols))
+    inside = ((index[:, 0] >= r0) & (index[:, 0] <= r1)
+              & (index[:, 1] >= c0) & (index[:, 1] <= c1))
+    at = index[inside] - (r0, c0)
+    matches[at[:, 0], at[:, 1]] = match[inside]
+    at = index[inside & pillars] - (r0, c0)
+    error = found[inside & pillars] - centers[at[:, 0], at[:, 1]]
+    squared = np.sort(np.sum(error**2, axis=1))
+    residual = float(np.sqrt(np.mean(squared[: max(1, int(0.9 * len(squared)))])))
+    angle = -math.degrees(math.atan2(vectors[0, 1], vectors[0, 0]))
+    return Lattice(
+        shape=(int(rows), int(cols)),
+        pitch=(float(np.hypot(*vectors[0])), float(np.hypot(*vectors[1]))),
+        angle=angle,
+        origin=(float(origin[0]), float(origin[1])),
+        vectors=vectors,
+        centers=centers,
+        residual=residual,
+        matches=matches,
+        image_shape=(height, width),
+    )
+
+
+def flatten_illumination(grey):
+    """``grey`` as float32 less its best-fitting quadratic surface (the illumination)."""
+    image = grey.astype(np.float32)
+    height, width = image.shape
+    step = max(1, int(math.sqrt(image.size / 40_000)))  # fit on about 40,000 pixels
+    ys, xs = np.mgrid[0:height:step, 0:width:step]
+    u, v = (xs.ravel() / width - 0.5), (ys.ravel() / height - 0.5)
+    basis = np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, image[::step, ::step].ravel(), rcond=None)
+    u = (np.arange(width, dtype=np.float32) / width - 0.5)[None, :]
+    v = (np.arange(height, dtype=np.float32) / height - 0.5)[:, None]
+    c = coef.astype(np.float32)
+    return image - (c[0] + c[1] * u + c[2] * v + c[3] * u * u + c[4] * u * v + c[5] * v * v)
+
+
+def autocorrelation(image):
+    """Normalised autocorrelation of ``image`` (its mean removed), lag (0, 0) at the centre.
+
+    Each lag is divided by the number of pixel pairs it compares and by the
+    variance, so a perfectly periodic image has 1 at every lattice vector.
+    """
+    height, width = image.shape
+    image = image - image.mean()
+    size = (cv2.getOptimalDFTSize(2 * height), cv2.getOptimalDFTSize(2 * width))
+    spectrum = np.fft.rfft2(image, s=size)
+    acf = np.fft.irfft2(spectrum.real**2 + spectrum.imag**2, s=size)
+    acf = np.fft.fftshift(acf)
+    cy, cx = size[0] // 2, size[1] // 2
+    acf = acf[cy - height + 1 : cy + height, cx - width + 1 : cx + width]
+    pairs = np.outer(height - np.abs(np.arange(1 - height, height)),
+                     width - np.abs(np.arange(1 - width, width)))
+    return acf / pairs / max(acf[height - 1, width - 1] / pairs[height - 1, width - 1], 1e-12)
+
+
+def lattice_vectors(flat, min_pitch, max_pitch):
+    """The two lattice vectors of ``flat`` (a (2, 2) array: along a row, along a column).
+
+    Raises
+    ------
+    NoLatticeError
+        When the autocorrelation has no strong peak between ``min_pitch`` and
+        ``max_pitch`` from the origin.
+    """
+    height, width = flat.shape
+    top, left = max(0, (height - ACF_CROP) // 2), max(0, (width - ACF_CROP) // 2)
+    crop = flat[top : top + ACF_CROP, left : left + ACF_CROP]
+    # Without what varies more slowly than the smallest pitch (uneven pillar density
+    # where many are missing, mottled substrate), the lattice's peaks stand out.
+    acf = autocorrelation(crop - cv2.GaussianBlur(crop, (0, 0), 2 * min_pitch))
+    centre = np.array([crop.shape[1] - 1, crop.shape[0] - 1])  # x, y of lag 0
+    reach = int(min(max_pitch * 2.5, min(crop.shape) * 2 / 3))
+    window = acf[centre[1] - reach : centre[1] + reach + 1,
+                 centre[0] - reach : centre[0] + reach + 1]
+    peaks = _local_maxima(window, size=max(3, int(min_pitch / 2) | 1))
+    lags = np.stack([peaks[1], peaks[0]], axis=1) - reach
+    heights = window[peaks]
+    length = np.hypot(lags[:, 0], lags[:, 1])
+    usable = (length >= min_pitch) & (length <= max_pitch) & (heights > 0.15)
+    if not usable.any():
+        raise NoLatticeError("no periodic pillar lattice found: the image does not repeat "
+                             f"with a period of {min_pitch:g}-{max_pitch:g} pixels")
+    strong = usable & (heights >= 0.6 * heights[usable].max())
+    order = np.argsort(length[strong])
+    candidates = lags[strong][order].astype(float)
+    first = candidates[0]
+    second = next((c for c in candidates[1:]
+                   if abs(first[0] * c[1] - first[1] * c[0])
+                   > 0.5 * np.hypot(*first) * np.hypot(*c)), None)
+    if second is None:
+        raise NoLatticeError("no periodic pillar lattice found: the image repeats along "
+                             "one direction only (lines, not pillars)")
+    basis = _canonical(_refine_vectors(window, reach, _reduced(np.array([first, second]))))
+    for vector in basis:
+        # A lattice's pattern shifted by half a step is unlike itself; stripes, or a
+        # gradient, are alike all along their direction.
+        at = np.rint(vector).astype(int) + reach
+        half = np.rint(vector / 2).astype(int) + reach
+        if window[at[1], at[0]] - window[half[1], half[0]] < 0.1:
+            raise NoLatticeError("no periodic pillar lattice found: the image does not "
+                                 "repeat in two directions (stripes or a smooth gradient?)")
+    return basis
+
+
+def mean_cell(flat, vectors):
+    """The mean unit cell of ``flat`` and the position of its pillar.
+
+    Every pixel is folded onto the lattice's unit cell and the cells are
+    averaged; the pillar is at the cell's centre of point symmetry (see
+    :func:`_cell_centre`).
+
+    Returns
+    -------
+    template : ndarray, float32
+        The mean cell centred on its pillar, about 0.8 of a pitch a side.
+    phase : ndarray of shape (2,)
+        ``(x, y)`` of a pillar centre in the image.
+    """
+    height, width = flat.shape
+    top, left = max(0, (height - ACF_CROP) // 2), max(0, (width - ACF_CROP) // 2)
+    crop = flat[top : top + ACF_CROP, left : left + ACF_CROP]
+    n = max(8, int(round(max(np.hypot(*vectors[0]), np.hypot(*vectors[1])))))
+    inverse = np.linalg.inv(vectors.T)
+    ys, xs = np.mgrid[: crop.shape[0], : crop.shape[1]]
+    frac = inverse @ np.stack([xs.ravel(), ys.ravel()]).astype(float)
+    bins = np.floor((frac % 1.0) * n).astype(np.int64).clip(0, n - 1)
+    flat_bins = bins[1] * n + bins[0]
+    sums = np.bincount(flat_bins, weights=crop.ravel(), minlength=n * n)
+    counts = np.bincount(flat_bins, minlength=n * n)
+    cell = (sums / np.maximum(counts, 1)).reshape(n, n)
+    u, v = _cell_centre(cell)
+    phase = vectors.T @ (np.array([u, v]) / n) + (left, top)
+    side = int(round(0.9 * min(np.hypot(*vectors[0]), np.hypot(*vectors[1])))) | 1
+    for _ in range(3):  # centre the template on the outline of its pillar
+        template = _average_patches(crop, vectors, phase - (left, top), side)
+        shift = _rim_centre(template)
+        if shift is None:
+            break
+        phase = phase + shift
+        if np.hypot(*shift) < 0.1:
+            break
+    template = _average_patches(crop, vectors, phase - (left, top), side)
+    return template, phase
+
+
+def _average_patches(image, vectors, phase, side):
+    """Median of the ``side``-square patches of ``image`` at the lattice sites (sub-pixel)."""
+    height, width = image.shape
+    half = side // 2
+    index, sites = _candidate_sites(phase, vectors, (height, width))
+    ok = ((sites[:, 0] >= half + 1) & (sites[:, 0] < width - half - 2)
+          & (sites[:, 1] >= half + 1) & (sites[:, 1] < height - half - 2))
+    sites = sites[ok]
+    if len(sites) == 0:
+        raise NoLatticeError("no periodic pillar lattice found: no whole cell in the image")
+    if len(sites) > 400:
+        sites = sites[np.linspace(0, len(sites) - 1, 400).astype(int)]
+    offsets = np.arange(-half, half + 1, dtype=np.float32)
+    map_x = (sites[:, 0, None, None] + offsets[None, None, :]).astype(np.float32)
+    map_y = (sites[:, 1, None, None] + offsets[None, :, None]).astype(np.float32)
+    map_x = np.broadcast_to(map_x, (len(sites), side, side)).reshape(-1, side)
+    map_y = np.broadcast_to(map_y, (len(sites), side, side)).reshape(-1, side)
+    patches = cv2.remap(image, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y),
+                        cv2.INTER_LINEAR).reshape(len(sites), side, side)
+    return np.median(patches, axis=0).astype(np.float32)
+
+
+def _cell_centre(cell):
+    """Position (x, y), in bins, of the pillar in a periodic mean cell of ``n x n`` bins.
+
+    A pillar lit obliquely is darker on one side, so its darkest point or its
+    darkness centroid is not its centre; its outline is still symmetric about
+    the centre. The cell rotated by 180 degrees is the cell shifted by twice
+    its centre of symmetry ``c``, which the peak of their circular
+    cross-correlation gives, up to half a cell: of the four points
+    ``c + (0 or n/2, 0 or n/2)`` (the pillar, and the points between
+    pillars, all centres of symmetry of the lattice) the pillar is the one
+    whose darkest ring (the pillar's rim, whether its inside is darker or
+    lighter than the substrate) is the roundest: the darkest point of every
+    ray from it is at the same distance.
+    """
+    n = cell.shape[0]
+    spectrum = np.fft.fft2(cell - cell.mean())
+    corr = np.fft.ifft2(spectrum * spectrum).real  # cell (x) its rotation, at every shift
+    y, x = np.unravel_index(np.argmax(corr), corr.shape)
+    sx = _parabola_peak(corr[y, [(x - 1) % n, x, (x + 1) % n]])
+    sy = _parabola_peak(corr[[(y - 1) % n, y, (y + 1) % n], x])
+    # bin b spans [b, b + 1): its centre is b + 0.5, and the rotation maps b to -b
+    # (centre -b + 0.5), so the shift between them is measured from -0.5
+    centre = (np.array([x + sx, y + sy]) + 1) / 2
+    candidates = (centre + np.array([[0, 0], [n / 2, 0], [0, n / 2], [n / 2, n / 2]])) % n
+    smooth = cv2.GaussianBlur(np.tile(cell, (3, 3)).astype(np.float32), (0, 0), 1.0)
+    n_radii, n_angles = max(8, n // 2), 90
+    spread = []
+    for x, y in candidates + n - 0.5:  # bin b's centre is at b + 0.5
+        polar = cv2.warpPolar(smooth, (n_radii, n_angles), (float(x), float(y)), n / 2,
+                              cv2.WARP_POLAR_LINEAR | cv2.INTER_LINEAR)  # rows: angles
+        low = int(0.3 * n_radii)
+        rim = np.argmin(polar[:, low:], axis=1) + low  # the darkest radius of each ray
+        spread.append(rim.std() / rim.mean())
+    return candidates[int(np.argmin(spread))]
+
+
+def _rim_centre(template):
+    """Offset (x, y) from the template's centre pixel to the centre of its pillar's outline.
+
+    Along each of 90 rays from the centre, the outline is the darkest point
+    (the rim) between 0.15 and 0.5 of the template's side; a circle fitted to
+    these points (least squares) has its centre at the pillar's centre, however
+    unevenly the rim is shaded. None when the rim is not found on most rays.
+    """
+    side = template.shape[0]
+    centre = (side - 1) / 2
+    n_radii, n_angles = side, 90
+    polar = cv2.warpPolar(template, (n_radii, n_angles), (centre, centre), side / 2,
+                          cv2.WARP_POLAR_LINEAR | cv2.INTER_LINEAR)
+    low, high = int(0.3 * n_radii), int(0.95 * n_radii)
+    band = polar[:, low:high]
+    best = np.argmin(band, axis=1)
+    inner = (best > 0) & (best < band.shape[1] - 1)
+    if inner.sum() < n_angles // 2:
+        return None
+    rows = np.flatnonzero(inner)
+    k = best[rows]
+    offset = _parabola_offsets(band[rows, k - 1], band[rows, k], band[rows, k + 1])
+    radius = (low + k + offset) * (side / 2) / n_radii
+    angle = rows * (2 * np.pi / n_angles)
+    x, y = radius * np.cos(angle), radius * np.sin(angle)
+    # x^2 + y^2 + D x + E y + F = 0: the circle's centre is (-D / 2, -E / 2)
+    design = np.column_stack([x, y, np.ones_like(x)])
+    (d, e, _), *_ = np.linalg.lstsq(design, -(x * x + y * y), rcond=None)
+    shift = np.array([-d / 2, -e / 2])
+    return shift if np.hypot(*shift) < side / 4 else None
+
+
+def _local_maxima(values, size):
+    """Row and column indices of the strict-ish local maxima of ``values`` in ``size`` windows."""
+    kernel = np.ones((size, size), np.uint8)
+    dilated = cv2.dilate(values.astype(np.float32), kernel)
+    return np.nonzero(values.astype(np.float32) >= dilated)
+
+
+def _reduced(basis):
+    """The Lagrange-Gauss reduction of a 2-D lattice basis: its two shortest vectors."""
+    a, b = basis
+    for _ in range(32):
+        if a @ a > b @ b:
+            a, b = b, a
+        mu = round((a @ b) / (a @ a))
+        if mu == 0:
+            break
+        b = b - mu * a
+    return np.array([a, b])
+
+
+def _canonical(basis):
+    """Order and sign a basis: first the step along a row (x > 0), then down a column (y > 0)."""
+    a, b = basis
+    if abs(a[0]) * np.hypot(*b) < abs(b[0]) * np.hypot(*a):  # b is the more horizontal one
+        a, b = b, a
+    a = a if a[0] > 0 else -a
+    b = b if b[1] > 0 else -b
+    return np.array([a, b], dtype=float)
+
+
+def _refine_vectors(acf, centre, basis):
+    """Least-squares lattice vectors from the sub-pixel autocorrelation peaks near
+    ``k * a + l * b`` for small ``k``, ``l``."""
+    size = acf.shape[0]
+    ks, ls = np.mgrid[-3:4, -3:4]
+    ks, ls = ks.ravel(), ls.ravel()
+    keep = (ks != 0) | (ls != 0)
+    ks, ls = ks[keep], ls[keep]
+    expected = ks[:, None] * basis[0] + ls[:, None] * basis[1]
+    points, coeffs = [], []
+    for (x, y), k, m in zip(expected, ks, ls, strict=True):
+        ix, iy = int(round(x)) + centre, int(round(y)) + centre
+        if not (2 <= ix < size - 2 and 2 <= iy < size - 2):
+            continue
+        patch = acf[iy - 2 : iy + 3, ix - 2 : ix + 3]
+        dy, dx = np.unravel_index(np.argmax(patch), patch.shape)
+        py, px = iy + dy - 2, ix + dx - 2
+        if not (1 <= px < size - 1 and 1 <= py < size - 1):
+            continue
+        sx, sy = _parabola_peak(acf[py, px - 1 : px + 2]), _parabola_peak(acf[py - 1 : py + 2, px])
+        points.append((px + sx - centre, py + sy - centre))
+        coeffs.append((k, m))
+    if len(points) < 4:
+        return basis
+    solution, *_ = np.linalg.lstsq(np.array(coeffs, float), np.array(points), rcond=None)
+    return solution
+
+
+def _parabola_peak(values):
+    """Sub-pixel offset (-0.5..0.5) of the top of a parabola through three samples."""
+    left, mid, right = (float(v) for v in values)
+    curve = left - 2 * mid + right
+    if curve >= 0:
+        return 0.0
+    return float(np.clip(0.5 * (left - right) / curve, -0.5, 0.5))
+
+
+def _candidate_sites(origin, vectors, image_shape):
+    """Lattice indices (row, col) and positions (x, y) of the sites with their centre in
+    the image."""
+    height, width = image_shape
+    corners = np.array([[0, 0], [width - 1, 0], [0, height - 1], [width - 1, height - 1]])
+    frac = np.linalg.solve(vectors.T, (corners - origin).T)
+    lo, hi = np.floor(frac.min(axis=1)) - 1, np.ceil(frac.max(axis=1)) + 1
+    cols, rows = np.mgrid[int(lo[0]) : int(hi[0]) + 1, int(lo[1]) : int(hi[1]) + 1]
+    cols, rows = cols.ravel(), rows.ravel()
+    positions = origin + cols[:, None] * vectors[0] + rows[:, None] * vectors[1]
+    inside = ((positions[:, 0] >= 0) & (positions[:, 0] <= width - 1)
+              & (positions[:, 1] >= 0) & (positions[:, 1] <= height - 1))
+    return np.stack([rows[inside], cols[inside]], axis=1), positions[inside]
+
+
+def _padded(flat, template_shape):
+    """``flat`` padded (edge pixels repeated) so that the template fits at every pixel."""
+    half = template_shape[0] // 2
+    pad = half + 1
+    return cv2.copyMakeBorder(flat, pad, pad, pad, pad, cv2.BORDER_REPLICATE), pad - half
+
+
+def _match_sites(scores, predicted, template_shape, pad, vectors):
+    """Best template match within a quarter pitch of each predicted site: (x, y) and score."""
+    reach = max(2, int(0.25 * min(np.hypot(*vectors[0]), np.hypot(*vectors[1]))))
+    offsets = np.arange(-reach, reach + 1)
+    # scores[i, j] is the match of the template centred on image pixel (j - pad, i - pad)
+    ix = np.rint(predicted[:, 0]).astype(int) + pad
+    iy = np.rint(predicted[:, 1]).astype(int) + pad
+    height, width = scores.shape
+    xs = np.clip(ix[:, None, None] + offsets[None, None, :], 0, width - 1)
+    ys = np.clip(iy[:, None, None] + offsets[None, :, None], 0, height - 1)
+    windows = scores[ys, xs]  # (n, 2 reach + 1, 2 reach + 1)
+    flat_best = windows.reshape(len(windows), -1).argmax(axis=1)
+    by, bx = np.divmod(flat_best, 2 * reach + 1)
+    n = np.arange(len(windows))
+    best = windows[n, by, bx]
+    # sub-pixel: a parabola through the best sample and its neighbours along x and along y
+    left = windows[n, by, np.maximum(bx - 1, 0)]
+    right = windows[n, by, np.minimum(bx + 1, 2 * reach)]
+    up = windows[n, np.maximum(by - 1, 0), bx]
+    down = windows[n, np.minimum(by + 1, 2 * reach), bx]
+    sx = _parabola_offsets(left, best, right)
+    sy = _parabola_offsets(up, best, down)
+    found = np.stack([xs[n, 0, bx] - pad + sx, ys[n, by, 0] - pad + sy], axis=1)
+    return found.astype(float), best.astype(float)
+
+
+def _parabola_offsets(left, mid, right):
+    curve = left - 2 * mid + right
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.where(curve < 0, 0.5 * (left - right) / curve, 0.0)
+    return np.clip(np.nan_to_num(offset), -0.5, 0.5)
+
+
+def _fit_lattice(index, found, cut=3.0):
+    """Origin and vectors of the lattice that best fits pillar positions, with the pillars
+    within ``cut`` pixels of it (a least-squares fit, refitted without the outliers)."""
+    design = np.column_stack([np.ones(len(index)), index[:, 1], index[:, 0]])
+    keep = np.ones(len(index), bool)
+    for _ in range(3):
+        solution, *_ = np.linalg.lstsq(design[keep], found[keep], rcond=None)
+        error = np.hypot(*(design @ solution - found).T)
+        new = error <= max(cut, 3 * np.median(error[keep]))
+        if new.sum() < 4 or np.array_equal(new, keep):
+            break
+        keep = new
+    return solution[0], solution[1:], keep
+
+
+def _array_extent(index, pillars):
+    """First and last row and column of the array: the block of lattice rows and columns
+    where at least :data:`MIN_ROW_SHARE` of the sites in the image hold pillars."""
+    rows, cols = index[:, 0], index[:, 1]
+    r0, r1 = rows[pillars].min(), rows[pillars].max()
+    c0, c1 = cols[pillars].min(), cols[pillars].max()
+    while r0 <= r1 and c0 <= c1:
+        block = (rows >= r0) & (rows <= r1) & (cols >= c0) & (cols <= c1)
+        trimmed = False
+        for line, low, high in ((rows, r0, r1), (cols, c0, c1)):
+            for end in (low, high):
+                on = block & (line == end)
+                if on.any() and pillars[on].mean() < MIN_ROW_SHARE:
+                    if line is rows:
+                        r0, r1 = (r0 + 1, r1) if end == low else (r0, r1 - 1)
+                    else:
+                        c0, c1 = (c0 + 1, c1) if end == low else (c0, c1 - 1)
+                    trimmed = True
+                    break
+            if trimmed:
+                break
+        if not trimmed:
+            break
+    return (int(r0), int(r1)), (int(c0), int(c1))
+
+
+def positions_of(origin, vectors, rows, cols):
+    """Lattice positions (x, y) of a ``rows x cols`` block of sites from ``origin``."""
+    rr, cc = np.mgrid[:rows, :cols]
+    return origin + cc[..., None] * vectors[0] + rr[..., None] * vectors[1]
+
+
+def _offset_field(index, offsets):
+    """Offsets of the pillars from the lattice, smoothed: per site of the block of sites
+    spanned by ``index``, the median offset of the pillars in its 3 x 3 neighbourhood
+    (zero where there is none). Returns the block's first row and column and the field."""
+    low = index.min(axis=0)
+    shape = index.max(axis=0) - low + 1
+    grid = np.full((shape[0] + 2, shape[1] + 2, 2), np.nan)
+    at = index - low + 1
+    grid[at[:, 0], at[:, 1]] = offsets
+    windows = np.lib.stride_tricks.sliding_window_view(grid, (3, 3), axis=(0, 1))
+    flat = windows.reshape(shape[0], shape[1], 2, 9)
+    field = np.zeros((shape[0], shape[1], 2))
+    measured = ~np.all(np.isnan(flat[:, :, 0]), axis=-1)
+    field[measured] = np.nanmedian(flat[measured], axis=-1)
+    return low, field
+
+
+def _look_up(field, index):
+    """The smoothed offsets of ``_offset_field`` at sites ``index`` (zero outside)."""
+    low, values = field
+    at = index - low
+    ok = np.all((at >= 0) & (at < values.shape[:2]), axis=1)
+    out = np.zeros((len(index), 2))
+    out[ok] = values[at[ok, 0], at[ok, 1]]
+    return out
