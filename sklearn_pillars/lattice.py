@@ -10,8 +10,9 @@ frame needs neither cropping to the array nor a known grid size:
 3. the image is folded onto one unit cell; the mean cell is the template of
    a pillar and its darkness centroid the lattice's phase;
 4. the template is matched around every candidate site; the sites where it
-   matches well are the pillars, and a robust least-squares fit to their
-   positions gives the lattice (origin and vectors);
+   matches well are the pillars, and a robust least-squares fit to the
+   positions of those the template fits around whole gives the lattice
+   (origin and vectors);
 5. the array is the block of sites whose rows and columns are mostly
    pillars (rows and columns of background around it are trimmed);
 6. each site's centre is the lattice position moved by the median offset of
@@ -37,6 +38,8 @@ __all__ = ["Lattice", "NoLatticeError", "find_lattice"]
 ACF_CROP = 1024
 #: A site holds a pillar when the mean pillar matches there at least this well (NCC).
 MIN_MATCH = 0.5
+#: Rims this close in roundness (ratio of their spreads) leave the choice to the defects.
+AMBIGUOUS_RIMS = 0.6
 #: Smallest share of a grid row or column that must hold pillars.
 MIN_ROW_SHARE = 0.5
 
@@ -159,9 +162,16 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
         if pillars.sum() < 4:
             raise NoLatticeError("no periodic pillar lattice found: the image's period "
                                  "does not look like pillars")
-        origin, vectors, _ = _fit_lattice(index[pillars], found[pillars])
+        # Where the template overlaps the image's edge, its match leans inward: only
+        # the pillars it fits around whole place the lattice.
+        half = template.shape[0] // 2
+        whole = pillars & np.all((found >= half) & (found <= (width - 1 - half,
+                                                              height - 1 - half)), axis=1)
+        if whole.sum() < 4:
+            whole = pillars
+        origin, vectors = _fit_lattice(index[whole], found[whole])
         positions = origin + index[:, 1:2] * vectors[0] + index[:, 0:1] * vectors[1]
-        field = _offset_field(index[pillars], found[pillars] - positions[pillars])
+        field = _offset_field(index[whole], found[whole] - positions[whole])
     (r0, r1), (c0, c1) = _array_extent(index, pillars)
     rows, cols = r1 - r0 + 1, c1 - c0 + 1
     if rows < 2 or cols < 2:
@@ -209,23 +219,26 @@ def flatten_illumination(grey):
     return image - (c[0] + c[1] * u + c[2] * v + c[3] * u * u + c[4] * u * v + c[5] * v * v)
 
 
-def autocorrelation(image):
-    """Normalised autocorrelation of ``image`` (its mean removed), lag (0, 0) at the centre.
+def autocorrelation(image, reach):
+    """Normalised autocorrelation of ``image`` (its mean removed) at lags up to ``reach``.
 
-    Each lag is divided by the number of pixel pairs it compares and by the
-    variance, so a perfectly periodic image has 1 at every lattice vector.
+    Returns a ``(2 * reach + 1)`` square, lag (0, 0) at its centre. Each lag
+    is divided by the number of pixel pairs it compares and by the variance,
+    so a perfectly periodic image has 1 at every lattice vector. The image is
+    padded by ``reach`` only, which keeps the correlation from wrapping around.
     """
     height, width = image.shape
-    image = image - image.mean()
-    size = (cv2.getOptimalDFTSize(2 * height), cv2.getOptimalDFTSize(2 * width))
-    spectrum = np.fft.rfft2(image, s=size)
-    acf = np.fft.irfft2(spectrum.real**2 + spectrum.imag**2, s=size)
-    acf = np.fft.fftshift(acf)
-    cy, cx = size[0] // 2, size[1] // 2
-    acf = acf[cy - height + 1 : cy + height, cx - width + 1 : cx + width]
-    pairs = np.outer(height - np.abs(np.arange(1 - height, height)),
-                     width - np.abs(np.arange(1 - width, width)))
-    return acf / pairs / max(acf[height - 1, width - 1] / pairs[height - 1, width - 1], 1e-12)
+    reach = int(min(reach, height - 1, width - 1))
+    size = (cv2.getOptimalDFTSize(height + reach), cv2.getOptimalDFTSize(width + reach))
+    padded = np.zeros(size, np.float32)
+    padded[:height, :width] = image - image.mean()
+    spectrum = cv2.dft(padded)
+    acf = cv2.idft(cv2.mulSpectrums(spectrum, spectrum, 0, conjB=True),
+                   flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
+    lags = np.arange(-reach, reach + 1)
+    window = acf[np.ix_(lags % size[0], lags % size[1])].astype(float)
+    window /= np.outer(height - np.abs(lags), width - np.abs(lags))
+    return window / max(window[reach, reach], 1e-12)
 
 
 def lattice_vectors(flat, min_pitch, max_pitch):
@@ -242,11 +255,9 @@ def lattice_vectors(flat, min_pitch, max_pitch):
     crop = flat[top : top + ACF_CROP, left : left + ACF_CROP]
     # Without what varies more slowly than the smallest pitch (uneven pillar density
     # where many are missing, mottled substrate), the lattice's peaks stand out.
-    acf = autocorrelation(crop - cv2.GaussianBlur(crop, (0, 0), 2 * min_pitch))
-    centre = np.array([crop.shape[1] - 1, crop.shape[0] - 1])  # x, y of lag 0
     reach = int(min(max_pitch * 2.5, min(crop.shape) * 2 / 3))
-    window = acf[centre[1] - reach : centre[1] + reach + 1,
-                 centre[0] - reach : centre[0] + reach + 1]
+    window = autocorrelation(crop - cv2.GaussianBlur(crop, (0, 0), 2 * min_pitch), reach)
+    reach = window.shape[0] // 2
     peaks = _local_maxima(window, size=max(3, int(min_pitch / 2) | 1))
     lags = np.stack([peaks[1], peaks[0]], axis=1) - reach
     heights = window[peaks]
@@ -296,14 +307,18 @@ def mean_cell(flat, vectors):
     crop = flat[top : top + ACF_CROP, left : left + ACF_CROP]
     n = max(8, int(round(max(np.hypot(*vectors[0]), np.hypot(*vectors[1])))))
     inverse = np.linalg.inv(vectors.T)
-    ys, xs = np.mgrid[: crop.shape[0], : crop.shape[1]]
-    frac = inverse @ np.stack([xs.ravel(), ys.ravel()]).astype(float)
-    bins = np.floor((frac % 1.0) * n).astype(np.int64).clip(0, n - 1)
-    flat_bins = bins[1] * n + bins[0]
+    xs = np.arange(crop.shape[1], dtype=np.float64)[None, :]
+    ys = np.arange(crop.shape[0], dtype=np.float64)[:, None]
+    bins = [np.floor(((row[0] * xs + row[1] * ys) % 1.0) * n).astype(np.intp).clip(0, n - 1)
+            for row in inverse]  # each pixel's bin along the two lattice vectors
+    flat_bins = (bins[1] * n + bins[0]).ravel()
     sums = np.bincount(flat_bins, weights=crop.ravel(), minlength=n * n)
     counts = np.bincount(flat_bins, minlength=n * n)
     cell = (sums / np.maximum(counts, 1)).reshape(n, n)
-    u, v = _cell_centre(cell)
+    deviation = crop.ravel() - cell.ravel()[flat_bins]
+    spread = (np.bincount(flat_bins, weights=deviation * deviation, minlength=n * n)
+              / np.maximum(counts, 1)).reshape(n, n)
+    u, v = _cell_centre(cell, spread)
     phase = vectors.T @ (np.array([u, v]) / n) + (left, top)
     side = int(round(0.9 * min(np.hypot(*vectors[0]), np.hypot(*vectors[1])))) | 1
     for _ in range(3):  # centre the template on the outline of its pillar
@@ -328,8 +343,8 @@ def _average_patches(image, vectors, phase, side):
     sites = sites[ok]
     if len(sites) == 0:
         raise NoLatticeError("no periodic pillar lattice found: no whole cell in the image")
-    if len(sites) > 400:
-        sites = sites[np.linspace(0, len(sites) - 1, 400).astype(int)]
+    if len(sites) > 200:
+        sites = sites[np.linspace(0, len(sites) - 1, 200).astype(int)]
     offsets = np.arange(-half, half + 1, dtype=np.float32)
     map_x = (sites[:, 0, None, None] + offsets[None, None, :]).astype(np.float32)
     map_y = (sites[:, 1, None, None] + offsets[None, :, None]).astype(np.float32)
@@ -340,7 +355,7 @@ def _average_patches(image, vectors, phase, side):
     return np.median(patches, axis=0).astype(np.float32)
 
 
-def _cell_centre(cell):
+def _cell_centre(cell, spread_cell=None):
     """Position (x, y), in bins, of the pillar in a periodic mean cell of ``n x n`` bins.
 
     A pillar lit obliquely is darker on one side, so its darkest point or its
@@ -373,7 +388,17 @@ def _cell_centre(cell):
         low = int(0.3 * n_radii)
         rim = np.argmin(polar[:, low:], axis=1) + low  # the darkest radius of each ray
         spread.append(rim.std() / rim.mean())
-    return candidates[int(np.argmin(spread))]
+    # The pillar and the point between four pillars are both centres of nearly round
+    # dark rings; when their rings are about as round, the pillar is where the tiles
+    # differ most from one another (defects are pillars that differ).
+    first, second = np.argsort(spread)[:2]
+    if spread_cell is not None and spread[first] >= AMBIGUOUS_RIMS * spread[second]:
+        smooth = cv2.GaussianBlur(np.tile(spread_cell, (3, 3)).astype(np.float32), (0, 0),
+                                  0.1 * n)
+        at = np.floor(candidates[[first, second]] + n).astype(int)
+        values = smooth[at[:, 1], at[:, 0]]
+        return candidates[[first, second][int(np.argmax(values))]]
+    return candidates[first]
 
 
 def _rim_centre(template):
@@ -531,8 +556,9 @@ def _parabola_offsets(left, mid, right):
 
 
 def _fit_lattice(index, found, cut=3.0):
-    """Origin and vectors of the lattice that best fits pillar positions, with the pillars
-    within ``cut`` pixels of it (a least-squares fit, refitted without the outliers)."""
+    """Origin and vectors of the lattice that best fits the pillars at lattice ``index``
+    (row, col) found at ``found`` (x, y): a least-squares fit, refitted without the
+    pillars more than ``cut`` pixels (or three median errors) from it."""
     design = np.column_stack([np.ones(len(index)), index[:, 1], index[:, 0]])
     keep = np.ones(len(index), bool)
     for _ in range(3):
@@ -542,7 +568,7 @@ def _fit_lattice(index, found, cut=3.0):
         if new.sum() < 4 or np.array_equal(new, keep):
             break
         keep = new
-    return solution[0], solution[1:], keep
+    return solution[0], solution[1:]
 
 
 def _array_extent(index, pillars):

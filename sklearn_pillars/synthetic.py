@@ -178,7 +178,7 @@ def make_pillar_arrays(
     parts, labels, kinds = [], [], []
     for index in range(n_arrays):
         photometry = _draw_photometry(photo_rng, photometric, pitch / _REF_PITCH)
-        image, y, stitch = _make_array(
+        image, y, stitch, _ = _make_array(
             rng, grid_size, pitch, tile_half, rates, noise, field_period, photometry
         )
         parts.append(tile_array(image, grid_size, tile_half, name=f"synthetic_{index}",
@@ -425,7 +425,9 @@ def _crosses(position, low, high):
 
 
 def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry=None):
-    """One array image with its (g, g) labels and stitch kinds.
+    """One array image with its (g, g) labels, stitch kinds and (g, g, 2) site centres
+    ``(x, y)``: where each site's pillar is drawn, with the seams' shifts but not the
+    pillars' own jitter or defects.
 
     ``photometry`` (from :func:`_draw_photometry`, or None for none) varies the image
     before the noise; it draws nothing from ``rng``.
@@ -450,6 +452,7 @@ def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry
     boxes = tile_boxes(size, size, g, tile_half).reshape(g, g, 4)
     spans = (boxes[:, 0, 1], boxes[:, 0, 3]), (boxes[0, :, 0], boxes[0, :, 2])
     on_seam = np.zeros((g, g), bool)
+    moved = np.zeros((g, g, 2))  # where each site's pillar went, (x, y) pixels
     # Beyond a seam the frame is shifted along it, brighter or darker, maybe in other focus.
     # Each seam steps back toward the first frame, so that several do not add up.
     shift, level, mean = [0, 0], [0.0, 0.0], image.mean()
@@ -464,6 +467,11 @@ def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry
         after += step
         shift[axis] += jump
         level[axis] += step
+        beyond = centres >= at
+        if axis == 0:
+            moved[beyond, :, 0] += jump
+        else:
+            moved[:, beyond, 1] += jump
         hit = _crosses(at, *spans[axis])
         on_seam |= hit[:, None] if axis == 0 else hit[None, :]
     image += mean - image.mean()
@@ -485,4 +493,6 @@ def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry
     labels[states == _COLLAPSED] = "Collapsed"
     labels[states == _MISSING] = "Missing"
     stitch = np.where(labels == "Stitching", np.where(on_seam, "seam", "field"), "")
-    return image, labels.astype(str), stitch.astype(str)
+    sites = np.arange(g) * pitch + pitch // 2  # where _render_sites centres them
+    moved += np.stack(np.meshgrid(sites, sites), axis=-1)
+    return image, labels.astype(str), stitch.astype(str), moved

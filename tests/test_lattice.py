@@ -8,6 +8,7 @@ import pytest
 
 from sklearn_pillars import make_pillar_arrays
 from sklearn_pillars.lattice import Lattice, NoLatticeError, find_lattice
+from sklearn_pillars.synthetic import _check_rates, _make_array
 
 ARRAYS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "arrays"
 
@@ -18,12 +19,13 @@ def frame(grid=9, pitch=54, rotation=0.0, margin=(0, 0, 0, 0), shape=None, seed=
     square array, ``margin`` (top, right, bottom, left) pitches of substrate around it,
     rotated by ``rotation`` degrees counter-clockwise about its centre, plus a linear
     illumination ``gradient`` (grey levels across the frame). Returns the image and
-    the true (rows, cols, 2) site centres."""
+    the true (rows, cols, 2) site centres (with the shifts of stitching seams)."""
     rows, cols = shape or (grid, grid)
     square = max(rows, cols)
-    image = make_pillar_arrays(n_arrays=1, grid_size=square, pitch=pitch,
-                               random_state=seed).array_images[0]
+    image, _, _, sites = _make_array(np.random.default_rng(seed), square, pitch, 32,
+                                     _check_rates(None), 0.0, 15)
     image = image[: rows * pitch, : cols * pitch].astype(np.float32)
+    sites = sites[:rows, :cols]
     substrate = float(np.percentile(image, 90))
     top, right, bottom, left = (int(round(m * pitch)) for m in margin)
     height, width = rows * pitch + top + bottom, cols * pitch + left + right
@@ -37,14 +39,21 @@ def frame(grid=9, pitch=54, rotation=0.0, margin=(0, 0, 0, 0), shape=None, seed=
     out += rng.normal(0, 0.5, out.shape).astype(np.float32)
     ramp = np.linspace(-0.5, 0.5, width, dtype=np.float32)
     out += gradient * ramp[None, :]
-    rr, cc = np.mgrid[:rows, :cols]
-    sites = np.stack([cc * pitch + pitch // 2, rr * pitch + pitch // 2], axis=-1).astype(float)
     truth = sites @ warp[:, :2].T + warp[:, 2]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8), truth
 
 
 def rms(a, b):
     return float(np.sqrt(np.mean(np.sum((a - b) ** 2, axis=-1))))
+
+
+def best_angle(centres):
+    """Rotation (degrees counter-clockwise) of the lattice that best fits ``centres``: a
+    seam shifts the sites beyond it along the seam, which shears the array a little."""
+    rows, cols = np.mgrid[: centres.shape[0], : centres.shape[1]]
+    design = np.column_stack([np.ones(rows.size), cols.ravel(), rows.ravel()])
+    solution, *_ = np.linalg.lstsq(design, centres.reshape(-1, 2), rcond=None)
+    return -np.degrees(np.arctan2(solution[1, 1], solution[1, 0]))
 
 
 def test_a_cropped_square_array():
@@ -56,11 +65,8 @@ def test_a_cropped_square_array():
     assert np.allclose(lattice.pitch, 54, atol=0.1)
     assert abs(lattice.angle) < 0.2
     assert np.allclose(lattice.positions()[0, 0], lattice.origin)
-    # (the issue's goal is 1.5 px; the centres are now biased by about 2 px toward the
-    # darker side of the obliquely lit synthetic pillars)
-    assert rms(lattice.centers, truth) < 3
-    assert rms(lattice.positions(), truth) < 3
-    assert lattice.residual < 3
+    assert rms(lattice.centers, truth) < 1.5
+    assert lattice.residual < 1.5
 
 
 @pytest.mark.parametrize("rotation", [-4.0, 2.5])
@@ -68,8 +74,9 @@ def test_a_rotated_array_with_a_margin(rotation):
     image, truth = frame(grid=9, rotation=rotation, margin=(1.0, 0.5, 1.5, 0.8), seed=1)
     lattice = find_lattice(image)
     assert lattice.shape == (9, 9)
-    assert abs(lattice.angle - rotation) < 0.2
-    assert rms(lattice.centers, truth) < 3
+    assert abs(best_angle(truth) - rotation) < 0.5  # the frame is what the test means
+    assert abs(lattice.angle - best_angle(truth)) < 0.1
+    assert rms(lattice.centers, truth) < 1.5
 
 
 def test_a_rectangular_array_under_an_illumination_gradient():
@@ -78,7 +85,7 @@ def test_a_rectangular_array_under_an_illumination_gradient():
     lattice = find_lattice(image)
     assert lattice.shape == (6, 11)
     assert np.allclose(lattice.pitch, 40, atol=0.1)
-    assert rms(lattice.centers, truth) < 3
+    assert rms(lattice.centers, truth) < 1.5
 
 
 def test_missing_pillars_do_not_pull_their_sites():
@@ -128,3 +135,53 @@ def test_the_real_arrays_are_21_by_21(name):
     assert lattice.shape == (21, 21)
     assert np.allclose(lattice.pitch, 53.5, atol=1.5)
     assert abs(lattice.angle) < 1
+
+
+def random_frame(rng, seed):
+    """A frame as the issue's acceptance draws them: 5-30 sites a side (rectangular too),
+    pitch 30-80 px, rotation up to 5 degrees, margins up to 2 pitches, a gradient."""
+    pitch = int(rng.integers(30, 81))
+    rows, cols = (min(int(n), 1600 // pitch) for n in rng.integers(5, 31, 2))
+    return rows, cols, frame(shape=(rows, cols), pitch=pitch, rotation=rng.uniform(-5, 5),
+                             margin=tuple(rng.uniform(0, 2, 4)), seed=seed,
+                             gradient=rng.uniform(0, 40))
+
+
+def test_random_frames():
+    """(benchmarks/bench_lattice.py draws 200 such frames and reports the figures.)"""
+    rng = np.random.default_rng(2026)
+    errors = []
+    for seed in range(16):
+        rows, cols, (image, truth) = random_frame(rng, seed)
+        lattice = find_lattice(image)
+        assert lattice.shape == (rows, cols), (seed, lattice)
+        errors.append(rms(lattice.centers, truth))
+    assert np.median(errors) < 1.5
+    assert max(errors) < 2.5
+
+
+@pytest.mark.skipif(not ARRAYS.is_dir(), reason="needs ../shared/data")
+@pytest.mark.xfail(strict=True, reason="issue 11, open: on the real arrays the mean pillar's "
+                   "centre leans toward its darker lower-left rim (refined 13.7 px from the "
+                   "pillars on array 1, the uniform grid 4.0 px)")
+def test_refined_centres_are_closer_to_the_real_pillars_than_the_uniform_grid():
+    from sklearn_pillars.io import read_image
+    from sklearn_pillars.lattice import _rim_centre
+    from sklearn_pillars.tiling import tile_boxes
+
+    image = read_image(ARRAYS / "Array_1Crop.bmp")
+    lattice = find_lattice(image)
+    boxes = tile_boxes(*image.shape, grid_size=21, tile_half=32).reshape(21, 21, 4)
+    uniform, refined = [], []
+    for row in range(1, 20):  # whole interior tiles
+        for col in range(1, 20):
+            x0, y0, x1, y1 = boxes[row, col]
+            shift = _rim_centre(np.ascontiguousarray(image[y0 : y1 - 1, x0 : x1 - 1],
+                                                     np.float32))
+            if shift is None or lattice.matches[row, col] < 0.8:  # no clear round pillar
+                continue
+            pillar = np.array([x0 + 31, y0 + 31]) + shift
+            uniform.append(np.hypot(*(pillar - ((x0 + x1) // 2, (y0 + y1) // 2))))
+            refined.append(np.hypot(*(pillar - lattice.centers[row, col])))
+    assert len(uniform) > 200
+    assert np.mean(refined) < np.mean(uniform)
