@@ -8,7 +8,7 @@ frame needs neither cropping to the array nor a known grid size:
    image's autocorrelation, refined by a least-squares fit to the peaks of
    the first few neighbour shells;
 3. the image is folded onto one unit cell; the mean cell is the template of
-   a pillar and its darkness centroid the lattice's phase;
+   a pillar, half a cell from the bright substrate between four pillars;
 4. the template is matched around every candidate site; the sites where it
    matches well are the pillars, and a robust least-squares fit to the
    positions of those the template fits around whole gives the lattice
@@ -38,8 +38,6 @@ __all__ = ["Lattice", "NoLatticeError", "find_lattice"]
 ACF_CROP = 1024
 #: A site holds a pillar when the mean pillar matches there at least this well (NCC).
 MIN_MATCH = 0.5
-#: Rims this close in roundness (ratio of their spreads) leave the choice to the defects.
-AMBIGUOUS_RIMS = 0.6
 #: Smallest share of a grid row or column that must hold pillars.
 MIN_ROW_SHARE = 0.5
 
@@ -292,7 +290,7 @@ def mean_cell(flat, vectors):
     """The mean unit cell of ``flat`` and the position of its pillar.
 
     Every pixel is folded onto the lattice's unit cell and the cells are
-    averaged; the pillar is at the cell's centre of point symmetry (see
+    averaged; the pillar is half a cell from the cell's brightest point (see
     :func:`_cell_centre`).
 
     Returns
@@ -315,20 +313,8 @@ def mean_cell(flat, vectors):
     sums = np.bincount(flat_bins, weights=crop.ravel(), minlength=n * n)
     counts = np.bincount(flat_bins, minlength=n * n)
     cell = (sums / np.maximum(counts, 1)).reshape(n, n)
-    deviation = crop.ravel() - cell.ravel()[flat_bins]
-    spread = (np.bincount(flat_bins, weights=deviation * deviation, minlength=n * n)
-              / np.maximum(counts, 1)).reshape(n, n)
-    u, v = _cell_centre(cell, spread)
-    phase = vectors.T @ (np.array([u, v]) / n) + (left, top)
+    phase = vectors.T @ (_cell_centre(cell) / n) + (left, top)
     side = int(round(0.9 * min(np.hypot(*vectors[0]), np.hypot(*vectors[1])))) | 1
-    for _ in range(3):  # centre the template on the outline of its pillar
-        template = _average_patches(crop, vectors, phase - (left, top), side)
-        shift = _rim_centre(template)
-        if shift is None:
-            break
-        phase = phase + shift
-        if np.hypot(*shift) < 0.1:
-            break
     template = _average_patches(crop, vectors, phase - (left, top), side)
     return template, phase
 
@@ -355,82 +341,24 @@ def _average_patches(image, vectors, phase, side):
     return np.median(patches, axis=0).astype(np.float32)
 
 
-def _cell_centre(cell, spread_cell=None):
-    """Position (x, y), in bins, of the pillar in a periodic mean cell of ``n x n`` bins.
+def _cell_centre(cell):
+    """Position (x, y), in bins, of the pillar in a periodic mean cell of ``n x n`` bins:
+    half a cell from the brightest point of the smoothed cell.
 
-    A pillar lit obliquely is darker on one side, so its darkest point or its
-    darkness centroid is not its centre; its outline is still symmetric about
-    the centre. The cell rotated by 180 degrees is the cell shifted by twice
-    its centre of symmetry ``c``, which the peak of their circular
-    cross-correlation gives, up to half a cell: of the four points
-    ``c + (0 or n/2, 0 or n/2)`` (the pillar, and the points between
-    pillars, all centres of symmetry of the lattice) the pillar is the one
-    whose darkest ring (the pillar's rim, whether its inside is darker or
-    lighter than the substrate) is the roundest: the darkest point of every
-    ray from it is at the same distance.
+    The brightest point is the substrate between four pillars. Half a cell
+    away, by symmetry, is the pillar's centre. A pillar lit obliquely is
+    darker on one side, which moves its darkest point, its darkness centroid
+    and its centre of symmetry toward that side. The gap between pillars is
+    bounded by four of them, so it is not moved that way.
     """
     n = cell.shape[0]
-    spectrum = np.fft.fft2(cell - cell.mean())
-    corr = np.fft.ifft2(spectrum * spectrum).real  # cell (x) its rotation, at every shift
-    y, x = np.unravel_index(np.argmax(corr), corr.shape)
-    sx = _parabola_peak(corr[y, [(x - 1) % n, x, (x + 1) % n]])
-    sy = _parabola_peak(corr[[(y - 1) % n, y, (y + 1) % n], x])
-    # bin b spans [b, b + 1): its centre is b + 0.5, and the rotation maps b to -b
-    # (centre -b + 0.5), so the shift between them is measured from -0.5
-    centre = (np.array([x + sx, y + sy]) + 1) / 2
-    candidates = (centre + np.array([[0, 0], [n / 2, 0], [0, n / 2], [n / 2, n / 2]])) % n
-    smooth = cv2.GaussianBlur(np.tile(cell, (3, 3)).astype(np.float32), (0, 0), 1.0)
-    n_radii, n_angles = max(8, n // 2), 90
-    spread = []
-    for x, y in candidates + n - 0.5:  # bin b's centre is at b + 0.5
-        polar = cv2.warpPolar(smooth, (n_radii, n_angles), (float(x), float(y)), n / 2,
-                              cv2.WARP_POLAR_LINEAR | cv2.INTER_LINEAR)  # rows: angles
-        low = int(0.3 * n_radii)
-        rim = np.argmin(polar[:, low:], axis=1) + low  # the darkest radius of each ray
-        spread.append(rim.std() / rim.mean())
-    # The pillar and the point between four pillars are both centres of nearly round
-    # dark rings; when their rings are about as round, the pillar is where the tiles
-    # differ most from one another (defects are pillars that differ).
-    first, second = np.argsort(spread)[:2]
-    if spread_cell is not None and spread[first] >= AMBIGUOUS_RIMS * spread[second]:
-        smooth = cv2.GaussianBlur(np.tile(spread_cell, (3, 3)).astype(np.float32), (0, 0),
-                                  0.1 * n)
-        at = np.floor(candidates[[first, second]] + n).astype(int)
-        values = smooth[at[:, 1], at[:, 0]]
-        return candidates[[first, second][int(np.argmax(values))]]
-    return candidates[first]
-
-
-def _rim_centre(template):
-    """Offset (x, y) from the template's centre pixel to the centre of its pillar's outline.
-
-    Along each of 90 rays from the centre, the outline is the darkest point
-    (the rim) between 0.15 and 0.5 of the template's side; a circle fitted to
-    these points (least squares) has its centre at the pillar's centre, however
-    unevenly the rim is shaded. None when the rim is not found on most rays.
-    """
-    side = template.shape[0]
-    centre = (side - 1) / 2
-    n_radii, n_angles = side, 90
-    polar = cv2.warpPolar(template, (n_radii, n_angles), (centre, centre), side / 2,
-                          cv2.WARP_POLAR_LINEAR | cv2.INTER_LINEAR)
-    low, high = int(0.3 * n_radii), int(0.95 * n_radii)
-    band = polar[:, low:high]
-    best = np.argmin(band, axis=1)
-    inner = (best > 0) & (best < band.shape[1] - 1)
-    if inner.sum() < n_angles // 2:
-        return None
-    rows = np.flatnonzero(inner)
-    k = best[rows]
-    offset = _parabola_offsets(band[rows, k - 1], band[rows, k], band[rows, k + 1])
-    radius = (low + k + offset) * (side / 2) / n_radii
-    angle = rows * (2 * np.pi / n_angles)
-    x, y = radius * np.cos(angle), radius * np.sin(angle)
-    # x^2 + y^2 + D x + E y + F = 0: the circle's centre is (-D / 2, -E / 2)
-    design = np.column_stack([x, y, np.ones_like(x)])
-    (d, e, _), *_ = np.linalg.lstsq(design, -(x * x + y * y), rcond=None)
-    shift = np.array([-d / 2, -e / 2])
-    return shift if np.hypot(*shift) < side / 4 else None
+    tiled = cv2.GaussianBlur(np.tile(cell, (3, 3)).astype(np.float32), (0, 0), 0.1 * n)
+    smooth = tiled[n : 2 * n, n : 2 * n]
+    y, x = np.unravel_index(np.argmax(smooth), smooth.shape)
+    sx = _parabola_peak(tiled[n + y, n + x - 1 : n + x + 2])
+    sy = _parabola_peak(tiled[n + y - 1 : n + y + 2, n + x])
+    gap = np.array([x + 0.5 + sx, y + 0.5 + sy])  # bin b spans [b, b + 1)
+    return (gap + n / 2) % n
 
 
 def _local_maxima(values, size):

@@ -127,8 +127,8 @@ def test_bad_pitch_bounds_are_refused():
 @pytest.mark.parametrize("name", [
     "Array_1Crop.bmp", "Array_2Crop.bmp", "Array_3Crop.bmp",
     pytest.param("Array_4.bmp", marks=pytest.mark.xfail(
-        strict=True, reason="four stitched frames offset by a large part of a pitch: the "
-                            "folded mean cell is blurred and the phase is wrong (issue 11)")),
+        strict=True, reason="issue 11, open: four stitched frames out of step by a large "
+                            "part of a pitch; one column is lost (21 x 20)")),
 ])
 def test_the_real_arrays_are_21_by_21(name):
     lattice = find_lattice(ARRAYS / name)
@@ -159,29 +159,3 @@ def test_random_frames():
     assert np.median(errors) < 1.5
     assert max(errors) < 2.5
 
-
-@pytest.mark.skipif(not ARRAYS.is_dir(), reason="needs ../shared/data")
-@pytest.mark.xfail(strict=True, reason="issue 11, open: on the real arrays the mean pillar's "
-                   "centre leans toward its darker lower-left rim (refined 13.7 px from the "
-                   "pillars on array 1, the uniform grid 4.0 px)")
-def test_refined_centres_are_closer_to_the_real_pillars_than_the_uniform_grid():
-    from sklearn_pillars.io import read_image
-    from sklearn_pillars.lattice import _rim_centre
-    from sklearn_pillars.tiling import tile_boxes
-
-    image = read_image(ARRAYS / "Array_1Crop.bmp")
-    lattice = find_lattice(image)
-    boxes = tile_boxes(*image.shape, grid_size=21, tile_half=32).reshape(21, 21, 4)
-    uniform, refined = [], []
-    for row in range(1, 20):  # whole interior tiles
-        for col in range(1, 20):
-            x0, y0, x1, y1 = boxes[row, col]
-            shift = _rim_centre(np.ascontiguousarray(image[y0 : y1 - 1, x0 : x1 - 1],
-                                                     np.float32))
-            if shift is None or lattice.matches[row, col] < 0.8:  # no clear round pillar
-                continue
-            pillar = np.array([x0 + 31, y0 + 31]) + shift
-            uniform.append(np.hypot(*(pillar - ((x0 + x1) // 2, (y0 + y1) // 2))))
-            refined.append(np.hypot(*(pillar - lattice.centers[row, col])))
-    assert len(uniform) > 200
-    assert np.mean(refined) < np.mean(uniform)
