@@ -421,11 +421,8 @@ def _refine_vectors(acf, centre, basis):
 
 def _parabola_peak(values):
     """Sub-pixel offset (-0.5..0.5) of the top of a parabola through three samples."""
-    left, mid, right = (float(v) for v in values)
-    curve = left - 2 * mid + right
-    if curve >= 0:
-        return 0.0
-    return float(np.clip(0.5 * (left - right) / curve, -0.5, 0.5))
+    left, mid, right = np.asarray(values, float)
+    return float(_parabola_offsets(left, mid, right))
 
 
 def _candidate_sites(origin, vectors, image_shape):
@@ -477,6 +474,7 @@ def _match_sites(scores, predicted, template_shape, pad, vectors):
 
 
 def _parabola_offsets(left, mid, right):
+    """:func:`_parabola_peak` of many triples at once (0 where they have no top)."""
     curve = left - 2 * mid + right
     with np.errstate(divide="ignore", invalid="ignore"):
         offset = np.where(curve < 0, 0.5 * (left - right) / curve, 0.0)
