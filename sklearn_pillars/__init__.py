@@ -3,6 +3,7 @@
 from ._version import __version__
 from .classifier import LayeredPeelClassifier, predict_in_bands
 from .io import find_array_images, read_arrays, read_image, read_labels
+from .lattice import Lattice, NoLatticeError, find_lattice
 from .limits import ResourceLimitError
 from .presets import PRESETS, make_stages
 from .sanity import ArrayProfile, NotAnArrayError, array_profile, check_pillar_array
@@ -45,6 +46,8 @@ __all__ = [
     "MissingContext",
     "NotAnArrayError",
     "LayeredPeelClassifier",
+    "Lattice",
+    "NoLatticeError",
     "NeighborDeviation",
     "OutlierStage",
     "PeelStage",
@@ -60,6 +63,7 @@ __all__ = [
     "classify_array",
     "concat_tilesets",
     "find_array_images",
+    "find_lattice",
     "fit_arrays",
     "inspect_arrays",
     "iter_inspect",

@@ -12,7 +12,15 @@ import numpy as np
 from ._files import display_name
 from .limits import check_memory, estimate_memory, format_size, parse_size, read_image_header
 from .tileset import CLASSES
-from .tiling import _check_positive_int, build_tileset, profile_arrays, tile_boxes
+from .tiling import (
+    DEROTATE_CHOICES,
+    _check_positive_int,
+    build_tileset,
+    lattice_boxes,
+    place_lattice,
+    profile_arrays,
+    tile_boxes,
+)
 
 #: Files of a format no header reader knows are not read beyond this size; nor are
 #: files larger than this beyond twice the raw size of the image their header describes
@@ -247,7 +255,7 @@ def read_image(path, *, max_memory=None):
 
 
 def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=None,
-                input_check="raise"):
+                input_check="raise", derotate="auto"):
     """Read array images and cut each into one tile per lattice site.
 
     Parameters
@@ -257,8 +265,12 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=No
         to grey as ``cv2.IMREAD_GRAYSCALE`` does). Each array is named by its
         file name without suffix (by its path without suffix where two file
         names are the same).
-    grid_size : int, default=21
-        Sites per row and per column.
+    grid_size : int or "auto", default=21
+        Sites per row and per column of the uniform grid, for images cropped
+        to the array (the notebook's geometry); ``"auto"`` finds each
+        image's lattice with :func:`~sklearn_pillars.find_lattice` and cuts
+        the tiles around its refined site centres (any frame, any number of
+        rows and columns).
     tile_half : int, default=32
         Half the side of a full tile (tiles are clipped at the image edge).
     labels : path-like, optional
@@ -291,7 +303,9 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=No
         When the images and tiles would need more than ``max_memory``.
     NotAnArrayError
         With ``input_check="raise"``, for an image that is blank or shows no
-        lattice of ``grid_size`` pillars.
+        lattice of ``grid_size`` pillars; with ``grid_size="auto"``, its
+        subclass :class:`~sklearn_pillars.NoLatticeError` for an image in
+        which no lattice is found.
 
     Examples
     --------
@@ -304,27 +318,50 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=No
     paths = unique_paths(paths)
     if not paths:
         raise ValueError("read_arrays needs at least one image path")
-    grid_size = _check_positive_int(grid_size, "grid_size")
+    auto = isinstance(grid_size, str) and grid_size == "auto"
+    if not auto:
+        grid_size = _check_positive_int(grid_size, "grid_size")
     tile_half = _check_positive_int(tile_half, "tile_half")
+    if derotate not in DEROTATE_CHOICES:
+        raise ValueError(f"derotate must be one of {DEROTATE_CHOICES}, got {derotate!r}")
     limit = parse_size(max_memory)
     checked = [check_image_file(path, max_memory=limit) for path in paths]
-    for path, (header, _) in zip(paths, checked, strict=True):
-        if header is not None and header.format != "unknown":
-            _check_grid(path, header.height, header.width, grid_size, tile_half)
+    if not auto:
+        for path, (header, _) in zip(paths, checked, strict=True):
+            if header is not None and header.format != "unknown":
+                _check_grid(path, header.height, header.width, grid_size, tile_half)
     headers = [h for h, _ in checked if h is not None]
-    check_memory(estimate_memory(headers, grid_size, tile_half, classify=False,
+    grid_text = "found lattices" if auto else f"{grid_size} x {grid_size} tiles"
+    hint = ("read fewer arrays at a time, or classify a large array in bands with "
+            "predict_in_bands")
+    check_memory(estimate_memory(headers, 0 if auto else grid_size, tile_half, classify=False,
                                  file_bytes=max(size for _, size in checked)), limit,
-                 what=f"reading {len(paths)} array(s) of {grid_size} x {grid_size} tiles of "
-                      f"{2 * tile_half} pixels",
-                 hint="read fewer arrays at a time, or classify a large array in bands with "
-                      "predict_in_bands")
+                 what=f"reading {len(paths)} array(s) of {grid_text} of {2 * tile_half} pixels",
+                 hint=hint)
     names = _array_names(paths)
-    greys = []
+    greys, lattices = [], None
     for path in paths:
         greys.append(read_image(path, max_memory=limit))
-        _check_grid(path, *greys[-1].shape, grid_size, tile_half)
-    profiles = profile_arrays(greys, [display_name(p) for p in paths], grid_size, input_check)
-    tiles = build_tileset(greys, names, grid_size, tile_half)
+        if not auto:
+            _check_grid(path, *greys[-1].shape, grid_size, tile_half)
+    if auto:
+        placed = [place_lattice(grey, "auto", derotate, name=display_name(path))
+                  for grey, path in zip(greys, paths, strict=True)]
+        greys, lattices = [g for g, _ in placed], [lat for _, lat in placed]
+        for path, lattice in zip(paths, lattices, strict=True):
+            try:
+                lattice_boxes(lattice, tile_half)
+            except ValueError as exc:
+                raise ValueError(f"{display_name(path)}: {exc}") from None
+        check_memory(estimate_memory(headers, 0, tile_half, classify=False,
+                                     file_bytes=max(size for _, size in checked),
+                                     n_sites=sum(np.prod(lat.shape) for lat in lattices)),
+                     limit, what=f"reading {len(paths)} array(s) of found lattices of "
+                                 f"{2 * tile_half}-pixel tiles", hint=hint)
+        grid_size = None
+    profiles = profile_arrays(greys, [display_name(p) for p in paths], grid_size, input_check,
+                              lattices)
+    tiles = build_tileset(greys, names, grid_size, tile_half, lattices=lattices)
     tiles.array_profiles = profiles
     if labels is not None:
         tiles.y, tiles.stitch_type = _lookup_labels(labels, tiles)

@@ -7,14 +7,19 @@ frame needs neither cropping to the array nor a known grid size:
 2. the two lattice vectors are the shortest independent peaks of the
    image's autocorrelation, refined by a least-squares fit to the peaks of
    the first few neighbour shells;
-3. the image is folded onto one unit cell; the mean cell is the template of
-   a pillar, half a cell from the bright substrate between four pillars;
-4. the template is matched around every candidate site; the sites where it
-   matches well are the pillars, and a robust least-squares fit to the
-   positions of those the template fits around whole gives the lattice
-   (origin and vectors);
-5. the array is the block of sites whose rows and columns are mostly
-   pillars (rows and columns of background around it are trimmed);
+3. the image is folded onto one unit cell; in the mean cell the pillar is
+   the brightest point or half a cell from it, whichever the cell's edges
+   draw circles around (:func:`_cell_centre`); the median of the patches
+   around the pillars is the template of a pillar;
+4. the template is matched around every candidate site; the pillars where
+   it matches well, aligned, give a sharp cell that re-centres the
+   template (stitched frames out of step blur the first one); matched
+   again, the sites where it matches well are the pillars, and a robust
+   least-squares fit to the positions of those the template fits around
+   whole gives the lattice (origin and vectors);
+5. the array is the block of sites whose rows and columns mostly hold
+   something, a pillar or a defect (rows and columns of substrate around it
+   are trimmed);
 6. each site's centre is the lattice position moved by the median offset of
    the pillars measured in its 3 x 3 neighbourhood: it follows shifts shared
    by neighbours (a stitching seam, lens distortion) but not a single
@@ -25,14 +30,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
 from .sanity import NotAnArrayError
 
-__all__ = ["Lattice", "NoLatticeError", "find_lattice"]
+__all__ = ["Lattice", "NoLatticeError", "derotate", "find_lattice"]
 
 #: Largest square (pixels a side) of the image's centre used for the autocorrelation.
 ACF_CROP = 1024
@@ -40,6 +45,10 @@ ACF_CROP = 1024
 MIN_MATCH = 0.5
 #: Smallest share of a grid row or column that must hold pillars.
 MIN_ROW_SHARE = 0.5
+#: A site that matches the mean pillar poorly (but at least half as well as
+#: :data:`MIN_MATCH`) still holds something, a defect rather than substrate, when its
+#: local contrast is at least this share of the pillars' median.
+MIN_CONTRAST_SHARE = 0.5
 
 
 class NoLatticeError(NotAnArrayError):
@@ -92,6 +101,62 @@ class Lattice:
     def positions(self):
         """The lattice position (x, y) of every site, before refinement: (rows, cols, 2)."""
         return positions_of(np.asarray(self.origin), self.vectors, *self.shape)
+
+    @classmethod
+    def from_centers(cls, centers, image_shape):
+        """The lattice of known site centres (a design, or a synthetic frame's truth).
+
+        Parameters
+        ----------
+        centers : array-like of shape (rows, cols, 2)
+            ``(x, y)`` of every site, rows and columns as in the image.
+        image_shape : tuple of int
+            Height and width of the image.
+
+        Returns
+        -------
+        Lattice
+            With the least-squares lattice through the centres, ``residual``
+            their RMS distance to it and ``matches`` all 1.
+        """
+        centers = np.asarray(centers, dtype=float)
+        if centers.ndim != 3 or centers.shape[2] != 2 or min(centers.shape[:2]) < 2:
+            raise ValueError(f"centers must have shape (rows, cols, 2) with at least 2 rows "
+                             f"and columns, got {centers.shape}")
+        rows, cols = centers.shape[:2]
+        rr, cc = np.mgrid[:rows, :cols]
+        index = np.stack([rr.ravel(), cc.ravel()], axis=1)
+        design = np.column_stack([np.ones(rows * cols), index[:, 1], index[:, 0]])
+        solution, *_ = np.linalg.lstsq(design, centers.reshape(-1, 2), rcond=None)
+        origin, vectors = solution[0], solution[1:]
+        error = centers - positions_of(origin, vectors, rows, cols)
+        return cls(
+            shape=(rows, cols),
+            pitch=(float(np.hypot(*vectors[0])), float(np.hypot(*vectors[1]))),
+            angle=-math.degrees(math.atan2(vectors[0, 1], vectors[0, 0])),
+            origin=(float(origin[0]), float(origin[1])),
+            vectors=vectors,
+            centers=centers,
+            residual=float(np.sqrt(np.mean(np.sum(error**2, axis=-1)))),
+            matches=np.ones((rows, cols)),
+            image_shape=tuple(int(v) for v in image_shape),
+        )
+
+    def warped(self, matrix, image_shape):
+        """The lattice moved by the affine ``matrix`` (2 x 3, as OpenCV's) into an image of
+        ``image_shape`` (height, width)."""
+        matrix = np.asarray(matrix, dtype=float)
+        linear, shift = matrix[:, :2], matrix[:, 2]
+        vectors = self.vectors @ linear.T
+        return replace(
+            self,
+            origin=tuple(float(v) for v in linear @ np.asarray(self.origin) + shift),
+            vectors=vectors,
+            centers=self.centers @ linear.T + shift,
+            angle=-math.degrees(math.atan2(vectors[0, 1], vectors[0, 0])),
+            pitch=(float(np.hypot(*vectors[0])), float(np.hypot(*vectors[1]))),
+            image_shape=tuple(int(v) for v in image_shape),
+        )
 
     def __str__(self):
         return (f"{self.shape[0]} x {self.shape[1]} sites, pitch {self.pitch[0]:.2f} x "
@@ -152,7 +217,7 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
     padded, pad = _padded(flat, template.shape)
     scores = cv2.matchTemplate(padded, template, cv2.TM_CCOEFF_NORMED)
     origin, field = phase, None
-    for _ in range(3):  # a better lattice finds more of the pillars
+    for step in range(4):  # a better lattice finds more of the pillars
         index, positions = _candidate_sites(origin, vectors, (height, width))
         predicted = positions if field is None else positions + _look_up(field, index)
         found, match = _match_sites(scores, predicted, template.shape, pad, vectors)
@@ -167,10 +232,28 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
                                                               height - 1 - half)), axis=1)
         if whole.sum() < 4:
             whole = pillars
+        if step == 0:
+            # The first phase came from a cell folded over the centre of the image,
+            # blurred where stitched frames are out of step. The pillars aligned where
+            # the template found them give a sharp cell; its pillar may lie a little
+            # (or half a cell) away, which moves every site alike. Its pillars'
+            # median is the template from now on.
+            correction = vectors.T @ (_cell_centre(_aligned_cell(flat, found[whole], vectors))
+                                      / _CELL_BINS - 0.5)
+            origin = origin + correction
+            template = _median_patches(flat, found[whole] + correction, template.shape[0])
+            scores = cv2.matchTemplate(padded, template, cv2.TM_CCOEFF_NORMED)
+            continue
         origin, vectors = _fit_lattice(index[whole], found[whole])
         positions = origin + index[:, 1:2] * vectors[0] + index[:, 0:1] * vectors[1]
         field = _offset_field(index[whole], found[whole] - positions[whole])
-    (r0, r1), (c0, c1) = _array_extent(index, pillars)
+    # A row of defects (a write-field line through every pillar, collapsed pillars) at
+    # the array's edge matches the mean pillar poorly but is no substrate: the array
+    # is the block of sites that hold something, pillar or defect.
+    contrast = _local_contrast(flat, positions + _look_up(field, index), vectors)
+    occupied = pillars | ((contrast >= MIN_CONTRAST_SHARE * np.median(contrast[pillars]))
+                          & (match >= MIN_MATCH / 2))
+    (r0, r1), (c0, c1) = _array_extent(index, occupied)
     rows, cols = r1 - r0 + 1, c1 - c0 + 1
     if rows < 2 or cols < 2:
         raise NoLatticeError("no periodic pillar lattice found: fewer than 2 x 2 pillars")
@@ -200,6 +283,40 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
         matches=matches,
         image_shape=(height, width),
     )
+
+
+def derotate(grey, lattice):
+    """Rotate an image so that its lattice's rows run along x.
+
+    The canvas grows to hold the whole rotated image; the corners it adds
+    are filled with the median grey level of the image's border (mostly
+    substrate). Bicubic interpolation keeps thin lines sharp.
+
+    Parameters
+    ----------
+    grey : ndarray of shape (H, W), uint8
+    lattice : Lattice
+        Found in ``grey``.
+
+    Returns
+    -------
+    image : ndarray, uint8
+        The rotated image.
+    lattice : Lattice
+        The same lattice in the rotated image (angle about 0).
+    """
+    height, width = grey.shape
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), -lattice.angle, 1.0)
+    corners = np.array([[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1],
+                        [width - 1, height - 1, 1]], float) @ matrix.T
+    low = np.floor(corners.min(axis=0))
+    size = (np.ceil(corners.max(axis=0)) - low + 1).astype(int)
+    matrix[:, 2] -= low
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    fill = float(np.median(border))
+    image = cv2.warpAffine(grey, matrix, (int(size[0]), int(size[1])), flags=cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    return image, lattice.warped(matrix, image.shape)
 
 
 def flatten_illumination(grey):
@@ -290,8 +407,7 @@ def mean_cell(flat, vectors):
     """The mean unit cell of ``flat`` and the position of its pillar.
 
     Every pixel is folded onto the lattice's unit cell and the cells are
-    averaged; the pillar is half a cell from the cell's brightest point (see
-    :func:`_cell_centre`).
+    averaged; :func:`_cell_centre` finds the pillar in it.
 
     Returns
     -------
@@ -326,30 +442,63 @@ def _average_patches(image, vectors, phase, side):
     index, sites = _candidate_sites(phase, vectors, (height, width))
     ok = ((sites[:, 0] >= half + 1) & (sites[:, 0] < width - half - 2)
           & (sites[:, 1] >= half + 1) & (sites[:, 1] < height - half - 2))
-    sites = sites[ok]
-    if len(sites) == 0:
+    if not ok.any():
         raise NoLatticeError("no periodic pillar lattice found: no whole cell in the image")
+    return _median_patches(image, sites[ok], side)
+
+
+def _median_patches(image, sites, side):
+    """Median of the ``side``-square patches of ``image`` centred at ``sites`` (x, y;
+    sub-pixel; at most 200 of them, evenly spread)."""
     if len(sites) > 200:
         sites = sites[np.linspace(0, len(sites) - 1, 200).astype(int)]
+    half = side // 2
     offsets = np.arange(-half, half + 1, dtype=np.float32)
     map_x = (sites[:, 0, None, None] + offsets[None, None, :]).astype(np.float32)
     map_y = (sites[:, 1, None, None] + offsets[None, :, None]).astype(np.float32)
     map_x = np.broadcast_to(map_x, (len(sites), side, side)).reshape(-1, side)
     map_y = np.broadcast_to(map_y, (len(sites), side, side)).reshape(-1, side)
     patches = cv2.remap(image, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y),
-                        cv2.INTER_LINEAR).reshape(len(sites), side, side)
-    return np.median(patches, axis=0).astype(np.float32)
+                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.median(patches.reshape(len(sites), side, side), axis=0).astype(np.float32)
+
+
+_CELL_BINS = 48
+
+
+def _aligned_cell(flat, sites, vectors, bins=_CELL_BINS):
+    """Median unit cell (``bins`` x ``bins``, along the lattice vectors) of ``flat`` around
+    each of ``sites`` (x, y), its centre at the site."""
+    height, width = flat.shape
+    reach = 0.5 * (np.abs(vectors[0]) + np.abs(vectors[1]))
+    inside = np.all((sites >= reach + 1) & (sites < (width - 2 - reach[0],
+                                                      height - 2 - reach[1])), axis=1)
+    sites = sites[inside] if inside.sum() >= 4 else sites
+    if len(sites) > 400:
+        sites = sites[np.linspace(0, len(sites) - 1, 400).astype(int)]
+    steps = (np.arange(bins) + 0.5) / bins - 0.5
+    grid = steps[None, :, None] * vectors[0] + steps[:, None, None] * vectors[1]  # (b, b, 2)
+    maps = (sites[:, None, None, :] + grid[None]).astype(np.float32)
+    maps = maps.reshape(-1, bins, 2)
+    cells = cv2.remap(flat.astype(np.float32), np.ascontiguousarray(maps[..., 0]),
+                      np.ascontiguousarray(maps[..., 1]), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    return np.median(cells.reshape(len(sites), bins, bins), axis=0)
 
 
 def _cell_centre(cell):
-    """Position (x, y), in bins, of the pillar in a periodic mean cell of ``n x n`` bins:
-    half a cell from the brightest point of the smoothed cell.
+    """Position (x, y), in bins, of the pillar in a periodic mean cell of ``n x n`` bins.
 
-    The brightest point is the substrate between four pillars. Half a cell
-    away, by symmetry, is the pillar's centre. A pillar lit obliquely is
-    darker on one side, which moves its darkest point, its darkness centroid
-    and its centre of symmetry toward that side. The gap between pillars is
-    bounded by four of them, so it is not moved that way.
+    The brightest point of the smoothed cell is a centre of symmetry of the
+    lattice: the substrate between four pillars or, where pillars look bright
+    inside their dark rim, a pillar's centre. Either way the pillar is there
+    or half a cell away in x, y or both. Of those four points it is the one
+    nearest the centre of the circles the cell's edges draw (the pillars'
+    outlines, :func:`_circle_votes`). That centre itself is not used: a
+    pillar lit obliquely has a dark crescent on one side, which pulls its
+    edges, and the centre of symmetry of its look, toward that side (2 px on
+    synthetic arrays lit so), while the brightest point, bounded by pillars
+    all around, stays.
     """
     n = cell.shape[0]
     tiled = cv2.GaussianBlur(np.tile(cell, (3, 3)).astype(np.float32), (0, 0), 0.1 * n)
@@ -357,8 +506,32 @@ def _cell_centre(cell):
     y, x = np.unravel_index(np.argmax(smooth), smooth.shape)
     sx = _parabola_peak(tiled[n + y, n + x - 1 : n + x + 2])
     sy = _parabola_peak(tiled[n + y - 1 : n + y + 2, n + x])
-    gap = np.array([x + 0.5 + sx, y + 0.5 + sy])  # bin b spans [b, b + 1)
-    return (gap + n / 2) % n
+    bright = np.array([x + 0.5 + sx, y + 0.5 + sy])  # bin b spans [b, b + 1)
+    candidates = (bright + np.array([[0, 0], [n / 2, 0], [0, n / 2], [n / 2, n / 2]])) % n
+    votes = _circle_votes(cell)
+    outline = np.array(np.unravel_index(np.argmax(votes), votes.shape)[::-1]) + 0.5
+    gap = (candidates - outline + n / 2) % n - n / 2
+    return candidates[np.argmin(np.hypot(*gap.T))]
+
+
+def _circle_votes(cell):
+    """Circle Hough transform of a periodic cell: every edge pixel votes for the points
+    0.2-0.45 of a cell away across its gradient (either way: a pillar may be darker or
+    brighter than the substrate), weighted by the gradient's magnitude."""
+    n = cell.shape[0]
+    tiled = cv2.GaussianBlur(np.tile(cell, (3, 3)).astype(np.float32), (0, 0), 0.04 * n)
+    gx = cv2.Sobel(tiled, cv2.CV_32F, 1, 0)[n : 2 * n, n : 2 * n]
+    gy = cv2.Sobel(tiled, cv2.CV_32F, 0, 1)[n : 2 * n, n : 2 * n]
+    magnitude = np.hypot(gx, gy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ux, uy = np.nan_to_num(gx / magnitude), np.nan_to_num(gy / magnitude)
+    yy, xx = np.mgrid[:n, :n]
+    radii = np.concatenate([r := np.arange(0.2 * n, 0.45 * n, 0.5), -r])[:, None, None]
+    vx = np.rint(xx + radii * ux).astype(np.intp) % n
+    vy = np.rint(yy + radii * uy).astype(np.intp) % n
+    weights = np.broadcast_to(magnitude, vx.shape)
+    votes = np.bincount((vy * n + vx).ravel(), weights.ravel(), minlength=n * n).reshape(n, n)
+    return cv2.GaussianBlur(np.tile(votes, (3, 3)), (0, 0), 0.04 * n)[n : 2 * n, n : 2 * n]
 
 
 def _local_maxima(values, size):
@@ -495,6 +668,17 @@ def _fit_lattice(index, found, cut=3.0):
             break
         keep = new
     return solution[0], solution[1:]
+
+
+def _local_contrast(flat, sites, vectors):
+    """Standard deviation of ``flat`` in a square of 0.6 pitch around each site (x, y)."""
+    side = max(3, int(round(0.6 * min(np.hypot(*vectors[0]), np.hypot(*vectors[1]))))) | 1
+    mean = cv2.blur(flat, (side, side), borderType=cv2.BORDER_REFLECT)
+    square = cv2.blur(flat * flat, (side, side), borderType=cv2.BORDER_REFLECT)
+    std = np.sqrt(np.maximum(square - mean * mean, 0))
+    x = np.clip(np.rint(sites[:, 0]).astype(np.intp), 0, flat.shape[1] - 1)
+    y = np.clip(np.rint(sites[:, 1]).astype(np.intp), 0, flat.shape[0] - 1)
+    return std[y, x]
 
 
 def _array_extent(index, pillars):

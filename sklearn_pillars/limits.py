@@ -186,7 +186,7 @@ def band_rows(grid_size, tile_half):
 
 
 def estimate_memory(headers, grid_size, tile_half, *, file_bytes=0, classify=True,
-                    preset=None, banded=False, fit_tiles=0):
+                    preset=None, banded=False, fit_tiles=0, n_sites=None):
     """Peak memory of reading (and classifying) arrays, from their headers.
 
     Parameters
@@ -207,6 +207,9 @@ def estimate_memory(headers, grid_size, tile_half, *, file_bytes=0, classify=Tru
         Tiles a model is fitted on from their features
         (:func:`~sklearn_pillars.fit_arrays`): :data:`FIT_BYTES_PER_TILE`
         each, for the features, the clustering and the outlier detector.
+    n_sites : int, optional
+        Sites of all the arrays together, where known (a found lattice),
+        instead of ``grid_size**2`` per array.
 
     Returns
     -------
@@ -217,7 +220,9 @@ def estimate_memory(headers, grid_size, tile_half, *, file_bytes=0, classify=Tru
         return 0
     images = sum(h.width * h.height for h in headers)  # held as grey uint8
     decoding = file_bytes + max(h.decoded_bytes for h in headers)
-    tiles = x_bytes(len(headers) * grid_size * grid_size, tile_half)
+    if n_sites is None:
+        n_sites = len(headers) * grid_size * grid_size
+    tiles = x_bytes(n_sites, tile_half)
     if banded:
         rows = band_rows(grid_size, tile_half) or grid_size
         tiles = len(headers) * x_bytes(min(grid_size, rows + 2) * grid_size, tile_half)

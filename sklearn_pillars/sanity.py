@@ -111,14 +111,17 @@ def _feature_size(crops):
     return float(2 * below[0]) if below.size else float(k)
 
 
-def array_profile(grey, grid_size, *, random_state=0):
+def array_profile(grey, grid_size, *, lattice=None, random_state=0):
     """Basic statistics of an array image: contrast, level, pitch, pillar size, lattice score.
 
     Parameters
     ----------
     grey : ndarray of shape (H, W), uint8
-    grid_size : int
-        Sites per row and per column.
+    grid_size : int or None
+        Sites per row and per column of the uniform grid.
+    lattice : Lattice, optional
+        The lattice found in ``grey``, whose sites and pitch are used instead
+        of the uniform grid's (``grid_size`` is then ignored).
     random_state : int, default=0
         Which sites are sampled (at most :data:`SAMPLE_SITES`), and the random phases.
 
@@ -131,18 +134,27 @@ def array_profile(grey, grid_size, *, random_state=0):
     rng = np.random.default_rng(random_state)
     step = max(1, grey.size // 2**20)  # percentiles of about a million pixels
     low, level, high = np.percentile(grey.ravel()[::step], [1, 50, 99])
-    pitch_y, pitch_x = h / grid_size, w / grid_size
+    if lattice is None:
+        pitch_y, pitch_x = h / grid_size, w / grid_size
+        n_sites = grid_size * grid_size
+    else:
+        pitch_x, pitch_y = lattice.pitch
+        n_sites = lattice.centers.shape[0] * lattice.centers.shape[1]
     side = max(4, int(min(pitch_x, pitch_y)))
     samples = min(side, 48)
     sigma = max(0.5, samples / 16)  # tolerate a pixel or two of lattice distortion
-    n = min(SAMPLE_SITES, grid_size * grid_size)
-    sites = rng.choice(grid_size * grid_size, size=n, replace=False) if n < grid_size**2 \
-        else np.arange(n)
-    rows, cols = np.divmod(sites, grid_size)
+    n = min(SAMPLE_SITES, n_sites)
+    sites = rng.choice(n_sites, size=n, replace=False) if n < n_sites else np.arange(n)
     scores = []
     for phase_y, phase_x in ((0.5, 0.5), (rng.random(n), rng.random(n))):
-        crops = _crops(grey, (rows + phase_y) * pitch_y, (cols + phase_x) * pitch_x, side,
-                       samples)
+        if lattice is None:
+            rows, cols = np.divmod(sites, grid_size)
+            centres_x, centres_y = (cols + phase_x) * pitch_x, (rows + phase_y) * pitch_y
+        else:  # the refined centres, or random phases of the cell around them
+            phase = np.column_stack(np.broadcast_arrays(phase_x, phase_y)) - 0.5
+            centres_x, centres_y = (lattice.centers.reshape(-1, 2)[sites]
+                                    + phase @ lattice.vectors).T
+        crops = _crops(grey, centres_y, centres_x, side, samples)
         if len(scores) == 0:
             pillar = _feature_size(crops) * side / samples
         scores.append(_likeness(ndimage.gaussian_filter(crops, (0, sigma, sigma))))
@@ -151,13 +163,16 @@ def array_profile(grey, grid_size, *, random_state=0):
                         lattice_score=scores[0] - scores[1])
 
 
-def check_pillar_array(grey, grid_size, *, name="image", on_fail="raise"):
+def check_pillar_array(grey, grid_size, *, name="image", on_fail="raise", lattice=None):
     """Check that an image shows a pillar array of the given grid; return its profile.
 
     Parameters
     ----------
     grey : ndarray of shape (H, W), uint8
-    grid_size : int
+    grid_size : int or None
+        Sites per row and column of the uniform grid.
+    lattice : Lattice, optional
+        The lattice found in ``grey``, checked instead of the uniform grid.
     name : str
         Names the image in messages.
     on_fail : {"raise", "warn"}, default="raise"
@@ -181,13 +196,14 @@ def check_pillar_array(grey, grid_size, *, name="image", on_fail="raise"):
     """
     if on_fail not in ("raise", "warn"):
         raise ValueError(f"on_fail must be 'raise' or 'warn', got {on_fail!r}")
-    profile = array_profile(grey, grid_size)
+    profile = array_profile(grey, grid_size, lattice=lattice)
+    rows, cols = (grid_size, grid_size) if lattice is None else lattice.shape
     problem = None
     if profile.contrast < MIN_CONTRAST:
         problem = (f"is blank: its grey levels span only {profile.contrast:.0f} "
                    f"(1st to 99th percentile, at least {MIN_CONTRAST:.0f} needed)")
     elif profile.lattice_score < MIN_LATTICE_SCORE:
-        problem = (f"shows no lattice of {grid_size} x {grid_size} pillars (lattice score "
+        problem = (f"shows no lattice of {rows} x {cols} pillars (lattice score "
                    f"{profile.lattice_score:.2f}, at least {MIN_LATTICE_SCORE} expected: the "
                    f"sites do not look alike); check the grid size, or that this is a pillar "
                    f"array image")

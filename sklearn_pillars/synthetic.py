@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .lattice import Lattice
 from .tileset import concat_tilesets
 from .tiling import _check_positive_int, tile_array, tile_boxes
 
@@ -44,6 +45,11 @@ def make_pillar_arrays(
     noise=0.5,
     field_period=15,
     photometric=0.0,
+    shape=None,
+    rotation=0.0,
+    margin=0.0,
+    gradient=0.0,
+    derotate="auto",
 ):
     """Render synthetic pillar-array images and cut them into labelled tiles.
 
@@ -137,11 +143,37 @@ def make_pillar_arrays(
         drawn do not depend on ``photometric``: the same ``random_state``
         gives the same arrays, only their photometry differs. 0 gives exactly
         the images of the default.
+    shape : tuple of int, optional
+        ``(rows, cols)`` of sites, for rectangular arrays; default
+        ``(grid_size, grid_size)``.
+    rotation : float, default=0.0
+        Rotation of the array in the frame, in degrees counter-clockwise
+        (at most 45 either way).
+    margin : float or tuple of 4 floats, default=0.0
+        Substrate around the array, in pitches: one for every side, or
+        ``(top, right, bottom, left)``.
+    gradient : float, default=0.0
+        Peak-to-peak grey levels of an extra linear illumination gradient
+        across the frame, in a random direction.
+
+        With ``shape`` given, or any of the other three not 0, each array is a
+        *frame*, as a microscope takes it: the array (cropped to ``shape``) with its margin, rotated about the
+        frame's centre. The tiles are cut around the true site centres
+        (``tiles.lattices`` holds each frame's true
+        :class:`~sklearn_pillars.Lattice`; a frame rotated by more than
+        :data:`~sklearn_pillars.tiling.DEROTATE_ANGLE` degrees is turned
+        upright first, as :func:`~sklearn_pillars.tile_array` does), so the
+        labels stay those of the sites. Their random draws have a stream of
+        their own: the same ``random_state`` gives the same pillars and labels.
+    derotate : {"auto", True, False}, default="auto"
+        For a frame, as in :func:`~sklearn_pillars.tile_array`; ``False`` keeps
+        ``array_images`` as the microscope would give them (rotated), with
+        their true lattices, to test :func:`~sklearn_pillars.find_lattice`.
 
     Returns
     -------
     TileSet
-        ``grid_size**2 * n_arrays`` tiles with ``y`` (the five classes of
+        ``grid_size**2 * n_arrays`` (or ``rows * cols * n_arrays``) tiles with ``y`` (the five classes of
         :data:`~sklearn_pillars.CLASSES`), ``stitch_type`` (``"seam"`` or
         ``"field"`` for Stitching tiles, a seam winning where both cross;
         ``""`` elsewhere), ``array_images`` (uint8) and ``array_names``
@@ -165,6 +197,7 @@ def make_pillar_arrays(
     field_period = _check_number(field_period, "field_period", low=1.0)
     photometric = _check_number(photometric, "photometric", low=0.0)
     rates = _check_rates(defect_rates)
+    frame = _check_frame(grid_size, shape, rotation, margin, gradient)
     try:
         random_state = check_random_state(random_state)
     except ValueError as error:
@@ -172,23 +205,85 @@ def make_pillar_arrays(
     # A Generator for speed (float32 normals), seeded through sklearn's random_state contract.
     seed = random_state.randint(2**32, size=4, dtype=np.uint64)
     rng = np.random.default_rng(seed)
-    # Photometry has a stream of its own, so that it leaves the content of the arrays unchanged.
+    # Photometry and the frame have streams of their own, so that they leave the content
+    # of the arrays unchanged.
     photo_rng = np.random.default_rng([*seed, 1])
+    frame_rng = np.random.default_rng([*seed, 2])
 
     parts, labels, kinds = [], [], []
     for index in range(n_arrays):
         photometry = _draw_photometry(photo_rng, photometric, pitch / _REF_PITCH)
-        image, y, stitch, _ = _make_array(
-            rng, grid_size, pitch, tile_half, rates, noise, field_period, photometry
+        if frame is not None:
+            frame.update(gradient_angle=float(frame_rng.uniform(0, 2 * np.pi)), rng=frame_rng)
+        side = grid_size if frame is None else max(frame["shape"])
+        image, y, stitch, centres = _make_array(
+            rng, side, pitch, tile_half, rates, noise, field_period, photometry, frame
         )
-        parts.append(tile_array(image, grid_size, tile_half, name=f"synthetic_{index}",
-                                input_check="skip"))
+        name = f"synthetic_{index}"
+        if frame is None:
+            parts.append(tile_array(image, grid_size, tile_half, name=name, input_check="skip"))
+        else:
+            rows, cols = frame["shape"]
+            y, stitch = y[:rows, :cols], stitch[:rows, :cols]
+            parts.append(tile_array(image, tile_half=tile_half, name=name, input_check="skip",
+                                    lattice=Lattice.from_centers(centres, image.shape),
+                                    derotate=derotate))
         labels.append(y.ravel())
         kinds.append(stitch.ravel())
     tiles = concat_tilesets(parts)
     tiles.y = np.concatenate(labels)
     tiles.stitch_type = np.concatenate(kinds)
     return tiles
+
+
+def _check_frame(grid_size, shape, rotation, margin, gradient):
+    """The frame geometry of :func:`make_pillar_arrays` as a dict, or None for none."""
+    framed = shape is not None
+    if shape is None:
+        shape = (grid_size, grid_size)
+    else:
+        if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
+            raise ValueError(f"shape must be a pair (rows, cols), got {shape!r}")
+        shape = tuple(_check_positive_int(n, "shape") for n in shape)
+        if min(shape) < 2:
+            raise ValueError(f"shape needs at least 2 rows and 2 columns, got {shape}")
+    rotation = _check_number(rotation, "rotation", low=-45.0)
+    if rotation > 45:
+        raise ValueError(f"rotation must be within -45..45 degrees, got {rotation}")
+    margins = margin if isinstance(margin, (tuple, list)) else (margin,) * 4
+    if len(margins) != 4:
+        raise ValueError(f"margin must be a number or (top, right, bottom, left), got {margin!r}")
+    margins = tuple(_check_number(m, "margin", low=0.0) for m in margins)
+    gradient = _check_number(gradient, "gradient", low=0.0)
+    if not framed and rotation == 0 and not any(margins) and not gradient:
+        return None
+    if min(shape) < 2:
+        raise ValueError(f"a frame (rotation, margin, gradient) needs at least 2 x 2 sites, "
+                         f"got grid_size={grid_size}")
+    return {"shape": shape, "rotation": rotation, "margin": margins, "gradient": gradient}
+
+
+def _place_in_frame(image, centres, pitch, frame):
+    """The square array ``image`` (float32) cropped to ``frame["shape"]`` sites, with its
+    margin of substrate, rotated about the frame's centre and tilted by the gradient;
+    and its site ``centres`` (rows, cols, 2) moved alike."""
+    rows, cols = frame["shape"]
+    image = image[: rows * pitch, : cols * pitch]
+    centres = centres[:rows, :cols]
+    top, right, bottom, left = (int(round(m * pitch)) for m in frame["margin"])
+    height, width = rows * pitch + top + bottom, cols * pitch + left + right
+    substrate = float(np.percentile(image, 90))
+    warp = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), frame["rotation"], 1.0)
+    warp[:, 2] += warp[:, :2] @ np.array([left, top])  # the array's pixel (0, 0) at (left, top)
+    out = cv2.warpAffine(image, warp, (width, height), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=substrate)
+    if frame["gradient"]:
+        cos, sin = math.cos(frame["gradient_angle"]), math.sin(frame["gradient_angle"])
+        scale = 0.5 * frame["gradient"] / (abs(cos) + abs(sin))
+        ramp_y = np.linspace(-1, 1, height, dtype=np.float32)
+        ramp_x = np.linspace(-1, 1, width, dtype=np.float32)
+        out += scale * sin * ramp_y[:, None] + scale * cos * ramp_x[None, :]
+    return out, centres @ warp[:, :2].T + warp[:, 2]
 
 
 def _check_number(value, name, low):
@@ -424,13 +519,16 @@ def _crosses(position, low, high):
     return (position - low > _MARGIN) & (high - position > _MARGIN)
 
 
-def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry=None):
-    """One array image with its (g, g) labels, stitch kinds and (g, g, 2) site centres
-    ``(x, y)``: where each site's pillar is drawn, with the seams' shifts but not the
-    pillars' own jitter or defects.
+def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry=None,
+                frame=None):
+    """One array image with its (g, g) labels, stitch kinds and site centres ``(x, y)``:
+    where each site's pillar is drawn, with the seams' shifts but not the pillars' own
+    jitter or defects; (g, g, 2), or (rows, cols, 2) in a ``frame``.
 
     ``photometry`` (from :func:`_draw_photometry`, or None for none) varies the image
-    before the noise; it draws nothing from ``rng``.
+    before the noise; so does ``frame`` (from :func:`_check_frame`, or None), which
+    places the array in a frame (:func:`_place_in_frame`) before the photometry. Neither
+    draws from ``rng``.
     """
     s = pitch / _REF_PITCH
     size = g * pitch
@@ -481,10 +579,16 @@ def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry
     at = centres[None, :] + 0.5 + params["field_v_at"]
     on_field |= (params["field_v"] != 0) & _crosses(at, *(b[None, :] for b in spans[1]))
 
+    sites = np.arange(g) * pitch + pitch // 2  # where _render_sites centres them
+    moved += np.stack(np.meshgrid(sites, sites), axis=-1)
+    if frame is not None:
+        image, moved = _place_in_frame(image, moved, pitch, frame)
     if photometry is not None:
         image = _apply_photometry(image, photometry)
     if noise:
-        image += noise * rng.standard_normal(image.shape, dtype=np.float32)
+        square = rng.standard_normal((size, size), dtype=np.float32)  # drawn alike in a frame
+        image += noise * (square if frame is None
+                          else frame["rng"].standard_normal(image.shape, dtype=np.float32))
     image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
     labels = np.full((g, g), "Good", dtype=object)
@@ -493,6 +597,4 @@ def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry
     labels[states == _COLLAPSED] = "Collapsed"
     labels[states == _MISSING] = "Missing"
     stitch = np.where(labels == "Stitching", np.where(on_seam, "seam", "field"), "")
-    sites = np.arange(g) * pitch + pitch // 2  # where _render_sites centres them
-    moved += np.stack(np.meshgrid(sites, sites), axis=-1)
     return image, labels.astype(str), stitch.astype(str), moved

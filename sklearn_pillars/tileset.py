@@ -221,6 +221,10 @@ class TileSet:
     array_profiles : list of ArrayProfile or None
         Basic statistics of each array image (contrast, pitch, pillar size,
         lattice score), where the input was checked.
+    lattices : list of Lattice or None
+        The lattice of each array image the tiles were cut around (from
+        :func:`~sklearn_pillars.find_lattice`; the true one for synthetic
+        frames), or None for the uniform grid.
 
     Indexing with an integer array, boolean mask or slice selects tiles and
     returns a new TileSet sharing ``array_names`` and ``array_images``.
@@ -236,6 +240,7 @@ class TileSet:
     array_images: list | None = field(default=None, repr=False)
     stitch_type: np.ndarray | None = None
     array_profiles: list | None = field(default=None, repr=False)
+    lattices: list | None = field(default=None, repr=False)
 
     def __len__(self):
         return self.X.shape[0]
@@ -304,6 +309,8 @@ def concat_tilesets(tilesets):
 
     array_images = [ts.array_images for ts in tilesets]
     profiles = [ts.array_profiles for ts in tilesets]
+    lattices = [ts.lattices or [None] * len(ts.array_names) for ts in tilesets]
+    lattices = [lat for parts in lattices for lat in parts]
     return TileSet(
         X=X,
         images=[im for ts in tilesets for im in ts.images],
@@ -317,4 +324,5 @@ def concat_tilesets(tilesets):
         stitch_type=joined("stitch_type"),
         array_profiles=None if any(p is None for p in profiles)
         else [p for ps in profiles for p in ps],
+        lattices=None if all(lat is None for lat in lattices) else lattices,
     )

@@ -1,11 +1,19 @@
 """Cutting an array image into one tile per lattice site.
 
-The geometry is the original notebook's: an ``H x W`` image holds a
-``grid_size x grid_size`` lattice with pitch ``W / grid_size`` by
-``H / grid_size``; site ``(r, c)`` (0-based) is centred at
-``(int((c + 0.5) * W / grid_size), int((r + 0.5) * H / grid_size))`` and its
-tile reaches ``tile_half`` pixels each way, clipped to the image. Edge tiles
-are therefore smaller than ``2 * tile_half``.
+Two geometries:
+
+- **uniform** (an integer ``grid_size``, the original notebook's): an
+  ``H x W`` image holds a ``grid_size x grid_size`` lattice with pitch
+  ``W / grid_size`` by ``H / grid_size``; site ``(r, c)`` (0-based) is
+  centred at ``(int((c + 0.5) * W / grid_size), int((r + 0.5) * H / grid_size))``;
+- **found** (``grid_size="auto"`` or a :class:`~sklearn_pillars.Lattice`):
+  the sites are the refined centres of :func:`~sklearn_pillars.find_lattice`,
+  any number of rows and columns, anywhere in the frame; an image rotated by
+  more than :data:`DEROTATE_ANGLE` degrees is first turned so that the rows
+  run along x.
+
+Either way a tile reaches ``tile_half`` pixels each way from its site,
+clipped to the image, so edge tiles may be smaller than ``2 * tile_half``.
 """
 
 from __future__ import annotations
@@ -22,6 +30,10 @@ MIN_PITCH = 4
 #: A tile may be at most this many pitches wide (a larger one holds mostly neighbours,
 #: and its memory grows with the square).
 MAX_TILE_PITCHES = 4
+#: Rotation (degrees) of a found lattice beyond which ``derotate="auto"`` turns the image
+#: first: at 0.5 degrees the corners of a 64-pixel tile are off by 0.4 pixels.
+DEROTATE_ANGLE = 0.5
+DEROTATE_CHOICES = ("auto", True, False)
 
 
 def _check_positive_int(value, name):
@@ -55,12 +67,7 @@ def check_geometry(height, width, grid_size, tile_half):
             f"pitch of {min(pitch_x, pitch_y):.1f} pixels, below the {MIN_PITCH} needed to "
             "see a pillar; check the grid size"
         )
-    if 2 * tile_half > MAX_TILE_PITCHES * max(pitch_x, pitch_y):
-        raise ValueError(
-            f"tile_half={tile_half} gives tiles of {2 * tile_half} pixels, more than "
-            f"{MAX_TILE_PITCHES} times the lattice pitch ({max(pitch_x, pitch_y):.0f} pixels "
-            f"for grid_size={grid_size}); a tile should span about one pitch"
-        )
+    check_tile_half(tile_half, max(pitch_x, pitch_y), f"for grid_size={grid_size}")
 
 
 def tile_boxes(height, width, grid_size=21, tile_half=32):
@@ -96,6 +103,97 @@ def tile_boxes(height, width, grid_size=21, tile_half=32):
     y1 = np.minimum(height, cy + tile_half)
     rows, cols = np.divmod(np.arange(grid_size * grid_size), grid_size)
     return np.stack([x0[cols], y0[rows], x1[cols], y1[rows]], axis=1)
+
+
+def check_tile_half(tile_half, pitch, what):
+    """Refuse tiles more than :data:`MAX_TILE_PITCHES` pitches wide."""
+    if 2 * tile_half > MAX_TILE_PITCHES * pitch:
+        raise ValueError(
+            f"tile_half={tile_half} gives tiles of {2 * tile_half} pixels, more than "
+            f"{MAX_TILE_PITCHES} times the lattice pitch ({pitch:.0f} pixels {what}); "
+            "a tile should span about one pitch"
+        )
+
+
+def lattice_boxes(lattice, tile_half=32):
+    """Tile boxes centred on the refined site centres of a found lattice.
+
+    Parameters
+    ----------
+    lattice : Lattice
+        From :func:`~sklearn_pillars.find_lattice`.
+    tile_half : int, default=32
+        Half the side of a full tile.
+
+    Returns
+    -------
+    boxes : ndarray of shape (rows * cols, 4), int64
+        ``x0, y0, x1, y1`` per site, row-major (x1, y1 exclusive), clipped to
+        the image; a tile is at least one pixel even for a site at the edge.
+    """
+    tile_half = _check_positive_int(tile_half, "tile_half")
+    check_tile_half(tile_half, max(lattice.pitch), "found in the image")
+    height, width = lattice.image_shape
+    # Pixel (i, j) covers [i - 0.5, i + 0.5): the box [c - h, c + h) is centred on c - 0.5.
+    cx, cy = np.rint(lattice.centers.reshape(-1, 2) + 0.5).astype(np.int64).T
+    x0 = np.clip(cx - tile_half, 0, width - 1)
+    y0 = np.clip(cy - tile_half, 0, height - 1)
+    x1 = np.clip(cx + tile_half, x0 + 1, width)
+    y1 = np.clip(cy + tile_half, y0 + 1, height)
+    return np.stack([x0, y0, x1, y1], axis=1)
+
+
+def place_lattice(grey, lattice, derotate="auto", *, name="image"):
+    """The image and lattice to cut tiles from: the lattice found if ``"auto"``, and
+    both turned upright where ``derotate`` asks for it.
+
+    Parameters
+    ----------
+    grey : ndarray of shape (H, W), uint8
+    lattice : "auto" or Lattice
+        ``"auto"`` finds it with :func:`~sklearn_pillars.find_lattice`.
+    derotate : {"auto", True, False}, default="auto"
+        Turn the image so that the rows run along x: when the lattice is
+        rotated by more than :data:`DEROTATE_ANGLE` degrees, always, or never.
+    name : str
+        Names the image in messages.
+
+    Returns
+    -------
+    grey : ndarray, uint8
+    lattice : Lattice
+
+    Raises
+    ------
+    NoLatticeError
+        When ``lattice="auto"`` and the image shows no lattice of pillars.
+    """
+    from .lattice import Lattice, NoLatticeError, derotate as turn, find_lattice
+
+    if derotate not in DEROTATE_CHOICES:
+        raise ValueError(f"derotate must be one of {DEROTATE_CHOICES}, got {derotate!r}")
+    if isinstance(lattice, str) and lattice == "auto":
+        try:
+            lattice = find_lattice(grey)
+        except NoLatticeError as error:
+            raise NoLatticeError(f"{name}: {error}") from None
+    elif not isinstance(lattice, Lattice):
+        raise TypeError(f"lattice must be 'auto' or a Lattice, got {type(lattice).__name__}")
+    elif tuple(lattice.image_shape) != grey.shape:
+        raise ValueError(f"the lattice was found in an image of {lattice.image_shape[0]} x "
+                         f"{lattice.image_shape[1]} pixels, but {name} has "
+                         f"{grey.shape[0]} x {grey.shape[1]}")
+    if derotate is True or (derotate == "auto" and abs(lattice.angle) > DEROTATE_ANGLE):
+        grey, lattice = turn(grey, lattice)
+    return grey, lattice
+
+
+def _lattice_argument(grid_size, lattice):
+    """``lattice`` as given, or ``"auto"`` for ``grid_size="auto"``; checks ``grid_size``."""
+    if isinstance(grid_size, str) and grid_size == "auto":
+        return "auto" if lattice is None else lattice
+    _check_positive_int(grid_size, "grid_size")
+    return lattice
 
 
 def to_grey(image, name="image"):
@@ -139,7 +237,7 @@ def to_grey(image, name="image"):
 INPUT_CHECKS = ("raise", "warn", "skip")
 
 
-def profile_arrays(greys, names, grid_size, input_check="raise"):
+def profile_arrays(greys, names, grid_size, input_check="raise", lattices=None):
     """Check that each image shows a pillar array of the grid; return their profiles.
 
     Parameters
@@ -148,12 +246,15 @@ def profile_arrays(greys, names, grid_size, input_check="raise"):
         Grey array images.
     names : sequence of str
         Their names, for messages.
-    grid_size : int
+    grid_size : int or None
+        Sites per row and column of the uniform geometry (None with ``lattices``).
     input_check : {"raise", "warn", "skip"}, default="raise"
         What to do with an image that is blank or shows no lattice of the
         grid (:func:`~sklearn_pillars.sanity.check_pillar_array`): raise
         :class:`~sklearn_pillars.NotAnArrayError`, warn and go on, or skip
         the check (no profiles).
+    lattices : sequence of Lattice, optional
+        The lattice found in each image, instead of the uniform grid.
 
     Returns
     -------
@@ -165,11 +266,14 @@ def profile_arrays(greys, names, grid_size, input_check="raise"):
         raise ValueError(f"input_check must be one of {INPUT_CHECKS}, got {input_check!r}")
     if input_check == "skip":
         return None
-    return [check_pillar_array(grey, grid_size, name=str(name), on_fail=input_check)
-            for grey, name in zip(greys, names, strict=True)]
+    lattices = [None] * len(greys) if lattices is None else lattices
+    return [check_pillar_array(grey, grid_size, name=str(name), on_fail=input_check,
+                               lattice=lattice)
+            for grey, name, lattice in zip(greys, names, lattices, strict=True)]
 
 
-def tile_array(image, grid_size=21, tile_half=32, *, name="array", input_check="raise"):
+def tile_array(image, grid_size=21, tile_half=32, *, lattice=None, derotate="auto",
+               name="array", input_check="raise"):
     """Cut an in-memory array image into one tile per lattice site.
 
     Parameters
@@ -177,23 +281,39 @@ def tile_array(image, grid_size=21, tile_half=32, *, name="array", input_check="
     image : ndarray
         Grey (H, W) or colour (H, W, 3|4, BGR) image, uint8 or uint16;
         converted with :func:`to_grey`.
-    grid_size : int, default=21
-        Sites per row and per column.
+    grid_size : int or "auto", default=21
+        Sites per row and per column of the uniform geometry, which expects
+        the image cropped to the array (the notebook's); ``"auto"`` finds the
+        lattice in the image (as ``lattice="auto"``).
     tile_half : int, default=32
         Half the side of a full tile; tiles are ``2 * tile_half`` square
         except at the image edge, where they are clipped.
+    lattice : "auto" or Lattice, optional
+        Cut around the refined site centres of a lattice instead of the
+        uniform grid: ``"auto"`` finds it with
+        :func:`~sklearn_pillars.find_lattice`; a :class:`~sklearn_pillars.Lattice`
+        found in this image is used as it is. ``grid_size`` is then ignored.
+    derotate : {"auto", True, False}, default="auto"
+        With a lattice, turn the image so that its rows run along x before
+        cutting: when it is rotated by more than :data:`DEROTATE_ANGLE`
+        degrees, always, or never. ``array_images`` and ``boxes`` are then
+        those of the turned image.
     name : str, default="array"
         Name of the array, used in ``array_names`` and tile names.
     input_check : {"raise", "warn", "skip"}, default="raise"
         Whether a blank image, or one without a lattice of ``grid_size``
         pillars, raises :class:`~sklearn_pillars.NotAnArrayError`, warns, or
-        is not checked (see :func:`profile_arrays`).
+        is not checked (see :func:`profile_arrays`). An image in which
+        ``"auto"`` finds no lattice always raises
+        :class:`~sklearn_pillars.NoLatticeError`.
 
     Returns
     -------
     TileSet
-        ``grid_size**2`` tiles in row-major order, all with array index 0;
-        combine several with :func:`~sklearn_pillars.concat_tilesets`.
+        One tile per site in row-major order (``grid_size**2``, or rows x
+        cols of the lattice), all with array index 0, and ``lattices`` (the
+        lattice, or None for the uniform grid); combine several with
+        :func:`~sklearn_pillars.concat_tilesets`.
 
     Examples
     --------
@@ -203,25 +323,37 @@ def tile_array(image, grid_size=21, tile_half=32, *, name="array", input_check="
     >>> len(tiles), tiles.images[0].shape, tiles.X.shape
     (441, (10, 10), (441, 105))
     """
+    lattice = _lattice_argument(grid_size, lattice)
     grey = to_grey(image, name=repr(name))
-    tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
-    profiles = profile_arrays([grey], [name], grid_size, input_check)
-    tiles = build_tileset([grey], [name], grid_size, tile_half)
+    if lattice is None:
+        tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
+    else:
+        grey, lattice = place_lattice(grey, lattice, derotate, name=repr(name))
+        lattice_boxes(lattice, tile_half)  # validates
+    lattices = None if lattice is None else [lattice]
+    profiles = profile_arrays([grey], [name], grid_size, input_check, lattices)
+    tiles = build_tileset([grey], [name], grid_size, tile_half, lattices=lattices)
     tiles.array_profiles = profiles
     return tiles
 
 
-def build_tileset(greys, names, grid_size, tile_half, sites=None):
+def build_tileset(greys, names, grid_size, tile_half, sites=None, lattices=None):
     """One TileSet of the lattice sites of several grey images (array index = list position).
 
-    ``sites`` (row-major site numbers) restricts every image to those sites.
-    X is allocated once for all the images.
+    The sites are those of the uniform ``grid_size`` grid, or of ``lattices``
+    (one per image) where given. ``sites`` (row-major site numbers)
+    restricts every image to those sites. X is allocated once for all the images.
     """
     images, positions, boxes = [], [], []
     for index, grey in enumerate(greys):
-        all_boxes = tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)
+        if lattices is None:
+            all_boxes = tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)
+            n_cols = grid_size
+        else:
+            all_boxes = lattice_boxes(lattices[index], tile_half)
+            n_cols = lattices[index].shape[1]
         chosen = np.arange(len(all_boxes)) if sites is None else sites
-        rows, cols = np.divmod(chosen, grid_size)
+        rows, cols = np.divmod(chosen, n_cols)
         boxes.append(all_boxes[chosen])
         images += [grey[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes[-1]]
         positions.append(np.stack([np.full_like(chosen, index), rows + 1, cols + 1], axis=1))
@@ -234,11 +366,12 @@ def build_tileset(greys, names, grid_size, tile_half, sites=None):
         boxes=np.concatenate(boxes),
         tile_size=2 * tile_half,
         array_images=list(greys),
+        lattices=None if lattices is None else list(lattices),
     )
 
 
 def iter_tile_chunks(image, grid_size=21, tile_half=32, *, chunk_rows=64, halo=0,
-                     name="array", input_check="raise"):
+                     lattice=None, derotate="auto", name="array", input_check="raise"):
     """Cut a large array image lazily, a band of grid rows at a time.
 
     For wafer-scale arrays whose X does not fit in memory at once: band
@@ -251,8 +384,9 @@ def iter_tile_chunks(image, grid_size=21, tile_half=32, *, chunk_rows=64, halo=0
 
     Parameters
     ----------
-    image, grid_size, tile_half, name, input_check
-        As in :func:`tile_array` (the whole image is checked once).
+    image, grid_size, tile_half, lattice, derotate, name, input_check
+        As in :func:`tile_array` (the whole image is checked once, and a
+        lattice found once).
     chunk_rows : int, default=64
         Core grid rows per band.
     halo : int, default=0
@@ -265,11 +399,20 @@ def iter_tile_chunks(image, grid_size=21, tile_half=32, *, chunk_rows=64, halo=0
     chunk_rows = _check_positive_int(chunk_rows, "chunk_rows")
     if isinstance(halo, bool) or not isinstance(halo, numbers.Integral) or halo < 0:
         raise ValueError(f"halo must be a non-negative integer, got {halo!r}")
+    lattice = _lattice_argument(grid_size, lattice)
     grey = to_grey(image, name=repr(name))
-    tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
-    profile_arrays([grey], [name], grid_size, input_check)
-    for start in range(0, grid_size, chunk_rows):
+    if lattice is None:
+        tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
+        n_rows = n_cols = grid_size
+    else:
+        grey, lattice = place_lattice(grey, lattice, derotate, name=repr(name))
+        lattice_boxes(lattice, tile_half)  # validates
+        n_rows, n_cols = lattice.shape
+    lattices = None if lattice is None else [lattice]
+    profile_arrays([grey], [name], grid_size, input_check, lattices)
+    for start in range(0, n_rows, chunk_rows):
         first = max(0, start - halo)
-        stop = min(grid_size, start + chunk_rows + halo)
-        sites = np.arange(first * grid_size, stop * grid_size)
-        yield build_tileset([grey], [name], grid_size, tile_half, sites=sites)
+        stop = min(n_rows, start + chunk_rows + halo)
+        sites = np.arange(first * n_cols, stop * n_cols)
+        yield build_tileset([grey], [name], grid_size, tile_half, sites=sites,
+                            lattices=lattices)

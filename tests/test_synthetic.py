@@ -266,8 +266,56 @@ def test_photometric_spreads_brightness_and_contrast_across_arrays():
         ({"photometric": float("inf")}, "photometric"),
         ({"photometric": "1"}, "photometric"),
         ({"photometric": True}, "photometric"),
+        ({"shape": (5,)}, "shape"),
+        ({"shape": (1, 5)}, "shape"),
+        ({"shape": (4, 0)}, "shape"),
+        ({"rotation": 50}, "rotation"),
+        ({"rotation": float("nan")}, "rotation"),
+        ({"margin": -1}, "margin"),
+        ({"margin": (1, 2)}, "margin"),
+        ({"gradient": -3}, "gradient"),
     ],
 )
 def test_bad_parameters_raise_naming_the_parameter(kwargs, name):
     with pytest.raises(ValueError, match=name):
         make_pillar_arrays(**{"n_arrays": 1, "grid_size": 2, **kwargs})
+
+
+def test_a_frame_keeps_the_pillars_and_labels_of_the_seed():
+    """rotation, margin, gradient and a rectangular shape change the picture, not what
+    is drawn where: the same random_state gives the same labels (cropped to the shape)."""
+    square = make_pillar_arrays(2, grid_size=9, random_state=7)
+    framed = make_pillar_arrays(2, grid_size=9, random_state=7, rotation=2.5, margin=1.0,
+                                gradient=30)
+    assert np.array_equal(square.y, framed.y)
+    assert np.array_equal(square.stitch_type, framed.stitch_type)
+    assert square.lattices is None and len(framed.lattices) == 2
+    wide = make_pillar_arrays(2, grid_size=9, random_state=7, shape=(5, 9))
+    assert np.array_equal(square.y.reshape(2, 9, 9)[:, :5].ravel(), wide.y)
+    assert wide.array_images[0].shape == (5 * 54, 9 * 54)
+    tall = make_pillar_arrays(1, random_state=7, shape=(6, 3), margin=(1, 0, 0, 2))
+    assert tall.array_images[0].shape == (7 * 54, 5 * 54)
+    assert len(tall) == 18 and tall.lattices[0].shape == (6, 3)
+
+
+@pytest.mark.parametrize("rotation", [0.0, 4.0])
+def test_pillars_sit_at_the_tile_centres_of_a_frame(rotation):
+    tiles = make_pillar_arrays(2, grid_size=7, defect_rates=NO_DEFECTS, random_state=4,
+                               rotation=rotation, margin=0.8, gradient=20)
+    images, _ = full_tiles(tiles)
+    assert len(images) == 98  # the margin keeps every tile whole
+    dy, dx = pillar_centre(images.mean(axis=0), 54)
+    assert abs(dx) < 0.7
+    assert -0.6 < dy < 1.0  # as in the square arrays, plus interpolation of the rotation
+
+
+def test_a_frame_has_its_margin_of_substrate_and_its_gradient():
+    tiles = make_pillar_arrays(1, grid_size=6, random_state=1, margin=(2, 0, 0, 0),
+                               gradient=40, noise=0)
+    image = tiles.array_images[0].astype(float)
+    margin, array = image[: 2 * 54 - 5], image[2 * 54 + 5 :]
+    # the margin is flat apart from the gradient; the array is not
+    assert np.std(margin - margin.mean(axis=0)) < 8 < np.std(array - array.mean(axis=0))
+    plain = make_pillar_arrays(1, grid_size=6, random_state=1, margin=(2, 0, 0, 0), noise=0)
+    tilt = image - plain.array_images[0]
+    assert 38 <= np.ptp(tilt) <= 42  # the plane's peak to peak, rounded to grey levels

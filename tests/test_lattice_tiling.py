@@ -1,0 +1,181 @@
+"""Tiles cut around a found lattice: tile_array / read_arrays / iter_tile_chunks with
+``grid_size="auto"`` or a Lattice, on synthetic frames whose true sites are known."""
+
+import cv2
+import numpy as np
+import pytest
+
+from sklearn_pillars import (
+    Lattice,
+    NoLatticeError,
+    concat_tilesets,
+    find_lattice,
+    iter_tile_chunks,
+    make_pillar_arrays,
+    read_arrays,
+    tile_array,
+)
+from sklearn_pillars.tiling import DEROTATE_ANGLE, lattice_boxes
+
+
+def box_centres(tiles):
+    """Centre (x, y) of each tile's box, in the pixel-centre coordinates of a Lattice."""
+    x0, y0, x1, y1 = tiles.boxes.T
+    return np.stack([(x0 + x1) / 2 - 0.5, (y0 + y1) / 2 - 0.5], axis=1)
+
+
+def unclipped(tiles):
+    return (tiles.X[:, 3] == tiles.tile_size) & (tiles.X[:, 4] == tiles.tile_size)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """Two frames with a margin and a gradient, not rotated; their truth tiles."""
+    return make_pillar_arrays(2, grid_size=9, random_state=3, margin=(1.2, 0.4, 0.8, 1.5),
+                              gradient=25)
+
+
+def test_auto_tiles_are_centred_on_the_true_sites(frames):
+    for index, image in enumerate(frames.array_images):
+        tiles = tile_array(image, "auto", name="frame")
+        truth = frames.lattices[index]
+        assert tiles.lattices[0].shape == truth.shape == (9, 9)
+        assert len(tiles) == 81
+        off = box_centres(tiles) - truth.centers.reshape(-1, 2)
+        # boxes are whole pixels: up to half a pixel of rounding on top of the lattice's error
+        assert np.sqrt(np.mean(np.sum(off**2, axis=1))) < 1.5
+        assert tiles.array_images[0] is image or np.array_equal(tiles.array_images[0], image)
+        assert unclipped(tiles).all()  # the margin leaves room for whole tiles
+
+
+def test_labels_and_tiles_of_a_frame_line_up(frames):
+    """make_pillar_arrays cuts a frame around its true sites; cutting around the found
+    ones gives the same tiles, give or take a pixel."""
+    tiles = tile_array(frames.array_images[0], lattice="auto")
+    truth = frames[frames.positions[:, 0] == 0]
+    assert np.array_equal(tiles.positions[:, 1:], truth.positions[:, 1:])
+    assert np.abs(tiles.boxes - truth.boxes).max() <= 2
+
+
+@pytest.mark.parametrize("rotation", [-3.5, 2.0])
+def test_a_rotated_frame_is_turned_upright(rotation):
+    tiles = make_pillar_arrays(1, grid_size=8, random_state=5, rotation=rotation, margin=1.0)
+    image = tiles.array_images[0]  # already upright: the truth tiles were derotated
+    assert abs(tiles.lattices[0].angle) < 0.1
+    # a frame as the microscope gives it: rotate the upright one back
+    h, w = image.shape
+    turn = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), rotation, 1.0)
+    frame = cv2.warpAffine(image, turn, (w, h), flags=cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_REPLICATE)
+    found = find_lattice(frame)
+    assert abs(found.angle - rotation) < 0.2
+    upright = tile_array(frame, "auto")
+    assert abs(upright.lattices[0].angle) < 0.1
+    assert upright.array_images[0].shape[0] > h and upright.array_images[0].shape[1] > w
+    assert len(upright) == 64
+    kept = tile_array(frame, "auto", derotate=False)
+    assert abs(kept.lattices[0].angle - rotation) < 0.2
+    assert kept.array_images[0].shape == frame.shape
+    assert abs(rotation) > DEROTATE_ANGLE
+
+
+def test_a_small_rotation_is_left_alone():
+    tiles = make_pillar_arrays(1, grid_size=8, random_state=2, rotation=0.3, margin=1.0)
+    image = tiles.array_images[0]
+    cut = tile_array(image, "auto")
+    assert cut.array_images[0] is image or cut.array_images[0].shape == image.shape
+    forced = tile_array(image, "auto", derotate=True)
+    assert abs(forced.lattices[0].angle) < 0.05
+    assert forced.array_images[0].shape != image.shape
+
+
+def test_rectangular_arrays_get_rows_and_columns():
+    tiles = make_pillar_arrays(1, random_state=1, shape=(6, 11), margin=0.7)
+    assert len(tiles) == 66 and tiles.lattices[0].shape == (6, 11)
+    cut = tile_array(tiles.array_images[0], "auto")
+    assert cut.lattices[0].shape == (6, 11)
+    assert sorted(set(cut.positions[:, 1])) == list(range(1, 7))
+    assert sorted(set(cut.positions[:, 2])) == list(range(1, 12))
+    assert len({tuple(p) for p in cut.positions}) == 66
+
+
+def test_iter_tile_chunks_covers_a_found_lattice_once():
+    tiles = make_pillar_arrays(1, random_state=1, shape=(7, 5), margin=0.5)
+    image = tiles.array_images[0]
+    bands = list(iter_tile_chunks(image, "auto", chunk_rows=3, halo=1))
+    assert len(bands) == 3
+    cores = []
+    for i, band in enumerate(bands):
+        rows = band.positions[:, 1]
+        core = band[(rows > 3 * i) & (rows <= 3 * i + 3)]
+        cores += [tuple(p) for p in core.positions]
+        assert band.lattices[0].shape == (7, 5)
+    assert sorted(cores) == sorted({(0, r, c) for r in range(1, 8) for c in range(1, 6)})
+    whole = tile_array(image, "auto")
+    first = bands[0][bands[0].positions[:, 1] <= 3]
+    assert np.array_equal(first.X, whole.X[:15])  # the same tiles as cut at once
+
+
+def test_read_arrays_auto_finds_each_file_s_lattice(tmp_path):
+    a = make_pillar_arrays(1, random_state=1, shape=(6, 8), margin=0.6, pitch=48)
+    b = make_pillar_arrays(1, random_state=2, grid_size=9, margin=(0.3, 1, 0.5, 0.2))
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    for path, tiles in zip(paths, (a, b), strict=True):
+        assert cv2.imwrite(str(path), tiles.array_images[0])
+    tiles = read_arrays(paths, grid_size="auto", tile_half=26)
+    assert len(tiles) == 48 + 81 and tiles.array_names == ["a", "b"]
+    assert [lat.shape for lat in tiles.lattices] == [(6, 8), (9, 9)]
+    assert tiles.array_profiles[0].pitch == pytest.approx(48, abs=0.5)
+    assert tiles.array_profiles[1].pitch == pytest.approx(54, abs=0.5)
+    # the refined sites look alike: a high lattice score
+    assert min(p.lattice_score for p in tiles.array_profiles) > 0.6
+
+
+def test_read_arrays_auto_refuses_a_file_without_a_lattice(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 256, (400, 400), dtype=np.uint8)
+    path = tmp_path / "noise.png"
+    cv2.imwrite(str(path), noise)
+    with pytest.raises(NoLatticeError, match=r"noise\.png.*no periodic pillar lattice found"):
+        read_arrays([path], grid_size="auto")
+    with pytest.raises(NoLatticeError, match="no periodic pillar lattice found"):
+        tile_array(noise, "auto")
+
+
+def test_a_lattice_fits_only_its_own_image(frames):
+    lattice = find_lattice(frames.array_images[0])
+    other = np.zeros((300, 200), np.uint8)
+    with pytest.raises(ValueError, match="300 x 200"):
+        tile_array(other, lattice=lattice, input_check="skip")
+    with pytest.raises(TypeError, match="lattice must be"):
+        tile_array(frames.array_images[0], lattice=(9, 9))
+    with pytest.raises(ValueError, match="derotate"):
+        tile_array(frames.array_images[0], lattice=lattice, derotate="yes")
+    with pytest.raises(ValueError, match="grid_size"):
+        tile_array(frames.array_images[0], grid_size="automatic")
+
+
+def test_tiles_much_wider_than_the_found_pitch_are_refused(frames):
+    lattice = find_lattice(frames.array_images[0])
+    with pytest.raises(ValueError, match="tile_half=120"):
+        lattice_boxes(lattice, 120)
+
+
+def test_a_lattice_of_known_centres():
+    rows, cols = np.mgrid[:4, :6]
+    centres = np.stack([10 + 20.0 * cols - 0.5 * rows, 15 + 20.0 * rows + 0.5 * cols], axis=-1)
+    lattice = Lattice.from_centers(centres, (100, 140))
+    assert lattice.shape == (4, 6)
+    assert np.allclose(lattice.pitch, np.hypot(20, 0.5))
+    assert lattice.angle == pytest.approx(-np.degrees(np.arctan2(0.5, 20)))
+    assert lattice.residual == pytest.approx(0, abs=1e-9)
+    with pytest.raises(ValueError, match="rows, cols, 2"):
+        Lattice.from_centers(centres[0], (100, 140))
+
+
+def test_tilesets_keep_their_lattices(frames):
+    cut = tile_array(frames.array_images[0], "auto")
+    uniform = tile_array(frames.array_images[1], grid_size=9, input_check="skip")
+    both = concat_tilesets([cut, uniform])
+    assert both.lattices[0] is cut.lattices[0] and both.lattices[1] is None
+    assert both[np.arange(5)].lattices == both.lattices
+    assert concat_tilesets([uniform, uniform]).lattices is None
