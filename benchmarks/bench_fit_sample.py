@@ -34,7 +34,7 @@ def fit_worker(preset, folder, size, n_jobs, model_path):
     paths = sorted(Path(folder).glob("train_*.png"))
     sample = sorted(random.Random(0).sample(paths, size))
     start = time.perf_counter()
-    model, profiles = _fit_arrays(LayeredPeelClassifier(preset), sample, 21, 32, n_jobs,
+    model, profiles, _ = _fit_arrays(LayeredPeelClassifier(preset), sample, 21, 32, n_jobs,
                                   None, "raise")
     seconds = time.perf_counter() - start
     save_model(model, model_path, grid_size=21, tile_half=32, profiles=profiles)

@@ -2,17 +2,24 @@
 
     .venv/bin/python benchmarks/bench_lattice.py [--frames 200] [--seed 2026]
 
-Synthetic frames are drawn as the acceptance of issue 11 asks (5-30 sites a side,
+Synthetic frames are drawn as the acceptance of issue 11 asks (5-60 sites a side,
 rectangular too; pitch 30-80 px; rotation up to 5 degrees; margins up to 2 pitches;
 an illumination gradient; the default defect rates, about a quarter of the sites)
 with ``tests/test_lattice.py``'s ``random_frame``. On the real arrays (when
-``../shared/data`` is there) it reports the lattice found, the time, and how far
-the pillars are from the tile centres: the uniform grid's and the refined ones,
-over the hand-labelled Good tiles. A pillar's centre is measured in its own
-tile, independently of the lattice, two ways: the strongest circle of OpenCV's
-Hough transform, and the centroid of the tile's darkness (the issue's rough
-measure, which oblique light pulls toward the darker side of the rim).
-Figures, not pass/fail.
+``../shared/data`` is there) it reports the lattice found, the time, and, over
+the hand-labelled Good tiles of arrays 1-3, the uniform grid's tiles against the
+tiles cut around the refined centres:
+
+- how far the pillar is from the tile's centre. A pillar's centre is measured
+  in its own tile, independently of the lattice, two ways: the strongest circle
+  of OpenCV's Hough transform (the pillar's outline), and the centroid of the
+  tile's darkness (the issue's rough measure, which oblique light pulls toward
+  the darker side of the rim);
+- how alike the Good tiles are: the mean correlation of each with their median
+  tile (tiles centred alike on their pillars look alike);
+
+and the classification against the hand labels of both presets, fitted on the
+three arrays' uniform tiles or on their refined tiles. Figures, not pass/fail.
 """
 
 import argparse
@@ -82,17 +89,31 @@ def darkness_centroid(tile):
     return np.array([(darkness * xs).sum(), (darkness * ys).sum()]) / darkness.sum()
 
 
+def _likeness(tiles):
+    """Mean correlation of full tiles with their median tile."""
+    full = np.stack([t for t in tiles if t.shape == tiles[0].shape]).astype(float)
+    flat = full.reshape(len(full), -1)
+    flat = flat - flat.mean(axis=1, keepdims=True)
+    reference = np.median(flat, axis=0)
+    reference -= reference.mean()
+    corr = flat @ reference / (np.linalg.norm(flat, axis=1) * np.linalg.norm(reference))
+    return float(corr.mean())
+
+
 def real():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from sklearn_pillars import LayeredPeelClassifier, concat_tilesets, tile_array
     from sklearn_pillars.io import read_image
     from sklearn_pillars.lattice import find_lattice
-    from sklearn_pillars.tiling import tile_boxes
 
     labels = SHARED / "labels" / "hand_labels.csv"
-    good = set()
+    truth = {}
     if labels.exists():
         with open(labels, newline="") as f:
-            good = {(r["array"], int(r["row"]), int(r["col"])) for r in csv.DictReader(f)
-                    if r["label"] == "Good"}
+            truth = {(r["array"], int(r["row"]), int(r["col"])): r["label"]
+                     for r in csv.DictReader(f)}
+    cut = {"uniform": [], "refined": []}
     for name in ["Array_1Crop", "Array_2Crop", "Array_3Crop", "Array_4"]:
         image = read_image(SHARED / "arrays" / f"{name}.bmp")
         start = time.perf_counter()
@@ -103,26 +124,44 @@ def real():
             continue
         seconds = time.perf_counter() - start
         print(f"{name}: {lattice} in {seconds:.3f} s")
-        if lattice.shape != (21, 21) or not good:
+        if lattice.shape != (21, 21) or (name, 1, 1) not in truth:
             continue
-        boxes = tile_boxes(*image.shape, grid_size=21, tile_half=32).reshape(21, 21, 4)
+        uniform = tile_array(image, 21, name=name)
+        refined = tile_array(image, lattice=lattice, name=name)
+        cut["uniform"].append(uniform)
+        cut["refined"].append(refined)
+        good = np.array([truth[(name, r, c)] == "Good" for _, r, c in uniform.positions])
         for measure in (hough_centre, darkness_centroid):
-            uniform, refined = [], []
-            for row in range(21):
-                for col in range(21):
-                    if (name, row + 1, col + 1) not in good:
-                        continue
-                    x0, y0, x1, y1 = boxes[row, col]
-                    centre = measure(image[y0:y1, x0:x1])
-                    if centre is None:
-                        continue
-                    pillar = centre + (x0, y0)
-                    tile_centre = np.array([(x0 + x1) // 2, (y0 + y1) // 2])
-                    uniform.append(np.hypot(*(pillar - tile_centre)))
-                    refined.append(np.hypot(*(pillar - lattice.centers[row, col])))
-            print(f"  {len(uniform)} Good tiles, pillar centre by {measure.__name__}: "
-                  f"mean distance {np.mean(uniform):.2f} px to the uniform grid's tile "
-                  f"centre, {np.mean(refined):.2f} px to the refined centre")
+            distances = {}
+            for kind, tiles in (("uniform", uniform), ("refined", refined)):
+                found = []
+                for i in np.flatnonzero(good):
+                    x0, y0, x1, y1 = tiles.boxes[i]
+                    if (x1 - x0, y1 - y0) != (64, 64):
+                        continue  # edge tiles: clipped, their centre is not the site's
+                    centre = measure(tiles.images[i])
+                    if centre is not None:
+                        found.append(np.hypot(*(centre - (31.5, 31.5))))
+                distances[kind] = (np.mean(found), len(found))
+            print(f"  Good tiles, pillar centre by {measure.__name__}: mean distance "
+                  f"{distances['uniform'][0]:.2f} px from the uniform grid's tile centre "
+                  f"({distances['uniform'][1]} tiles), {distances['refined'][0]:.2f} px from "
+                  f"the refined tile's ({distances['refined'][1]} tiles)")
+        print(f"  Good tiles' likeness (mean correlation with their median): uniform "
+              f"{_likeness([uniform.images[i] for i in np.flatnonzero(good)]):.3f}, refined "
+              f"{_likeness([refined.images[i] for i in np.flatnonzero(good)]):.3f}")
+    if len(cut["uniform"]) < 2:
+        return
+    for preset in ("notebook", "refined"):
+        scores = []
+        for kind in ("uniform", "refined"):
+            tiles = concat_tilesets(cut[kind])
+            y = np.array([truth[(tiles.array_names[a], r, c)] for a, r, c in tiles.positions])
+            predicted = LayeredPeelClassifier(preset).fit(tiles.X).labels_
+            scores.append(f"{kind} tiles: accuracy {accuracy_score(y, predicted):.3f}, "
+                          f"macro-F1 {f1_score(y, predicted, average='macro'):.3f}")
+        print(f"hand labels of arrays 1-3, preset {preset!r} fitted on the three: "
+              + "; ".join(scores))
 
 
 def main():

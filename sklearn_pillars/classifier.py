@@ -479,7 +479,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
 
 
 def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
-                     name="array", input_check="raise"):
+                     lattice=None, derotate="auto", name="array", input_check="raise"):
     """Classify a large array image band by band, with the results of the whole image.
 
     Only one band of tiles is in memory at a time. Each band is cut with a
@@ -499,32 +499,39 @@ def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
         A fitted model.
     image : ndarray
         The array image (as for :func:`~sklearn_pillars.tile_array`).
-    grid_size, tile_half, name, input_check
-        As for :func:`~sklearn_pillars.tile_array`.
+    grid_size, tile_half, lattice, derotate, name, input_check
+        As for :func:`~sklearn_pillars.tile_array` (``grid_size="auto"`` or a
+        ``lattice`` cut around the sites found in the image).
     chunk_rows : int, default=64
         Grid rows classified per band.
 
     Returns
     -------
     Bunch
-        ``labels`` (grid_size, grid_size) array of classes, ``scores``
-        (grid_size, grid_size) inconsistency scores (NaN where not scored)
-        and ``kinds`` (the kind of defect, as in :meth:`LayeredPeelClassifier.trace`),
-        indexed by 0-based row and column.
+        ``labels`` (rows, cols) array of classes, ``scores`` (rows, cols)
+        inconsistency scores (NaN where not scored) and ``kinds`` (the kind
+        of defect, as in :meth:`LayeredPeelClassifier.trace`), indexed by
+        0-based row and column; and ``lattice``, the lattice the tiles were
+        cut around (None for the uniform grid).
     """
     from .tiling import iter_tile_chunks
 
     check_is_fitted(model, "stages_")
-    labels = np.empty((grid_size, grid_size), dtype=model.classes_.dtype)
-    scores = np.full((grid_size, grid_size), np.nan)
-    kinds = np.full((grid_size, grid_size), "", dtype=object)
     bands = iter_tile_chunks(image, grid_size, tile_half, chunk_rows=chunk_rows, halo=1,
-                             name=name, input_check=input_check)
+                             lattice=lattice, derotate=derotate, name=name,
+                             input_check=input_check)
+    labels = scores = kinds = found = None
     for index, band in enumerate(bands):
+        if labels is None:  # the grid is known once the first band is cut
+            found = None if band.lattices is None else band.lattices[0]
+            shape = (grid_size, grid_size) if found is None else found.shape
+            labels = np.empty(shape, dtype=model.classes_.dtype)
+            scores = np.full(shape, np.nan)
+            kinds = np.full(shape, "", dtype=object)
         result = model.trace(band.X)
         rows, cols = band.positions[:, 1] - 1, band.positions[:, 2] - 1
         core = (rows >= index * chunk_rows) & (rows < (index + 1) * chunk_rows)
         labels[rows[core], cols[core]] = result.labels[core]
         scores[rows[core], cols[core]] = result.scores[core]
         kinds[rows[core], cols[core]] = result.kinds[core]
-    return Bunch(labels=labels, scores=scores, kinds=kinds.astype(str))
+    return Bunch(labels=labels, scores=scores, kinds=kinds.astype(str), lattice=found)

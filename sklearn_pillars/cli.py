@@ -75,6 +75,13 @@ def _count(text, option):
     return value
 
 
+def _grid_option(text):
+    """``--grid-size``: ``"auto"`` or a positive integer."""
+    if text is not None and text.strip().lower() == "auto":
+        return "auto"
+    return _count(text, "--grid-size")
+
+
 class UsageError(Exception):
     """A problem with the command line: exit code 2."""
 
@@ -86,8 +93,12 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--grid-size", default=None,
-                        help="pillars per row and column (default 21, or the model's)")
+    common.add_argument("--grid-size", "--grid", dest="grid_size", default=None,
+                        metavar="N|auto",
+                        help="pillars per row and column of arrays cropped to the array, or "
+                             "auto: find the lattice (rows, columns, pitch, rotation) in each "
+                             "image, for frames with a margin, rotated or rectangular arrays "
+                             "(default 21, or the model's)")
     common.add_argument("--tile-half", default=None,
                         help="half the side of a tile in pixels (default 32, or the model's)")
     common.add_argument("--max-memory", default=None, metavar="SIZE",
@@ -195,6 +206,7 @@ class Progress:
     def __init__(self, total, quiet):
         self.bar = None
         self.done = 0
+        self.quiet = quiet
         if not quiet:
             from tqdm import tqdm
 
@@ -208,6 +220,21 @@ class Progress:
         if self.bar is not None:
             self.bar.set_description_str(text)
             self.bar.update(1)
+
+    def say(self, text):
+        """A line on stderr above the bar (nothing with --quiet)."""
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def lattices(self, names, lattices):
+        """Say the lattice found in each array (``--grid auto``)."""
+        for name, lattice in zip(names, lattices or (), strict=False):
+            if lattice is not None:
+                self.say(f"{name}: {lattice}")
 
     def set_total(self, total):
         if self.bar is not None:
@@ -258,7 +285,7 @@ def _grid(args, info=None):
     A model classifies tiles of its own size (``--tile-half`` must be the model's), on a
     grid of any size: an array may have more sites than the model's training arrays.
     """
-    grid_size = _count(args.grid_size, "--grid-size")
+    grid_size = _grid_option(args.grid_size)
     tile_half = _count(args.tile_half, "--tile-half")
     if info is None:
         return grid_size or 21, tile_half or 32
@@ -293,7 +320,7 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
             header, size = check_image_file(path, max_memory=max_memory)
         except ResourceLimitError as exc:
             raise UsageError(str(exc)) from None
-        if header is not None and header.format != "unknown":
+        if header is not None and header.format != "unknown" and grid_size != "auto":
             try:
                 check_geometry(header.height, header.width, grid_size, tile_half)
             except ValueError as exc:
@@ -313,15 +340,25 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
     what = (f"{display_name(paths[0])} ({size(0)})" if len(paths) == 1 else
             f"{len(paths)} arrays (the largest: {display_name(paths[biggest])}, {size(biggest)})")
     held = headers if at_once is None else [checked[biggest][0]] * at_once if headers else []
+    auto = grid_size == "auto"
+    # a found lattice's sites are not known before it is found: as many as tiles of about
+    # 1.2 pitches would cover the image (grid_size is then the side of a square as large)
+    side = {id(h): (max(2, round((h.width * h.height) ** 0.5 * 0.6 / tile_half)) if auto
+                    else grid_size) for h in headers}
+    grid = max(side.values(), default=1) if auto else grid_size
     try:
-        fit_tiles = len(paths) * grid_size * grid_size if fitting else 0
-        check_memory(estimate_memory(held, grid_size, tile_half, file_bytes=largest,
-                                     preset=preset, banded=banded, fit_tiles=fit_tiles),
+        fit_tiles = sum(side[id(h)] ** 2 for h in headers) if fitting else 0
+        check_memory(estimate_memory(held, grid, tile_half, file_bytes=largest,
+                                     preset=preset, banded=banded, fit_tiles=fit_tiles,
+                                     n_sites=sum(side[id(h)] ** 2 for h in held) if auto
+                                     else None),
                      max_memory,
-                     what=f"{'fitting on' if fitting else 'classifying'} {what} on a "
-                          f"{grid_size} x {grid_size} grid of {2 * tile_half}-pixel tiles")
+                     what=f"{'fitting on' if fitting else 'classifying'} {what} on "
+                          + ("the lattices found, " if auto else
+                             f"a {grid_size} x {grid_size} grid of ")
+                          + f"{2 * tile_half}-pixel tiles")
     except ResourceLimitError as exc:
-        one = estimate_memory([checked[biggest][0]] if checked[biggest][0] else [], grid_size,
+        one = estimate_memory([checked[biggest][0]] if checked[biggest][0] else [], grid,
                               tile_half, file_bytes=largest, preset=preset,
                               banded=banded)
         if fitting and one <= max_memory:
@@ -339,7 +376,23 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
         raise UsageError(f"{exc}; {hint}") from None
 
 
-DEMO_ARRAYS, DEMO_PITCH = 3, 54  # make_pillar_arrays' defaults
+DEMO_ARRAYS, DEMO_PITCH, DEMO_GRID = 3, 54, 21  # make_pillar_arrays' defaults
+DEMO_ROTATION, DEMO_MARGIN = 2.0, 0.6  # the --demo --grid auto frames
+
+
+def _demo_frames(tile_half):
+    """The --demo arrays as frames a microscope would give (rotated, with a margin), cut
+    around the lattices found in them."""
+    from .synthetic import make_pillar_arrays
+    from .tileset import concat_tilesets
+    from .tiling import tile_array
+
+    frames = make_pillar_arrays(n_arrays=DEMO_ARRAYS, grid_size=DEMO_GRID, random_state=0,
+                                tile_half=tile_half, pitch=DEMO_PITCH, rotation=DEMO_ROTATION,
+                                margin=DEMO_MARGIN, derotate=False)
+    return concat_tilesets([tile_array(image, "auto", tile_half, name=name)
+                            for image, name in zip(frames.array_images, frames.array_names,
+                                                   strict=True)])
 
 
 def _check_demo(grid_size, tile_half, max_memory, preset):
@@ -347,6 +400,8 @@ def _check_demo(grid_size, tile_half, max_memory, preset):
     from .limits import ImageHeader, ResourceLimitError, check_memory, estimate_memory
     from .tiling import check_geometry
 
+    if grid_size == "auto":
+        grid_size = DEMO_GRID + 2  # the frames' margins and turning hold about two more
     side = grid_size * DEMO_PITCH
     try:
         check_geometry(side, side, grid_size, tile_half)
@@ -391,9 +446,10 @@ def cmd_fit(args):
     progress = Progress(len(paths) + 1, args.quiet)
     try:
         # array by array: memory holds each tile's features, not its pixels
-        model, profiles = _fit_arrays(
+        model, profiles, lattices = _fit_arrays(
             LayeredPeelClassifier(preset), paths, grid_size, tile_half, n_jobs, max_memory,
             "warn" if args.force_input else "raise", progress=progress)
+        progress.lattices([display_name(p) for p in paths], lattices)
         progress("saving the model")
         save_model(model, model_path, grid_size=grid_size, tile_half=tile_half,
                    profiles=profiles)
@@ -422,7 +478,7 @@ def cmd_inspect(args):
         raise UsageError("give array images or --demo, not both")
     if not args.demo and not args.arrays:
         raise UsageError("no array images given (or use --demo)")
-    _count(args.grid_size, "--grid-size")  # option errors before anything else
+    _grid_option(args.grid_size)  # option errors before anything else
     _count(args.tile_half, "--tile-half")
     _count(args.n_jobs, "--n-jobs")
     _max_memory(args)
@@ -483,9 +539,10 @@ def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_
                                    n_jobs=None if client else n_jobs, client=client,
                                    max_memory=max_memory, draw_maps=True,
                                    input_check="warn" if args.force_input else "raise")
-            report = write_streamed_report(staging, results, grid_size=grid_size,
-                                           details=details, profiles=info["profiles"],
-                                           notes=input_notes, progress=progress)
+            report = write_streamed_report(staging, _saying_lattices(results, progress),
+                                           grid_size=grid_size, details=details,
+                                           profiles=info["profiles"], notes=input_notes,
+                                           progress=progress)
             checkpoint()  # an interrupt before this point leaves the folder as it was
     finally:
         progress.close()
@@ -496,6 +553,16 @@ def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_
         print(f"report written to {display_name(out)}/index.html: {report.n_tiles} tiles of "
               f"{len(paths)} array(s), yield {good:.1%}", file=sys.stderr)
     return EXIT_OK
+
+
+def _saying_lattices(results, progress):
+    """``results`` (ArrayResult), saying each found lattice as it comes."""
+    try:
+        for result in results:
+            progress.lattices([result.name], [result.lattice])
+            yield result
+    finally:
+        results.close()
 
 
 def _dask_client(address):
@@ -545,7 +612,12 @@ def _inspect_into(args, paths, out, input_notes):
     try:
         progress("reading arrays")
         with _noted_warnings(show=not args.quiet) as notes:
-            if args.demo:
+            if args.demo and grid_size == "auto":
+                tiles = _demo_frames(tile_half)
+                source = ("built-in synthetic frames (make_pillar_arrays, random_state=0, "
+                          f"{DEMO_GRID} x {DEMO_GRID} sites rotated by {DEMO_ROTATION} degrees "
+                          f"in a margin of {DEMO_MARGIN} pitch)")
+            elif args.demo:
                 tiles = make_pillar_arrays(n_arrays=DEMO_ARRAYS, grid_size=grid_size,
                                            random_state=0, tile_half=tile_half,
                                            pitch=DEMO_PITCH)
@@ -553,6 +625,7 @@ def _inspect_into(args, paths, out, input_notes):
             else:
                 tiles = read_arrays(paths, grid_size, tile_half, max_memory=max_memory,
                                     input_check="warn" if args.force_input else "raise")
+            progress.lattices(tiles.array_names, tiles.lattices)
             if info is not None and tiles.array_profiles is not None:
                 for message in drift_warnings(tiles.array_profiles, info["profiles"],
                                               tiles.array_names):

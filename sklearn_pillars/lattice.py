@@ -86,6 +86,10 @@ class Lattice:
         cross-correlation, 1 at best); low at missing pillars.
     image_shape : tuple of int
         Height and width of the image.
+    turned : float
+        Degrees counter-clockwise the image was turned by to make this
+        lattice upright (:func:`derotate`; 0 when it was not): the lattice's
+        rotation in the original image.
     """
 
     shape: tuple
@@ -97,6 +101,7 @@ class Lattice:
     residual: float
     matches: np.ndarray = field(repr=False)
     image_shape: tuple = field(repr=False)
+    turned: float = 0.0
 
     def positions(self):
         """The lattice position (x, y) of every site, before refinement: (rows, cols, 2)."""
@@ -159,8 +164,10 @@ class Lattice:
         )
 
     def __str__(self):
+        rotation = (f"rotated {self.turned:+.2f} deg (turned upright)" if self.turned
+                    else f"rotated {self.angle:+.2f} deg")
         return (f"{self.shape[0]} x {self.shape[1]} sites, pitch {self.pitch[0]:.2f} x "
-                f"{self.pitch[1]:.2f} px, rotated {self.angle:+.2f} deg, site (1, 1) at "
+                f"{self.pitch[1]:.2f} px, {rotation}, site (1, 1) at "
                 f"({self.origin[0]:.1f}, {self.origin[1]:.1f}), residual "
                 f"{self.residual:.2f} px")
 
@@ -316,7 +323,8 @@ def derotate(grey, lattice):
     fill = float(np.median(border))
     image = cv2.warpAffine(grey, matrix, (int(size[0]), int(size[1])), flags=cv2.INTER_CUBIC,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
-    return image, lattice.warped(matrix, image.shape)
+    return image, replace(lattice.warped(matrix, image.shape),
+                          turned=lattice.turned + lattice.angle)
 
 
 def flatten_illumination(grey):

@@ -177,9 +177,12 @@ def x_bytes(n_tiles, tile_half):
     return n_tiles * ((2 * tile_half) ** 2 + N_META) * np.dtype(X_DTYPE).itemsize
 
 
-def band_rows(grid_size, tile_half):
-    """Grid rows per band when an array's X exceeds :data:`BAND_BYTES`, else None."""
-    per_row = x_bytes(grid_size, tile_half)
+def band_rows(grid_size, tile_half, n_cols=None):
+    """Grid rows per band when an array's X exceeds :data:`BAND_BYTES`, else None.
+
+    ``grid_size`` rows of ``n_cols`` sites (default ``grid_size``: a square grid).
+    """
+    per_row = x_bytes(grid_size if n_cols is None else n_cols, tile_half)
     if per_row * grid_size <= BAND_BYTES:
         return None
     return max(1, BAND_BYTES // per_row)

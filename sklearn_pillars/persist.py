@@ -11,6 +11,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from ._files import atomic_path, display_name
 from ._version import __version__
 
@@ -40,12 +42,16 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
         A fitted model.
     path : path-like
         Ends in ``.skops`` (safe to load, the default choice) or ``.joblib``.
-    grid_size, tile_half : int
-        The grid the model was fitted with; reused when it is loaded.
+    grid_size : int or "auto"
+        The grid the model was fitted with (``"auto"``: found in each
+        image); reused when it is loaded.
+    tile_half : int
+        The tiles' half-size the model was fitted with.
     profiles : sequence of ArrayProfile, optional
         Statistics of the arrays it was fitted on (``TileSet.array_profiles``):
         arrays inspected with it later are compared with them
-        (:func:`~sklearn_pillars.sanity.drift_warnings`).
+        (:func:`~sklearn_pillars.sanity.drift_warnings`: a pitch more than
+        10% off warns). Their median pitch is also recorded as ``pitch``.
 
     Raises
     ------
@@ -73,8 +79,11 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
         check_is_fitted(model, "stages_")
     except NotFittedError:
         raise NotFittedError("save_model needs a fitted model: call fit first") from None
-    grid_size = _check_positive_int(grid_size, "grid_size")
+    if not (isinstance(grid_size, str) and grid_size == "auto"):
+        grid_size = _check_positive_int(grid_size, "grid_size")
     tile_half = _check_positive_int(tile_half, "tile_half")
+    profiles = [p.as_dict() if isinstance(p, ArrayProfile) else dict(p) for p in profiles or []]
+    pitches = [p["pitch"] for p in profiles if "pitch" in p]
     width = N_META + (2 * tile_half) ** 2
     in_tiles = model.layout == "tiles" or (model.layout is None and model.preset_ is not None)
     if in_tiles and getattr(model, "n_features_in_", width) != width:
@@ -82,8 +91,8 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
                          f"was fitted on rows of {model.n_features_in_}")
     record = {"format": FORMAT, "version": __version__, "grid_size": grid_size,
               "tile_half": tile_half, "preset": getattr(model, "preset_", None),
-              "profiles": [p.as_dict() if isinstance(p, ArrayProfile) else dict(p)
-                           for p in profiles or []],
+              "profiles": profiles,
+              "pitch": float(np.median(pitches)) if pitches else None,
               "model": model}
     with atomic_path(path) as tmp:
         if path.suffix == ".skops":
@@ -151,10 +160,12 @@ def load_model(path, *, trusted=False):
     -------
     model : LayeredPeelClassifier
     info : dict
-        ``version``, ``grid_size`` and ``tile_half`` it was saved with,
-        ``preset``: the stage preset it was fitted with (None for custom
-        stages, or a file that does not say), and ``profiles``: statistics of
-        the arrays it was fitted on (empty when not recorded).
+        ``version``, ``grid_size`` (an int, or ``"auto"``) and ``tile_half``
+        it was saved with, ``preset``: the stage preset it was fitted with
+        (None for custom stages, or a file that does not say), ``profiles``:
+        statistics of the arrays it was fitted on (empty when not recorded),
+        and ``pitch``: their median lattice pitch in pixels (None when not
+        recorded).
 
     Raises
     ------
@@ -206,6 +217,7 @@ def load_model(path, *, trusted=False):
         )
     info = {key: record[key] for key in ("version", "grid_size", "tile_half")}
     info["preset"] = record.get("preset")
+    info["pitch"] = record.get("pitch")
     profiles = record.get("profiles")
     info["profiles"] = list(profiles) if isinstance(profiles, list) else []
     return record["model"], info

@@ -151,6 +151,7 @@ _KIND_STYLES = {"seam": "--", "field": "-"}  # Stitching outlines: dashed seams,
 
 MAP_WIDTH = 1000  # pixels across a defect map's array picture (small arrays are enlarged)
 MAP_SITE = 12  # ... or more, up to 4000, so that each site of a large grid is this many pixels
+SITE_MARK = "#17becf"  # the centre of every site of a found lattice, on the defect map
 
 
 def _bgr(hex_color):
@@ -172,18 +173,20 @@ def _dashes(x0, y0, x1, y1, dash=8, gap=5):
     return segments
 
 
-def defect_map(path, image, name, grid_size, positions, labels, kinds=None):
+def defect_map(path, image, name, grid_size, positions, labels, kinds=None, lattice=None):
     """The array image with each non-Good site outlined in its class colour, with a legend.
 
     With ``kinds``, Stitching sites are outlined dashed for image seams and
-    solid for write-field lines. Written to ``path`` as PNG.
+    solid for write-field lines. With a ``lattice`` (found in ``image``), the
+    sites are its cells, and every site's centre is marked: the overlay of
+    the lattice on the image. Written to ``path`` as PNG.
     """
-    png = defect_map_png(image, name, grid_size, positions, labels, kinds)
+    png = defect_map_png(image, name, grid_size, positions, labels, kinds, lattice)
     with atomic_path(path) as tmp:
         tmp.write_bytes(png)
 
 
-def defect_map_png(image, name, grid_size, positions, labels, kinds=None):
+def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattice=None):
     """:func:`defect_map` as PNG bytes (to draw it in a worker process).
 
     Drawn with OpenCV, :data:`MAP_WIDTH` pixels across (more for large
@@ -197,7 +200,8 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None):
     kinds = np.full(len(labels), "") if kinds is None else np.asarray(kinds).astype(str)
     h, w = image.shape
     shown, _ = shrink(image)
-    scale = max(MAP_WIDTH, min(MAP_SITE * grid_size, 4000)) / max(h, w)
+    sites_across = grid_size if lattice is None else max(lattice.shape)
+    scale = max(MAP_WIDTH, min(MAP_SITE * sites_across, 4000)) / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     shown = cv2.resize(shown, size, interpolation=cv2.INTER_AREA if scale < 1
                        else cv2.INTER_NEAREST)
@@ -206,14 +210,31 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None):
         low, high = 0.0, 255.0
     grey = cv2.convertScaleAbs(shown, alpha=255 / (high - low), beta=-255 * low / (high - low))
     picture = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
-    sx, sy = w / grid_size * scale, h / grid_size * scale  # one site, in map pixels
     inset = 2
+    if lattice is None:
+        sx, sy = w / grid_size * scale, h / grid_size * scale  # one site, in map pixels
+
+        def site_box(r, c):
+            return (round((c - 1) * sx + inset), round((r - 1) * sy + inset),
+                    round(c * sx - inset), round(r * sy - inset))
+    else:
+        # a site's cell: its refined centre, half a pitch each way (centres at pixel centres)
+        centres = (lattice.centers + 0.5) * scale
+        hx, hy = (p * scale / 2 - inset for p in lattice.pitch)
+
+        def site_box(r, c):
+            x, y = centres[r - 1, c - 1]
+            return round(x - hx), round(y - hy), round(x + hx), round(y + hy)
+
+        marks = np.rint(centres.reshape(-1, 2)).astype(np.int32)
+        for x, y in marks:  # the overlay: every site found
+            cv2.drawMarker(picture, (int(x), int(y)), _bgr(SITE_MARK), cv2.MARKER_CROSS,
+                           max(5, min(15, round(min(lattice.pitch) * scale / 4))), 1)
     solid, dashed = {}, {}
     for (r, c), label, kind in zip(positions, labels, kinds, strict=True):
         if label == "Good":
             continue
-        box = (round((c - 1) * sx + inset), round((r - 1) * sy + inset),
-               round(c * sx - inset), round(r * sy - inset))
+        box = site_box(r, c)
         (dashed if _KIND_STYLES.get(kind) == "--" else solid).setdefault(label, []).append(box)
     for label, boxes in solid.items():
         for x0, y0, x1, y1 in boxes:
@@ -421,7 +442,10 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
         Class and inconsistency score (NaN where not scored) of each tile.
     diagnostics : list of Bunch
         ``LayeredPeelClassifier.stage_diagnostics`` for these tiles.
-    grid_size : int
+    grid_size : int or "auto"
+        The uniform grid's sites per row and column; with ``"auto"``, each
+        array's found lattice (``TileSet.lattices`` or ``ArrayResult.lattice``)
+        places its sites on the map.
     title : str
     details : sequence of (str, str)
         Lines for the page header (inputs, model, ...); those named
@@ -459,7 +483,8 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
         path = out / f"map_{slug}.png"
         defect_map(path, tiles.array_images[index], name, grid_size,
                    tiles.positions[member, 1:], labels[member],
-                   None if kinds is None else np.asarray(kinds)[member])
+                   None if kinds is None else np.asarray(kinds)[member],
+                   lattice=None if tiles.lattices is None else tiles.lattices[index])
         maps.append((name, path.name))
         written.append(path)
 

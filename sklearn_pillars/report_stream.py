@@ -35,7 +35,10 @@ class StreamingReport:
     folder : path-like
         An existing, empty folder (the staging folder of
         :func:`~sklearn_pillars._files.staged_report`).
-    grid_size : int
+    grid_size : int or "auto"
+        The uniform grid's sites per row and column; with ``"auto"``, each
+        array's found lattice (``TileSet.lattices`` or ``ArrayResult.lattice``)
+        places its sites on the map.
     title : str
     details : sequence of (str, str)
         Lines for the page header; ``"warning"`` lines are shown in a red box.
@@ -120,7 +123,7 @@ class StreamingReport:
             (self.folder / map_file).write_bytes(result.map_png)
         else:
             defect_map(self.folder / map_file, result.image, result.name, self.grid_size,
-                       result.positions, labels, kinds)
+                       result.positions, labels, kinds, lattice=getattr(result, "lattice", None))
         self._arrays.append((result.name, counts, n, map_file))
         self._sample(result, labels, scores)
 

@@ -26,7 +26,7 @@ MIN_LATTICE_SCORE = 0.3
 SAMPLE_SITES = 400
 #: How far (as a factor) a new array's statistic may stray beyond a model's
 #: training range before a warning: contrast, pitch, pillar size.
-DRIFT_FACTORS = {"contrast": 1.6, "pitch": 1.15, "pillar_size": 1.3}
+DRIFT_FACTORS = {"contrast": 1.6, "pitch": 1.1, "pillar_size": 1.3}
 
 
 class NotAnArrayError(ValueError):

@@ -46,6 +46,9 @@ class ArrayResult:
     map_png : bytes or None
         Its defect map (:func:`~sklearn_pillars.report.defect_map_png`), when
         asked for (``draw_map``).
+    lattice : Lattice or None
+        The lattice found in the image (``grid_size="auto"``), in ``image``
+        (turned upright if it was rotated); None for the uniform grid.
     """
 
     name: str
@@ -59,6 +62,7 @@ class ArrayResult:
     profile: object = None
     notes: list = field(default_factory=list)
     map_png: bytes | None = None
+    lattice: object = None
 
 
 def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_memory=None,
@@ -97,7 +101,9 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
     check_is_fitted(model, "stages_")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if band_rows(grid_size, tile_half) is None:
+        if isinstance(grid_size, str) and grid_size == "auto":
+            result = _classify_found(path, model, tile_half, name, max_memory, input_check)
+        elif band_rows(grid_size, tile_half) is None:
             tiles = read_arrays([path], grid_size, tile_half, max_memory=max_memory,
                                 input_check=input_check)
             labels, scores, kinds = model._route(tiles.X)
@@ -116,7 +122,8 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
 
         result.map_png = defect_map_png(result.image, result.name, grid_size, result.positions,
                                         np.asarray(result.labels).astype(str),
-                                        np.asarray(result.kinds).astype(str))
+                                        np.asarray(result.kinds).astype(str),
+                                        lattice=result.lattice)
     return result
 
 
@@ -147,6 +154,45 @@ def _classify_in_bands(path, model, grid_size, tile_half, name, max_memory, inpu
                        positions=np.stack([rows + 1, cols + 1], axis=1),
                        boxes=tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half),
                        image=grey, profile=profiles[0] if profiles else None)
+
+
+def _classify_found(path, model, tile_half, name, max_memory, input_check):
+    """:func:`classify_array` around the lattice found in the image, band by band when
+    its tiles would exceed :data:`~sklearn_pillars.limits.BAND_BYTES`."""
+    from ._files import display_name
+    from .classifier import predict_in_bands
+    from .io import _array_names, check_image_file, read_image
+    from .limits import band_rows, check_memory, estimate_memory
+    from .tiling import build_tileset, lattice_boxes, place_lattice, profile_arrays
+
+    path = Path(os.fspath(path))
+    header, size = check_image_file(path, max_memory=max_memory)
+    check_memory(estimate_memory([header] if header else [], 0, tile_half, file_bytes=size,
+                                 classify=False), max_memory,
+                 what=f"reading {display_name(path)}")
+    grey = read_image(path, max_memory=max_memory)
+    grey, lattice = place_lattice(grey, "auto", name=display_name(path))
+    try:
+        boxes = lattice_boxes(lattice, tile_half)
+    except ValueError as exc:
+        raise ValueError(f"{display_name(path)}: {exc}") from None
+    profiles = profile_arrays([grey], [display_name(path)], None, input_check, [lattice])
+    name = _array_names([path])[0] if name is None else name
+    n_rows, n_cols = lattice.shape
+    chunk_rows = band_rows(n_rows, tile_half, n_cols)
+    if chunk_rows is None:
+        tiles = build_tileset([grey], [name], None, tile_half, lattices=[lattice])
+        labels, scores, kinds = model._route(tiles.X)
+    else:
+        bands = predict_in_bands(model, grey, tile_half=tile_half, chunk_rows=chunk_rows,
+                                 lattice=lattice, derotate=False, name=name,
+                                 input_check="skip")  # checked just above
+        labels, scores, kinds = (bands.labels.ravel(), bands.scores.ravel(),
+                                 bands.kinds.ravel())
+    rows, cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
+    return ArrayResult(name=name, path=path, labels=labels, scores=scores, kinds=kinds,
+                       positions=np.stack([rows + 1, cols + 1], axis=1), boxes=boxes,
+                       image=grey, profile=profiles[0] if profiles else None, lattice=lattice)
 
 
 def _check_tiles_fit_model(model, tile_half):
@@ -369,8 +415,10 @@ def report_details(paths, model_text, grid_size, tile_half):
     names = [display_name(p) for p in paths]
     source = ", ".join(names) if len(names) <= 10 else (
         f"{len(names)} arrays: {', '.join(names[:3])}, ..., {names[-1]}")
+    grid = ("found in each image (find_lattice)" if grid_size == "auto"
+            else f"{grid_size} x {grid_size} sites")
     return [("arrays", source), ("model", model_text),
-            ("grid", f"{grid_size} x {grid_size} sites, tiles of up to {2 * tile_half} px")]
+            ("grid", f"{grid}, tiles of up to {2 * tile_half} px")]
 
 
 MAX_SHOWN_WARNINGS = 30  # warnings listed on a report page; the rest are counted
@@ -533,13 +581,15 @@ def _shared_of_array(features, path, grid_size, tile_half, max_memory, input_che
                             input_check=input_check)
         shared = LayeredPeelClassifier._shared_features(features, tiles.X)
     profile = tiles.array_profiles[0] if tiles.array_profiles else None
-    return shared, tiles.X.shape[1], profile, [str(w.message) for w in caught]
+    lattice = tiles.lattices[0] if tiles.lattices else None
+    return shared, tiles.X.shape[1], profile, lattice, [str(w.message) for w in caught]
 
 
 def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_check,
                 progress=None):
-    """:func:`fit_arrays`, also returning the arrays' profiles; ``progress`` is called with
-    a short text after each array."""
+    """:func:`fit_arrays`, also returning the arrays' profiles and found lattices (None
+    each for the uniform grid); ``progress`` is called with a short text after each
+    array."""
     from .io import unique_paths
 
     paths = unique_paths(paths)
@@ -551,21 +601,24 @@ def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_ch
     # the workers stop once the features are in: the clustering needs their memory
     results = _in_order(_shared_of_array, features, calls, n_jobs=n_jobs, keep_workers=False)
     with closing(results):
-        parts, positions, profiles, width = _gather_shared(results, paths, progress)
+        parts, positions, profiles, lattices, width = _gather_shared(results, paths, progress)
     model._fit_shared(stages, (parts, positions), width)
-    return model, profiles
+    return model, profiles, lattices
 
 
 def _gather_shared(results, paths, progress):
-    """All arrays' shared features and positions (array indices renumbered), and profiles.
+    """All arrays' shared features and positions (array indices renumbered), their
+    profiles and lattices.
 
-    Every array has the same number of tiles, so the features of all of them
-    are filled into arrays allocated once (not concatenated: that would need
-    them twice).
+    When every array has the same number of tiles (a fixed grid), the
+    features of all of them are filled into arrays allocated once (not
+    concatenated: that would need them twice); arrays of found lattices,
+    which may differ, are concatenated at the end.
     """
     parts = positions = None
-    profiles, widths = [], set()
-    for index, (shared, width, profile, notes) in enumerate(results):
+    pieces = []  # (parts, positions) of each array, once they differ in size
+    profiles, lattices, widths, sizes = [], [], set(), []
+    for index, (shared, width, profile, lattice, notes) in enumerate(results):
         for note in notes:
             warnings.warn(note, UserWarning, stacklevel=3)
         if shared is None:
@@ -574,20 +627,34 @@ def _gather_shared(results, paths, progress):
                 "setting of layout, batch_size and n_jobs (or of downsample): other stages "
                 "need the tiles' pixels; fit(read_arrays(paths).X) instead")
         array_parts, where = shared
+        where = where.copy()
+        where[:, 0] = index  # distinct arrays, as in one X of all of them
         m = len(where)
-        if parts is None:
+        if parts is None and not pieces:
             parts = [np.empty((len(paths) * m, *p.shape[1:]), p.dtype) for p in array_parts]
             positions = np.empty((len(paths) * m, where.shape[1]), where.dtype)
-        rows = slice(index * m, (index + 1) * m)
-        for out, part in zip(parts, array_parts, strict=True):
-            out[rows] = part
-        positions[rows] = where
-        positions[rows, 0] = index  # distinct arrays, as in one X of all of them
+        if parts is not None and sizes and m != sizes[0]:
+            done = sum(sizes)  # sizes differ: keep what is in, concatenate from now on
+            pieces = [([p[:done] for p in parts], positions[:done])]
+            parts = positions = None
+        if parts is not None:
+            rows = slice(index * m, (index + 1) * m)
+            for out, part in zip(parts, array_parts, strict=True):
+                out[rows] = part
+            positions[rows] = where
+        else:
+            pieces.append((array_parts, where))
+        sizes.append(m)
         profiles.append(profile)
+        lattices.append(lattice)
         widths.add(width)
         if progress is not None:
             progress(f"features of {paths[index].name}")
-    return parts, positions, profiles, widths.pop()
+    if pieces:
+        parts = [np.concatenate([piece[0][i] for piece in pieces])
+                 for i in range(len(pieces[0][0]))]
+        positions = np.concatenate([piece[1] for piece in pieces])
+    return parts, positions, profiles, lattices, widths.pop()
 
 
 def fit_arrays(model, paths, grid_size=21, tile_half=32, *, n_jobs=None, max_memory=None,

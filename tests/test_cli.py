@@ -105,7 +105,7 @@ def test_fit_then_inspect_a_new_array_with_the_saved_model(array_files, tmp_path
     loaded, info = load_model(tmp_path / "model.skops")
     profiles = info.pop("profiles")
     assert info == {"version": __version__, "grid_size": 21, "tile_half": 32,
-                    "preset": "notebook"}
+                    "preset": "notebook", "pitch": 54.0}
     assert len(profiles) == 2 and all(p["lattice_score"] > 0.3 and p["pitch"] == 54
                                       for p in profiles)
     assert hasattr(loaded, "stages_")
@@ -344,3 +344,76 @@ def test_stages_refined_records_the_preset_and_the_stitch_kinds(array_files, tmp
     code, _, err = run(["inspect", paths[2], "--model", model, "--stages", "notebook",
                         "--out", tmp_path / "x"], capsys)
     assert code == 2 and "--stages" in err
+
+
+@pytest.fixture(scope="module")
+def frame_files(tmp_path_factory):
+    """Three synthetic frames as a microscope gives them: 9 x 12 sites, rotated by 2
+    degrees in a margin; and one of the same at a 25% larger pitch."""
+    folder = tmp_path_factory.mktemp("frames")
+    tiles = make_pillar_arrays(n_arrays=3, grid_size=12, shape=(9, 12), random_state=6,
+                               rotation=2.0, margin=0.6, derotate=False)
+    paths = []
+    for name, image in zip(tiles.array_names, tiles.array_images, strict=True):
+        paths.append(folder / f"{name}.png")
+        assert cv2.imwrite(str(paths[-1]), image)
+    coarse = make_pillar_arrays(n_arrays=1, shape=(7, 9), random_state=7, pitch=68,
+                                margin=0.5, derotate=False)
+    paths.append(folder / "coarse.png")
+    assert cv2.imwrite(str(paths[-1]), coarse.array_images[0])
+    return paths, tiles
+
+
+def test_grid_auto_finds_prints_and_draws_the_lattice(frame_files, tmp_path, capsys):
+    paths, _ = frame_files
+    out = tmp_path / "report"
+    code, _, err = run(["inspect", *paths[:3], "--grid", "auto", "--out", out], capsys)
+    assert code == 0, err
+    for name in ("synthetic_0", "synthetic_1", "synthetic_2"):
+        assert re.search(rf"{name}: 9 x 12 sites, pitch 54\.\d\d x 54\.\d\d px, rotated "
+                         r"\+[12]\.\d\d deg \(turned upright\)", err), err
+    tiles = rows(out / "tiles.csv")
+    assert len(tiles) == 3 * 9 * 12
+    assert {(int(t["row"]), int(t["col"])) for t in tiles} == {
+        (r, c) for r in range(1, 10) for c in range(1, 13)}
+    page = (out / "index.html").read_text()
+    assert "found in each image" in page
+    picture = cv2.imread(str(out / "map_synthetic_0.png"))
+    # the overlay: a mark at every site, in its own colour
+    mark = np.array(report_module._bgr(report_module.SITE_MARK))
+    assert (np.abs(picture.astype(int) - mark).sum(axis=2) < 30).sum() > 108 * 8
+
+
+def test_a_model_fitted_on_found_lattices_keeps_its_pitch(frame_files, tmp_path, capsys):
+    paths, _ = frame_files
+    model = tmp_path / "model.skops"
+    code, _, err = run(["fit", *paths[:2], "--grid-size", "auto", "--model", model], capsys)
+    assert code == 0, err
+    assert "synthetic_0.png: 9 x 12 sites" in err
+    _, info = load_model(model)
+    assert info["grid_size"] == "auto" and info["pitch"] == pytest.approx(54, abs=0.3)
+    # the same pitch: no warning; a pitch 25% larger: a warning naming it
+    code, _, err = run(["inspect", paths[2], "--model", model, "--out", tmp_path / "a"], capsys)
+    assert code == 0 and "far outside" not in err, err
+    code, _, err = run(["inspect", paths[3], "--model", model, "--out", tmp_path / "b"], capsys)
+    assert code == 0, err
+    assert re.search(r"coarse: its pitch 6[78]\.\d is far outside the 5[34]\.\d-54\.\d", err), err
+    assert len(rows(tmp_path / "b" / "tiles.csv")) == 63
+
+
+def test_grid_auto_refuses_an_image_without_a_lattice(tmp_path, capsys):
+    noise = np.random.default_rng(1).integers(0, 256, (300, 300), dtype=np.uint8)
+    path = tmp_path / "noise.png"
+    cv2.imwrite(str(path), noise)
+    code, _, err = run(["inspect", path, "--grid", "auto", "--out", tmp_path / "r"], capsys)
+    assert code == 1
+    assert "noise.png: no periodic pillar lattice found" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r" / "index.html").exists()
+
+
+@pytest.mark.parametrize("value", ["xauto", "auto21", "-1", "2.5"])
+def test_grid_option_values(value, tmp_path, capsys):
+    code, _, err = run(["inspect", "--demo", "--grid-size", value, "--out", tmp_path / "r"],
+                       capsys)
+    assert code == 2 and "--grid-size must be a whole number" in err

@@ -14,6 +14,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     ("synthetic_tiles.py", "stitching kinds"),
     ("reproduce_notebook.py", "agreement with"),
     ("save_and_reuse.py", "most inconsistent tiles"),
+    ("find_the_lattice.py", "true grid 12 x 16, rotated +3."),
 ])
 def test_example_runs(script, expected, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", [script])

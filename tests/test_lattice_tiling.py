@@ -179,3 +179,18 @@ def test_tilesets_keep_their_lattices(frames):
     assert both.lattices[0] is cut.lattices[0] and both.lattices[1] is None
     assert both[np.arange(5)].lattices == both.lattices
     assert concat_tilesets([uniform, uniform]).lattices is None
+
+
+def test_predict_in_bands_on_a_found_rectangular_lattice():
+    from sklearn_pillars import LayeredPeelClassifier, predict_in_bands
+
+    train = make_pillar_arrays(2, random_state=8, shape=(7, 10), margin=0.5)
+    model = LayeredPeelClassifier("notebook").fit(train.X)
+    frame = make_pillar_arrays(1, random_state=9, shape=(9, 6), rotation=3.0, margin=0.5,
+                               derotate=False).array_images[0]
+    whole = tile_array(frame, "auto")
+    banded = predict_in_bands(model, frame, "auto", chunk_rows=4)
+    assert banded.labels.shape == (9, 6) and banded.lattice.shape == (9, 6)
+    assert abs(banded.lattice.turned - 3.0) < 0.3
+    # the notebook's features look no further than the neighbours: exact in bands
+    assert np.array_equal(banded.labels.ravel(), model.predict(whole.X))
