@@ -90,8 +90,8 @@ def darkness_centroid(tile):
 
 
 def _likeness(tiles):
-    """Mean correlation of full tiles with their median tile."""
-    full = np.stack([t for t in tiles if t.shape == tiles[0].shape]).astype(float)
+    """Mean correlation of the full (64-pixel) tiles with their median tile."""
+    full = np.stack([t for t in tiles if t.shape == (64, 64)]).astype(float)
     flat = full.reshape(len(full), -1)
     flat = flat - flat.mean(axis=1, keepdims=True)
     reference = np.median(flat, axis=0)
@@ -131,22 +131,25 @@ def real():
         cut["uniform"].append(uniform)
         cut["refined"].append(refined)
         good = np.array([truth[(name, r, c)] == "Good" for _, r, c in uniform.positions])
+        # each pillar measured once, in a 64-pixel crop centred half way between the two
+        # centres (the measures lean toward the middle of their crop)
+        centres = {"uniform": uniform.boxes[:, :2] + 31.5, "refined": refined.boxes[:, :2] + 31.5}
         for measure in (hough_centre, darkness_centroid):
-            distances = {}
-            for kind, tiles in (("uniform", uniform), ("refined", refined)):
-                found = []
-                for i in np.flatnonzero(good):
-                    x0, y0, x1, y1 = tiles.boxes[i]
-                    if (x1 - x0, y1 - y0) != (64, 64):
-                        continue  # edge tiles: clipped, their centre is not the site's
-                    centre = measure(tiles.images[i])
-                    if centre is not None:
-                        found.append(np.hypot(*(centre - (31.5, 31.5))))
-                distances[kind] = (np.mean(found), len(found))
-            print(f"  Good tiles, pillar centre by {measure.__name__}: mean distance "
-                  f"{distances['uniform'][0]:.2f} px from the uniform grid's tile centre "
-                  f"({distances['uniform'][1]} tiles), {distances['refined'][0]:.2f} px from "
-                  f"the refined tile's ({distances['refined'][1]} tiles)")
+            distances = {"uniform": [], "refined": []}
+            for i in np.flatnonzero(good):
+                x, y = np.rint((centres["uniform"][i] + centres["refined"][i]) / 2 + 0.5)
+                x0, y0 = int(x) - 32, int(y) - 32
+                if x0 < 0 or y0 < 0 or x0 + 64 > image.shape[1] or y0 + 64 > image.shape[0]:
+                    continue
+                centre = measure(image[y0 : y0 + 64, x0 : x0 + 64])
+                if centre is None:
+                    continue
+                for kind in distances:
+                    distances[kind].append(np.hypot(*(centre + (x0, y0) - centres[kind][i])))
+            print(f"  {len(distances['uniform'])} Good tiles, pillar centre by "
+                  f"{measure.__name__}: mean distance {np.mean(distances['uniform']):.2f} px "
+                  f"to the uniform grid's tile centre, {np.mean(distances['refined']):.2f} px "
+                  f"to the refined tile's")
         print(f"  Good tiles' likeness (mean correlation with their median): uniform "
               f"{_likeness([uniform.images[i] for i in np.flatnonzero(good)]):.3f}, refined "
               f"{_likeness([refined.images[i] for i in np.flatnonzero(good)]):.3f}")

@@ -157,9 +157,9 @@ def make_pillar_arrays(
         across the frame, in a random direction.
 
         With ``shape`` given, or any of the other three not 0, each array is a
-        *frame*, as a microscope takes it: the array (cropped to ``shape``) with its margin, rotated about the
-        frame's centre. The tiles are cut around the true site centres
-        (``tiles.lattices`` holds each frame's true
+        *frame*, as a microscope takes it: the array (cropped to ``shape``)
+        with its margin, rotated about the frame's centre. The tiles are cut
+        around the true site centres (``tiles.lattices`` holds each frame's true
         :class:`~sklearn_pillars.Lattice`; a frame rotated by more than
         :data:`~sklearn_pillars.tiling.DEROTATE_ANGLE` degrees is turned
         upright first, as :func:`~sklearn_pillars.tile_array` does), so the
@@ -173,8 +173,8 @@ def make_pillar_arrays(
     Returns
     -------
     TileSet
-        ``grid_size**2 * n_arrays`` (or ``rows * cols * n_arrays``) tiles with ``y`` (the five classes of
-        :data:`~sklearn_pillars.CLASSES`), ``stitch_type`` (``"seam"`` or
+        ``grid_size**2 * n_arrays`` (or ``rows * cols * n_arrays``) tiles with
+        ``y`` (the five classes of :data:`~sklearn_pillars.CLASSES`), ``stitch_type`` (``"seam"`` or
         ``"field"`` for Stitching tiles, a seam winning where both cross;
         ``""`` elsewhere), ``array_images`` (uint8) and ``array_names``
         ``"synthetic_0"``, ``"synthetic_1"``, ...

@@ -168,7 +168,8 @@ def place_lattice(grey, lattice, derotate="auto", *, name="image"):
     NoLatticeError
         When ``lattice="auto"`` and the image shows no lattice of pillars.
     """
-    from .lattice import Lattice, NoLatticeError, derotate as turn, find_lattice
+    from .lattice import Lattice, NoLatticeError, find_lattice
+    from .lattice import derotate as turn
 
     if derotate not in DEROTATE_CHOICES:
         raise ValueError(f"derotate must be one of {DEROTATE_CHOICES}, got {derotate!r}")
