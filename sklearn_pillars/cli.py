@@ -723,6 +723,9 @@ def main(argv=None):
         except KeyboardInterrupt as exc:
             return _stopped(exc)
         except ImportError as exc:
+            interrupt = _swallowed()
+            if interrupt is not None:  # an interrupt in a module's initialisation becomes
+                return _stopped(interrupt)  # "ImportError: initialization failed"
             if args.debug:
                 traceback.print_exc()
             print(f"sklearn-pillars: error: {exc}; install the command's extras with "
