@@ -351,7 +351,7 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
         check_memory(estimate_memory(held, grid, tile_half, file_bytes=largest,
                                      preset=preset, banded=banded, fit_tiles=fit_tiles,
                                      n_sites=sum(side[id(h)] ** 2 for h in held) if auto
-                                     else None),
+                                     else None, lattice=auto),
                      max_memory,
                      what=f"{'fitting on' if fitting else 'classifying'} {what} on "
                           + ("the lattices found, " if auto else

@@ -335,7 +335,8 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=No
     hint = ("read fewer arrays at a time, or classify a large array in bands with "
             "predict_in_bands")
     check_memory(estimate_memory(headers, 0 if auto else grid_size, tile_half, classify=False,
-                                 file_bytes=max(size for _, size in checked)), limit,
+                                 file_bytes=max(size for _, size in checked), lattice=auto),
+                 limit,
                  what=f"reading {len(paths)} array(s) of {grid_text} of {2 * tile_half} pixels",
                  hint=hint)
     names = _array_names(paths)

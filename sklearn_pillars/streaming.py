@@ -168,8 +168,8 @@ def _classify_found(path, model, tile_half, name, max_memory, input_check):
     path = Path(os.fspath(path))
     header, size = check_image_file(path, max_memory=max_memory)
     check_memory(estimate_memory([header] if header else [], 0, tile_half, file_bytes=size,
-                                 classify=False), max_memory,
-                 what=f"reading {display_name(path)}")
+                                 classify=False, lattice=True), max_memory,
+                 what=f"reading {display_name(path)} and finding its lattice")
     grey = read_image(path, max_memory=max_memory)
     grey, lattice = place_lattice(grey, "auto", name=display_name(path))
     try:

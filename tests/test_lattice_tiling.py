@@ -194,3 +194,17 @@ def test_predict_in_bands_on_a_found_rectangular_lattice():
     assert abs(banded.lattice.turned - 3.0) < 0.3
     # the notebook's features look no further than the neighbours: exact in bands
     assert np.array_equal(banded.labels.ravel(), model.predict(whole.X))
+
+
+def test_finding_the_lattice_counts_in_the_memory_limit(tmp_path):
+    from sklearn_pillars import ResourceLimitError
+    from sklearn_pillars.limits import LATTICE_BYTES_PER_PIXEL
+
+    image = make_pillar_arrays(1, grid_size=9, random_state=1, margin=0.5).array_images[0]
+    path = tmp_path / "frame.png"
+    cv2.imwrite(str(path), image)
+    # enough for the image and its tiles, not for finding the lattice too
+    limit = image.size * (LATTICE_BYTES_PER_PIXEL // 2)
+    assert read_arrays([path], grid_size=9, tile_half=20, max_memory=limit, input_check="skip")
+    with pytest.raises(ResourceLimitError, match="found lattices"):
+        read_arrays([path], grid_size="auto", tile_half=20, max_memory=limit)
