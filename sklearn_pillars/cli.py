@@ -79,7 +79,10 @@ def _grid_option(text):
     """``--grid-size``: ``"auto"`` or a positive integer."""
     if text is not None and text.strip().lower() == "auto":
         return "auto"
-    return _count(text, "--grid-size")
+    try:
+        return _count(text, "--grid-size")
+    except UsageError as exc:
+        raise UsageError(f"{exc} (or auto)") from None
 
 
 class UsageError(Exception):

@@ -13,9 +13,10 @@ from ._files import display_name
 from .limits import check_memory, estimate_memory, format_size, parse_size, read_image_header
 from .tileset import CLASSES
 from .tiling import (
-    DEROTATE_CHOICES,
     _check_positive_int,
     build_tileset,
+    check_derotate,
+    check_grid_size,
     lattice_boxes,
     place_lattice,
     profile_arrays,
@@ -284,13 +285,23 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=No
     input_check : {"raise", "warn", "skip"}, default="raise"
         Whether an image that is blank or shows no lattice of ``grid_size``
         pillars raises :class:`~sklearn_pillars.NotAnArrayError`, warns, or
-        is not checked.
+        is not checked. With ``grid_size="auto"``, an image in which no
+        lattice is found raises :class:`~sklearn_pillars.NoLatticeError`
+        whatever ``input_check`` says: there are no sites to cut.
+    derotate : {"auto", True, False}, default="auto"
+        With ``grid_size="auto"``, whether an image is turned upright before
+        cutting: when its lattice is rotated by more than
+        :data:`~sklearn_pillars.tiling.DEROTATE_ANGLE` degrees, always, or
+        never (see :func:`~sklearn_pillars.tile_array`). ``array_images``,
+        ``boxes`` and ``lattices`` are then those of the upright image
+        (``Lattice.warp`` maps the original's coordinates to it).
 
     Returns
     -------
     TileSet
-        ``grid_size**2`` tiles per array, arrays in the order given, with
-        ``array_profiles`` where the input was checked.
+        One tile per site (``grid_size**2``, or rows x cols of each found
+        lattice), arrays in the order given, with ``array_profiles`` where
+        the input was checked and ``lattices`` with ``grid_size="auto"``.
 
     Raises
     ------
@@ -318,12 +329,10 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=No
     paths = unique_paths(paths)
     if not paths:
         raise ValueError("read_arrays needs at least one image path")
-    auto = isinstance(grid_size, str) and grid_size == "auto"
-    if not auto:
-        grid_size = _check_positive_int(grid_size, "grid_size")
+    grid_size = check_grid_size(grid_size)
+    auto = grid_size == "auto"
     tile_half = _check_positive_int(tile_half, "tile_half")
-    if derotate not in DEROTATE_CHOICES:
-        raise ValueError(f"derotate must be one of {DEROTATE_CHOICES}, got {derotate!r}")
+    derotate = check_derotate(derotate)
     limit = parse_size(max_memory)
     checked = [check_image_file(path, max_memory=limit) for path in paths]
     if not auto:
@@ -346,9 +355,11 @@ def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=No
         if not auto:
             _check_grid(path, *greys[-1].shape, grid_size, tile_half)
     if auto:
-        placed = [place_lattice(grey, "auto", derotate, name=display_name(path))
-                  for grey, path in zip(greys, paths, strict=True)]
-        greys, lattices = [g for g, _ in placed], [lat for _, lat in placed]
+        lattices = []
+        for index, path in enumerate(paths):  # one image at a time: turned, it is larger
+            greys[index], lattice = place_lattice(greys[index], "auto", derotate,
+                                                  name=display_name(path))
+            lattices.append(lattice)
         for path, lattice in zip(paths, lattices, strict=True):
             try:
                 lattice_boxes(lattice, tile_half)

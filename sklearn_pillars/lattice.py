@@ -19,7 +19,8 @@ frame needs neither cropping to the array nor a known grid size:
    whole gives the lattice (origin and vectors);
 5. the array is the block of sites whose rows and columns mostly hold
    something, a pillar or a defect (rows and columns of substrate around it
-   are trimmed);
+   are trimmed, and so are edge rows and columns with a site whose centre
+   lies outside the image);
 6. each site's centre is the lattice position moved by the median offset of
    the pillars measured in its 3 x 3 neighbourhood: it follows shifts shared
    by neighbours (a stitching seam, lens distortion) but not a single
@@ -87,9 +88,15 @@ class Lattice:
     image_shape : tuple of int
         Height and width of the image.
     turned : float
-        Degrees counter-clockwise the image was turned by to make this
-        lattice upright (:func:`derotate`; 0 when it was not): the lattice's
-        rotation in the original image.
+        The lattice's rotation in the original image, in degrees
+        counter-clockwise, when the image was turned upright to hold this
+        lattice (:func:`derotate` turns it clockwise by as much); 0 when it
+        was not.
+    warp : ndarray of shape (2, 3) or None
+        The affine map (OpenCV's convention) from the original image's
+        coordinates to this lattice's image, when it was turned upright; None
+        when it was not. ``cv2.invertAffineTransform(warp)`` maps back, e.g.
+        the tile boxes and centres to the original file's pixels.
     """
 
     shape: tuple
@@ -102,6 +109,7 @@ class Lattice:
     matches: np.ndarray = field(repr=False)
     image_shape: tuple = field(repr=False)
     turned: float = 0.0
+    warp: np.ndarray | None = field(default=None, repr=False)
 
     def positions(self):
         """The lattice position (x, y) of every site, before refinement: (rows, cols, 2)."""
@@ -194,7 +202,10 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
     ------
     NoLatticeError
         When the image shows no periodic lattice of pillars (noise, a blank
-        frame, a photograph of something else).
+        frame, a photograph of something else) or is too small to hold one;
+        the message names the file when ``image`` is one.
+    ValueError
+        For ``min_pitch`` and ``max_pitch`` that leave no pitch to look for.
 
     Examples
     --------
@@ -206,15 +217,31 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
     """
     from .tiling import to_grey
 
+    name = None
     if isinstance(image, (str, os.PathLike)):
+        from ._files import display_name
         from .io import read_image
 
-        grey = read_image(image)
+        name, grey = display_name(image), read_image(image)
     else:
         grey = to_grey(image)
+    try:
+        return _find_lattice(grey, min_pitch, max_pitch)
+    except NoLatticeError as error:
+        if name is None:
+            raise
+        raise NoLatticeError(f"{name}: {error}") from None
+
+
+def _find_lattice(grey, min_pitch, max_pitch):
+    """:func:`find_lattice` of a grey image."""
     height, width = grey.shape
     if max_pitch is None:
         max_pitch = min(height, width) / 3
+        if max_pitch <= min_pitch:
+            raise NoLatticeError(
+                f"no periodic pillar lattice found: an image of {height} x {width} pixels is "
+                f"too small to hold 3 x 3 sites at least min_pitch={min_pitch} pixels apart")
     if not 0 < min_pitch < max_pitch:
         raise ValueError(f"need 0 < min_pitch < max_pitch, got min_pitch={min_pitch!r}, "
                          f"max_pitch={max_pitch!r} (image of {height} x {width} pixels)")
@@ -261,6 +288,8 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
     occupied = pillars | ((contrast >= MIN_CONTRAST_SHARE * np.median(contrast[pillars]))
                           & (match >= MIN_MATCH / 2))
     (r0, r1), (c0, c1) = _array_extent(index, occupied)
+    (r0, r1), (c0, c1) = _inside_extent((r0, r1), (c0, c1), origin, vectors, field,
+                                        (height, width))
     rows, cols = r1 - r0 + 1, c1 - c0 + 1
     if rows < 2 or cols < 2:
         raise NoLatticeError("no periodic pillar lattice found: fewer than 2 x 2 pillars")
@@ -323,8 +352,10 @@ def derotate(grey, lattice):
     fill = float(np.median(border))
     image = cv2.warpAffine(grey, matrix, (int(size[0]), int(size[1])), flags=cv2.INTER_CUBIC,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    earlier = np.vstack([lattice.warp, [0, 0, 1]]) if lattice.warp is not None else np.eye(3)
     return image, replace(lattice.warped(matrix, image.shape),
-                          turned=lattice.turned + lattice.angle)
+                          turned=lattice.turned + lattice.angle,
+                          warp=(np.vstack([matrix, [0, 0, 1]]) @ earlier)[:2])
 
 
 def flatten_illumination(grey):
@@ -712,6 +743,31 @@ def _array_extent(index, pillars):
                 break
         if not trimmed:
             break
+    return (int(r0), int(r1)), (int(c0), int(c1))
+
+
+def _inside_extent(row_span, col_span, origin, vectors, field, image_shape):
+    """The block of rows and columns trimmed, edge by edge, until no site's centre lies
+    more than a quarter pitch outside the image (a rotated array can run out of its
+    frame at the corners: such a site's pillar is not in the image)."""
+    (r0, r1), (c0, c1) = row_span, col_span
+    reach = 0.25 * min(np.hypot(*vectors[0]), np.hypot(*vectors[1]))
+    height, width = image_shape
+    while r0 < r1 and c0 < c1:
+        rr, cc = np.mgrid[r0 : r1 + 1, c0 : c1 + 1]
+        sites = np.stack([rr.ravel(), cc.ravel()], axis=1)
+        centres = (origin + sites[:, 1:2] * vectors[0] + sites[:, 0:1] * vectors[1]
+                   + _look_up(field, sites))
+        outside = ((centres < -reach) | (centres > (width - 1 + reach, height - 1 + reach))
+                   ).any(axis=1).reshape(rr.shape)
+        if not outside.any():
+            break
+        # the edge with the most sites outside goes first
+        edges = {"top": outside[0].sum(), "bottom": outside[-1].sum(),
+                 "left": outside[:, 0].sum(), "right": outside[:, -1].sum()}
+        edge = max(edges, key=edges.get)
+        r0, r1, c0, c1 = (r0 + (edge == "top"), r1 - (edge == "bottom"),
+                          c0 + (edge == "left"), c1 - (edge == "right"))
     return (int(r0), int(r1)), (int(c0), int(c1))
 
 

@@ -200,7 +200,14 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
     kinds = np.full(len(labels), "") if kinds is None else np.asarray(kinds).astype(str)
     h, w = image.shape
     shown, _ = shrink(image)
-    sites_across = grid_size if lattice is None else max(lattice.shape)
+    positions = np.asarray(positions).reshape(-1, 2)
+    if lattice is not None:
+        grid = lattice.shape
+    elif isinstance(grid_size, str):  # "auto", but this array was cut on a uniform grid
+        grid = tuple(positions.max(axis=0)) if len(positions) else (1, 1)
+    else:
+        grid = (grid_size, grid_size)
+    sites_across = max(grid)
     scale = max(MAP_WIDTH, min(MAP_SITE * sites_across, 4000)) / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     shown = cv2.resize(shown, size, interpolation=cv2.INTER_AREA if scale < 1
@@ -212,7 +219,7 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
     picture = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
     inset = 2
     if lattice is None:
-        sx, sy = w / grid_size * scale, h / grid_size * scale  # one site, in map pixels
+        sx, sy = w / grid[1] * scale, h / grid[0] * scale  # one site, in map pixels
 
         def site_box(r, c):
             return (round((c - 1) * sx + inset), round((r - 1) * sy + inset),

@@ -25,7 +25,8 @@ MIN_LATTICE_SCORE = 0.3
 #: Sites sampled for the check (enough for a stable median, bounded for huge grids).
 SAMPLE_SITES = 400
 #: How far (as a factor) a new array's statistic may stray beyond a model's
-#: training range before a warning: contrast, pitch, pillar size.
+#: training range before a warning: contrast, pitch, pillar size. The pitch may
+#: stray 10% either way (below: 0.9 times the smallest).
 DRIFT_FACTORS = {"contrast": 1.6, "pitch": 1.1, "pillar_size": 1.3}
 
 
@@ -244,6 +245,8 @@ def drift_warnings(profiles, reference, names):
             if not seen or key not in profile:
                 continue
             low, high, value = min(seen) / factor, max(seen) * factor, profile[key]
+            if key == "pitch":  # features are measured in pixels: 10% either way
+                low = min(seen) * (2 - factor)
             if not low <= value <= high:
                 messages.append(
                     f"{name}: its {key.replace('_', ' ')} {value:.1f} is far outside the "

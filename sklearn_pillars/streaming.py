@@ -28,14 +28,15 @@ class ArrayResult:
     name : str
         The array's name (file name without suffix, as in :func:`~sklearn_pillars.read_arrays`).
     path : Path
-    labels, scores, kinds : ndarray of shape (grid_size**2,)
+    labels, scores, kinds : ndarray of shape (n_sites,)
         Class, inconsistency score (NaN where not scored) and defect kind
         (``"seam"``/``"field"`` for Stitching where the model tells them
-        apart, ``""`` elsewhere) of each site, row-major.
-    positions : ndarray of shape (grid_size**2, 2)
+        apart, ``""`` elsewhere) of each site, row-major (``grid_size**2``
+        sites, or rows x cols of a found lattice).
+    positions : ndarray of shape (n_sites, 2)
         1-based row and column of each site.
-    boxes : ndarray of shape (grid_size**2, 4)
-        ``x0, y0, x1, y1`` of each tile in the image.
+    boxes : ndarray of shape (n_sites, 4)
+        ``x0, y0, x1, y1`` of each tile in ``image``.
     image : ndarray of shape (H, W), uint8
         The grey array image.
     profile : ArrayProfile or None
@@ -97,11 +98,13 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
 
     from .io import read_arrays
     from .limits import band_rows
+    from .tiling import check_grid_size
 
     check_is_fitted(model, "stages_")
+    grid_size = check_grid_size(grid_size)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if isinstance(grid_size, str) and grid_size == "auto":
+        if grid_size == "auto":
             result = _classify_found(path, model, tile_half, name, max_memory, input_check)
         elif band_rows(grid_size, tile_half) is None:
             tiles = read_arrays([path], grid_size, tile_half, max_memory=max_memory,
@@ -359,9 +362,11 @@ def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, clien
     from sklearn.utils.validation import check_is_fitted
 
     from .io import _array_names, unique_paths
+    from .tiling import check_grid_size
 
     check_is_fitted(model, "stages_")
     _check_tiles_fit_model(model, tile_half)
+    grid_size = check_grid_size(grid_size)
     if client is not None and n_jobs not in (None, 1):
         raise ValueError("give n_jobs or a Dask client, not both: the cluster's workers "
                          "are the parallelism")
@@ -534,6 +539,7 @@ def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs
     )
     from .io import find_array_images
     from .report import REPORT_PATTERNS
+    from .tiling import check_grid_size
 
     with _noted_warnings() as early:
         paths = find_array_images(inputs, skip_non_images=skip_non_images)
@@ -545,11 +551,11 @@ def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs
         model_path = model
         model, info = load_model(model_path, trusted=trusted)
         check_tile_half(tile_half, info)
-        grid_size = info["grid_size"] if grid_size is None else grid_size
+        grid_size = info["grid_size"] if grid_size is None else check_grid_size(grid_size)
         tile_half, profiles = info["tile_half"], info["profiles"]
         model_text = describe_model(model, model_path, info)
     else:
-        grid_size = 21 if grid_size is None else grid_size
+        grid_size = 21 if grid_size is None else check_grid_size(grid_size)
         tile_half = 32 if tile_half is None else tile_half
         profiles = ()
         model_text = describe_model(model)
@@ -591,7 +597,9 @@ def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_ch
     each for the uniform grid); ``progress`` is called with a short text after each
     array."""
     from .io import unique_paths
+    from .tiling import check_grid_size
 
+    grid_size = check_grid_size(grid_size)
     paths = unique_paths(paths)
     if not paths:
         raise ValueError("no arrays to fit on")
@@ -602,6 +610,14 @@ def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_ch
     results = _in_order(_shared_of_array, features, calls, n_jobs=n_jobs, keep_workers=False)
     with closing(results):
         parts, positions, profiles, lattices, width = _gather_shared(results, paths, progress)
+    if grid_size == "auto":  # the sites were not known before the lattices were found
+        from .limits import FIT_BYTES_PER_TILE, check_memory
+
+        preset = model.stages if isinstance(model.stages, str) else None
+        per_tile = FIT_BYTES_PER_TILE.get(preset, max(FIT_BYTES_PER_TILE.values()))
+        check_memory(len(positions) * per_tile, max_memory,
+                     what=f"fitting on the {len(positions):,} sites of {len(paths)} found "
+                          "lattices")
     model._fit_shared(stages, (parts, positions), width)
     return model, profiles, lattices
 

@@ -157,8 +157,8 @@ def make_pillar_arrays(
         across the frame, in a random direction.
 
         With ``shape`` given, or any of the other three not 0, each array is a
-        *frame*, as a microscope takes it: the array (cropped to ``shape``)
-        with its margin, rotated about the frame's centre. The tiles are cut
+        *frame*, as a microscope takes it: the array (cropped to ``shape``),
+        rotated, whole, with the margin around it. The tiles are cut
         around the true site centres (``tiles.lattices`` holds each frame's true
         :class:`~sklearn_pillars.Lattice`; a frame rotated by more than
         :data:`~sklearn_pillars.tiling.DEROTATE_ANGLE` degrees is turned
@@ -264,17 +264,23 @@ def _check_frame(grid_size, shape, rotation, margin, gradient):
 
 
 def _place_in_frame(image, centres, pitch, frame):
-    """The square array ``image`` (float32) cropped to ``frame["shape"]`` sites, with its
-    margin of substrate, rotated about the frame's centre and tilted by the gradient;
-    and its site ``centres`` (rows, cols, 2) moved alike."""
+    """The square array ``image`` (float32) cropped to ``frame["shape"]`` sites, rotated,
+    in a frame that holds it whole with ``frame["margin"]`` of substrate around its
+    bounding box, and tilted by the gradient; and its site ``centres`` (rows, cols, 2)
+    moved alike."""
     rows, cols = frame["shape"]
     image = image[: rows * pitch, : cols * pitch]
     centres = centres[:rows, :cols]
     top, right, bottom, left = (int(round(m * pitch)) for m in frame["margin"])
-    height, width = rows * pitch + top + bottom, cols * pitch + left + right
+    warp = cv2.getRotationMatrix2D(((cols * pitch - 1) / 2, (rows * pitch - 1) / 2),
+                                   frame["rotation"], 1.0)
+    # the rotated array's bounding box, with the margins around it, is the frame
+    corners = np.array([[-0.5, -0.5], [cols * pitch - 0.5, -0.5], [-0.5, rows * pitch - 0.5],
+                        [cols * pitch - 0.5, rows * pitch - 0.5]]) @ warp[:, :2].T + warp[:, 2]
+    low, high = np.floor(corners.min(axis=0) + 0.5), np.ceil(corners.max(axis=0) - 0.5)
+    warp[:, 2] += np.array([left, top]) - low
+    width, height = (int(v) for v in high - low + 1 + np.array([left + right, top + bottom]))
     substrate = float(np.percentile(image, 90))
-    warp = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), frame["rotation"], 1.0)
-    warp[:, 2] += warp[:, :2] @ np.array([left, top])  # the array's pixel (0, 0) at (left, top)
     out = cv2.warpAffine(image, warp, (width, height), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=substrate)
     if frame["gradient"]:

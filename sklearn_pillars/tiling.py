@@ -33,7 +33,6 @@ MAX_TILE_PITCHES = 4
 #: Rotation (degrees) of a found lattice beyond which ``derotate="auto"`` turns the image
 #: first: at 0.5 degrees the corners of a 64-pixel tile are off by 0.4 pixels.
 DEROTATE_ANGLE = 0.5
-DEROTATE_CHOICES = ("auto", True, False)
 
 
 def _check_positive_int(value, name):
@@ -129,13 +128,29 @@ def lattice_boxes(lattice, tile_half=32):
     -------
     boxes : ndarray of shape (rows * cols, 4), int64
         ``x0, y0, x1, y1`` per site, row-major (x1, y1 exclusive), clipped to
-        the image; a tile is at least one pixel even for a site at the edge.
+        the image.
+
+    Raises
+    ------
+    ValueError
+        For tiles more than :data:`MAX_TILE_PITCHES` pitches wide, and for a
+        site more than half a pitch outside the image (a lattice of another
+        image; :func:`~sklearn_pillars.find_lattice` keeps its sites inside).
     """
     tile_half = _check_positive_int(tile_half, "tile_half")
     check_tile_half(tile_half, max(lattice.pitch), "found in the image")
     height, width = lattice.image_shape
-    # Pixel (i, j) covers [i - 0.5, i + 0.5): the box [c - h, c + h) is centred on c - 0.5.
-    cx, cy = np.rint(lattice.centers.reshape(-1, 2) + 0.5).astype(np.int64).T
+    centres = lattice.centers.reshape(-1, 2)
+    reach = 0.5 * min(lattice.pitch)
+    outside = ((centres < -reach) | (centres > (width - 1 + reach, height - 1 + reach))).any(1)
+    if outside.any():
+        row, col = np.divmod(np.flatnonzero(outside)[0], lattice.shape[1])
+        raise ValueError(f"site ({row + 1}, {col + 1}) of the lattice lies at "
+                         f"({centres[outside][0, 0]:.0f}, {centres[outside][0, 1]:.0f}), outside "
+                         f"the image of {height} x {width} pixels: a lattice of another image?")
+    # Pixel i covers [i - 0.5, i + 0.5): the box [c - h, c + h) is centred on c - 0.5, the
+    # nearest such point to a site at ceil(x) (an integer site as in the uniform grid).
+    cx, cy = np.ceil(centres).astype(np.int64).T
     x0 = np.clip(cx - tile_half, 0, width - 1)
     y0 = np.clip(cy - tile_half, 0, height - 1)
     x1 = np.clip(cx + tile_half, x0 + 1, width)
@@ -171,8 +186,7 @@ def place_lattice(grey, lattice, derotate="auto", *, name="image"):
     from .lattice import Lattice, NoLatticeError, find_lattice
     from .lattice import derotate as turn
 
-    if derotate not in DEROTATE_CHOICES:
-        raise ValueError(f"derotate must be one of {DEROTATE_CHOICES}, got {derotate!r}")
+    derotate = check_derotate(derotate)
     if isinstance(lattice, str) and lattice == "auto":
         try:
             lattice = find_lattice(grey)
@@ -189,11 +203,29 @@ def place_lattice(grey, lattice, derotate="auto", *, name="image"):
     return grey, lattice
 
 
+def check_derotate(derotate):
+    """``derotate`` as ``"auto"``, True or False; ValueError for anything else."""
+    if isinstance(derotate, str) and derotate == "auto":
+        return derotate
+    if isinstance(derotate, (bool, np.bool_)):
+        return bool(derotate)
+    raise ValueError(f"derotate must be 'auto', True or False, got {derotate!r}")
+
+
+def check_grid_size(grid_size):
+    """``grid_size`` as a positive int, or ``"auto"`` (any case); ValueError otherwise."""
+    if isinstance(grid_size, str) and grid_size.strip().lower() == "auto":
+        return "auto"
+    if isinstance(grid_size, bool) or not isinstance(grid_size, numbers.Integral) \
+            or grid_size <= 0:
+        raise ValueError(f"grid_size must be a positive integer or 'auto', got {grid_size!r}")
+    return int(grid_size)
+
+
 def _lattice_argument(grid_size, lattice):
     """``lattice`` as given, or ``"auto"`` for ``grid_size="auto"``; checks ``grid_size``."""
-    if isinstance(grid_size, str) and grid_size == "auto":
+    if check_grid_size(grid_size) == "auto":
         return "auto" if lattice is None else lattice
-    _check_positive_int(grid_size, "grid_size")
     return lattice
 
 
@@ -292,8 +324,8 @@ def tile_array(image, grid_size=21, tile_half=32, *, lattice=None, derotate="aut
     lattice : "auto" or Lattice, optional
         Cut around the refined site centres of a lattice instead of the
         uniform grid: ``"auto"`` finds it with
-        :func:`~sklearn_pillars.find_lattice`; a :class:`~sklearn_pillars.Lattice`
-        found in this image is used as it is. ``grid_size`` is then ignored.
+        :func:`~sklearn_pillars.find_lattice`; or a :class:`~sklearn_pillars.Lattice`
+        found in this image. ``grid_size`` is then ignored.
     derotate : {"auto", True, False}, default="auto"
         With a lattice, turn the image so that its rows run along x before
         cutting: when it is rotated by more than :data:`DEROTATE_ANGLE`

@@ -437,3 +437,31 @@ def test_an_interrupt_while_a_module_initialises_is_an_interrupt(signum, code, t
     result, _, err = run(["inspect", "--demo", "--out", tmp_path / "r"], capsys)
     assert result == code
     assert "install" not in err and ("interrupted" in err or "terminated" in err)
+
+
+def test_demo_grid_auto_finds_the_frames_lattices(tmp_path, capsys):
+    code, _, err = run(["inspect", "--demo", "--grid", "auto", "--out", tmp_path / "r"], capsys)
+    assert code == 0, err
+    assert len(re.findall(r"synthetic_\d: 21 x 21 sites, pitch 54\.\d\d x 54\.\d\d px, "
+                          r"rotated \+[12]\.\d\d deg \(turned upright\)", err)) == 3, err
+    assert len(rows(tmp_path / "r" / "tiles.csv")) == 3 * 441
+
+
+def test_a_map_of_uniform_tiles_in_an_auto_report(tmp_path):
+    """concat_tilesets mixes found and uniform arrays; the map of a uniform one in a
+    grid_size="auto" report takes its grid from the positions."""
+    tiles = make_pillar_arrays(1, grid_size=6, shape=(4, 6), random_state=1)
+    path = tmp_path / "map.png"
+    report_module.defect_map(path, tiles.array_images[0], "a", "auto",
+                             tiles.positions[:, 1:], tiles.y)
+    assert cv2.imread(str(path)).shape[1] >= 1000
+
+
+@pytest.mark.parametrize(("pitch", "warns"), [(48.0, True), (49.0, False), (54.0, False),
+                                              (59.0, False), (60.0, True)])
+def test_a_pitch_more_than_ten_percent_off_warns(pitch, warns):
+    from sklearn_pillars.sanity import drift_warnings
+
+    messages = drift_warnings([{"pitch": pitch}], [{"pitch": 54.0}], ["new"])
+    assert bool(messages) == warns
+    assert all("new: its pitch" in m for m in messages)

@@ -44,6 +44,8 @@ def test_auto_tiles_are_centred_on_the_true_sites(frames):
         off = box_centres(tiles) - truth.centers.reshape(-1, 2)
         # boxes are whole pixels: up to half a pixel of rounding on top of the lattice's error
         assert np.sqrt(np.mean(np.sum(off**2, axis=1))) < 1.5
+        assert np.abs(off).max() <= 2  # every tile, not only on average
+        assert np.all(np.abs(off.mean(axis=0)) < 0.75)  # no shift shared by all
         assert tiles.array_images[0] is image or np.array_equal(tiles.array_images[0], image)
         assert unclipped(tiles).all()  # the margin leaves room for whole tiles
 
@@ -73,17 +75,22 @@ def test_a_rotated_frame_is_turned_upright(rotation):
     assert abs(upright.lattices[0].angle) < 0.1
     assert upright.array_images[0].shape[0] > h and upright.array_images[0].shape[1] > w
     assert len(upright) == 64
+    assert upright.lattices[0].turned == pytest.approx(found.angle)
     kept = tile_array(frame, "auto", derotate=False)
     assert abs(kept.lattices[0].angle - rotation) < 0.2
-    assert kept.array_images[0].shape == frame.shape
-    assert abs(rotation) > DEROTATE_ANGLE
+    assert kept.array_images[0] is frame and kept.lattices[0].turned == 0
+    # the upright lattice maps back onto the one found in the frame
+    back = cv2.invertAffineTransform(upright.lattices[0].warp)
+    centres = upright.lattices[0].centers @ back[:, :2].T + back[:, 2]
+    assert np.abs(centres - found.centers).max() < 0.5
 
 
 def test_a_small_rotation_is_left_alone():
     tiles = make_pillar_arrays(1, grid_size=8, random_state=2, rotation=0.3, margin=1.0)
     image = tiles.array_images[0]
     cut = tile_array(image, "auto")
-    assert cut.array_images[0] is image or cut.array_images[0].shape == image.shape
+    assert abs(DEROTATE_ANGLE) > abs(cut.lattices[0].angle) > 0.1
+    assert cut.array_images[0] is image and cut.lattices[0].turned == 0
     forced = tile_array(image, "auto", derotate=True)
     assert abs(forced.lattices[0].angle) < 0.05
     assert forced.array_images[0].shape != image.shape
@@ -148,10 +155,21 @@ def test_a_lattice_fits_only_its_own_image(frames):
         tile_array(other, lattice=lattice, input_check="skip")
     with pytest.raises(TypeError, match="lattice must be"):
         tile_array(frames.array_images[0], lattice=(9, 9))
-    with pytest.raises(ValueError, match="derotate"):
-        tile_array(frames.array_images[0], lattice=lattice, derotate="yes")
-    with pytest.raises(ValueError, match="grid_size"):
-        tile_array(frames.array_images[0], grid_size="automatic")
+    for wrong in ("yes", 1, 1.0, None):
+        with pytest.raises(ValueError, match="derotate"):
+            tile_array(frames.array_images[0], lattice=lattice, derotate=wrong)
+    for wrong in ("automatic", None, 0, 2.5):
+        with pytest.raises(ValueError, match="grid_size must be a positive integer or 'auto'"):
+            tile_array(frames.array_images[0], grid_size=wrong)
+    assert len(tile_array(frames.array_images[0], grid_size="Auto")) == 81
+    # a lattice of a larger image, whose sites lie outside this one
+    wide = np.zeros((lattice.image_shape[0], 2 * lattice.image_shape[1]), np.uint8)
+    moved = make_pillar_arrays(1, grid_size=9, random_state=3, margin=(1.2, 0.4, 0.8, 9)
+                               ).lattices[0]
+    assert moved.image_shape != wide.shape
+    from dataclasses import replace
+    with pytest.raises(ValueError, match=r"site \(1, 1\) of the lattice lies at .* outside"):
+        lattice_boxes(replace(moved, image_shape=(200, 200)), 32)
 
 
 def test_tiles_much_wider_than_the_found_pitch_are_refused(frames):
@@ -177,7 +195,8 @@ def test_tilesets_keep_their_lattices(frames):
     uniform = tile_array(frames.array_images[1], grid_size=9, input_check="skip")
     both = concat_tilesets([cut, uniform])
     assert both.lattices[0] is cut.lattices[0] and both.lattices[1] is None
-    assert both[np.arange(5)].lattices == both.lattices
+    part = both[np.arange(81, 90)]  # tiles of the second array only: the arrays stay
+    assert part.lattices[0] is cut.lattices[0] and part.array_names == both.array_names
     assert concat_tilesets([uniform, uniform]).lattices is None
 
 
@@ -208,3 +227,60 @@ def test_finding_the_lattice_counts_in_the_memory_limit(tmp_path):
     assert read_arrays([path], grid_size=9, tile_half=20, max_memory=limit, input_check="skip")
     with pytest.raises(ResourceLimitError, match="found lattices"):
         read_arrays([path], grid_size="auto", tile_half=20, max_memory=limit)
+
+
+def test_sites_cut_off_by_the_frame_are_left_out():
+    """A rotated array cropped by the frame's edge: the rows and columns whose sites'
+    centres fall outside the image are trimmed, the rest keep their tiles whole."""
+    tiles = make_pillar_arrays(1, random_state=2, shape=(12, 12), rotation=5.0,
+                               derotate=False)
+    image = tiles.array_images[0][25:-25, 25:-25]
+    lattice = find_lattice(image)
+    assert 10 <= lattice.shape[0] <= 12 and 10 <= lattice.shape[1] <= 12
+    quarter = 0.25 * min(lattice.pitch)
+    centres = lattice.centers.reshape(-1, 2)
+    assert centres.min() >= -quarter
+    assert np.all(centres <= np.array(image.shape[::-1]) - 1 + quarter)
+
+
+def test_a_tiny_image_has_no_lattice(tmp_path):
+    with pytest.raises(NoLatticeError, match="20 x 40 pixels is too small"):
+        find_lattice(np.full((20, 40), 90, np.uint8))
+    path = tmp_path / "tiny.png"
+    cv2.imwrite(str(path), np.full((20, 40), 90, np.uint8))
+    with pytest.raises(NoLatticeError, match=r"tiny\.png: no periodic pillar lattice found"):
+        find_lattice(path)
+
+
+def test_fit_arrays_on_lattices_of_different_sizes(tmp_path):
+    from sklearn_pillars import LayeredPeelClassifier, fit_arrays
+
+    paths = []
+    for seed, shape in ((1, (6, 9)), (2, (8, 7)), (3, (6, 9))):
+        frame = make_pillar_arrays(1, random_state=seed, shape=shape, margin=0.5)
+        paths.append(tmp_path / f"a{seed}.png")
+        cv2.imwrite(str(paths[-1]), frame.array_images[0])
+    model = fit_arrays(LayeredPeelClassifier("refined"), paths, "auto")
+    tiles = read_arrays(paths, "auto")
+    assert len(model.labels_) == 54 + 56 + 54 == len(tiles)
+    # the same model as one fit on all the tiles at once
+    assert np.array_equal(model.labels_, LayeredPeelClassifier("refined").fit(tiles.X).labels_)
+
+
+def test_a_large_found_lattice_is_classified_in_bands(tmp_path, monkeypatch):
+    from sklearn_pillars import LayeredPeelClassifier, classify_array, limits
+
+    frame = make_pillar_arrays(1, random_state=4, shape=(9, 7), rotation=2.0, margin=0.5,
+                               derotate=False)
+    path = tmp_path / "frame.png"
+    cv2.imwrite(str(path), frame.array_images[0])
+    model = LayeredPeelClassifier("notebook").fit(
+        make_pillar_arrays(2, random_state=5, shape=(7, 7)).X)
+    whole = classify_array(path, model, "auto")
+    monkeypatch.setattr(limits, "BAND_BYTES", 3 * limits.x_bytes(7, 32))  # 3 rows a band
+    banded = classify_array(path, model, "auto", draw_map=True)
+    assert banded.lattice.shape == whole.lattice.shape == (9, 7)
+    assert np.array_equal(banded.labels, whole.labels)  # the notebook's features: exact
+    assert np.array_equal(banded.boxes, whole.boxes) and banded.map_png
+    with pytest.raises(ValueError, match="grid_size must be"):
+        classify_array(path, model, None)
