@@ -164,7 +164,9 @@ def make_pillar_arrays(
         :data:`~sklearn_pillars.tiling.DEROTATE_ANGLE` degrees is turned
         upright first, as :func:`~sklearn_pillars.tile_array` does), so the
         labels stay those of the sites. Their random draws have a stream of
-        their own: the same ``random_state`` gives the same pillars and labels.
+        their own: the same ``random_state`` gives the same pillars and labels
+        (a rectangular ``shape`` is cut from the square array of
+        ``max(shape)`` sites a side: the same as for ``grid_size=max(shape)``).
     derotate : {"auto", True, False}, default="auto"
         For a frame, as in :func:`~sklearn_pillars.tile_array`; ``False`` keeps
         ``array_images`` as the microscope would give them (rotated), with
