@@ -284,3 +284,15 @@ def test_a_large_found_lattice_is_classified_in_bands(tmp_path, monkeypatch):
     assert np.array_equal(banded.boxes, whole.boxes) and banded.map_png
     with pytest.raises(ValueError, match="grid_size must be"):
         classify_array(path, model, None)
+
+
+def test_real_arrays_read_around_their_lattices(shared_array_paths):
+    """The four real arrays: 21 x 21 found, and the tiles cut around the refined centres
+    look more alike than the uniform grid's (the lattice score of their profiles)."""
+    found = read_arrays(shared_array_paths, "auto")
+    uniform = read_arrays(shared_array_paths, 21)
+    assert len(found) == 4 * 441
+    assert [lat.shape for lat in found.lattices] == [(21, 21)] * 4
+    for auto, grid in zip(found.array_profiles, uniform.array_profiles, strict=True):
+        assert auto.lattice_score > grid.lattice_score + 0.05
+        assert auto.pitch == pytest.approx(grid.pitch, rel=0.02)
