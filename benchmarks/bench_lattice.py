@@ -36,22 +36,31 @@ sys.path.insert(0, str(ROOT / "tests"))
 SHARED = ROOT.parent / "shared" / "data"
 
 
+def timed_lattice(image, label):
+    """``find_lattice(image)`` and its time in seconds; (None, None), said, if it fails."""
+    from sklearn_pillars.lattice import find_lattice
+
+    start = time.perf_counter()
+    try:
+        lattice = find_lattice(image)
+    except ValueError as error:
+        print(f"{label}: {error}")
+        return None, None
+    return lattice, time.perf_counter() - start
+
+
 def synthetic(frames, seed):
     from test_lattice import random_frame, rms
 
-    from sklearn_pillars.lattice import find_lattice
 
     rng = np.random.default_rng(seed)
     exact, errors, times = 0, [], []
     for k in range(frames):
         rows, cols, (image, truth) = random_frame(rng, k)
-        start = time.perf_counter()
-        try:
-            lattice = find_lattice(image)
-        except ValueError as error:
-            print(f"  frame {k}: {rows} x {cols}: {error}")
+        lattice, seconds = timed_lattice(image, f"  frame {k}: {rows} x {cols}")
+        if lattice is None:
             continue
-        times.append(time.perf_counter() - start)
+        times.append(seconds)
         if lattice.shape == (rows, cols):
             exact += 1
             errors.append(rms(lattice.centers, truth))
@@ -105,7 +114,6 @@ def real():
 
     from sklearn_pillars import LayeredPeelClassifier, concat_tilesets, tile_array
     from sklearn_pillars.io import read_image
-    from sklearn_pillars.lattice import find_lattice
 
     labels = SHARED / "labels" / "hand_labels.csv"
     truth = {}
@@ -116,13 +124,9 @@ def real():
     cut = {"uniform": [], "refined": []}
     for name in ["Array_1Crop", "Array_2Crop", "Array_3Crop", "Array_4"]:
         image = read_image(SHARED / "arrays" / f"{name}.bmp")
-        start = time.perf_counter()
-        try:
-            lattice = find_lattice(image)
-        except ValueError as error:
-            print(f"{name}: {error}")
+        lattice, seconds = timed_lattice(image, name)
+        if lattice is None:
             continue
-        seconds = time.perf_counter() - start
         print(f"{name}: {lattice} in {seconds:.3f} s")
         if lattice.shape != (21, 21) or (name, 1, 1) not in truth:
             continue

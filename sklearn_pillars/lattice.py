@@ -139,14 +139,11 @@ class Lattice:
         rows, cols = centers.shape[:2]
         rr, cc = np.mgrid[:rows, :cols]
         index = np.stack([rr.ravel(), cc.ravel()], axis=1)
-        design = np.column_stack([np.ones(rows * cols), index[:, 1], index[:, 0]])
-        solution, *_ = np.linalg.lstsq(design, centers.reshape(-1, 2), rcond=None)
-        origin, vectors = solution[0], solution[1:]
+        origin, vectors = _fit_lattice(index, centers.reshape(-1, 2), cut=np.inf)  # all sites
         error = centers - positions_of(origin, vectors, rows, cols)
         return cls(
             shape=(rows, cols),
-            pitch=(float(np.hypot(*vectors[0])), float(np.hypot(*vectors[1]))),
-            angle=-math.degrees(math.atan2(vectors[0, 1], vectors[0, 0])),
+            **_pitch_and_angle(vectors),
             origin=(float(origin[0]), float(origin[1])),
             vectors=vectors,
             centers=centers,
@@ -166,8 +163,7 @@ class Lattice:
             origin=tuple(float(v) for v in linear @ np.asarray(self.origin) + shift),
             vectors=vectors,
             centers=self.centers @ linear.T + shift,
-            angle=-math.degrees(math.atan2(vectors[0, 1], vectors[0, 0])),
-            pitch=(float(np.hypot(*vectors[0])), float(np.hypot(*vectors[1]))),
+            **_pitch_and_angle(vectors),
             image_shape=tuple(int(v) for v in image_shape),
         )
 
@@ -307,11 +303,9 @@ def _find_lattice(grey, min_pitch, max_pitch):
     error = found[inside & pillars] - centers[at[:, 0], at[:, 1]]
     squared = np.sort(np.sum(error**2, axis=1))
     residual = float(np.sqrt(np.mean(squared[: max(1, int(0.9 * len(squared)))])))
-    angle = -math.degrees(math.atan2(vectors[0, 1], vectors[0, 0]))
     return Lattice(
         shape=(int(rows), int(cols)),
-        pitch=(float(np.hypot(*vectors[0])), float(np.hypot(*vectors[1]))),
-        angle=angle,
+        **_pitch_and_angle(vectors),
         origin=(float(origin[0]), float(origin[1])),
         vectors=vectors,
         centers=centers,
@@ -769,6 +763,13 @@ def _inside_extent(row_span, col_span, origin, vectors, field, image_shape):
         r0, r1, c0, c1 = (r0 + (edge == "top"), r1 - (edge == "bottom"),
                           c0 + (edge == "left"), c1 - (edge == "right"))
     return (int(r0), int(r1)), (int(c0), int(c1))
+
+
+def _pitch_and_angle(vectors):
+    """``pitch`` (lengths of the two steps) and ``angle`` (degrees counter-clockwise, as
+    displayed, of the step along a row) of lattice ``vectors``."""
+    return {"pitch": (float(np.hypot(*vectors[0])), float(np.hypot(*vectors[1]))),
+            "angle": -math.degrees(math.atan2(vectors[0, 1], vectors[0, 0]))}
 
 
 def positions_of(origin, vectors, rows, cols):
