@@ -71,8 +71,7 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         self._validate_params()
         X = self._validate_X(X, reset=True)
         if type(self)._learn is _TileFeatures._learn:  # nothing to learn: only check X
-            for _ in iter_tile_batches(X, self.layout, self.batch_size):
-                pass
+            self._check_tiles(X)
             return self
         rows, positions = self._row_features(X)
         self._learn(rows, positions)
@@ -116,6 +115,11 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
     # -- machinery -------------------------------------------------------
     def _validate_X(self, X, reset):
         return validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
+
+    def _check_tiles(self, X):
+        """Check that X's rows decode to tiles, without computing features."""
+        for _ in iter_tile_batches(X, self.layout, self.batch_size):
+            pass
 
     def _row_features(self, X):
         """Row-local features of every row of X, and the rows' positions."""
@@ -573,6 +577,10 @@ class _ArrayFeatures(_TileFeatures):
 
     def _final(self, parts, positions):
         return parts
+
+    def _check_tiles(self, X):
+        self._check_downsample(X)
+        tile_positions(X)
 
     def _row_features(self, X):
         self._check_downsample(X)
