@@ -1,7 +1,8 @@
 """LayeredPeelClassifier quality: the presets side by side on the real arrays (against the hand
 labels) and on synthetic arrays (against their ground truth), with timings.
 
-    .venv/bin/python benchmarks/bench_quality.py [--presets notebook refined] [--only a b ...]
+    .venv/bin/python benchmarks/bench_quality.py [--presets notebook refined] [--grids 21 auto]
+                                                 [--only a b ...]
 
 Sections (``--only`` picks some; all by default):
 
@@ -15,8 +16,11 @@ Sections (``--only`` picks some; all by default):
 - timing: read_arrays + fit_predict on arrays 1-3, predict throughput on their 1,323 tiles
 
 The real-data sections (a, b, g and f's real rows) need ../shared/data (the arrays and
-hand_labels.csv) and are skipped with a note without it. The output is one markdown table,
-one row per measure and one column per preset. Figures, not pass/fail.
+hand_labels.csv) and are skipped with a note without it. ``--grids`` tiles the real arrays
+on the uniform 21 x 21 grid (``21``, the default) and/or around the sites found by
+``find_lattice`` (``auto``); the synthetic sections do not depend on it. The output is one
+markdown table, one row per measure and one column per preset (and grid). Figures, not
+pass/fail.
 """
 
 import argparse
@@ -42,7 +46,7 @@ from sklearn_pillars import (
 )
 from sklearn_pillars.persist import load_model, save_model
 
-GRID, HALF = 21, 32
+HALF = 32
 ARRAY_NAMES = [path.stem for path in _common.SEED_ARRAYS]
 HAND_LABELS = _common.SHARED / "data" / "labels" / "hand_labels.csv"
 SHOWN = ("Missing", "Collapsed", "Stitching", "Irregular", "Good")  # peel order, for display
@@ -58,13 +62,14 @@ def roundtrip(model):
     """The model after save_model / load_model through a temporary .skops file."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.skops"
-        save_model(model, path, grid_size=GRID, tile_half=HALF)
+        save_model(model, path, grid_size=21, tile_half=HALF)
         return load_model(path)[0]
 
 
-def real_tiles(indices):
+@functools.cache
+def real_tiles(indices, grid):
     """Real arrays (0-based indices into arrays 1-3) in one TileSet, with the hand labels."""
-    return read_arrays([_common.SEED_ARRAYS[i] for i in indices], GRID, HALF, labels=HAND_LABELS)
+    return read_arrays([_common.SEED_ARRAYS[i] for i in indices], grid, HALF, labels=HAND_LABELS)
 
 
 # -- runs: (truth, labels, kinds, truth kinds) per array, cached per preset --------------------
@@ -77,24 +82,24 @@ def pooled(outcomes):
 
 
 @functools.cache
-def real_self(preset):
+def real_self(preset, grid):
     """Each real array fitted on itself."""
     runs = []
     for i in range(len(ARRAY_NAMES)):
-        tiles = real_tiles([i])
+        tiles = real_tiles((i,), grid)
         model = LayeredPeelClassifier(preset).fit(tiles.X)
         runs.append(outcome(tiles, model.labels_, model.kinds_))
     return runs
 
 
 @functools.cache
-def real_leave_one_out(preset):
+def real_leave_one_out(preset, grid):
     """Each real array predicted by a saved and reloaded model of the other two."""
     runs = []
     for i in range(len(ARRAY_NAMES)):
-        train = real_tiles([j for j in range(len(ARRAY_NAMES)) if j != i])
+        train = real_tiles(tuple(j for j in range(len(ARRAY_NAMES)) if j != i), grid)
         model = roundtrip(LayeredPeelClassifier(preset).fit(train.X))
-        tiles = real_tiles([i])
+        tiles = real_tiles((i,), grid)
         result = model.trace(tiles.X)
         runs.append(outcome(tiles, result.labels, result.kinds))
     return runs
@@ -145,34 +150,35 @@ def stitch_kinds(prefix, run):
             (f"{prefix} conditional", share(int(right.sum()), int(called.sum())))]
 
 
-# -- sections: each gives (measure, value) rows for one preset ---------------------------------
-def section_a(preset):
-    together = real_tiles(range(len(ARRAY_NAMES)))  # the notebook's own setup, for reference
+# -- sections: each gives (measure, value) rows for one preset and grid ----------------------------
+def section_a(preset, grid):
+    # the notebook's own setup, for reference
+    together = real_tiles(tuple(range(len(ARRAY_NAMES))), grid)
     labels = LayeredPeelClassifier(preset).fit_predict(together.X)
     kept = ("macro-F1", "accuracy", "Stitching", "Irregular")
     rows = scores("(a) arrays 1-3 as one X", {"y": together.y, "labels": labels})
-    return real_scores("a", real_self(preset)) + [r for r in rows if r[0].endswith(kept)]
+    return real_scores("a", real_self(preset, grid)) + [r for r in rows if r[0].endswith(kept)]
 
 
-def section_b(preset):
-    return real_scores("b", real_leave_one_out(preset))
+def section_b(preset, grid):
+    return real_scores("b", real_leave_one_out(preset, grid))
 
 
-def section_c(preset):
+def section_c(preset, grid):
     seeds = (0, 1, 2)
     return (scores("(c) synthetic rs=0", synthetic_self(preset, 0))
             + scores("(c) synthetic rs=0-2 pooled",
                      pooled([synthetic_self(preset, s) for s in seeds])))
 
 
-def section_d(preset):
+def section_d(preset, grid):
     train = make_pillar_arrays(n_arrays=3, photometric=1.0, random_state=10)
     test = make_pillar_arrays(n_arrays=3, photometric=1.0, random_state=11)
     model = roundtrip(LayeredPeelClassifier(preset).fit(train.X))
     return scores("(d) photometric 10 -> 11", {"y": test.y, "labels": model.predict(test.X)})
 
 
-def section_e(preset):
+def section_e(preset, grid):
     flagged, counts = [], None
     for seed in range(5):
         tiles = make_pillar_arrays(n_arrays=1, defect_rates=CLEAN, random_state=seed)
@@ -185,11 +191,12 @@ def section_e(preset):
     return rows + [(f"(e) clean rs=0: {name} tiles", str(counts.get(name, 0))) for name in SHOWN]
 
 
-def section_f(preset):
+def section_f(preset, grid):
     rows = []
     if real_available():
-        rows += stitch_kinds("(f) kind, real leave-one-out (b)", pooled(real_leave_one_out(preset)))
-        rows += stitch_kinds("(f) kind, real self-fit (a)", pooled(real_self(preset)))
+        rows += stitch_kinds("(f) kind, real leave-one-out (b)",
+                             pooled(real_leave_one_out(preset, grid)))
+        rows += stitch_kinds("(f) kind, real self-fit (a)", pooled(real_self(preset, grid)))
     return rows + stitch_kinds("(f) kind, synthetic rs=0 (c)", synthetic_self(preset, 0))
 
 
@@ -198,29 +205,29 @@ def changed_copy(image):
     return np.clip(np.rint(0.8 * image.astype(np.float64) + 25), 0, 255).astype(np.uint8)
 
 
-def section_g(preset):
-    model = LayeredPeelClassifier(preset).fit(real_tiles([1, 2]).X)
+def section_g(preset, grid):
+    model = LayeredPeelClassifier(preset).fit(real_tiles((1, 2), grid).X)
     image = read_image(_common.SEED_ARRAYS[0])
-    original = model.predict(tile_array(image, GRID, HALF, name=ARRAY_NAMES[0]).X)
-    changed = model.predict(tile_array(changed_copy(image), GRID, HALF, name=ARRAY_NAMES[0]).X)
-    y = real_tiles([0]).y  # same row-major order as tile_array
+    original = model.predict(tile_array(image, grid, HALF, name=ARRAY_NAMES[0]).X)
+    changed = model.predict(tile_array(changed_copy(image), grid, HALF, name=ARRAY_NAMES[0]).X)
+    y = real_tiles((0,), grid).y  # same row-major order as tile_array
     return [("(g) array 1 labels changed by 0.8 I + 25", f"{np.mean(original != changed):.1%}"),
             ("(g) array 1 macro-F1, original", f"{macro_f1(y, original):.3f}"),
             ("(g) array 1 macro-F1, changed copy", f"{macro_f1(y, changed):.3f}")]
 
 
-def timing_input():
+def timing_input(grid):
     """What is timed, and a function giving its X: arrays 1-3 read from their files, or
     without them three synthetic arrays of the same size, rendered beforehand."""
     if real_available():
-        return ("read_arrays + fit_predict, arrays 1-3",
-                lambda: read_arrays(_common.SEED_ARRAYS, GRID, HALF).X)
+        return (f"read_arrays + fit_predict, arrays 1-3, grid {grid}",
+                lambda: read_arrays(_common.SEED_ARRAYS, grid, HALF).X)
     X = make_pillar_arrays(random_state=0).X
     return "fit_predict, 3 synthetic arrays", lambda: X
 
 
-def section_timing(preset):
-    what, load = timing_input()
+def section_timing(preset, grid):
+    what, load = timing_input(grid)
     fit_time = _common.best_time(lambda: LayeredPeelClassifier(preset).fit_predict(load()), 2)
     X = load()
     model = LayeredPeelClassifier(preset).fit(X)
@@ -255,6 +262,9 @@ def markdown_table(presets, columns):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=list(PRESETS))
+    parser.add_argument("--grids", nargs="+", choices=["21", "auto"], default=["21"],
+                        help="tiling of the real arrays: the uniform 21 x 21 grid and/or "
+                             "the sites find_lattice finds")
     parser.add_argument("--only", nargs="+", choices=list(SECTION_FUNCTIONS),
                         default=list(SECTION_FUNCTIONS))
     args = parser.parse_args()
@@ -267,9 +277,13 @@ def main():
         print(f"(no real arrays and hand labels under {data}: sections a, b, g and the real "
               "rows of f skipped; timing on synthetic arrays)\n")
         sections = [s for s in sections if s not in REAL_SECTIONS]
-    columns = [[row for name in sections for row in SECTION_FUNCTIONS[name](preset)]
-               for preset in args.presets]
-    print(markdown_table(args.presets, columns))
+    runs = [(preset, 21 if grid == "21" else grid) for preset in args.presets
+            for grid in args.grids]
+    columns = [[row for name in sections for row in SECTION_FUNCTIONS[name](preset, grid)]
+               for preset, grid in runs]
+    names = [preset if len(args.grids) == 1 else f"{preset}, grid {grid}"
+             for preset, grid in runs]
+    print(markdown_table(names, columns))
 
 
 if __name__ == "__main__":

@@ -476,6 +476,19 @@ def _pooled(profiles, site, margin, side, reach=3):
     return pooled, inverse
 
 
+def _detrended(profiles):
+    """Each profile minus its least-squares straight line over its finite values (NaN kept)."""
+    valid = np.isfinite(profiles)
+    x = np.broadcast_to(np.arange(profiles.shape[1], dtype=float), profiles.shape)
+    count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    x_mean = np.where(valid, x, 0).sum(axis=1, keepdims=True) / count
+    y_mean = np.where(valid, profiles, 0).sum(axis=1, keepdims=True) / count
+    dx = np.where(valid, x - x_mean, 0)
+    slope = ((dx * np.where(valid, profiles - y_mean, 0)).sum(axis=1, keepdims=True)
+             / np.maximum((dx * dx).sum(axis=1, keepdims=True), _EPS))
+    return np.where(valid, profiles - y_mean - slope * (x - x_mean), np.nan)
+
+
 def _sharp(pooled, sigma=3.0):
     """The profiles minus their Gaussian-smoothed selves: narrow features only (NaN kept).
 
@@ -540,10 +553,16 @@ def line_features(profiles, positions, margin=None):
     columns = {}
     for axis, name in ((1, "row"), (2, "col")):
         for band, suffix in ((0, ""), (1, "_outside")):
+            sides = [_pooled(parts[:, 2 * (axis - 1) + band], positions[:, axis], margin, side)
+                     for side in (-1, 1)]  # a line differs from both sides, a frame's edge from one
+            line = sides[0][1]
+            compared = [np.isfinite(pooled).any(axis=1) for pooled, _ in sides]
+            one_sided = compared[0] != compared[1]
             spread, sharp = [], []
-            for side in (-1, 1):  # a line differs from both sides, a frame's edge from one
-                pooled, line = _pooled(parts[:, 2 * (axis - 1) + band], positions[:, axis],
-                                       margin, side)
+            for pooled, _ in sides:
+                # a line compared with one side only (near the array's edge) keeps a slow
+                # ramp that the other side would have removed: a ramp is not a line
+                pooled = np.where(one_sided[:, None], _detrended(pooled), pooled)
                 with _quiet_nan_warnings():
                     spread.append(np.nanstd(pooled, axis=1))
                     sharp.append(np.nanmax(np.abs(_sharp(pooled)), axis=1))

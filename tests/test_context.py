@@ -341,6 +341,52 @@ def test_a_line_grazing_the_tiles_edge_does_not_make_its_line_stand_out(seed, ax
     assert grazing.context[on, 0].max() < 3, grazing.context[on, 0].round(1)
 
 
+
+def with_ramp(image, axis, start, depth=25.0):
+    """The image darkened linearly from 0 at ``start`` to ``depth`` at the far border."""
+    out = image.astype(np.float64)
+    size = image.shape[axis]
+    ramp = np.clip((np.arange(size) - start) / (size - start), 0, None) * depth
+    out -= ramp[:, None] if axis == 0 else ramp[None, :]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("axis", [0, 1], ids=["last-row", "last-column"])
+def test_a_slow_ramp_over_the_edge_line_is_no_line_but_a_line_there_is(seed, axis):
+    # The last grid line is compared with the lines on one side only, so shading that
+    # changes across it (vignetting toward the image border) is not cancelled by the
+    # other side: only what is narrower than a slow ramp may count as a line.
+    image = clean_array(seed, GRID).array_images[0]
+    start = int((GRID - 1) * image.shape[axis] / GRID)  # where the last line's cells begin
+    ramped = line_scores(with_ramp(image, axis, start), GRID, axis)
+    clean = line_scores(image, GRID, axis)
+    assert ramped.per_line[-1] < 2 * clean.per_line[:-1].max() + 0.01, (
+        ramped.per_line.round(3), clean.per_line.round(3))
+    on = ramped.site == GRID
+    assert ramped.context[on, 0].max() < 3, ramped.context[on, 0].round(1)
+    centre = int((GRID - 0.5) * image.shape[axis] / GRID)
+    lined = line_scores(with_line(with_ramp(image, axis, start), axis, centre), GRID, axis)
+    assert lined.per_line.argmax() + 1 == GRID, lined.per_line.round(3)
+    assert lined.context[on, 0].min() > 5, lined.context[on, 0].round(1)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5), st.integers(3, 40))
+def test_detrended_equals_a_line_fit_per_profile(seed, rows, size):
+    rng = np.random.default_rng(seed)
+    profiles = rng.normal(size=(rows, size)) + rng.normal(size=(rows, 1)) * np.arange(size)
+    profiles[rng.random((rows, size)) < 0.3] = np.nan
+    out = C._detrended(profiles)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(profiles))
+    for row, expected in zip(profiles, out, strict=True):
+        x = np.flatnonzero(np.isfinite(row))
+        if len(x) >= 2:
+            slope, intercept = np.polyfit(x, row[x], 1)
+            np.testing.assert_allclose(expected[x], row[x] - (slope * x + intercept),
+                                       atol=1e-9)
+
+
 # -- best_deformation / shape_features / ShapeContext ----------------------------------
 
 
@@ -571,3 +617,17 @@ def test_stitch_kinds_agree_with_the_ground_truth(refined, default_set):
         assert both.sum() >= 100
         agree = np.mean(kinds[both] == default_set.stitch_type[both])
         assert agree >= 0.95, f"{agree:.3f} of {both.sum()} tiles"
+
+
+@pytest.mark.parametrize("name", ["MissingContext", "CollapsedContext", "LineContext",
+                                  "ShapeContext"])
+def test_array_features_fit_then_transform_equals_fit_transform(name):
+    import sklearn_pillars
+
+    X = clean_array(0, grid_size=6).X
+    features = getattr(sklearn_pillars, name)
+    fitted = features().fit(X)
+    assert fitted.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(fitted.transform(X), features().fit_transform(X))
+    with pytest.raises(ValueError, match="downsample=3"):
+        features(downsample=3).fit(X)
