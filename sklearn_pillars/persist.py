@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ._files import atomic_path, display_name
+from ._sklearn_compat import NEIGHBOUR_TREE_MODULES
 from ._version import __version__
 
 MODEL_SUFFIXES = (".skops", ".joblib")
@@ -116,17 +117,12 @@ def _model_types():
     return {f"{c.__module__}.{c.__qualname__}" for c in classes}
 
 
-# the search trees a fitted LocalOutlierFactor holds (rebuilt from arrays, no code)
-_SKLEARN_NEIGHBOUR_TYPES = ("sklearn.neighbors._kd_tree.", "sklearn.neighbors._ball_tree.",
-                            "sklearn.metrics._dist_metrics.")
-
-
 def _trusted_skops_types(path):
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
     foreign = [t for t in untrusted if t not in _model_types()
-               and not t.startswith(_SKLEARN_NEIGHBOUR_TYPES)]
+               and not t.startswith(NEIGHBOUR_TREE_MODULES)]
     if foreign:
         raise ModelFileError(
             f"{path}: refusing to load types that are not scikit-learn's, NumPy's or "

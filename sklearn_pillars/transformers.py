@@ -8,11 +8,11 @@ from numbers import Integral, Real
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import context as C
 from . import features as F
+from ._sklearn_compat import Interval, StrOptions, _check_feature_names_in
 from .tileset import iter_tile_batches, tile_positions, tile_size_from_width, unpack_tiles
 
 # Rows per joblib task when n_jobs > 1: large enough to amortise the
