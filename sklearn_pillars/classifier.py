@@ -10,11 +10,10 @@ from joblib import effective_n_jobs
 from sklearn.base import ClassifierMixin, clone
 from sklearn.metrics import accuracy_score
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._sklearn_compat import StrOptions, _BaseComposition
 from .presets import PRESETS, make_stages
 from .stages import GOOD, OutlierStage, PeelStage
 from .tileset import tile_positions
@@ -305,6 +304,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
             featurize = self._featurizer(X, remaining, shared, i, fit, n_features)
             outcome = stage._outcome(len(remaining), featurize, fit)
             if fit:
+                stage.n_features_in_ = n_features
                 if stage.skipped_:
                     warnings.warn(f"stage {name!r}: {stage.skipped_}", UserWarning,
                                   stacklevel=3)
@@ -389,8 +389,9 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         Returns
         -------
         Bunch
-            ``labels`` (as :meth:`predict`), ``scores`` (as
-            :meth:`score_samples`), ``kinds`` (the kind of defect where a
+            ``labels`` (as :meth:`predict`), ``scores`` (the
+            inconsistency: minus :meth:`score_samples`, the higher the more
+            irregular; NaN where not scored), ``kinds`` (the kind of defect where a
             stage tells kinds apart, such as ``"seam"`` or ``"field"`` for
             Stitching with the refined preset; ``""`` elsewhere) and
             ``stages`` (as :meth:`stage_diagnostics`).
@@ -448,17 +449,29 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         return self._route(X)[0]
 
     def score_samples(self, X):
-        """Inconsistency score of new tiles: higher is more irregular.
+        """Normality score of new tiles: the higher, the more normal.
 
-        The last stage's score (the notebook's LOF score, about 1 for a
-        typical tile; above the stage's ``threshold_``, 1.5 by default, is
-        Irregular). Tiles peeled by an earlier stage are not scored: NaN.
-        Note the sign: scikit-learn's outlier detectors score the other way
-        round (higher = more normal). There is deliberately no
-        ``decision_function``: for a classifier, scikit-learn reads it as one
-        score per class.
+        Scikit-learn's sign, as :meth:`LocalOutlierFactor.score_samples
+        <sklearn.neighbors.LocalOutlierFactor.score_samples>`: the last
+        stage's detector score, about -1 for a typical tile. A tile scoring
+        below ``-threshold_`` of the last stage (-1.5 for the notebook's LOF)
+        is Irregular. Tiles peeled by an earlier stage are not scored: NaN.
+        The report's *inconsistency* is minus this score (``trace(X).scores``,
+        ``inconsistency_``).
+
+        There is no ``decision_function``: scikit-learn reads a classifier's
+        one as a score per class (``n_tiles x n_classes``), and only the last
+        stage scores tiles.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_tiles,), float64
         """
-        return self._route(X)[1]
+        return -self._route(X)[1]
 
     def score(self, X, y, sample_weight=None):
         """Accuracy of ``predict(X)`` against the class labels in ``y``.

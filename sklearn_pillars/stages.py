@@ -5,14 +5,15 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._sklearn_compat import Interval, StrOptions, _check_feature_names_in
 
 GOOD = "Good"
 
@@ -129,7 +130,63 @@ def _n_clusters(clusterer):
     return 1
 
 
-class PeelStage(BaseEstimator):
+class _Stage(TransformerMixin, BaseEstimator):
+    """What both kinds of stage share: input checks, tags and output names.
+
+    A stage transforms tiles into the scaled (and, for a cluster stage,
+    reduced) features its clusterer or detector works in.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def _validate_X(self, X, reset):
+        return validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
+
+    def fit_transform(self, X, y=None):
+        """Fit, and return the training tiles in the space the stage works in.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        ndarray of shape (n_tiles, n_features_out)
+        """
+        self.fit(X, y)
+        if self.embedding_ is not None and self.embedding_.shape[1]:
+            return self.embedding_
+        return self.transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of :meth:`transform`.
+
+        The features' own names when the stage does not reduce them, else
+        ``pca0``, ``pca1``, ... (as :class:`~sklearn.decomposition.PCA`).
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Checked against the input seen in ``fit``; not used otherwise.
+
+        Returns
+        -------
+        ndarray of str objects
+        """
+        check_is_fitted(self, "n_features_in_")
+        _check_feature_names_in(self, input_features)
+        pca = getattr(self, "pca_", None)
+        if pca is not None:
+            return np.asarray([f"pca{i}" for i in range(pca.n_components_)], dtype=object)
+        return np.asarray(self.features_.get_feature_names_out(), dtype=object)
+
+
+class PeelStage(_Stage):
     """One layer of the peel-off: features, scaling, PCA, clustering, a rule, a label.
 
     Fitting clusters the tiles it is given and chooses the defect
@@ -217,7 +274,21 @@ class PeelStage(BaseEstimator):
         return self.rule
 
     def fit(self, X, y=None):
-        """Cluster the tiles of X and choose the cluster(s) to peel."""
+        """Cluster the tiles of X and choose the cluster(s) to peel.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+            Tiles in the layout the features read (see ``docs/design.md``).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X = self._validate_X(X, reset=True)
         return self._fit(X.shape[0], lambda features: features.fit_transform(X))
 
     def _fit(self, n, featurize):
@@ -276,8 +347,18 @@ class PeelStage(BaseEstimator):
         return Z
 
     def transform(self, X):
-        """The tiles' scaled, reduced features (the space the clusterer works in)."""
+        """The tiles' scaled, reduced features (the space the clusterer works in).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_tiles, n_features_out)
+        """
         check_is_fitted(self, "peeled_")
+        X = self._validate_X(X, reset=False)
         return self._embed(self.features_.transform(X))
 
     def _embed(self, features):
@@ -287,8 +368,18 @@ class PeelStage(BaseEstimator):
         return Z if self.pca_ is None else self.pca_.transform(Z)
 
     def peel(self, X):
-        """Which tiles of X fall in a chosen cluster: bool array of shape (n,)."""
+        """Which tiles of X fall in a chosen cluster.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+
+        Returns
+        -------
+        ndarray of bool, shape (n_tiles,)
+        """
         check_is_fitted(self, "peeled_")
+        X = self._validate_X(X, reset=False)
         return self._assign(X.shape[0], lambda features: features.transform(X)).peeled
 
     def _assign(self, n, featurize):
@@ -315,7 +406,7 @@ class PeelStage(BaseEstimator):
         return self._assign(n, featurize)
 
 
-class OutlierStage(BaseEstimator):
+class OutlierStage(_Stage):
     """The last layer: features, scaling and an outlier detector; outliers get ``label``.
 
     Parameters
@@ -371,7 +462,21 @@ class OutlierStage(BaseEstimator):
     }
 
     def fit(self, X, y=None):
-        """Score the tiles of X and mark the outliers."""
+        """Score the tiles of X and mark the outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+            Tiles in the layout the features read (see ``docs/design.md``).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X = self._validate_X(X, reset=True)
         return self._fit(X.shape[0], lambda features: features.fit_transform(X))
 
     def _fit(self, n, featurize):
@@ -411,10 +516,66 @@ class OutlierStage(BaseEstimator):
         self.peeled_ = self.inconsistency_ > self.threshold_
         return self
 
-    def inconsistency(self, X):
-        """Inconsistency score of new tiles (scored as novelties); NaN if skipped."""
+    def transform(self, X):
+        """The tiles' scaled features (the space the detector works in).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_tiles, n_features_out)
+        """
         check_is_fitted(self, "peeled_")
+        X = self._validate_X(X, reset=False)
+        F = _prepare(self.features_.transform(X))
+        return F if self.scaler_ is None else self.scaler_.transform(F)
+
+    def score_samples(self, X):
+        """Normality of new tiles (scored as novelties): the higher, the more normal.
+
+        The detector's ``score_samples``, scikit-learn's sign (about -1 for a
+        typical tile with LOF); tiles scoring below ``-threshold_`` are
+        outliers. NaN for every tile when the stage was skipped.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_tiles,)
+        """
+        return -self.inconsistency(X)
+
+    def inconsistency(self, X):
+        """Inconsistency of new tiles: minus :meth:`score_samples`, the higher the odder.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_tiles,)
+        """
+        check_is_fitted(self, "peeled_")
+        X = self._validate_X(X, reset=False)
         return self._score(X.shape[0], lambda features: features.transform(X))[1]
+
+    def peel(self, X):
+        """Which tiles of X are outliers (inconsistency above ``threshold_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+
+        Returns
+        -------
+        ndarray of bool, shape (n_tiles,)
+        """
+        return self.inconsistency(X) > self.threshold_
 
     def _score(self, n, featurize):
         """Scaled features and inconsistency of n new tiles (None and NaN if skipped)."""

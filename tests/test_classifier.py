@@ -14,6 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_pillars import (
     CLASSES,
     CenterIntensity,
+    ContextualFeatures,
     LayeredPeelClassifier,
     OutlierStage,
     PeelStage,
@@ -103,7 +104,22 @@ def test_predict_follows_the_fitted_path(fitted, synthetic):
     assert np.isnan(scores[~reached]).all() and np.isfinite(scores[reached]).all()
     threshold = dict(fitted.stages_)["irregular"].threshold_
     assert threshold == 1.5
-    np.testing.assert_array_equal(predicted[reached] == "Irregular", scores[reached] > threshold)
+    np.testing.assert_array_equal(predicted[reached] == "Irregular", scores[reached] < -threshold)
+
+
+def test_score_samples_has_scikit_learns_sign(fitted, synthetic):
+    # higher is more normal, as LocalOutlierFactor.score_samples: Good tiles score above
+    # every Irregular one, and the inconsistency the report shows is minus the score
+    X = synthetic.X
+    normality, result = fitted.score_samples(X), fitted.trace(X)
+    good, irregular = result.labels == "Good", result.labels == "Irregular"
+    assert good.sum() > 50 and irregular.sum() > 0
+    assert normality[good].min() > normality[irregular].max()
+    assert np.median(normality[good]) == pytest.approx(-1.0, abs=0.2)
+    np.testing.assert_array_equal(normality, -result.scores)
+    training = fitted.score_samples(X)[good & (fitted.labels_ == "Good")]
+    np.testing.assert_allclose(np.median(training), -np.nanmedian(fitted.inconsistency_),
+                               rtol=0.2)
 
 
 def test_fit_predict_is_deterministic(synthetic):
@@ -254,6 +270,52 @@ def _numeric_seed_stages():
 )
 def test_scikit_learn_check_suite(estimator, check):
     check(estimator)
+
+
+STAGE_EXPECTED_FAILURES = {}
+
+
+@parametrize_with_checks(
+    [PeelStage(CenterIntensity(layout="strip"), label=0),
+     PeelStage(ContextualFeatures(layout="strip"), rule="separated", n_components=None),
+     OutlierStage(CenterIntensity(layout="strip")),
+     OutlierStage(ContextualFeatures(layout="strip"), threshold=2.0)],
+    expected_failed_checks=lambda est: STAGE_EXPECTED_FAILURES.get(type(est).__name__, {}),
+)
+def test_scikit_learn_check_suite_on_the_stages(estimator, check):
+    check(estimator)
+
+
+def test_stages_take_lists_and_name_their_output(synthetic):
+    X = synthetic.X
+    stage = PeelStage(CenterIntensity(), n_components=2).fit(X[:200].tolist())
+    assert stage.n_features_in_ == X.shape[1]
+    assert list(stage.get_feature_names_out()) == ["pca0", "pca1"]
+    assert stage.transform(X[:5]).shape == (5, 2)
+    unreduced = PeelStage(CenterIntensity(), n_components=None).fit(X[:200])
+    names = CenterIntensity().fit(X[:10]).get_feature_names_out()
+    assert list(unreduced.get_feature_names_out()) == list(names)
+    assert unreduced.transform(X[:5]).shape == (5, len(names))
+    np.testing.assert_array_equal(stage.peel(X[:200].tolist()), stage.peeled_)
+    outliers = OutlierStage(CenterIntensity()).fit(X[:200].tolist())
+    assert list(outliers.get_feature_names_out()) == list(
+        CenterIntensity().fit(X[:10]).get_feature_names_out())
+    with pytest.raises(ValueError, match="features"):
+        outliers.transform(X[:5, :-1])
+    # the stages of a fitted model know their input width too
+    model = LayeredPeelClassifier().fit(X)
+    assert all(s.n_features_in_ == X.shape[1] for _, s in model.stages_)
+
+
+def test_outlier_stage_scores_with_scikit_learns_sign(synthetic):
+    X = synthetic.X[:300]
+    stage = OutlierStage(CenterIntensity()).fit(X)
+    normality = stage.score_samples(X)
+    np.testing.assert_array_equal(normality, -stage.inconsistency(X))
+    np.testing.assert_array_equal(stage.peel(X), normality < -stage.threshold_)
+    # scored as novelties: the detector's own score_samples of the scaled features
+    np.testing.assert_allclose(normality, stage.detector_.score_samples(stage.transform(X)))
+    assert np.median(normality) == pytest.approx(-1.0, abs=0.2)
 
 
 def test_outlier_stage_defaults_to_the_notebooks_lof(synthetic):
