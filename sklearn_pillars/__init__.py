@@ -2,6 +2,7 @@
 
 from ._version import __version__
 from .classifier import LayeredPeelClassifier, predict_in_bands
+from .constants import CLASSES, DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, PEEL_ORDER
 from .io import find_array_images, read_arrays, read_image, read_labels
 from .lattice import Lattice, NoLatticeError, find_lattice
 from .limits import ResourceLimitError
@@ -10,7 +11,7 @@ from .sanity import ArrayProfile, NotAnArrayError, array_profile, check_pillar_a
 from .stages import OutlierStage, PeelStage, SeparatedClusters, smallest_cluster
 from .streaming import ArrayResult, classify_array, fit_arrays, inspect_arrays, iter_inspect
 from .synthetic import make_pillar_arrays
-from .tileset import CLASSES, TileSet, concat_tilesets
+from .tileset import TileSet, concat_tilesets
 from .tiling import iter_tile_chunks, tile_array, tile_boxes
 from .transformers import (
     Anisotropy,
@@ -37,6 +38,9 @@ __all__ = [
     "ArrayProfile",
     "ArrayResult",
     "CLASSES",
+    "DEFAULT_GRID_SIZE",
+    "DEFAULT_TILE_HALF",
+    "PEEL_ORDER",
     "CenterIntensity",
     "CollapsedContext",
     "ContextualFeatures",

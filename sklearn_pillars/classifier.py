@@ -14,8 +14,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._sklearn_compat import StrOptions, _BaseComposition
+from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, GOOD
 from .presets import PRESETS, make_stages
-from .stages import GOOD, OutlierStage, PeelStage
+from .stages import OutlierStage, PeelStage
 from .tileset import tile_positions
 from .transformers import _ArrayFeatures, _TileFeatures, array_parts, row_parts
 
@@ -491,7 +492,8 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         return tags
 
 
-def predict_in_bands(model, image, grid_size=21, tile_half=32, *, chunk_rows=64,
+def predict_in_bands(model, image, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
+                     *, chunk_rows=64,
                      lattice=None, derotate="auto", name="array", input_check="raise"):
     """Classify a large array image band by band, with the results of the whole image.
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
+from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, GOOD
 from .presets import PRESETS
 
 DEFAULT_PRESET = "notebook"  # LayeredPeelClassifier's default
@@ -101,9 +102,10 @@ def build_parser():
                         help="pillars per row and column of arrays cropped to the array, or "
                              "auto: find the lattice (rows, columns, pitch, rotation) in each "
                              "image, for frames with a margin, rotated or rectangular arrays "
-                             "(default 21, or the model's)")
+                             f"(default {DEFAULT_GRID_SIZE}, or the model's)")
     common.add_argument("--tile-half", default=None,
-                        help="half the side of a tile in pixels (default 32, or the model's)")
+                        help=f"half the side of a tile in pixels (default {DEFAULT_TILE_HALF}, "
+                             "or the model's)")
     common.add_argument("--max-memory", default=None, metavar="SIZE",
                         help="refuse a run estimated to need more memory than this, e.g. 4G "
                              "or 500M (default: half the machine's RAM)")
@@ -283,7 +285,7 @@ def _model_path(value, must_exist):
 
 
 def _grid(args, info=None):
-    """The grid size and tile half-size: given, else the saved model's, else 21 and 32.
+    """The grid size and tile half-size: given, else the saved model's, else the defaults.
 
     A model classifies tiles of its own size (``--tile-half`` must be the model's), on a
     grid of any size: an array may have more sites than the model's training arrays.
@@ -291,7 +293,7 @@ def _grid(args, info=None):
     grid_size = _grid_option(args.grid_size)
     tile_half = _count(args.tile_half, "--tile-half")
     if info is None:
-        return grid_size or 21, tile_half or 32
+        return grid_size or DEFAULT_GRID_SIZE, tile_half or DEFAULT_TILE_HALF
     from .persist import check_tile_half
 
     try:
@@ -379,7 +381,7 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
         raise UsageError(f"{exc}; {hint}") from None
 
 
-DEMO_ARRAYS, DEMO_PITCH, DEMO_GRID = 3, 54, 21  # make_pillar_arrays' defaults
+DEMO_ARRAYS, DEMO_PITCH, DEMO_GRID = 3, 54, DEFAULT_GRID_SIZE  # make_pillar_arrays' defaults
 DEMO_ROTATION, DEMO_MARGIN = 2.0, 0.6  # the --demo --grid auto frames
 
 
@@ -545,14 +547,14 @@ def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_
             report = write_streamed_report(staging, _saying_lattices(results, progress),
                                            grid_size=grid_size, details=details,
                                            profiles=info["profiles"], notes=input_notes,
-                                           progress=progress)
+                                           progress=progress, classes=model.classes_)
             checkpoint()  # an interrupt before this point leaves the folder as it was
     finally:
         progress.close()
         if client is not None:
             client.close()
     if not args.quiet:
-        good = report.counts.get("Good", 0) / max(report.n_tiles, 1)
+        good = report.counts.get(GOOD, 0) / max(report.n_tiles, 1)
         print(f"report written to {display_name(out)}/index.html: {report.n_tiles} tiles of "
               f"{len(paths)} array(s), yield {good:.1%}", file=sys.stderr)
     return EXIT_OK
@@ -655,13 +657,13 @@ def _inspect_into(args, paths, out, input_notes):
             write_report(
                 staging, tiles, labels, scores, diagnostics, grid_size=grid_size,
                 title="Pillar array inspection", details=details,
-                tsne=args.tsne, progress=progress, kinds=kinds,
+                tsne=args.tsne, progress=progress, kinds=kinds, classes=model.classes_,
             )
             checkpoint()  # an interrupt before this point leaves the folder as it was
     finally:
         progress.close()
     if not args.quiet:
-        good = np.mean(labels == "Good")
+        good = np.mean(labels == GOOD)
         print(f"report written to {display_name(out)}/index.html: {len(tiles)} tiles, yield "
               f"{good:.1%}", file=sys.stderr)
     return EXIT_OK

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 
 from ._files import display_name
+from .constants import CLASSES, DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
 from .limits import check_memory, estimate_memory, format_size, parse_size, read_image_header
-from .tileset import CLASSES
 from .tiling import (
     _check_positive_int,
     build_tileset,
@@ -255,7 +255,8 @@ def read_image(path, *, max_memory=None):
     return image
 
 
-def read_arrays(paths, grid_size=21, tile_half=32, *, labels=None, max_memory=None,
+def read_arrays(paths, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
+                *, labels=None, max_memory=None,
                 input_check="raise", derotate="auto"):
     """Read array images and cut each into one tile per lattice site.
 

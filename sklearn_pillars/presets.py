@@ -5,6 +5,7 @@ from __future__ import annotations
 from sklearn.cluster import KMeans
 from sklearn.neighbors import LocalOutlierFactor
 
+from .constants import COLLAPSED, IRREGULAR, MISSING, STITCHING
 from .stages import OutlierStage, PeelStage, SeparatedClusters
 from .transformers import (
     CenterIntensity,
@@ -25,13 +26,13 @@ def _notebook_stages():
         return KMeans(n_clusters=3, random_state=42, n_init=10)
 
     return [
-        ("missing", PeelStage(CenterIntensity(), kmeans(), label="Missing")),
-        ("collapsed", PeelStage(DarknessArea(), kmeans(), label="Collapsed")),
-        ("stitching", PeelStage(StitchingFeatures(), kmeans(), label="Stitching")),
+        ("missing", PeelStage(CenterIntensity(), kmeans(), label=MISSING)),
+        ("collapsed", PeelStage(DarknessArea(), kmeans(), label=COLLAPSED)),
+        ("stitching", PeelStage(StitchingFeatures(), kmeans(), label=STITCHING)),
         ("irregular", OutlierStage(
             ContextualFeatures(),
             LocalOutlierFactor(n_neighbors=20, contamination="auto", novelty=True),
-            label="Irregular",
+            label=IRREGULAR,
         )),
     ]
 
@@ -42,15 +43,15 @@ def _refined_stages():
 
     return [
         ("missing", PeelStage(MissingContext(), kmeans(), rule=SeparatedClusters(4.5),
-                              label="Missing", n_components=None, scale=False)),
+                              label=MISSING, n_components=None, scale=False)),
         ("collapsed", PeelStage(CollapsedContext(), kmeans(), rule=SeparatedClusters(7.0),
-                                label="Collapsed", n_components=None, scale=False)),
+                                label=COLLAPSED, n_components=None, scale=False)),
         ("stitching", PeelStage(LineContext(), kmeans(12), rule=SeparatedClusters(4.0),
-                                label="Stitching", n_components=None, scale=False)),
+                                label=STITCHING, n_components=None, scale=False)),
         ("irregular", OutlierStage(
             ShapeContext(),
             LocalOutlierFactor(n_neighbors=100, novelty=True),
-            label="Irregular", threshold=2.5,
+            label=IRREGULAR, threshold=2.5,
         )),
     ]
 

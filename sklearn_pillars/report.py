@@ -20,17 +20,15 @@ import numpy as np
 
 from ._files import atomic_path, write_text
 from ._version import __version__
-from .tileset import CLASSES
+from .constants import COLLAPSED, GOOD, IRREGULAR, MISSING, STITCHING, class_order
 
 CLASS_COLORS = {
-    "Missing": "#e74c3c",
-    "Collapsed": "#8e44ad",
-    "Stitching": "#2e86de",
-    "Irregular": "#f39c12",
-    "Good": "#27ae60",
+    MISSING: "#e74c3c",
+    COLLAPSED: "#8e44ad",
+    STITCHING: "#2e86de",
+    IRREGULAR: "#f39c12",
+    GOOD: "#27ae60",
 }
-DEFECTS = ("Missing", "Collapsed", "Stitching", "Irregular")
-ORDER = DEFECTS + ("Good",)  # the peel order, used for columns and sections
 CLUSTER_COLORS = ["#2ecc71", "#e74c3c", "#3498db", "#9b59b6", "#f39c12", "#1abc9c",
                   "#34495e", "#e67e22"]
 GALLERY_MAX = 100
@@ -95,9 +93,13 @@ def tile_rows(tiles, labels, scores, kinds=None):
     return rows
 
 
-def summary_rows(tiles, labels):
-    """Per array and overall: tile count, count and share of each class, yield (share Good)."""
-    classes = list(ORDER) + sorted(set(map(str, labels)) - set(CLASSES))
+def summary_rows(tiles, labels, classes=()):
+    """Per array and overall: tile count, count and share of each class, yield (share Good).
+
+    ``classes``: the model's (``classes_``), so that a class without tiles has
+    its columns too; labels outside them get columns as well.
+    """
+    classes = class_order(classes, labels)
     groups = [(name, tiles.positions[:, 0] == i) for i, name in enumerate(tiles.array_names)]
     if len(groups) > 1:
         groups.append(("(all arrays)", np.ones(len(labels), bool)))
@@ -109,7 +111,7 @@ def summary_rows(tiles, labels):
         for cls in classes:
             row[f"n_{cls}"] = counts.get(cls, 0)
             row[f"share_{cls}"] = f"{counts.get(cls, 0) / n:.4f}" if n else ""
-        row["yield"] = f"{counts.get('Good', 0) / n:.4f}" if n else ""
+        row["yield"] = f"{counts.get(GOOD, 0) / n:.4f}" if n else ""
         rows.append(row)
     return rows
 
@@ -173,20 +175,24 @@ def _dashes(x0, y0, x1, y1, dash=8, gap=5):
     return segments
 
 
-def defect_map(path, image, name, grid_size, positions, labels, kinds=None, lattice=None):
+def defect_map(path, image, name, grid_size, positions, labels, kinds=None, lattice=None,
+               classes=()):
     """The array image with each non-Good site outlined in its class colour, with a legend.
 
     With ``kinds``, Stitching sites are outlined dashed for image seams and
     solid for write-field lines. With a ``lattice`` (found in ``image``), the
     sites are its cells, and every site's centre is marked: the overlay of
-    the lattice on the image. Written to ``path`` as PNG.
+    the lattice on the image. The legend lists every defect class of
+    ``classes`` (the model's ``classes_``; the default ones when empty) and
+    of ``labels``. Written to ``path`` as PNG.
     """
-    png = defect_map_png(image, name, grid_size, positions, labels, kinds, lattice)
+    png = defect_map_png(image, name, grid_size, positions, labels, kinds, lattice, classes)
     with atomic_path(path) as tmp:
         tmp.write_bytes(png)
 
 
-def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattice=None):
+def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattice=None,
+                   classes=()):
     """:func:`defect_map` as PNG bytes (to draw it in a worker process).
 
     Drawn with OpenCV, :data:`MAP_WIDTH` pixels across (more for large
@@ -239,7 +245,7 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
                            max(5, min(15, round(min(lattice.pitch) * scale / 4))), 1)
     solid, dashed = {}, {}
     for (r, c), label, kind in zip(positions, labels, kinds, strict=True):
-        if label == "Good":
+        if label == GOOD:
             continue
         box = site_box(r, c)
         (dashed if _KIND_STYLES.get(kind) == "--" else solid).setdefault(label, []).append(box)
@@ -253,7 +259,7 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
 
     counts = Counter(labels.tolist())
     entries = []  # (label, dashed, text) of the legend
-    for cls in DEFECTS + tuple(sorted(set(counts) - set(CLASSES))):
+    for cls in [c for c in class_order(classes, counts) if c != GOOD]:
         split = Counter(k for k, lab in zip(kinds, labels, strict=True)
                         if lab == cls and k in _KIND_STYLES)
         if not split:
@@ -397,7 +403,7 @@ def stage_figure(path, diag, tsne=None):
         emb, ratio = _pca2(diag.embedding)
         ax = axes[1]
         ax.scatter(emb[~diag.peeled, 0], emb[~diag.peeled, 1], s=8, alpha=0.5,
-                   color=CLASS_COLORS["Good"], label="inliers")
+                   color=CLASS_COLORS[GOOD], label="inliers")
         ax.scatter(emb[diag.peeled, 0], emb[diag.peeled, 1], s=16, alpha=0.9,
                    color=_color(diag.label), label=diag.label)
         ax.set_xlabel(f"PC1 ({ratio[0]:.1%})")
@@ -437,7 +443,7 @@ def _tsne(embedding):
 
 # -- the report ---------------------------------------------------------------------
 def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, title,
-                 details=(), tsne=False, progress=None, kinds=None):
+                 details=(), tsne=False, progress=None, kinds=None, classes=()):
     """Write the whole report into ``out_dir`` (which must exist).
 
     Parameters
@@ -465,6 +471,9 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
         Kind of each tile's defect where the model tells kinds apart
         (``"seam"`` / ``"field"`` for Stitching): the ``stitch_kind`` column
         of tiles.csv and the outline style on the defect maps.
+    classes : sequence of str, optional
+        The model's classes (``classes_``): every one gets its columns in
+        summary.csv and its place in the legends, even without tiles.
 
     Returns
     -------
@@ -478,7 +487,7 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
 
     step("tables")
     _write_csv(out / "tiles.csv", tile_rows(tiles, labels, scores, kinds))
-    summary = summary_rows(tiles, labels)
+    summary = summary_rows(tiles, labels, classes)
     _write_csv(out / "summary.csv", summary)
     written += [out / "tiles.csv", out / "summary.csv"]
 
@@ -491,17 +500,17 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
         defect_map(path, tiles.array_images[index], name, grid_size,
                    tiles.positions[member, 1:], labels[member],
                    None if kinds is None else np.asarray(kinds)[member],
-                   lattice=None if tiles.lattices is None else tiles.lattices[index])
+                   lattice=None if tiles.lattices is None else tiles.lattices[index],
+                   classes=classes)
         maps.append((name, path.name))
         written.append(path)
 
     galleries = []
-    present = [cls for cls in list(ORDER) + sorted(set(map(str, labels)) - set(CLASSES))
-               if (labels == cls).any()]
+    present = [cls for cls in class_order(classes, labels) if (labels == cls).any()]
     for cls, slug in zip(present, slugs(present), strict=True):
         step(f"gallery {cls}")
         members = np.flatnonzero(labels == cls)
-        if cls == "Irregular":  # the most irregular first
+        if cls == IRREGULAR:  # the most irregular first
             members = members[np.argsort(-np.nan_to_num(scores[members], nan=-np.inf),
                                          kind="stable")]
             shown = members[:GALLERY_MAX]

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ._files import write_text
-from .report import GALLERY_MAX, ORDER, defect_map, extremes_html, page_head, slugs, tile_mosaic
+from .constants import GOOD, class_order
+from .report import GALLERY_MAX, defect_map, extremes_html, page_head, slugs, tile_mosaic
 
 TILE_FIELDS = ["array", "row", "col", "label", "stitch_kind", "inconsistency", "x0", "y0",
                "x1", "y1"]
@@ -42,6 +43,10 @@ class StreamingReport:
     title : str
     details : sequence of (str, str)
         Lines for the page header; ``"warning"`` lines are shown in a red box.
+    classes : sequence of str, default=()
+        The model's classes (``classes_``), each with its columns in
+        summary.csv and its gallery; empty means the five default classes.
+        A tile of any other class is refused (``add`` raises ValueError).
     random_state : int, default=0
         The galleries' sample.
 
@@ -53,8 +58,9 @@ class StreamingReport:
     >>> report.close()  # doctest: +SKIP
     """
 
-    def __init__(self, folder, *, grid_size, title, details=(), random_state=0):
+    def __init__(self, folder, *, grid_size, title, details=(), classes=(), random_state=0):
         self.folder = Path(folder)
+        self.classes = class_order(classes)
         self.grid_size = grid_size
         self.title = title
         self.details = list(details)
@@ -69,7 +75,7 @@ class StreamingReport:
         self._arrays = []  # (name, counts, n, map file)
         self._totals = Counter()
         self._seen = Counter()  # tiles of each class so far (for the reservoirs)
-        self._samples = {cls: [] for cls in ORDER}  # (tile, caption) of each class
+        self._samples = {cls: [] for cls in self.classes}  # (tile, caption) of each class
         self._most, self._least = [], []  # heaps of (key, -order, score, tile, caption)
         self._order = 0
         self._slugs = set()
@@ -84,10 +90,9 @@ class StreamingReport:
         """Tiles so far."""
         return sum(n for _, _, n, _ in self._arrays)
 
-    @staticmethod
-    def _summary_fields():
+    def _summary_fields(self):
         fields = ["array", "tiles"]
-        for cls in ORDER:
+        for cls in self.classes:
             fields += [f"n_{cls}", f"share_{cls}"]
         return fields + ["yield"]
 
@@ -103,6 +108,11 @@ class StreamingReport:
     def add(self, result):
         """Add one array's :class:`~sklearn_pillars.ArrayResult`: its rows, its map, samples."""
         labels = np.asarray(result.labels).astype(str)
+        unknown = sorted(set(labels.tolist()) - set(self.classes))
+        if unknown:
+            raise ValueError(f"{result.name}: tiles of class(es) {unknown} that the report "
+                             f"was not opened for (classes={self.classes}); pass the model's "
+                             "classes_")
         scores = np.asarray(result.scores, dtype=float)
         kinds = np.asarray(result.kinds).astype(str)
         for (r, c), label, score, kind, (x0, y0, x1, y1) in zip(
@@ -123,16 +133,17 @@ class StreamingReport:
             (self.folder / map_file).write_bytes(result.map_png)
         else:
             defect_map(self.folder / map_file, result.image, result.name, self.grid_size,
-                       result.positions, labels, kinds, lattice=getattr(result, "lattice", None))
+                       result.positions, labels, kinds, lattice=getattr(result, "lattice", None),
+                       classes=self.classes)
         self._arrays.append((result.name, counts, n, map_file))
         self._sample(result, labels, scores)
 
     def _summary_row(self, name, counts, n):
         row = {"array": name, "tiles": n}
-        for cls in ORDER:
+        for cls in self.classes:
             row[f"n_{cls}"] = counts.get(cls, 0)
             row[f"share_{cls}"] = f"{counts.get(cls, 0) / n:.4f}" if n else ""
-        row["yield"] = f"{counts.get('Good', 0) / n:.4f}" if n else ""
+        row["yield"] = f"{counts.get(GOOD, 0) / n:.4f}" if n else ""
         return row
 
     def _crop(self, result, i):
@@ -175,7 +186,7 @@ class StreamingReport:
         self._tiles_file.close()
         self._summary_file.close()
         galleries = []
-        for cls, slug in zip(ORDER, slugs(ORDER), strict=True):
+        for cls, slug in zip(self.classes, slugs(self.classes), strict=True):
             reservoir = self._samples[cls]
             if not reservoir:
                 continue
@@ -200,24 +211,25 @@ class StreamingReport:
 
     def _html(self, galleries, extremes, total):
         e = html.escape
-        good = self._totals.get("Good", 0)
-        worst = sorted(self._arrays, key=lambda a: (a[1].get("Good", 0) / max(a[2], 1), a[0]))
-        lines = page_head(self.title, self.details, ORDER,
+        good = self._totals.get(GOOD, 0)
+        worst = sorted(self._arrays, key=lambda a: (a[1].get(GOOD, 0) / max(a[2], 1), a[0]))
+        lines = page_head(self.title, self.details, self.classes,
                           css="th{cursor:pointer} th:hover{background:#e8e8e8}") + [
             "<h2>Summary</h2>",
             f"<p>{len(self._arrays)} arrays, {total} tiles, yield "
             f"{good / max(total, 1):.1%}: "
-            + ", ".join(f"{c} {self._totals.get(c, 0)}" for c in ORDER)
+            + ", ".join(f"{c} {self._totals.get(c, 0)}" for c in self.classes)
             + '. Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
               '<a href="summary.csv">summary.csv</a></p>',
             "<p>Worst yield first; click a column to sort.</p>",
             '<table id="arrays"><tr><th>array</th><th>tiles</th>'
-            + "".join(f"<th>{e(c)}</th>" for c in ORDER) + "<th>yield</th><th>map</th></tr>",
+            + "".join(f"<th>{e(c)}</th>" for c in self.classes)
+            + "<th>yield</th><th>map</th></tr>",
         ]
         for name, counts, n, file in worst:
-            cells = "".join(f"<td>{counts.get(c, 0)}</td>" for c in ORDER)
+            cells = "".join(f"<td>{counts.get(c, 0)}</td>" for c in self.classes)
             lines.append(f"<tr><td>{e(name)}</td><td>{n}</td>{cells}"
-                         f"<td>{counts.get('Good', 0) / max(n, 1):.1%}</td>"
+                         f"<td>{counts.get(GOOD, 0) / max(n, 1):.1%}</td>"
                          f'<td><a href="{e(file)}">map</a></td></tr>')
         lines.append("</table>")
         lines.append(f"<h2>Defect maps of the {min(INLINE_MAPS, len(worst))} worst arrays</h2>")

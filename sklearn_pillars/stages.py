@@ -14,8 +14,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._sklearn_compat import Interval, StrOptions, _check_feature_names_in
-
-GOOD = "Good"
+from .constants import GOOD, IRREGULAR, MISSING
 
 
 def smallest_cluster(cluster_labels, embedding=None):
@@ -250,7 +249,7 @@ class PeelStage(_Stage):
         Why the stage peeled nothing without clustering (too few tiles).
     """
 
-    def __init__(self, features, clusterer=None, *, rule="smallest", label="Missing",
+    def __init__(self, features, clusterer=None, *, rule="smallest", label=MISSING,
                  n_components=5, scale=True):
         self.features = features
         self.clusterer = clusterer
@@ -445,7 +444,7 @@ class OutlierStage(_Stage):
         Why the stage scored nothing (fewer than 2 tiles).
     """
 
-    def __init__(self, features, detector=None, *, label="Irregular", inlier_label=GOOD,
+    def __init__(self, features, detector=None, *, label=IRREGULAR, inlier_label=GOOD,
                  threshold=None):
         self.features = features
         self.detector = detector

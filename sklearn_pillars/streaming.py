@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
+
 
 @dataclass(eq=False)
 class ArrayResult:
@@ -66,7 +68,8 @@ class ArrayResult:
     lattice: object = None
 
 
-def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_memory=None,
+def classify_array(path, model, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
+                   *, name=None, max_memory=None,
                    input_check="raise", draw_map=False):
     """Read one array image and classify its tiles with a fitted model.
 
@@ -126,7 +129,7 @@ def classify_array(path, model, grid_size=21, tile_half=32, *, name=None, max_me
         result.map_png = defect_map_png(result.image, result.name, grid_size, result.positions,
                                         np.asarray(result.labels).astype(str),
                                         np.asarray(result.kinds).astype(str),
-                                        lattice=result.lattice)
+                                        lattice=result.lattice, classes=model.classes_)
     return result
 
 
@@ -321,7 +324,8 @@ def _classify(model, path, grid_size, tile_half, name, max_memory, input_check, 
                           input_check=input_check, draw_map=draw_map)
 
 
-def iter_inspect(paths, model, grid_size=21, tile_half=32, *, n_jobs=None, client=None,
+def iter_inspect(paths, model, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
+                 *, n_jobs=None, client=None,
                  max_memory=None, input_check="raise", draw_maps=False):
     """Classify array images one at a time with a fitted model; yield each array's result.
 
@@ -430,13 +434,14 @@ MAX_SHOWN_WARNINGS = 30  # warnings listed on a report page; the rest are counte
 
 
 def write_streamed_report(folder, results, *, grid_size, details, profiles=(), notes=(),
-                          progress=None, title="Pillar array inspection"):
+                          progress=None, title="Pillar array inspection", classes=()):
     """Write the report of ``results`` (an iterable of :class:`ArrayResult`) into ``folder``.
 
     Arrays whose statistics drift from ``profiles`` (those of the model's
     training arrays) get a warning; every warning of the run, and ``notes``
     (earlier warnings), are also shown on the page. ``progress`` is called
-    with a short text after each array.
+    with a short text after each array. ``classes``: the model's
+    ``classes_`` (see :class:`~sklearn_pillars.report_stream.StreamingReport`).
 
     Returns
     -------
@@ -446,7 +451,8 @@ def write_streamed_report(folder, results, *, grid_size, details, profiles=(), n
     from .report_stream import StreamingReport
     from .sanity import drift_warnings
 
-    report = StreamingReport(folder, grid_size=grid_size, title=title, details=details)
+    report = StreamingReport(folder, grid_size=grid_size, title=title, details=details,
+                             classes=classes)
     try:
         with _noted_warnings() as caught:
             for result in results:
@@ -555,8 +561,8 @@ def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs
         tile_half, profiles = info["tile_half"], info["profiles"]
         model_text = describe_model(model, model_path, info)
     else:
-        grid_size = 21 if grid_size is None else check_grid_size(grid_size)
-        tile_half = 32 if tile_half is None else tile_half
+        grid_size = DEFAULT_GRID_SIZE if grid_size is None else check_grid_size(grid_size)
+        tile_half = DEFAULT_TILE_HALF if tile_half is None else tile_half
         profiles = ()
         model_text = describe_model(model)
     out = check_report_folder(out, paths)
@@ -571,7 +577,8 @@ def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs
                                    input_check=input_check, draw_maps=True)
             report = write_streamed_report(
                 staging, results, grid_size=grid_size, profiles=profiles, notes=early,
-                progress=progress, details=report_details(paths, model_text, grid_size, tile_half))
+                progress=progress, details=report_details(paths, model_text, grid_size, tile_half),
+                classes=model.classes_)
     return Bunch(folder=out, n_arrays=len(paths), n_tiles=report.n_tiles,
                  counts=dict(report.counts))
 
@@ -673,7 +680,8 @@ def _gather_shared(results, paths, progress):
     return parts, positions, profiles, lattices, widths.pop()
 
 
-def fit_arrays(model, paths, grid_size=21, tile_half=32, *, n_jobs=None, max_memory=None,
+def fit_arrays(model, paths, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
+               *, n_jobs=None, max_memory=None,
                input_check="raise"):
     """Fit a classifier on array images read one at a time: memory holds features, not pixels.
 

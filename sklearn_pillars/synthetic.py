@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
 from .lattice import Lattice
 from .tileset import concat_tilesets
 from .tiling import _check_positive_int, tile_array, tile_boxes
@@ -36,11 +37,11 @@ _RADIUS = 17.5  # pillar radius at the reference pitch
 
 def make_pillar_arrays(
     n_arrays=3,
-    grid_size=21,
+    grid_size=DEFAULT_GRID_SIZE,
     defect_rates=None,
     random_state=None,
     *,
-    tile_half=32,
+    tile_half=DEFAULT_TILE_HALF,
     pitch=54,
     noise=0.5,
     field_period=15,

@@ -26,8 +26,6 @@ META_COLUMNS = ("array", "row", "col", "height", "width")
 N_META = len(META_COLUMNS)
 X_DTYPE = np.float32
 
-CLASSES = ("Collapsed", "Good", "Irregular", "Missing", "Stitching")
-"""The five tile classes, sorted (the order of ``classes_`` of a classifier)."""
 
 
 def tile_size_from_width(n_columns):

@@ -23,6 +23,7 @@ import numbers
 import cv2
 import numpy as np
 
+from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
 from .tileset import TileSet, pack_tiles
 
 #: The smallest lattice pitch, in pixels, that still resolves a pillar.
@@ -69,7 +70,7 @@ def check_geometry(height, width, grid_size, tile_half):
     check_tile_half(tile_half, max(pitch_x, pitch_y), f"for grid_size={grid_size}")
 
 
-def tile_boxes(height, width, grid_size=21, tile_half=32):
+def tile_boxes(height, width, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF):
     """Tile boxes of the seed's lattice for an image of the given size.
 
     Parameters
@@ -114,7 +115,7 @@ def check_tile_half(tile_half, pitch, what):
         )
 
 
-def lattice_boxes(lattice, tile_half=32):
+def lattice_boxes(lattice, tile_half=DEFAULT_TILE_HALF):
     """Tile boxes centred on the refined site centres of a found lattice.
 
     Parameters
@@ -305,7 +306,8 @@ def profile_arrays(greys, names, grid_size, input_check="raise", lattices=None):
             for grey, name, lattice in zip(greys, names, lattices, strict=True)]
 
 
-def tile_array(image, grid_size=21, tile_half=32, *, lattice=None, derotate="auto",
+def tile_array(image, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
+               *, lattice=None, derotate="auto",
                name="array", input_check="raise"):
     """Cut an in-memory array image into one tile per lattice site.
 
@@ -403,7 +405,8 @@ def build_tileset(greys, names, grid_size, tile_half, sites=None, lattices=None)
     )
 
 
-def iter_tile_chunks(image, grid_size=21, tile_half=32, *, chunk_rows=64, halo=0,
+def iter_tile_chunks(image, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
+                     *, chunk_rows=64, halo=0,
                      lattice=None, derotate="auto", name="array", input_check="raise"):
     """Cut a large array image lazily, a band of grid rows at a time.
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from sklearn_pillars import read_arrays, read_image, read_labels, tile_array
-from sklearn_pillars.tileset import CLASSES
+from sklearn_pillars.constants import CLASSES
 
 from .conftest import SHARED_LABELS
 

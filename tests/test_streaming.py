@@ -427,3 +427,43 @@ def test_the_fit_command_counts_the_memory_of_every_tiles_features(files, tmp_pa
     assert "fitting on 4 arrays" in err and "fit on a random sample of the arrays" in err
     assert not (tmp_path / "m.skops").exists()
     assert main([*argv, str(everything + 2**20), "-q"]) == 0
+
+
+def test_a_stage_with_a_new_class_shows_up_in_both_reports(files, tmp_path):
+    import csv
+
+    from sklearn_pillars import (
+        CenterIntensity,
+        PeelStage,
+        SeparatedClusters,
+        inspect_arrays,
+        make_stages,
+    )
+    from sklearn_pillars.report import write_report
+
+    # a fifth layer whose class, "Cracked", no tile gets (its rule peels nothing)
+    notebook = make_stages("notebook")
+    stages = [*notebook[:3],
+              ("cracked", PeelStage(CenterIntensity(), rule=SeparatedClusters(1e9),
+                                    label="Cracked")),
+              notebook[3]]
+    model = LayeredPeelClassifier(stages).fit(read_arrays(files[:2]).X)
+    assert "Cracked" in model.classes_ and "Cracked" not in set(model.labels_)
+
+    def columns(folder):
+        with open(folder / "summary.csv", newline="") as f:
+            return csv.DictReader(f).fieldnames
+
+    inspect_arrays(files[:2], model, tmp_path / "streamed")
+    tiles = read_arrays(files[:2])
+    result = model.trace(tiles.X)
+    (tmp_path / "whole").mkdir()
+    write_report(tmp_path / "whole", tiles, result.labels, result.scores, result.stages,
+                 grid_size=21, title="t", kinds=result.kinds, classes=model.classes_)
+    for folder in (tmp_path / "streamed", tmp_path / "whole"):
+        names = columns(folder)
+        assert {"n_Cracked", "share_Cracked"} <= set(names), names
+        # in peel order, the new class before the inliers
+        assert names.index("n_Cracked") > names.index("n_Irregular")
+        assert names.index("n_Cracked") < names.index("n_Good")
+        assert "Cracked" in (folder / "index.html").read_text()

@@ -1,0 +1,47 @@
+"""The names and defaults the whole package shares: the classes, the default grid and tile."""
+
+from __future__ import annotations
+
+MISSING = "Missing"
+COLLAPSED = "Collapsed"
+STITCHING = "Stitching"
+IRREGULAR = "Irregular"
+GOOD = "Good"
+
+#: The default stages' classes in the order the layers peel them, the inliers last.
+PEEL_ORDER = (MISSING, COLLAPSED, STITCHING, IRREGULAR, GOOD)
+#: The default stages' classes, sorted (as ``LayeredPeelClassifier.classes_``).
+CLASSES = tuple(sorted(PEEL_ORDER))
+
+#: Sites per row and column of the uniform grid (the notebook's arrays).
+DEFAULT_GRID_SIZE = 21
+#: Half the side of a tile in pixels (tiles of 64 x 64).
+DEFAULT_TILE_HALF = 32
+
+
+def class_order(classes=(), labels=()):
+    """Classes in display order: the default ones in peel order, then any other, Good last.
+
+    Parameters
+    ----------
+    classes : iterable of str, default=()
+        The model's classes (``classes_``); empty means :data:`CLASSES`.
+    labels : iterable, default=()
+        Labels met in the data, added when they are not among ``classes``.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> class_order(["Good", "Cracked", "Missing"])
+    ['Missing', 'Cracked', 'Good']
+    >>> class_order()
+    ['Missing', 'Collapsed', 'Stitching', 'Irregular', 'Good']
+    """
+    names = {str(c) for c in classes} or set(CLASSES)
+    names |= {str(label) for label in labels}
+    known = [c for c in PEEL_ORDER if c in names and c != GOOD]
+    others = sorted(names - set(PEEL_ORDER))
+    return known + others + ([GOOD] if GOOD in names else [])
