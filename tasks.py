@@ -4,6 +4,9 @@
     python3 tasks.py demo            # inspect built-in synthetic arrays: report in demo-report/
     python3 tasks.py test [ARGS...]  # ruff check + the whole test suite (ARGS go to pytest)
     python3 tasks.py test-min        # the tests with the oldest supported dependencies
+    python3 tasks.py docs [ARGS...]  # the Sphinx site in docs/_build/html, warnings as errors
+                                     # (its own .venv-docs; runs every example; ARGS go to
+                                     # sphinx-build, e.g. -E to rebuild every page)
 
 Needs only Python >= 3.10 with pip and venv; everything else is installed into .venv.
 """
@@ -79,7 +82,17 @@ def test_min(args):
     return run(python, "-m", "pytest", "-W", "ignore::DeprecationWarning", *args)
 
 
-TASKS = {"demo": demo, "test": test, "test-min": test_min}
+def docs(args):
+    python = ensure_venv("docs", ROOT / ".venv-docs")
+    out = ROOT / "docs" / "_build" / "html"
+    status = run(python.parent / "sphinx-build", "-W", "--keep-going", "-b", "html", *args,
+                 ROOT / "docs", out)
+    if status == 0:
+        print(f"open {out / 'index.html'} in a browser")
+    return status
+
+
+TASKS = {"demo": demo, "test": test, "test-min": test_min, "docs": docs}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

@@ -1,19 +1,26 @@
-"""Find the lattice of an uncropped, rotated frame and classify the tiles cut around it.
+"""
+Find the lattice of a rotated frame
+===================================
 
-    python examples/find_the_lattice.py [FRAME_IMAGE] [--map MAP.png]
+Find the lattice of an uncropped, rotated frame and classify the tiles cut around it.
 
 Without an image it renders a synthetic frame as a microscope would take it: a 12 x 16
 array of pillars rotated by 3.5 degrees inside a margin of substrate, under an
 illumination gradient. ``find_lattice`` gets the grid, pitch, rotation and a centre for
 every site from the image alone; ``tile_array(image, "auto")`` turns the frame upright
-and cuts one tile around each site; the defect map shows the sites found.
+and cuts one tile around each site; the defect map shows the sites found. On a frame of
+your own::
+
+    python examples/find_the_lattice.py [FRAME_IMAGE] [--map MAP.png]
 """
 
+import io
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from sklearn_pillars import (
@@ -23,7 +30,7 @@ from sklearn_pillars import (
     read_image,
     tile_array,
 )
-from sklearn_pillars.report import defect_map
+from sklearn_pillars.report import defect_map, defect_map_png
 
 args = sys.argv[1:]
 map_path = Path(args.pop(args.index("--map") + 1)) if "--map" in args else None
@@ -57,3 +64,18 @@ with tempfile.TemporaryDirectory() as folder:
                result.labels, result.kinds, lattice=tiles.lattices[0])
     print(f"  defect map with every site marked: {out if map_path else 'map.png'} "
           f"({out.stat().st_size // 1024} kB)")
+
+# %%
+# Left, the frame as given, with the centre of every site found; right, the defect map of
+# the upright frame, as the report draws it.
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5))
+left.imshow(image, cmap="gray")
+left.plot(*lattice.centers.reshape(-1, 2).T, "+", color="tab:red", markersize=5)
+left.set_title(f"{name}: {lattice.shape[0]} x {lattice.shape[1]} sites found, "
+               f"rotated {lattice.angle:+.1f} deg")
+png = defect_map_png(tiles.array_images[0], name, "auto", tiles.positions[:, 1:],
+                     result.labels, result.kinds, lattice=tiles.lattices[0])
+right.imshow(plt.imread(io.BytesIO(png)))
+for ax in (left, right):
+    ax.set_axis_off()
+fig.tight_layout()

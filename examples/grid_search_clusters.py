@@ -1,8 +1,12 @@
-"""Search the cluster counts of the peel stages on synthetic arrays with ground truth.
+"""
+Grid search over the cluster counts
+===================================
+
+Search the cluster counts of the peel stages on synthetic arrays with ground truth.
+GroupKFold keeps each array whole: a model is always scored on arrays it has not seen.
+Run it with::
 
     python examples/grid_search_clusters.py
-
-GroupKFold keeps each array whole: a model is always scored on arrays it has not seen.
 """
 
 import numpy as np

@@ -1,9 +1,13 @@
-"""Reproduce the original notebook's labels on its three arrays with one estimator.
+"""
+Reproduce the original notebook
+===============================
 
-    python examples/reproduce_notebook.py [ARRAY_1 ARRAY_2 ARRAY_3 [SEED_LABELS_CSV]]
+Reproduce the original notebook's labels on its three arrays with one estimator.
 
 Defaults to the real arrays in ../shared/data when present; otherwise it runs on a
-synthetic array set and compares with the ground truth instead.
+synthetic array set and compares with the ground truth instead. On arrays of your own::
+
+    python examples/reproduce_notebook.py [ARRAY_1 ARRAY_2 ARRAY_3 [SEED_LABELS_CSV]]
 """
 
 import sys

@@ -1,11 +1,16 @@
-"""Fit on some arrays, save the model, load it later and classify an array it has never seen.
+"""
+Save a model and reuse it on a new array
+========================================
 
-    python examples/save_and_reuse.py [TRAIN_ARRAY ... NEW_ARRAY]
+Fit on some arrays, save the model, load it later and classify an array it has never seen.
 
 Defaults to arrays 1-3 of ../shared/data for training and Array_4 as the new array when
 present; otherwise synthetic arrays. It uses the "refined" preset, whose features compare
 each tile with its own array, so that a saved model transfers to an array of another
-brightness, contrast or focus; the model is saved as .skops (safe to load).
+brightness, contrast or focus; the model is saved as .skops (safe to load). On arrays of
+your own::
+
+    python examples/save_and_reuse.py [TRAIN_ARRAY ... NEW_ARRAY]
 """
 
 import sys
