@@ -23,8 +23,11 @@ VENV = ROOT / ".venv"
 
 
 def python_of(venv_dir):
-    return venv_dir / ("Scripts" if os.name == "nt" else "bin") / (
-        "python.exe" if os.name == "nt" else "python")
+    return (
+        venv_dir
+        / ("Scripts" if os.name == "nt" else "bin")
+        / ("python.exe" if os.name == "nt" else "python")
+    )
 
 
 PYTHON = python_of(VENV)
@@ -43,8 +46,10 @@ def ensure_venv(extra, venv_dir=VENV, constraints=None):
         try:
             venv.create(venv_dir, with_pip=True)
         except Exception as exc:  # e.g. Debian/Ubuntu without the python3-venv package
-            sys.exit(f"could not create {venv_dir} ({exc}); on Debian or Ubuntu install the "
-                     f"python3-venv package first")
+            sys.exit(
+                f"could not create {venv_dir} ({exc}); on Debian or Ubuntu install the "
+                f"python3-venv package first"
+            )
         if run(python, "-m", "pip", "install", "-q", "--upgrade", "pip"):
             sys.exit(f"could not upgrade pip in {venv_dir}")
     spec = f".[{extra}]" if extra else "."
@@ -64,8 +69,17 @@ def ensure_venv(extra, venv_dir=VENV, constraints=None):
 
 def demo(args):
     ensure_venv("cli")
-    status = run(PYTHON, "-m", "sklearn_pillars", "inspect", "--demo", "--out", "demo-report",
-                 "--force", *args)
+    status = run(
+        PYTHON,
+        "-m",
+        "sklearn_pillars",
+        "inspect",
+        "--demo",
+        "--out",
+        "demo-report",
+        "--force",
+        *args,
+    )
     if status == 0:
         print(f"open {ROOT / 'demo-report' / 'index.html'} in a browser")
     return status
@@ -85,8 +99,16 @@ def test_min(args):
 def docs(args):
     python = ensure_venv("docs", ROOT / ".venv-docs")
     out = ROOT / "docs" / "_build" / "html"
-    status = run(python.parent / "sphinx-build", "-W", "--keep-going", "-b", "html", *args,
-                 ROOT / "docs", out)
+    status = run(
+        python.parent / "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        *args,
+        ROOT / "docs",
+        out,
+    )
     if status == 0:
         print(f"open {out / 'index.html'} in a browser")
     return status

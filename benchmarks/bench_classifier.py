@@ -36,8 +36,14 @@ def notebook_pipeline(seed, paths, workdir):
     for path in paths:  # read back as the notebook does
         for file in (Path(workdir) / path.stem).glob("*.bmp"):
             row, col = map(int, file.stem.split("_")[-1].split(","))
-            tiles.append({"array": path.stem, "row": row, "col": col,
-                          "image": cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)})
+            tiles.append(
+                {
+                    "array": path.stem,
+                    "row": row,
+                    "col": col,
+                    "image": cv2.imread(str(file), cv2.IMREAD_GRAYSCALE),
+                }
+            )
 
     def peel(layer_tiles, features):
         X = StandardScaler().fit_transform(np.nan_to_num(features, nan=0, posinf=0, neginf=0))
@@ -45,25 +51,31 @@ def notebook_pipeline(seed, paths, workdir):
         labels = KMeans(n_clusters=3, random_state=42, n_init=10).fit_predict(X)
         counts = Counter(labels)
         smallest = min(counts, key=counts.get)
-        return ([t for t, c in zip(layer_tiles, labels, strict=True) if c == smallest],
-                [t for t, c in zip(layer_tiles, labels, strict=True) if c != smallest])
+        return (
+            [t for t, c in zip(layer_tiles, labels, strict=True) if c == smallest],
+            [t for t, c in zip(layer_tiles, labels, strict=True) if c != smallest],
+        )
 
     for t in tiles:
         t["label"] = "Good"
     rest = tiles
-    for label, function in [("Missing", "extract_center_intensity"),
-                            ("Collapsed", "extract_darkness_area"),
-                            ("Stitching", "extract_stitching_features")]:
+    for label, function in [
+        ("Missing", "extract_center_intensity"),
+        ("Collapsed", "extract_darkness_area"),
+        ("Stitching", "extract_stitching_features"),
+    ]:
         peeled, rest = peel(rest, seed[function](rest))
         for t in peeled:
             t["label"] = label
-    contextual = np.hstack([
-        seed["compute_rotation_symmetry"](rest),
-        seed["compute_neighbor_deviation"](rest, None),
-        seed["compute_anisotropy"](rest),
-        seed["compute_curvature_irregularity"](rest),
-        seed["compute_radial_deviation"](rest),
-    ])
+    contextual = np.hstack(
+        [
+            seed["compute_rotation_symmetry"](rest),
+            seed["compute_neighbor_deviation"](rest, None),
+            seed["compute_anisotropy"](rest),
+            seed["compute_curvature_irregularity"](rest),
+            seed["compute_radial_deviation"](rest),
+        ]
+    )
     X = StandardScaler().fit_transform(np.nan_to_num(contextual, nan=0, posinf=0, neginf=0))
     outliers = LocalOutlierFactor(n_neighbors=20, contamination="auto").fit_predict(X) == -1
     for t, outlier in zip(rest, outliers, strict=True):
@@ -75,8 +87,10 @@ def notebook_pipeline(seed, paths, workdir):
 def package_pipeline(paths, preset="notebook"):
     tiles = read_arrays(paths)
     labels = LayeredPeelClassifier(preset).fit_predict(tiles.X)
-    return {(tiles.array_names[a], int(r), int(c)): label
-            for (a, r, c), label in zip(tiles.positions, labels, strict=True)}
+    return {
+        (tiles.array_names[a], int(r), int(c)): label
+        for (a, r, c), label in zip(tiles.positions, labels, strict=True)
+    }
 
 
 def against_notebook(repeat):
@@ -100,13 +114,17 @@ def against_notebook(repeat):
                 our_labels = labels
     agree = np.mean([seed_labels[k] == our_labels[k] for k in seed_labels])
     t_seed = min(seed_times)
-    print(f"\n## Against the notebook's pipeline on arrays 1-3 ({len(seed_labels)} tiles; "
-          f"best of {repeat}, interleaved in this run)")
+    print(
+        f"\n## Against the notebook's pipeline on arrays 1-3 ({len(seed_labels)} tiles; "
+        f"best of {repeat}, interleaved in this run)"
+    )
     print(f"notebook (tile files, features, 3 x KMeans, LOF): {t_seed * 1e3:8.0f} ms")
     for preset, times in ours_times.items():
         t_ours = min(times)
-        print(f"read_arrays + LayeredPeelClassifier({preset!r}).fit_predict: {t_ours * 1e3:7.0f} "
-              f"ms, {t_seed / t_ours:.1f}x faster")
+        print(
+            f"read_arrays + LayeredPeelClassifier({preset!r}).fit_predict: {t_ours * 1e3:7.0f} "
+            f"ms, {t_seed / t_ours:.1f}x faster"
+        )
     print(f"'notebook' labels agree with the notebook's on {agree:.2%} of the tiles")
 
 
@@ -136,8 +154,10 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"# sklearn-pillars classifier benchmark — {platform.machine()}, "
-          f"Python {platform.python_version()}, NumPy {np.__version__}")
+    print(
+        f"# sklearn-pillars classifier benchmark — {platform.machine()}, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}"
+    )
     against_notebook(args.repeat)
     throughput(args.sizes, args.repeat)
 

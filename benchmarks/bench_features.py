@@ -28,12 +28,22 @@ from sklearn_pillars import (
     read_arrays,
 )
 
-EIGHT = [CenterIntensity, DarknessArea, StitchingFeatures, RotationSymmetry, NeighborDeviation,
-         Anisotropy, CurvatureIrregularity, RadialDeviation]
+EIGHT = [
+    CenterIntensity,
+    DarknessArea,
+    StitchingFeatures,
+    RotationSymmetry,
+    NeighborDeviation,
+    Anisotropy,
+    CurvatureIrregularity,
+    RadialDeviation,
+]
 # the full feature set: the four layers' transformers one after another, or in one pass
 FULL_SET = [CenterIntensity, DarknessArea, StitchingFeatures, ContextualFeatures]
-FULL_SETS = [("all eight, 4 transformers", FULL_SET),
-             ("all eight, PillarFeatures", [PillarFeatures])]
+FULL_SETS = [
+    ("all eight, 4 transformers", FULL_SET),
+    ("all eight, PillarFeatures", [PillarFeatures]),
+]
 
 
 def peak_memory(function):
@@ -62,8 +72,11 @@ def throughput(sizes, repeat, n_jobs):
                     cls(n_jobs=n_jobs).fit_transform(X)
 
             line += f"{n / _common.best_time(run, reps):>14,.0f}"
-        peak = peak_memory(lambda X=data[sizes[-1]], classes=classes: [
-            c(n_jobs=n_jobs).fit_transform(X) for c in classes])
+        peak = peak_memory(
+            lambda X=data[sizes[-1]], classes=classes: [
+                c(n_jobs=n_jobs).fit_transform(X) for c in classes
+            ]
+        )
         print(line + f"{peak / 1e6:>18.1f}")
     print(f"(X itself: {data[sizes[-1]].nbytes / 1e6:,.0f} MB at {sizes[-1]:,} tiles)")
 
@@ -86,24 +99,29 @@ def against_notebook(repeat):
         "CurvatureIrregularity": lambda: seed["compute_curvature_irregularity"](records),
         "RadialDeviation": lambda: seed["compute_radial_deviation"](records),
     }
-    print(f"\n## Against the notebook's per-tile functions: {len(tiles)} real tiles of arrays 1-3"
-          f" (best of {repeat}, side by side in this run)")
+    print(
+        f"\n## Against the notebook's per-tile functions: {len(tiles)} real tiles of arrays 1-3"
+        f" (best of {repeat}, side by side in this run)"
+    )
     print(f"{'transformer':<28}{'notebook ms':>12}{'package ms':>12}{'speed-up':>10}")
     seed_total = 0.0
     for cls in EIGHT:
         t_seed = _common.best_time(seed_calls[cls.__name__], repeat)
         t_ours = _common.best_time(lambda cls=cls: cls().fit_transform(tiles.X), repeat)
         seed_total += t_seed
-        print(f"{cls.__name__:<28}{t_seed * 1e3:>12.1f}{t_ours * 1e3:>12.1f}"
-              f"{t_seed / t_ours:>9.1f}x")
+        print(
+            f"{cls.__name__:<28}{t_seed * 1e3:>12.1f}{t_ours * 1e3:>12.1f}{t_seed / t_ours:>9.1f}x"
+        )
     for name, classes in FULL_SETS:
+
         def run(classes=classes):
             for cls in classes:
                 cls().fit_transform(tiles.X)
 
         t_full = _common.best_time(run, repeat)
-        print(f"{name:<28}{seed_total * 1e3:>12.1f}{t_full * 1e3:>12.1f}"
-              f"{seed_total / t_full:>9.1f}x")
+        print(
+            f"{name:<28}{seed_total * 1e3:>12.1f}{t_full * 1e3:>12.1f}{seed_total / t_full:>9.1f}x"
+        )
 
 
 def main():
@@ -112,8 +130,10 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--n-jobs", type=int, default=None)
     args = parser.parse_args()
-    print(f"# sklearn-pillars feature benchmark — {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}, NumPy {np.__version__}")
+    print(
+        f"# sklearn-pillars feature benchmark — {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}"
+    )
     against_notebook(args.repeat)
     throughput(args.sizes, args.repeat, args.n_jobs)
 

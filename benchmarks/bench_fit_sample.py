@@ -34,8 +34,9 @@ def fit_worker(preset, folder, size, n_jobs, model_path):
     paths = sorted(Path(folder).glob("train_*.png"))
     sample = sorted(random.Random(0).sample(paths, size))
     start = time.perf_counter()
-    model, profiles, _ = _fit_arrays(LayeredPeelClassifier(preset), sample, 21, 32, n_jobs,
-                                  None, "raise")
+    model, profiles, _ = _fit_arrays(
+        LayeredPeelClassifier(preset), sample, 21, 32, n_jobs, None, "raise"
+    )
     seconds = time.perf_counter() - start
     save_model(model, model_path, grid_size=21, tile_half=32, profiles=profiles)
     print(f"{seconds:.3f} {len(model.labels_)}")
@@ -50,8 +51,9 @@ def render(folder, n_arrays):
     truth = []
     for start in range(0, n_arrays + HELD_OUT, 10):  # ten at a time: bounded memory
         count = min(10, n_arrays + HELD_OUT - start)
-        tiles = make_pillar_arrays(n_arrays=count, grid_size=21, random_state=1000 + start,
-                                   photometric=0.5)
+        tiles = make_pillar_arrays(
+            n_arrays=count, grid_size=21, random_state=1000 + start, photometric=0.5
+        )
         for k, image in enumerate(tiles.array_images):
             index = start + k
             name = f"train_{index:05d}" if index < n_arrays else f"held_{index:05d}"
@@ -75,28 +77,45 @@ def main():
     from sklearn_pillars import read_arrays
     from sklearn_pillars.persist import load_model
 
-    print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"preset {args.preset!r}, fit with n_jobs={args.n_jobs}")
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"preset {args.preset!r}, fit with n_jobs={args.n_jobs}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         truth = render(folder, args.arrays)
         held = read_arrays(sorted(Path(folder).glob("held_*.png")))
-        print(f"{'arrays':>6} {'tiles':>7} {'seconds':>8} {'peak tree':>10} {'peak proc':>10} "
-              f"{'macro-F1':>9} {'agrees':>7}")
+        print(
+            f"{'arrays':>6} {'tiles':>7} {'seconds':>8} {'peak tree':>10} {'peak proc':>10} "
+            f"{'macro-F1':>9} {'agrees':>7}"
+        )
         predictions = {}
         for size in sorted(args.sizes, reverse=True):
             model_path = Path(folder) / f"m{size}.skops"
-            argv = [sys.executable, __file__, "--worker", args.preset, folder, str(size),
-                    str(args.n_jobs), str(model_path)]
+            argv = [
+                sys.executable,
+                __file__,
+                "--worker",
+                args.preset,
+                folder,
+                str(size),
+                str(args.n_jobs),
+                str(model_path),
+            ]
             seconds, tree, largest = measure(argv)
             model, _ = load_model(model_path)
             predictions[size] = model.predict(held.X)
             reference = predictions[max(predictions)]
-            print(f"{size:>6} {size * 441:>7} {seconds:>8.1f} {tree / 2**20:>7.0f} MB "
-                  f"{largest / 2**20:>7.0f} MB "
-                  f"{f1_score(truth, predictions[size], average='macro'):>9.3f} "
-                  f"{np.mean(predictions[size] == reference):>7.1%}", flush=True)
-        print("peak tree: the fit and its workers, summed (sampled); peak proc: the largest "
-              "process's own; agrees: held-out tiles labelled as by the largest sample's model")
+            print(
+                f"{size:>6} {size * 441:>7} {seconds:>8.1f} {tree / 2**20:>7.0f} MB "
+                f"{largest / 2**20:>7.0f} MB "
+                f"{f1_score(truth, predictions[size], average='macro'):>9.3f} "
+                f"{np.mean(predictions[size] == reference):>7.1%}",
+                flush=True,
+            )
+        print(
+            "peak tree: the fit and its workers, summed (sampled); peak proc: the largest "
+            "process's own; agrees: held-out tiles labelled as by the largest sample's model"
+        )
 
 
 if __name__ == "__main__":

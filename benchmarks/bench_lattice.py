@@ -52,7 +52,6 @@ def timed_lattice(image, label):
 def synthetic(frames, seed):
     from test_lattice import random_frame, rms
 
-
     rng = np.random.default_rng(seed)
     exact, errors, times = 0, [], []
     for k in range(frames):
@@ -67,11 +66,13 @@ def synthetic(frames, seed):
         else:
             print(f"  frame {k}: {rows} x {cols} found as {lattice}")
     errors = np.array(errors)
-    print(f"synthetic: {frames} frames, grid exact in {exact} ({100 * exact / frames:.1f}%); "
-          f"centre RMS median {np.median(errors):.2f} px, 95th percentile "
-          f"{np.percentile(errors, 95):.2f}, max {errors.max():.2f}, <= 1.5 px in "
-          f"{np.mean(errors <= 1.5) * 100:.1f}% of the exact ones; time median "
-          f"{np.median(times):.3f} s, max {max(times):.3f} s")
+    print(
+        f"synthetic: {frames} frames, grid exact in {exact} ({100 * exact / frames:.1f}%); "
+        f"centre RMS median {np.median(errors):.2f} px, 95th percentile "
+        f"{np.percentile(errors, 95):.2f}, max {errors.max():.2f}, <= 1.5 px in "
+        f"{np.mean(errors <= 1.5) * 100:.1f}% of the exact ones; time median "
+        f"{np.median(times):.3f} s, max {max(times):.3f} s"
+    )
 
 
 def hough_centre(tile, pitch=54):
@@ -82,9 +83,16 @@ def hough_centre(tile, pitch=54):
     up = 4
     grey = cv2.normalize(tile.astype(np.float32), None, 0, 255, cv2.NORM_MINMAX)
     big = cv2.resize(grey.astype(np.uint8), None, fx=up, fy=up, interpolation=cv2.INTER_CUBIC)
-    circles = cv2.HoughCircles(cv2.GaussianBlur(big, (0, 0), 2), cv2.HOUGH_GRADIENT, dp=1,
-                               minDist=tile.shape[0] * up, param1=30, param2=10,
-                               minRadius=int(0.25 * pitch * up), maxRadius=int(0.45 * pitch * up))
+    circles = cv2.HoughCircles(
+        cv2.GaussianBlur(big, (0, 0), 2),
+        cv2.HOUGH_GRADIENT,
+        dp=1,
+        minDist=tile.shape[0] * up,
+        param1=30,
+        param2=10,
+        minRadius=int(0.25 * pitch * up),
+        maxRadius=int(0.45 * pitch * up),
+    )
     if circles is None:
         return None
     x, y, _ = circles[0, 0]
@@ -119,8 +127,9 @@ def real():
     truth = {}
     if labels.exists():
         with open(labels, newline="") as f:
-            truth = {(r["array"], int(r["row"]), int(r["col"])): r["label"]
-                     for r in csv.DictReader(f)}
+            truth = {
+                (r["array"], int(r["row"]), int(r["col"])): r["label"] for r in csv.DictReader(f)
+            }
     cut = {"uniform": [], "refined": []}
     for name in ["Array_1Crop", "Array_2Crop", "Array_3Crop", "Array_4"]:
         image = read_image(SHARED / "arrays" / f"{name}.bmp")
@@ -150,13 +159,17 @@ def real():
                     continue
                 for kind in distances:
                     distances[kind].append(np.hypot(*(centre + (x0, y0) - centres[kind][i])))
-            print(f"  {len(distances['uniform'])} Good tiles, pillar centre by "
-                  f"{measure.__name__}: mean distance {np.mean(distances['uniform']):.2f} px "
-                  f"to the uniform grid's tile centre, {np.mean(distances['refined']):.2f} px "
-                  f"to the refined tile's")
-        print(f"  Good tiles' likeness (mean correlation with their median): uniform "
-              f"{_likeness([uniform.images[i] for i in np.flatnonzero(good)]):.3f}, refined "
-              f"{_likeness([refined.images[i] for i in np.flatnonzero(good)]):.3f}")
+            print(
+                f"  {len(distances['uniform'])} Good tiles, pillar centre by "
+                f"{measure.__name__}: mean distance {np.mean(distances['uniform']):.2f} px "
+                f"to the uniform grid's tile centre, {np.mean(distances['refined']):.2f} px "
+                f"to the refined tile's"
+            )
+        print(
+            f"  Good tiles' likeness (mean correlation with their median): uniform "
+            f"{_likeness([uniform.images[i] for i in np.flatnonzero(good)]):.3f}, refined "
+            f"{_likeness([refined.images[i] for i in np.flatnonzero(good)]):.3f}"
+        )
     if len(cut["uniform"]) < 2:
         return
     for preset in ("notebook", "refined"):
@@ -165,10 +178,14 @@ def real():
             tiles = concat_tilesets(cut[kind])
             y = np.array([truth[(tiles.array_names[a], r, c)] for a, r, c in tiles.positions])
             predicted = LayeredPeelClassifier(preset).fit(tiles.X).labels_
-            scores.append(f"{kind} tiles: accuracy {accuracy_score(y, predicted):.3f}, "
-                          f"macro-F1 {f1_score(y, predicted, average='macro'):.3f}")
-        print(f"hand labels of arrays 1-3, preset {preset!r} fitted on the three: "
-              + "; ".join(scores))
+            scores.append(
+                f"{kind} tiles: accuracy {accuracy_score(y, predicted):.3f}, "
+                f"macro-F1 {f1_score(y, predicted, average='macro'):.3f}"
+            )
+        print(
+            f"hand labels of arrays 1-3, preset {preset!r} fitted on the three: "
+            + "; ".join(scores)
+        )
 
 
 def main():
@@ -176,8 +193,10 @@ def main():
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
-    print(f"{platform.node()}: {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}")
+    print(
+        f"{platform.node()}: {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
     if args.frames:
         synthetic(args.frames, args.seed)
     if SHARED.is_dir():

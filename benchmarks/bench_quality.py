@@ -123,14 +123,18 @@ def scores(prefix, run):
     y, labels = run["y"], run["labels"]
     per_class = f1_score(y, labels, labels=list(CLASSES), average=None, zero_division=0)
     per_class = dict(zip(CLASSES, per_class, strict=True))
-    rows = [(f"{prefix} macro-F1", f"{macro_f1(y, labels):.3f}"),
-            (f"{prefix} accuracy", f"{accuracy_score(y, labels):.3f}")]
+    rows = [
+        (f"{prefix} macro-F1", f"{macro_f1(y, labels):.3f}"),
+        (f"{prefix} accuracy", f"{accuracy_score(y, labels):.3f}"),
+    ]
     return rows + [(f"{prefix} F1 {name}", f"{per_class[name]:.3f}") for name in SHOWN]
 
 
 def real_scores(section, runs):
-    rows = [(f"({section}) macro-F1 {name}", f"{macro_f1(run['y'], run['labels']):.3f}")
-            for name, run in zip(ARRAY_NAMES, runs, strict=True)]
+    rows = [
+        (f"({section}) macro-F1 {name}", f"{macro_f1(run['y'], run['labels']):.3f}")
+        for name, run in zip(ARRAY_NAMES, runs, strict=True)
+    ]
     return rows + scores(f"({section}) pooled", pooled(runs))
 
 
@@ -146,8 +150,10 @@ def stitch_kinds(prefix, run):
     kinded = truth != ""
     called = kinded & (run["labels"] == "Stitching")
     right = called & (run["kinds"] == truth)
-    return [(f"{prefix} strict", share(int(right.sum()), int(kinded.sum()))),
-            (f"{prefix} conditional", share(int(right.sum()), int(called.sum())))]
+    return [
+        (f"{prefix} strict", share(int(right.sum()), int(kinded.sum()))),
+        (f"{prefix} conditional", share(int(right.sum()), int(called.sum()))),
+    ]
 
 
 # -- sections: each gives (measure, value) rows for one preset and grid ----------------------------
@@ -166,9 +172,9 @@ def section_b(preset, grid):
 
 def section_c(preset, grid):
     seeds = (0, 1, 2)
-    return (scores("(c) synthetic rs=0", synthetic_self(preset, 0))
-            + scores("(c) synthetic rs=0-2 pooled",
-                     pooled([synthetic_self(preset, s) for s in seeds])))
+    return scores("(c) synthetic rs=0", synthetic_self(preset, 0)) + scores(
+        "(c) synthetic rs=0-2 pooled", pooled([synthetic_self(preset, s) for s in seeds])
+    )
 
 
 def section_d(preset, grid):
@@ -186,16 +192,19 @@ def section_e(preset, grid):
         flagged.append(np.mean(labels != "Good"))
         if seed == 0:
             counts = dict(zip(*np.unique(labels, return_counts=True), strict=True))
-    rows = [("(e) clean rs=0-4: not Good, mean", f"{np.mean(flagged):.1%}"),
-            ("(e) clean rs=0-4: not Good, max", f"{np.max(flagged):.1%}")]
+    rows = [
+        ("(e) clean rs=0-4: not Good, mean", f"{np.mean(flagged):.1%}"),
+        ("(e) clean rs=0-4: not Good, max", f"{np.max(flagged):.1%}"),
+    ]
     return rows + [(f"(e) clean rs=0: {name} tiles", str(counts.get(name, 0))) for name in SHOWN]
 
 
 def section_f(preset, grid):
     rows = []
     if real_available():
-        rows += stitch_kinds("(f) kind, real leave-one-out (b)",
-                             pooled(real_leave_one_out(preset, grid)))
+        rows += stitch_kinds(
+            "(f) kind, real leave-one-out (b)", pooled(real_leave_one_out(preset, grid))
+        )
         rows += stitch_kinds("(f) kind, real self-fit (a)", pooled(real_self(preset, grid)))
     return rows + stitch_kinds("(f) kind, synthetic rs=0 (c)", synthetic_self(preset, 0))
 
@@ -211,17 +220,21 @@ def section_g(preset, grid):
     original = model.predict(tile_array(image, grid, HALF, name=ARRAY_NAMES[0]).X)
     changed = model.predict(tile_array(changed_copy(image), grid, HALF, name=ARRAY_NAMES[0]).X)
     y = real_tiles((0,), grid).y  # same row-major order as tile_array
-    return [("(g) array 1 labels changed by 0.8 I + 25", f"{np.mean(original != changed):.1%}"),
-            ("(g) array 1 macro-F1, original", f"{macro_f1(y, original):.3f}"),
-            ("(g) array 1 macro-F1, changed copy", f"{macro_f1(y, changed):.3f}")]
+    return [
+        ("(g) array 1 labels changed by 0.8 I + 25", f"{np.mean(original != changed):.1%}"),
+        ("(g) array 1 macro-F1, original", f"{macro_f1(y, original):.3f}"),
+        ("(g) array 1 macro-F1, changed copy", f"{macro_f1(y, changed):.3f}"),
+    ]
 
 
 def timing_input(grid):
     """What is timed, and a function giving its X: arrays 1-3 read from their files, or
     without them three synthetic arrays of the same size, rendered beforehand."""
     if real_available():
-        return (f"read_arrays + fit_predict, arrays 1-3, grid {grid}",
-                lambda: read_arrays(_common.SEED_ARRAYS, grid, HALF).X)
+        return (
+            f"read_arrays + fit_predict, arrays 1-3, grid {grid}",
+            lambda: read_arrays(_common.SEED_ARRAYS, grid, HALF).X,
+        )
     X = make_pillar_arrays(random_state=0).X
     return "fit_predict, 3 synthetic arrays", lambda: X
 
@@ -232,13 +245,22 @@ def section_timing(preset, grid):
     X = load()
     model = LayeredPeelClassifier(preset).fit(X)
     predict_time = _common.best_time(lambda: model.predict(X), 3)
-    return [(f"time: {what} (s, best of 2)", f"{fit_time:.2f}"),
-            (f"time: predict {len(X):,} tiles (tiles/s, best of 3)",
-             f"{len(X) / predict_time:,.0f}")]
+    return [
+        (f"time: {what} (s, best of 2)", f"{fit_time:.2f}"),
+        (f"time: predict {len(X):,} tiles (tiles/s, best of 3)", f"{len(X) / predict_time:,.0f}"),
+    ]
 
 
-SECTION_FUNCTIONS = {"a": section_a, "b": section_b, "c": section_c, "d": section_d,
-                     "e": section_e, "f": section_f, "g": section_g, "timing": section_timing}
+SECTION_FUNCTIONS = {
+    "a": section_a,
+    "b": section_b,
+    "c": section_c,
+    "d": section_d,
+    "e": section_e,
+    "f": section_f,
+    "g": section_g,
+    "timing": section_timing,
+}
 
 
 # -- output ----------------------------------------------------------------------------------------
@@ -262,27 +284,39 @@ def markdown_table(presets, columns):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=list(PRESETS))
-    parser.add_argument("--grids", nargs="+", choices=["21", "auto"], default=["21"],
-                        help="tiling of the real arrays: the uniform 21 x 21 grid and/or "
-                             "the sites find_lattice finds")
-    parser.add_argument("--only", nargs="+", choices=list(SECTION_FUNCTIONS),
-                        default=list(SECTION_FUNCTIONS))
+    parser.add_argument(
+        "--grids",
+        nargs="+",
+        choices=["21", "auto"],
+        default=["21"],
+        help="tiling of the real arrays: the uniform 21 x 21 grid and/or "
+        "the sites find_lattice finds",
+    )
+    parser.add_argument(
+        "--only", nargs="+", choices=list(SECTION_FUNCTIONS), default=list(SECTION_FUNCTIONS)
+    )
     args = parser.parse_args()
-    print(f"# sklearn-pillars quality benchmark — {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, NumPy {np.__version__}, "
-          f"scikit-learn {sklearn.__version__}\n")
+    print(
+        f"# sklearn-pillars quality benchmark — {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"scikit-learn {sklearn.__version__}\n"
+    )
     sections = [s for s in SECTION_FUNCTIONS if s in args.only]
     if not real_available():
         data = (_common.SHARED / "data").resolve()
-        print(f"(no real arrays and hand labels under {data}: sections a, b, g and the real "
-              "rows of f skipped; timing on synthetic arrays)\n")
+        print(
+            f"(no real arrays and hand labels under {data}: sections a, b, g and the real "
+            "rows of f skipped; timing on synthetic arrays)\n"
+        )
         sections = [s for s in sections if s not in REAL_SECTIONS]
-    runs = [(preset, 21 if grid == "21" else grid) for preset in args.presets
-            for grid in args.grids]
-    columns = [[row for name in sections for row in SECTION_FUNCTIONS[name](preset, grid)]
-               for preset, grid in runs]
-    names = [preset if len(args.grids) == 1 else f"{preset}, grid {grid}"
-             for preset, grid in runs]
+    runs = [
+        (preset, 21 if grid == "21" else grid) for preset in args.presets for grid in args.grids
+    ]
+    columns = [
+        [row for name in sections for row in SECTION_FUNCTIONS[name](preset, grid)]
+        for preset, grid in runs
+    ]
+    names = [preset if len(args.grids) == 1 else f"{preset}, grid {grid}" for preset, grid in runs]
     print(markdown_table(names, columns))
 
 

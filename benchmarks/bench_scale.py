@@ -45,15 +45,21 @@ def run_worker(mode, model_path, folder, n_arrays, n_jobs, out):
     start = time.perf_counter()
     if mode == "iter":
         model, info = load_model(model_path)
-        tiles = sum(len(r.labels) for r in iter_inspect(
-            paths, model, info["grid_size"], info["tile_half"], n_jobs=n_jobs))
+        tiles = sum(
+            len(r.labels)
+            for r in iter_inspect(paths, model, info["grid_size"], info["tile_half"], n_jobs=n_jobs)
+        )
     elif mode == "python":
         tiles = inspect_arrays(paths, model_path, out, n_jobs=n_jobs).n_tiles
     elif mode == "dask":
         from distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             start = time.perf_counter()  # the cluster's start-up is not counted
             tiles = inspect_arrays(paths, model_path, out, client=client).n_tiles
     elif mode == "fit":
@@ -138,13 +144,13 @@ def prepare(folder, n_arrays, preset):
     save_model(model, model_path, grid_size=21, tile_half=32)
     arrays = Path(folder) / "arrays"
     arrays.mkdir()
-    distinct = make_pillar_arrays(n_arrays=DISTINCT, grid_size=21, random_state=0,
-                                  photometric=0.5)
+    distinct = make_pillar_arrays(n_arrays=DISTINCT, grid_size=21, random_state=0, photometric=0.5)
     for index, image in enumerate(distinct.array_images):
         cv2.imwrite(str(arrays / f"array_{index:05d}.png"), image)
     for index in range(DISTINCT, n_arrays):
-        shutil.copyfile(arrays / f"array_{index % DISTINCT:05d}.png",
-                        arrays / f"array_{index:05d}.png")
+        shutil.copyfile(
+            arrays / f"array_{index % DISTINCT:05d}.png", arrays / f"array_{index:05d}.png"
+        )
     return model_path, arrays
 
 
@@ -152,49 +158,85 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arrays", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--n-jobs", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--modes", nargs="+", default=["iter", "python", "cli", "dask"],
-                        choices=["iter", "python", "cli", "dask"])
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["iter", "python", "cli", "dask"],
+        choices=["iter", "python", "cli", "dask"],
+    )
     parser.add_argument("--preset", default="notebook", choices=["notebook", "refined"])
-    parser.add_argument("--fit", type=int, nargs="*", default=[],
-                        help="also time fit_arrays on these numbers of arrays")
+    parser.add_argument(
+        "--fit",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also time fit_arrays on these numbers of arrays",
+    )
     args = parser.parse_args()
-    print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"preset {args.preset!r}")
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"preset {args.preset!r}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         model_path, arrays = prepare(folder, max(args.arrays + args.fit), args.preset)
         out = Path(folder) / "out"
-        print(f"{'mode':<7} {'arrays':>6} {'tiles':>7} {'n_jobs':>6} {'seconds':>8} "
-              f"{'tiles/s':>8} {'peak tree':>10} {'peak proc':>10} {'1M tiles':>9} "
-              f"{'tiles.csv':>10}")
+        print(
+            f"{'mode':<7} {'arrays':>6} {'tiles':>7} {'n_jobs':>6} {'seconds':>8} "
+            f"{'tiles/s':>8} {'peak tree':>10} {'peak proc':>10} {'1M tiles':>9} "
+            f"{'tiles.csv':>10}"
+        )
         runs = [(mode, n, j) for mode in args.modes for n in args.arrays for j in args.n_jobs]
         runs += [("fit", n, j) for n in args.fit for j in args.n_jobs]
         for mode, n_arrays, n_jobs in runs:
             if mode == "dask" and n_jobs == 1:
                 continue  # a cluster of one worker says nothing the serial run does not
             if mode == "cli":
-                argv = [sys.executable, "-m", "sklearn_pillars", "inspect", str(arrays),
-                        "--model", str(model_path), "--out", str(out), "--n-jobs",
-                        str(n_jobs), "-q"]
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "sklearn_pillars",
+                    "inspect",
+                    str(arrays),
+                    "--model",
+                    str(model_path),
+                    "--out",
+                    str(out),
+                    "--n-jobs",
+                    str(n_jobs),
+                    "-q",
+                ]
                 if n_arrays < len(list(arrays.glob("*.png"))):
                     argv[4:5] = map(str, sorted(arrays.glob("*.png"))[:n_arrays])
             else:
-                argv = [sys.executable, __file__, "--worker", mode, str(model_path),
-                        str(arrays), str(n_arrays), str(n_jobs), str(out)]
+                argv = [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    mode,
+                    str(model_path),
+                    str(arrays),
+                    str(n_arrays),
+                    str(n_jobs),
+                    str(out),
+                ]
             seconds, tree, largest = measure(argv)
             table = out / "tiles.csv"
-            digest = hashlib.sha256(table.read_bytes()).hexdigest()[:10] if table.exists() \
-                else "-"
+            digest = hashlib.sha256(table.read_bytes()).hexdigest()[:10] if table.exists() else "-"
             shutil.rmtree(out, ignore_errors=True)
             tiles = n_arrays * 441
             rate = tiles / seconds
-            print(f"{mode:<7} {n_arrays:>6} {tiles:>7} {n_jobs:>6} {seconds:>8.1f} "
-                  f"{rate:>8.0f} {tree / 2**20:>7.0f} MB {largest / 2**20:>7.0f} MB "
-                  f"{1e6 / rate / 60:>6.1f} min {digest:>10}", flush=True)
+            print(
+                f"{mode:<7} {n_arrays:>6} {tiles:>7} {n_jobs:>6} {seconds:>8.1f} "
+                f"{rate:>8.0f} {tree / 2**20:>7.0f} MB {largest / 2**20:>7.0f} MB "
+                f"{1e6 / rate / 60:>6.1f} min {digest:>10}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        run_worker(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]),
-                   sys.argv[7])
+        run_worker(
+            sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+        )
     else:
         main()

@@ -91,15 +91,17 @@ def check_api_page(app):
     """Warn (an error with -W) about a public name that api.rst does not document."""
     text = (HERE / "api.rst").read_text(encoding="utf-8")
     listed = set(re.findall(r"^\s+~?(?:sklearn_pillars\.)?(\w+)\s*$", text, re.MULTILINE))
-    listed |= set(re.findall(r"^\.\. auto\w+:: (?:sklearn_pillars\.)?(\w+)\s*$", text,
-                             re.MULTILINE))
+    listed |= set(
+        re.findall(r"^\.\. auto\w+:: (?:sklearn_pillars\.)?(\w+)\s*$", text, re.MULTILINE)
+    )
     missing = sorted(set(sklearn_pillars.__all__) - listed - {"__version__"})
     if missing:
         from sphinx.util import logging
 
         logging.getLogger(__name__).warning(
             "docs/api.rst does not list these names of sklearn_pillars.__all__: %s",
-            ", ".join(missing))
+            ", ".join(missing),
+        )
 
 
 # -- inherited scikit-learn methods ---------------------------------------------------------

@@ -20,7 +20,8 @@ from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays, read_arra
 
 shared = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 arrays = [Path(p) for p in sys.argv[1:4]] or [
-    shared / "arrays" / f"Array_{i}Crop.bmp" for i in (1, 2, 3)]
+    shared / "arrays" / f"Array_{i}Crop.bmp" for i in (1, 2, 3)
+]
 labels = Path(sys.argv[4]) if len(sys.argv) > 4 else shared / "labels" / "seed_labels.csv"
 
 if all(p.is_file() for p in arrays):
@@ -37,8 +38,10 @@ predicted = model.fit_predict(tiles.X)
 print(f"{len(tiles)} tiles from {', '.join(tiles.array_names)}")
 for name, stage in model.stages_:
     if hasattr(stage, "cluster_sizes_"):
-        print(f"  {name:<10} cluster sizes {stage.cluster_sizes_.tolist()}, "
-              f"peeled cluster {stage.selected_clusters_.tolist()}: {stage.peeled_.sum()} tiles")
+        print(
+            f"  {name:<10} cluster sizes {stage.cluster_sizes_.tolist()}, "
+            f"peeled cluster {stage.selected_clusters_.tolist()}: {stage.peeled_.sum()} tiles"
+        )
     else:
         print(f"  {name:<10} LOF over {len(stage.peeled_)} tiles: {stage.peeled_.sum()} outliers")
 print("classes:", dict(sorted(Counter(predicted.tolist()).items())))

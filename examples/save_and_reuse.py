@@ -26,8 +26,9 @@ from sklearn_pillars.sanity import drift_warnings
 
 shared = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "arrays"
 paths = [Path(p) for p in sys.argv[1:]] or [
-    shared / name for name in ("Array_1Crop.bmp", "Array_2Crop.bmp", "Array_3Crop.bmp",
-                               "Array_4.bmp")]
+    shared / name
+    for name in ("Array_1Crop.bmp", "Array_2Crop.bmp", "Array_3Crop.bmp", "Array_4.bmp")
+]
 if len(paths) >= 2 and all(p.is_file() for p in paths):
     train, new = read_arrays(paths[:-1]), read_arrays(paths[-1])
 else:
@@ -46,12 +47,15 @@ with tempfile.TemporaryDirectory() as folder:
 result = loaded.trace(new.X)  # labels, inconsistency scores and stitch kinds in one pass
 labels, scores = result.labels, result.scores
 assert np.array_equal(labels, model.predict(new.X))
-print(f"fitted on {', '.join(train.array_names)} (preset {info['preset']!r}); "
-      f"classified {new.array_names[0]}:")
+print(
+    f"fitted on {', '.join(train.array_names)} (preset {info['preset']!r}); "
+    f"classified {new.array_names[0]}:"
+)
 for message in drift_warnings(new.array_profiles or [], info["profiles"], new.array_names):
     print("  warning:", message)
 print(" ", dict(sorted(Counter(labels.tolist()).items())))
 print("  stitching kinds:", dict(Counter(result.kinds[labels == "Stitching"].tolist())))
 worst = np.argsort(np.nan_to_num(scores, nan=-np.inf))[::-1][:5]
-print("  most inconsistent tiles:",
-      ", ".join(f"{new.tile_names[i]} ({scores[i]:.2f})" for i in worst))
+print(
+    "  most inconsistent tiles:", ", ".join(f"{new.tile_names[i]} ({scores[i]:.2f})" for i in worst)
+)

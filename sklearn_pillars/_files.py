@@ -36,8 +36,9 @@ def atomic_path(path):
     """
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"{display_name(path)}: folder {display_name(path.parent)} "
-                                "does not exist")
+        raise FileNotFoundError(
+            f"{display_name(path)}: folder {display_name(path.parent)} does not exist"
+        )
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{PART_SUFFIX}")
     try:
         # created like any new file (mode 0o666 less the umask), unlike mkstemp's private one
@@ -47,8 +48,11 @@ def atomic_path(path):
     except OSError as exc:
         if str(tmp) not in str(exc) and getattr(exc, "filename", None) != str(tmp):
             raise
-        raise _os_error(OSError, exc.errno, f"cannot write {display_name(path)}: "
-                        f"{exc.strerror or type(exc).__name__}") from None
+        raise _os_error(
+            OSError,
+            exc.errno,
+            f"cannot write {display_name(path)}: {exc.strerror or type(exc).__name__}",
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -95,8 +99,11 @@ def _acquire(folder, lock):
         except FileNotFoundError:  # a failed run removed the folder it made: make it again
             continue
         except OSError as exc:
-            raise _os_error(FolderAccessError, exc.errno, f"cannot create or write to "
-                            f"{display_name(folder)}: {exc.strerror}") from None
+            raise _os_error(
+                FolderAccessError,
+                exc.errno,
+                f"cannot create or write to {display_name(folder)}: {exc.strerror}",
+            ) from None
         if fcntl is None:  # pragma: no cover
             return fd
         try:
@@ -154,8 +161,10 @@ def folder_lock(folder):
 
 
 def _in_use(folder, lock):
-    return (f"{display_name(folder)}: in use by another sklearn-pillars run (process "
-            f"{_holder(lock)}); wait for it to finish or choose another folder")
+    return (
+        f"{display_name(folder)}: in use by another sklearn-pillars run (process "
+        f"{_holder(lock)}); wait for it to finish or choose another folder"
+    )
 
 
 def check_report_folder(folder, inputs=()):
@@ -167,8 +176,9 @@ def check_report_folder(folder, inputs=()):
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{display_name(folder)}: exists and is not a folder")
     if folder.is_dir() and any(Path(p).resolve().parent == folder.resolve() for p in inputs):
-        raise ValueError(f"{display_name(folder)}: holds input files; write the report to "
-                         "another folder")
+        raise ValueError(
+            f"{display_name(folder)}: holds input files; write the report to another folder"
+        )
     return folder
 
 

@@ -29,8 +29,16 @@ except ImportError as exc:  # pragma: no cover - only with an unsupported scikit
 
 # module prefixes of the search trees and distance metrics of a fitted
 # LocalOutlierFactor (rebuilt from arrays when loaded, they hold no code)
-NEIGHBOUR_TREE_MODULES = ("sklearn.neighbors._kd_tree.", "sklearn.neighbors._ball_tree.",
-                          "sklearn.metrics._dist_metrics.")
+NEIGHBOUR_TREE_MODULES = (
+    "sklearn.neighbors._kd_tree.",
+    "sklearn.neighbors._ball_tree.",
+    "sklearn.metrics._dist_metrics.",
+)
 
-__all__ = ["NEIGHBOUR_TREE_MODULES", "Interval", "StrOptions", "_BaseComposition",
-           "_check_feature_names_in"]
+__all__ = [
+    "NEIGHBOUR_TREE_MODULES",
+    "Interval",
+    "StrOptions",
+    "_BaseComposition",
+    "_check_feature_names_in",
+]

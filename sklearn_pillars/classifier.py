@@ -30,10 +30,16 @@ def _shareable(features):
 def _diagnostics(name, stage, rows, outcome):
     outlier = isinstance(stage, OutlierStage)
     return Bunch(
-        name=name, label=stage.label, kind="outliers" if outlier else "clusters", rows=rows,
-        embedding=outcome.embedding, clusters=outcome.clusters,
-        selected=None if outlier else stage.selected_clusters_, peeled=outcome.peeled,
-        scores=outcome.scores, kinds=outcome.kinds,
+        name=name,
+        label=stage.label,
+        kind="outliers" if outlier else "clusters",
+        rows=rows,
+        embedding=outcome.embedding,
+        clusters=outcome.clusters,
+        selected=None if outlier else stage.selected_clusters_,
+        peeled=outcome.peeled,
+        scores=outcome.scores,
+        kinds=outcome.kinds,
         threshold=stage.threshold_ if outlier else None,
         explained_variance_ratio=None if outlier else stage.explained_variance_ratio_,
         skipped=stage.skipped_,
@@ -142,8 +148,9 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         if deep and self._is_preset():  # a preset's stages, as if listed
             for name, stage in self._stage_list():
                 out[name] = stage
-                out.update({f"{name}__{key}": value
-                            for key, value in stage.get_params(deep=True).items()})
+                out.update(
+                    {f"{name}__{key}": value for key, value in stage.get_params(deep=True).items()}
+                )
         return out
 
     def set_params(self, **params):
@@ -175,16 +182,21 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         self._validate_names(names)
         for i, (name, stage) in enumerate(stages):
             if not isinstance(stage, (PeelStage, OutlierStage)):
-                raise TypeError(f"stage {name!r} must be a PeelStage or an OutlierStage, "
-                                f"got {type(stage).__name__}")
+                raise TypeError(
+                    f"stage {name!r} must be a PeelStage or an OutlierStage, "
+                    f"got {type(stage).__name__}"
+                )
             if isinstance(stage, OutlierStage) and i != len(stages) - 1:
                 raise ValueError(f"the OutlierStage {name!r} must be the last stage")
         labels = self._class_labels(stages)
         kinds = {type(label).__name__ for label in labels}
-        if not (all(isinstance(v, str) for v in labels)
-                or all(isinstance(v, Integral) and not isinstance(v, bool) for v in labels)):
-            raise ValueError(f"stage labels must be all strings or all integers, got {kinds}: "
-                             f"{labels}")
+        if not (
+            all(isinstance(v, str) for v in labels)
+            or all(isinstance(v, Integral) and not isinstance(v, bool) for v in labels)
+        ):
+            raise ValueError(
+                f"stage labels must be all strings or all integers, got {kinds}: {labels}"
+            )
 
     @staticmethod
     def _inlier_label(stages):
@@ -197,15 +209,19 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
 
     def _configured(self, name, stage, seed):
         stage = clone(stage)
-        overrides = {key: value for key, value in
-                     (("layout", self.layout), ("n_jobs", self.n_jobs)) if value is not None}
+        overrides = {
+            key: value
+            for key, value in (("layout", self.layout), ("n_jobs", self.n_jobs))
+            if value is not None
+        }
         if overrides:
             supported = stage.features.get_params(deep=False)
             if self.layout == "strip" and "layout" not in supported:
                 raise ValueError(
                     f"layout='strip': the features of stage {name!r} "
                     f"({type(stage.features).__name__}) compare the tiles of an array and "
-                    "need X in the tile-set layout")
+                    "need X in the tile-set layout"
+                )
             stage.features.set_params(**{k: v for k, v in overrides.items() if k in supported})
         for key in ("clusterer", "detector"):
             inner = getattr(stage, key, None)
@@ -280,7 +296,8 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         self._set_up(stages)
         self.n_features_in_ = n_features
         self.labels_, self.inconsistency_, self.kinds_ = self._peel(
-            None, fit=True, shared=shared, n_features=n_features)
+            None, fit=True, shared=shared, n_features=n_features
+        )
         return self
 
     def _peel(self, X, fit, trace=None, shared=None, n_features=None):
@@ -293,7 +310,8 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         """
         if shared is None:
             shared = self._shared_features(
-                [stage.features if fit else stage.features_ for _, stage in self.stages_], X)
+                [stage.features if fit else stage.features_ for _, stage in self.stages_], X
+            )
             n, n_features = X.shape
         else:
             n = len(shared[1])
@@ -307,8 +325,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
             if fit:
                 stage.n_features_in_ = n_features
                 if stage.skipped_:
-                    warnings.warn(f"stage {name!r}: {stage.skipped_}", UserWarning,
-                                  stacklevel=3)
+                    warnings.warn(f"stage {name!r}: {stage.skipped_}", UserWarning, stacklevel=3)
                 self.stage_rows_[name] = remaining
             if trace is not None:
                 trace.append(_diagnostics(name, stage, remaining, outcome))
@@ -347,8 +364,9 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
                 f._validate_params()
                 f._check_downsample(X)
             n_jobs = max(effective_n_jobs(f.n_jobs) for f in features)
-            parts = array_parts([f._parts for f in features], X, n_jobs=n_jobs,
-                                downsample=features[0].downsample)
+            parts = array_parts(
+                [f._parts for f in features], X, n_jobs=n_jobs, downsample=features[0].downsample
+            )
             return parts, tile_positions(X)
         if any(isinstance(f, _ArrayFeatures) for f in features):
             return None
@@ -425,8 +443,10 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         check_is_fitted(self, "stages_")
         if X is not None:
             return self.trace(X).stages
-        return [_diagnostics(name, stage, self.stage_rows_[name], stage._training_outcome())
-                for name, stage in self.stages_]
+        return [
+            _diagnostics(name, stage, self.stage_rows_[name], stage._training_outcome())
+            for name, stage in self.stages_
+        ]
 
     def predict(self, X):
         """Classify new tiles with the fitted stages (an unseen array, for example).
@@ -481,8 +501,9 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         labels that are not among ``classes_`` never match.
         """
         y_pred = self.predict(X)
-        return accuracy_score(np.asarray(y).astype(y_pred.dtype), y_pred,
-                              sample_weight=sample_weight)
+        return accuracy_score(
+            np.asarray(y).astype(y_pred.dtype), y_pred, sample_weight=sample_weight
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -492,9 +513,18 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         return tags
 
 
-def predict_in_bands(model, image, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
-                     *, chunk_rows=64,
-                     lattice=None, derotate="auto", name="array", input_check="raise"):
+def predict_in_bands(
+    model,
+    image,
+    grid_size=DEFAULT_GRID_SIZE,
+    tile_half=DEFAULT_TILE_HALF,
+    *,
+    chunk_rows=64,
+    lattice=None,
+    derotate="auto",
+    name="array",
+    input_check="raise",
+):
     """Classify a large array image band by band, with the results of the whole image.
 
     Only one band of tiles is in memory at a time. Each band is cut with a
@@ -532,9 +562,17 @@ def predict_in_bands(model, image, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAUL
     from .tiling import iter_tile_chunks
 
     check_is_fitted(model, "stages_")
-    bands = iter_tile_chunks(image, grid_size, tile_half, chunk_rows=chunk_rows, halo=1,
-                             lattice=lattice, derotate=derotate, name=name,
-                             input_check=input_check)
+    bands = iter_tile_chunks(
+        image,
+        grid_size,
+        tile_half,
+        chunk_rows=chunk_rows,
+        halo=1,
+        lattice=lattice,
+        derotate=derotate,
+        name=name,
+        input_check=input_check,
+    )
     labels = scores = kinds = found = None
     for index, band in enumerate(bands):
         if labels is None:  # the grid is known once the first band is cut

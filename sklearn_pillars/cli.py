@@ -92,78 +92,138 @@ class UsageError(Exception):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="sklearn-pillars", description=DESCRIPTION, epilog=EPILOG,
+        prog="sklearn-pillars",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--grid-size", "--grid", dest="grid_size", default=None,
-                        metavar="N|auto",
-                        help="pillars per row and column of arrays cropped to the array, or "
-                             "auto: find the lattice (rows, columns, pitch, rotation) in each "
-                             "image, for frames with a margin, rotated or rectangular arrays "
-                             f"(default {DEFAULT_GRID_SIZE}, or the model's)")
-    common.add_argument("--tile-half", default=None,
-                        help=f"half the side of a tile in pixels (default {DEFAULT_TILE_HALF}, "
-                             "or the model's)")
-    common.add_argument("--max-memory", default=None, metavar="SIZE",
-                        help="refuse a run estimated to need more memory than this, e.g. 4G "
-                             "or 500M (default: half the machine's RAM)")
-    common.add_argument("--force-input", action="store_true",
-                        help="classify images that do not look like a pillar array (blank, "
-                             "noise, wrong grid), with a warning, instead of refusing them")
-    common.add_argument("--stages", choices=PRESETS, default=None,
-                        help="the classifier's preset when fitting: notebook (the original "
-                             f"notebook's layers, exactly) or refined (default: "
-                             f"{DEFAULT_PRESET})")
-    common.add_argument("--n-jobs", default=None, metavar="N",
-                        help="N worker processes (default 1): fit reads and featurises N "
-                             "arrays at a time, inspect --model classifies N at a time "
-                             "(inspect without --model: the refined preset's arrays in N "
-                             "threads); the results are the same")
-    common.add_argument("--skip-non-images", action="store_true",
-                        help="leave out files that are not images in a folder or pattern "
-                             "given as ARRAY (default: they are an error)")
+    common.add_argument(
+        "--grid-size",
+        "--grid",
+        dest="grid_size",
+        default=None,
+        metavar="N|auto",
+        help="pillars per row and column of arrays cropped to the array, or "
+        "auto: find the lattice (rows, columns, pitch, rotation) in each "
+        "image, for frames with a margin, rotated or rectangular arrays "
+        f"(default {DEFAULT_GRID_SIZE}, or the model's)",
+    )
+    common.add_argument(
+        "--tile-half",
+        default=None,
+        help=f"half the side of a tile in pixels (default {DEFAULT_TILE_HALF}, or the model's)",
+    )
+    common.add_argument(
+        "--max-memory",
+        default=None,
+        metavar="SIZE",
+        help="refuse a run estimated to need more memory than this, e.g. 4G "
+        "or 500M (default: half the machine's RAM)",
+    )
+    common.add_argument(
+        "--force-input",
+        action="store_true",
+        help="classify images that do not look like a pillar array (blank, "
+        "noise, wrong grid), with a warning, instead of refusing them",
+    )
+    common.add_argument(
+        "--stages",
+        choices=PRESETS,
+        default=None,
+        help="the classifier's preset when fitting: notebook (the original "
+        f"notebook's layers, exactly) or refined (default: "
+        f"{DEFAULT_PRESET})",
+    )
+    common.add_argument(
+        "--n-jobs",
+        default=None,
+        metavar="N",
+        help="N worker processes (default 1): fit reads and featurises N "
+        "arrays at a time, inspect --model classifies N at a time "
+        "(inspect without --model: the refined preset's arrays in N "
+        "threads); the results are the same",
+    )
+    common.add_argument(
+        "--skip-non-images",
+        action="store_true",
+        help="leave out files that are not images in a folder or pattern "
+        "given as ARRAY (default: they are an error)",
+    )
     common.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     fit = commands.add_parser(
-        "fit", parents=[common], help="fit a model on array images and save it",
+        "fit",
+        parents=[common],
+        help="fit a model on array images and save it",
         description="Fit a LayeredPeelClassifier on array images and save it.",
         epilog="example:\n  sklearn-pillars fit a1.bmp a2.bmp a3.bmp --model pillars.skops",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    fit.add_argument("arrays", nargs="+", metavar="ARRAY",
-                     help="array images (BMP, PNG, TIFF), folders of them or glob patterns")
-    fit.add_argument("--model", required=True, metavar="MODEL",
-                     help="where to save the model: .skops (safe) or .joblib (a pickle)")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fit.add_argument(
+        "arrays",
+        nargs="+",
+        metavar="ARRAY",
+        help="array images (BMP, PNG, TIFF), folders of them or glob patterns",
+    )
+    fit.add_argument(
+        "--model",
+        required=True,
+        metavar="MODEL",
+        help="where to save the model: .skops (safe) or .joblib (a pickle)",
+    )
     fit.add_argument("--force", action="store_true", help="overwrite an existing model file")
 
     inspect = commands.add_parser(
-        "inspect", parents=[common], help="classify every tile and write the report",
+        "inspect",
+        parents=[common],
+        help="classify every tile and write the report",
         description="Classify every tile of the arrays and write a report folder: tiles.csv, "
-                    "summary.csv, defect maps, galleries, per-layer diagnostics, index.html.",
+        "summary.csv, defect maps, galleries, per-layer diagnostics, index.html.",
         epilog="examples:\n  sklearn-pillars inspect --demo --out report/\n"
-               "  sklearn-pillars inspect a4.bmp --model pillars.skops --out report4/\n\n"
-               "A .joblib model is a pickle: it is refused without --trust-model.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    inspect.add_argument("arrays", nargs="*", metavar="ARRAY",
-                         help="array images, folders of them or glob patterns ('wafer_7/*.bmp')")
-    inspect.add_argument("--demo", action="store_true",
-                         help="inspect a built-in synthetic array set instead of files")
-    inspect.add_argument("--model", metavar="MODEL",
-                         help="classify with this saved model (default: fit on the arrays)")
-    inspect.add_argument("--trust-model", action="store_true",
-                         help="allow a .joblib --model: it is a pickle and loading it runs "
-                              "any code it holds; only for a file you made yourself")
+        "  sklearn-pillars inspect a4.bmp --model pillars.skops --out report4/\n\n"
+        "A .joblib model is a pickle: it is refused without --trust-model.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inspect.add_argument(
+        "arrays",
+        nargs="*",
+        metavar="ARRAY",
+        help="array images, folders of them or glob patterns ('wafer_7/*.bmp')",
+    )
+    inspect.add_argument(
+        "--demo",
+        action="store_true",
+        help="inspect a built-in synthetic array set instead of files",
+    )
+    inspect.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="classify with this saved model (default: fit on the arrays)",
+    )
+    inspect.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="allow a .joblib --model: it is a pickle and loading it runs "
+        "any code it holds; only for a file you made yourself",
+    )
     inspect.add_argument("--out", required=True, metavar="DIR", help="report folder")
-    inspect.add_argument("--force", action="store_true",
-                         help="write into DIR even if it is not empty (files are replaced)")
+    inspect.add_argument(
+        "--force",
+        action="store_true",
+        help="write into DIR even if it is not empty (files are replaced)",
+    )
     inspect.add_argument("--tsne", action="store_true", help="add t-SNE plots (slow)")
-    inspect.add_argument("--scheduler", metavar="ADDRESS",
-                         help="classify with --model on this Dask scheduler "
-                              "(tcp://host:8786; the [dask] extra); the workers must see the "
-                              "array files at the same paths")
+    inspect.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="classify with --model on this Dask scheduler "
+        "(tcp://host:8786; the [dask] extra); the workers must see the "
+        "array files at the same paths",
+    )
     return parser
 
 
@@ -216,8 +276,14 @@ class Progress:
             from tqdm import tqdm
 
             # disable=None: no bar when stderr is not a terminal (logs, pipes, CI)
-            self.bar = tqdm(total=total, file=sys.stderr, unit="step", leave=False, disable=None,
-                            bar_format="{desc:<32.32} {bar} {n_fmt}/{total_fmt} {elapsed}")
+            self.bar = tqdm(
+                total=total,
+                file=sys.stderr,
+                unit="step",
+                leave=False,
+                disable=None,
+                bar_format="{desc:<32.32} {bar} {n_fmt}/{total_fmt} {elapsed}",
+            )
 
     def __call__(self, text):
         checkpoint()
@@ -299,14 +365,17 @@ def _grid(args, info=None):
     try:
         check_tile_half(tile_half, info)
     except ValueError:
-        raise UsageError(f"--tile-half {tile_half} differs from the model's "
-                         f"{info['tile_half']}: a model classifies tiles of its own size; "
-                         "leave it out to use the model's") from None
+        raise UsageError(
+            f"--tile-half {tile_half} differs from the model's "
+            f"{info['tile_half']}: a model classifies tiles of its own size; "
+            "leave it out to use the model's"
+        ) from None
     return grid_size or info["grid_size"], info["tile_half"]
 
 
-def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
-                  banded=False, fitting=False):
+def _check_inputs(
+    paths, grid_size, tile_half, max_memory, preset, at_once=None, banded=False, fitting=False
+):
     """Refuse, before reading anything, inputs whose grid or memory need is out of bounds.
 
     ``at_once``: how many arrays are in memory at once when they are streamed (the
@@ -333,6 +402,7 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
         checked.append((header, size))
     headers = [h for h, _ in checked if h is not None]
     largest = max(size for _, size in checked)
+
     def pixels(i):
         header = checked[i][0]
         return header.width * header.height if header else 0
@@ -342,33 +412,53 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
         return f"{header.width} x {header.height} pixels" if header else "size unknown"
 
     biggest = max(range(len(paths)), key=pixels)
-    what = (f"{display_name(paths[0])} ({size(0)})" if len(paths) == 1 else
-            f"{len(paths)} arrays (the largest: {display_name(paths[biggest])}, {size(biggest)})")
+    what = (
+        f"{display_name(paths[0])} ({size(0)})"
+        if len(paths) == 1
+        else f"{len(paths)} arrays (the largest: {display_name(paths[biggest])}, {size(biggest)})"
+    )
     held = headers if at_once is None else [checked[biggest][0]] * at_once if headers else []
     auto = grid_size == "auto"
     # a found lattice's sites are not known before it is found: as many as tiles of about
     # 1.2 pitches would cover the image (grid_size is then the side of a square as large)
-    side = {id(h): (max(2, round((h.width * h.height) ** 0.5 * 0.6 / tile_half)) if auto
-                    else grid_size) for h in headers}
+    side = {
+        id(h): (max(2, round((h.width * h.height) ** 0.5 * 0.6 / tile_half)) if auto else grid_size)
+        for h in headers
+    }
     grid = max(side.values(), default=1) if auto else grid_size
     try:
         fit_tiles = sum(side[id(h)] ** 2 for h in headers) if fitting else 0
-        check_memory(estimate_memory(held, grid, tile_half, file_bytes=largest,
-                                     preset=preset, banded=banded, fit_tiles=fit_tiles,
-                                     n_sites=sum(side[id(h)] ** 2 for h in held) if auto
-                                     else None, lattice=auto),
-                     max_memory,
-                     what=f"{'fitting on' if fitting else 'classifying'} {what} on "
-                          + ("the lattices found, " if auto else
-                             f"a {grid_size} x {grid_size} grid of ")
-                          + f"{2 * tile_half}-pixel tiles")
+        check_memory(
+            estimate_memory(
+                held,
+                grid,
+                tile_half,
+                file_bytes=largest,
+                preset=preset,
+                banded=banded,
+                fit_tiles=fit_tiles,
+                n_sites=sum(side[id(h)] ** 2 for h in held) if auto else None,
+                lattice=auto,
+            ),
+            max_memory,
+            what=f"{'fitting on' if fitting else 'classifying'} {what} on "
+            + ("the lattices found, " if auto else f"a {grid_size} x {grid_size} grid of ")
+            + f"{2 * tile_half}-pixel tiles",
+        )
     except ResourceLimitError as exc:
-        one = estimate_memory([checked[biggest][0]] if checked[biggest][0] else [], grid,
-                              tile_half, file_bytes=largest, preset=preset,
-                              banded=banded)
+        one = estimate_memory(
+            [checked[biggest][0]] if checked[biggest][0] else [],
+            grid,
+            tile_half,
+            file_bytes=largest,
+            preset=preset,
+            banded=banded,
+        )
         if fitting and one <= max_memory:
-            hint = ("fit on a random sample of the arrays (the clustering and the outlier "
-                    "detector hold every tile's features), or raise --max-memory")
+            hint = (
+                "fit on a random sample of the arrays (the clustering and the outlier "
+                "detector hold every tile's features), or raise --max-memory"
+            )
         elif at_once is not None and at_once > 1 and one <= max_memory:
             hint = "use fewer --n-jobs (each worker holds an array)"
         elif len(paths) > 1 and one <= max_memory:
@@ -376,8 +466,10 @@ def _check_inputs(paths, grid_size, tile_half, max_memory, preset, at_once=None,
         elif banded:
             hint = "raise --max-memory"
         else:
-            hint = ("classify it with a saved --model, which takes a large array band by "
-                    "band, or raise --max-memory")
+            hint = (
+                "classify it with a saved --model, which takes a large array band by "
+                "band, or raise --max-memory"
+            )
         raise UsageError(f"{exc}; {hint}") from None
 
 
@@ -392,12 +484,22 @@ def _demo_frames(tile_half):
     from .tileset import concat_tilesets
     from .tiling import tile_array
 
-    frames = make_pillar_arrays(n_arrays=DEMO_ARRAYS, grid_size=DEMO_GRID, random_state=0,
-                                tile_half=tile_half, pitch=DEMO_PITCH, rotation=DEMO_ROTATION,
-                                margin=DEMO_MARGIN, derotate=False)
-    return concat_tilesets([tile_array(image, "auto", tile_half, name=name)
-                            for image, name in zip(frames.array_images, frames.array_names,
-                                                   strict=True)])
+    frames = make_pillar_arrays(
+        n_arrays=DEMO_ARRAYS,
+        grid_size=DEMO_GRID,
+        random_state=0,
+        tile_half=tile_half,
+        pitch=DEMO_PITCH,
+        rotation=DEMO_ROTATION,
+        margin=DEMO_MARGIN,
+        derotate=False,
+    )
+    return concat_tilesets(
+        [
+            tile_array(image, "auto", tile_half, name=name)
+            for image, name in zip(frames.array_images, frames.array_names, strict=True)
+        ]
+    )
 
 
 def _check_demo(grid_size, tile_half, max_memory, preset):
@@ -415,8 +517,11 @@ def _check_demo(grid_size, tile_half, max_memory, preset):
     # rendered in float32, with a few canvases of the same size alive at once
     headers = [ImageHeader(side, side, 4, 4, "synthetic")] * DEMO_ARRAYS
     try:
-        check_memory(estimate_memory(headers, grid_size, tile_half, preset=preset), max_memory,
-                     what=f"--demo with {grid_size} x {grid_size} sites")
+        check_memory(
+            estimate_memory(headers, grid_size, tile_half, preset=preset),
+            max_memory,
+            what=f"--demo with {grid_size} x {grid_size} sites",
+        )
     except ResourceLimitError as exc:
         raise UsageError(str(exc)) from None
 
@@ -446,25 +551,40 @@ def cmd_fit(args):
     max_memory = _max_memory(args)
     n_jobs = _count(args.n_jobs, "--n-jobs") or 1
     preset = args.stages or DEFAULT_PRESET
-    _check_inputs(paths, grid_size, tile_half, max_memory, preset,
-                  at_once=min(n_jobs, len(paths)), fitting=True)
+    _check_inputs(
+        paths,
+        grid_size,
+        tile_half,
+        max_memory,
+        preset,
+        at_once=min(n_jobs, len(paths)),
+        fitting=True,
+    )
     progress = Progress(len(paths) + 1, args.quiet)
     try:
         # array by array: memory holds each tile's features, not its pixels
         model, profiles, lattices = _fit_arrays(
-            LayeredPeelClassifier(preset), paths, grid_size, tile_half, n_jobs, max_memory,
-            "warn" if args.force_input else "raise", progress=progress)
+            LayeredPeelClassifier(preset),
+            paths,
+            grid_size,
+            tile_half,
+            n_jobs,
+            max_memory,
+            "warn" if args.force_input else "raise",
+            progress=progress,
+        )
         progress.lattices([display_name(p) for p in paths], lattices)
         progress("saving the model")
-        save_model(model, model_path, grid_size=grid_size, tile_half=tile_half,
-                   profiles=profiles)
+        save_model(model, model_path, grid_size=grid_size, tile_half=tile_half, profiles=profiles)
     finally:
         progress.close()
     if not args.quiet:
         counts = dict(zip(*np.unique(model.labels_, return_counts=True), strict=True))
-        print(f"saved {display_name(model_path)}: fitted on {len(model.labels_)} tiles of "
-              f"{len(paths)} array(s); "
-              + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
+        print(
+            f"saved {display_name(model_path)}: fitted on {len(model.labels_)} tiles of "
+            f"{len(paths)} array(s); " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -487,22 +607,26 @@ def cmd_inspect(args):
     _count(args.tile_half, "--tile-half")
     _count(args.n_jobs, "--n-jobs")
     _max_memory(args)
-    paths, notes = ([], []) if args.demo else _input_paths(args.arrays,
-                                                                   args.skip_non_images,
-                                                                   args.quiet)
+    paths, notes = (
+        ([], []) if args.demo else _input_paths(args.arrays, args.skip_non_images, args.quiet)
+    )
     if args.model:
         model_path = _model_path(args.model, must_exist=True)
         if model_path.suffix == ".joblib" and not args.trust_model:
             raise UsageError(
                 f"--model {display_name(model_path)}: a .joblib model is a pickle, and loading "
                 "it runs whatever code it holds; pass --trust-model if you made it yourself, "
-                "or save the model as .skops, which loads safely")
+                "or save the model as .skops, which loads safely"
+            )
         if args.scheduler and args.n_jobs:
-            raise UsageError("give --n-jobs or --scheduler, not both: the Dask workers are "
-                             "the parallelism")
+            raise UsageError(
+                "give --n-jobs or --scheduler, not both: the Dask workers are the parallelism"
+            )
         if args.stages:
-            raise UsageError("--stages chooses how to fit; a saved --model was fitted already "
-                             "(leave --stages out)")
+            raise UsageError(
+                "--stages chooses how to fit; a saved --model was fitted already "
+                "(leave --stages out)"
+            )
     if args.scheduler and not (args.model and paths):
         raise UsageError("--scheduler classifies array files with a saved --model")
     try:
@@ -513,15 +637,17 @@ def cmd_inspect(args):
         with folder_lock(out):
             remove_leftovers(out)
             if not is_empty_folder(out) and not args.force:
-                raise UsageError(f"{display_name(out)}: folder is not empty (use --force to "
-                                 "write into it)")
+                raise UsageError(
+                    f"{display_name(out)}: folder is not empty (use --force to write into it)"
+                )
             return _inspect_into(args, paths, out, notes)
     except (FolderInUseError, FolderAccessError) as exc:
         raise UsageError(str(exc)) from None
 
 
-def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_memory,
-                       n_jobs, input_notes):
+def _inspect_streaming(
+    args, paths, out, model, info, grid_size, tile_half, max_memory, n_jobs, input_notes
+):
     """Classify the arrays with a saved model one at a time, the report growing as it goes."""
     from ._files import display_name, staged_report
     from .report import REPORT_PATTERNS
@@ -533,21 +659,32 @@ def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_
         write_streamed_report,
     )
 
-    details = report_details(paths, describe_model(model, args.model, info), grid_size,
-                             tile_half)
+    details = report_details(paths, describe_model(model, args.model, info), grid_size, tile_half)
     progress = Progress(len(paths) + 1, args.quiet)
     client = _dask_client(args.scheduler) if args.scheduler else None
     try:
-        with staged_report(out, REPORT_PATTERNS) as staging, \
-                _noted_warnings(show=not args.quiet):
-            results = iter_inspect(paths, model, grid_size, tile_half,
-                                   n_jobs=None if client else n_jobs, client=client,
-                                   max_memory=max_memory, draw_maps=True,
-                                   input_check="warn" if args.force_input else "raise")
-            report = write_streamed_report(staging, _saying_lattices(results, progress),
-                                           grid_size=grid_size, details=details,
-                                           profiles=info["profiles"], notes=input_notes,
-                                           progress=progress, classes=model.classes_)
+        with staged_report(out, REPORT_PATTERNS) as staging, _noted_warnings(show=not args.quiet):
+            results = iter_inspect(
+                paths,
+                model,
+                grid_size,
+                tile_half,
+                n_jobs=None if client else n_jobs,
+                client=client,
+                max_memory=max_memory,
+                draw_maps=True,
+                input_check="warn" if args.force_input else "raise",
+            )
+            report = write_streamed_report(
+                staging,
+                _saying_lattices(results, progress),
+                grid_size=grid_size,
+                details=details,
+                profiles=info["profiles"],
+                notes=input_notes,
+                progress=progress,
+                classes=model.classes_,
+            )
             checkpoint()  # an interrupt before this point leaves the folder as it was
     finally:
         progress.close()
@@ -555,8 +692,11 @@ def _inspect_streaming(args, paths, out, model, info, grid_size, tile_half, max_
             client.close()
     if not args.quiet:
         good = report.counts.get(GOOD, 0) / max(report.n_tiles, 1)
-        print(f"report written to {display_name(out)}/index.html: {report.n_tiles} tiles of "
-              f"{len(paths)} array(s), yield {good:.1%}", file=sys.stderr)
+        print(
+            f"report written to {display_name(out)}/index.html: {report.n_tiles} tiles of "
+            f"{len(paths)} array(s), yield {good:.1%}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -579,8 +719,9 @@ def _dask_client(address):
     try:
         return Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise UsageError(f"--scheduler {address}: cannot reach the Dask scheduler ({exc})"
-                         ) from None
+        raise UsageError(
+            f"--scheduler {address}: cannot reach the Dask scheduler ({exc})"
+        ) from None
 
 
 def _inspect_into(args, paths, out, input_notes):
@@ -604,14 +745,21 @@ def _inspect_into(args, paths, out, input_notes):
     n_jobs = _count(args.n_jobs, "--n-jobs") or 1
     streaming = model is not None and bool(paths)
     if paths:
-        _check_inputs(paths, grid_size, tile_half, max_memory, preset,
-                      at_once=min(n_jobs, len(paths)) if streaming else None,
-                      banded=streaming)
+        _check_inputs(
+            paths,
+            grid_size,
+            tile_half,
+            max_memory,
+            preset,
+            at_once=min(n_jobs, len(paths)) if streaming else None,
+            banded=streaming,
+        )
     else:
         _check_demo(grid_size, tile_half, max_memory, preset)
     if streaming:
-        return _inspect_streaming(args, paths, out, model, info, grid_size, tile_half,
-                                  max_memory, n_jobs, input_notes)
+        return _inspect_streaming(
+            args, paths, out, model, info, grid_size, tile_half, max_memory, n_jobs, input_notes
+        )
 
     progress = Progress(2, args.quiet)
     try:
@@ -619,21 +767,33 @@ def _inspect_into(args, paths, out, input_notes):
         with _noted_warnings(show=not args.quiet) as notes:
             if args.demo and grid_size == "auto":
                 tiles = _demo_frames(tile_half)
-                source = ("built-in synthetic frames (make_pillar_arrays, random_state=0, "
-                          f"{DEMO_GRID} x {DEMO_GRID} sites rotated by {DEMO_ROTATION} degrees "
-                          f"in a margin of {DEMO_MARGIN} pitch)")
+                source = (
+                    "built-in synthetic frames (make_pillar_arrays, random_state=0, "
+                    f"{DEMO_GRID} x {DEMO_GRID} sites rotated by {DEMO_ROTATION} degrees "
+                    f"in a margin of {DEMO_MARGIN} pitch)"
+                )
             elif args.demo:
-                tiles = make_pillar_arrays(n_arrays=DEMO_ARRAYS, grid_size=grid_size,
-                                           random_state=0, tile_half=tile_half,
-                                           pitch=DEMO_PITCH)
+                tiles = make_pillar_arrays(
+                    n_arrays=DEMO_ARRAYS,
+                    grid_size=grid_size,
+                    random_state=0,
+                    tile_half=tile_half,
+                    pitch=DEMO_PITCH,
+                )
                 source = "built-in synthetic arrays (make_pillar_arrays, random_state=0)"
             else:
-                tiles = read_arrays(paths, grid_size, tile_half, max_memory=max_memory,
-                                    input_check="warn" if args.force_input else "raise")
+                tiles = read_arrays(
+                    paths,
+                    grid_size,
+                    tile_half,
+                    max_memory=max_memory,
+                    input_check="warn" if args.force_input else "raise",
+                )
             progress.lattices(tiles.array_names, tiles.lattices)
             if info is not None and tiles.array_profiles is not None:
-                for message in drift_warnings(tiles.array_profiles, info["profiles"],
-                                              tiles.array_names):
+                for message in drift_warnings(
+                    tiles.array_profiles, info["profiles"], tiles.array_names
+                ):
                     warnings.warn(message, UserWarning, stacklevel=1)
         if model is None:
             progress(f"fitting on {len(tiles)} tiles")
@@ -649,23 +809,40 @@ def _inspect_into(args, paths, out, input_notes):
             kinds = result.kinds
             how = describe_model(model, args.model, info)
         # the report's steps: tables, maps, galleries, stages, extremes, page
-        progress.set_total(progress.done + 3 + len(tiles.array_names)
-                           + len(set(labels.tolist())) + len(diagnostics))
+        progress.set_total(
+            progress.done
+            + 3
+            + len(tiles.array_names)
+            + len(set(labels.tolist()))
+            + len(diagnostics)
+        )
         details = report_details(paths or [source], how, grid_size, tile_half)
         details += [("warning", note) for note in [*input_notes, *notes]]
         with staged_report(out, REPORT_PATTERNS) as staging:
             write_report(
-                staging, tiles, labels, scores, diagnostics, grid_size=grid_size,
-                title="Pillar array inspection", details=details,
-                tsne=args.tsne, progress=progress, kinds=kinds, classes=model.classes_,
+                staging,
+                tiles,
+                labels,
+                scores,
+                diagnostics,
+                grid_size=grid_size,
+                title="Pillar array inspection",
+                details=details,
+                tsne=args.tsne,
+                progress=progress,
+                kinds=kinds,
+                classes=model.classes_,
             )
             checkpoint()  # an interrupt before this point leaves the folder as it was
     finally:
         progress.close()
     if not args.quiet:
         good = np.mean(labels == GOOD)
-        print(f"report written to {display_name(out)}/index.html: {len(tiles)} tiles, yield "
-              f"{good:.1%}", file=sys.stderr)
+        print(
+            f"report written to {display_name(out)}/index.html: {len(tiles)} tiles, yield "
+            f"{good:.1%}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -681,8 +858,10 @@ def _interruptible():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    handlers = {signal.SIGTERM: signal.getsignal(signal.SIGTERM),
-                signal.SIGINT: signal.getsignal(signal.SIGINT)}
+    handlers = {
+        signal.SIGTERM: signal.getsignal(signal.SIGTERM),
+        signal.SIGINT: signal.getsignal(signal.SIGINT),
+    }
     hook = sys.unraisablehook
     _RECEIVED.clear()
     _PENDING.clear()
@@ -733,8 +912,11 @@ def main(argv=None):
                 return _stopped(interrupt)  # "ImportError: initialization failed"
             if args.debug:
                 traceback.print_exc()
-            print(f"sklearn-pillars: error: {exc}; install the command's extras with "
-                  "pip install 'sklearn-pillars[cli]'", file=sys.stderr)
+            print(
+                f"sklearn-pillars: error: {exc}; install the command's extras with "
+                "pip install 'sklearn-pillars[cli]'",
+                file=sys.stderr,
+            )
             return EXIT_FAILURE
         except Exception as exc:  # any failure of the run: one line, no traceback
             interrupt = _swallowed()

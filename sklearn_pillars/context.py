@@ -38,14 +38,24 @@ MISSING_FLOORS = (0.02, 0.02)  # contrast units
 COLLAPSED_NAMES = ("below_rim", "dark_area", "centre_darkness", "median_darkness")
 COLLAPSED_FLOORS = (0.01, 0.01, 0.02, 0.02)  # shares of pixels, contrast units
 LINE_NAMES = (
-    "row_line", "col_line", "row_sharpness", "col_sharpness", "row_line_outside",
-    "col_line_outside", "row_sharpness_outside", "col_sharpness_outside",
+    "row_line",
+    "col_line",
+    "row_sharpness",
+    "col_sharpness",
+    "row_line_outside",
+    "col_line_outside",
+    "row_sharpness_outside",
+    "col_sharpness_outside",
 )
 LINE_FLOORS = (0.01, 0.01, 0.015, 0.015, 0.01, 0.01, 0.015, 0.015)
 """Smallest deviation scale of each line feature, in contrast units (see :func:`robust_z`)."""
 STRONGEST_LINE_NAMES = ("line", "sharpness", "line_outside", "sharpness_outside")
 SHAPE_NAMES = (
-    "offset_from_neighbours", "residual_rms", "match", "scale_from_neighbours", "elongation",
+    "offset_from_neighbours",
+    "residual_rms",
+    "match",
+    "scale_from_neighbours",
+    "elongation",
     "deformation_gain",
 )
 SHAPE_FLOORS = (1.0, 0.02, 0.02, 0.05, 0.02, 0.02)
@@ -109,8 +119,9 @@ class ArrayContext:
             return self.residual
         dy, dx = self.factor * self.dy, self.factor * self.dx
         picked = self.sample
-        reference = _nan_median(fourier_shift(_mean_filled(self.detail[picked]), -dy[picked],
-                                              -dx[picked]))
+        reference = _nan_median(
+            fourier_shift(_mean_filled(self.detail[picked]), -dy[picked], -dx[picked])
+        )
         return self.detail - fourier_shift(reference[None], dy, dx)
 
 
@@ -139,7 +150,7 @@ def centred_tiles(canvas, shapes, positions):
     groups, inverse = np.unique(keys, axis=0, return_inverse=True)
     for g, (gh, gw, gy, gx) in enumerate(groups):
         members = np.flatnonzero(inverse.ravel() == g)
-        out[members, gy:gy + gh, gx:gx + gw] = canvas[members, :gh, :gw]
+        out[members, gy : gy + gh, gx : gx + gw] = canvas[members, :gh, :gw]
     return out
 
 
@@ -176,13 +187,15 @@ def register(tiles, reference, max_shift):
     valid = np.isfinite(tiles)
     weight = valid * window
     mean = (np.where(valid, tiles, 0) * weight).sum(axis=(1, 2)) / np.maximum(
-        weight.sum(axis=(1, 2)), _EPS)
+        weight.sum(axis=(1, 2)), _EPS
+    )
     a = np.where(valid, tiles - mean[:, None, None], 0) * weight
     r = reference - reference.mean()
 
     def correlate(left, right):  # sum over x of left(x) * right(x - shift), for every shift
-        spectrum = fft.rfft2(left.astype(np.float32)) * np.conj(
-            fft.rfft2(right.astype(np.float32)))[None]
+        spectrum = (
+            fft.rfft2(left.astype(np.float32)) * np.conj(fft.rfft2(right.astype(np.float32)))[None]
+        )
         corr = fft.irfft2(spectrum, s=(size, size))
         span = np.arange(-max_shift, max_shift + 1)
         return corr[:, span[:, None] % size, span[None, :] % size]  # (n, 2s+1, 2s+1)
@@ -215,17 +228,20 @@ def register(tiles, reference, max_shift):
         return np.where(ok, 0.5 * (lower - upper) / np.where(ok, curvature, -1.0), 0.0)
 
     edge = 2 * max_shift
-    dy = iy + np.where((iy > 0) & (iy < edge), vertex(local[rows, np.maximum(iy - 1, 0), ix],
-                                                      local[rows, np.minimum(iy + 1, edge), ix]),
-                       0.0)
-    dx = ix + np.where((ix > 0) & (ix < edge), vertex(local[rows, iy, np.maximum(ix - 1, 0)],
-                                                      local[rows, iy, np.minimum(ix + 1, edge)]),
-                       0.0)
+    dy = iy + np.where(
+        (iy > 0) & (iy < edge),
+        vertex(local[rows, np.maximum(iy - 1, 0), ix], local[rows, np.minimum(iy + 1, edge), ix]),
+        0.0,
+    )
+    dx = ix + np.where(
+        (ix > 0) & (ix < edge),
+        vertex(local[rows, iy, np.maximum(ix - 1, 0)], local[rows, iy, np.minimum(ix + 1, edge)]),
+        0.0,
+    )
     return dy - max_shift, dx - max_shift, peak
 
 
-def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128, detail=None,
-                  factor=1):
+def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128, detail=None, factor=1):
     """Photometric scale, reference pillar, shifts and residuals of one array's tiles.
 
     Parameters
@@ -254,8 +270,9 @@ def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128, deta
     max_shift = max(1, size // 6) if max_shift is None else max_shift
     whole = np.flatnonzero(np.isfinite(tiles).all(axis=(1, 2)))
     pool = whole if len(whole) >= min(8, n) else np.arange(n)
-    picked = pool[np.linspace(0, len(pool) - 1, min(len(pool), max_reference_tiles))
-                  .round().astype(int)]
+    picked = pool[
+        np.linspace(0, len(pool) - 1, min(len(pool), max_reference_tiles)).round().astype(int)
+    ]
     sample = tiles[picked]
     with _quiet_nan_warnings():
         flat = sample.reshape(len(sample), -1)
@@ -271,9 +288,20 @@ def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128, deta
     shifted = fourier_shift(reference[None], dy, dx)
     if detail is not None:
         detail = (np.asarray(detail, dtype=np.float32) - level) / contrast
-    return ArrayContext(tiles=normed, reference=reference, shifted_reference=shifted,
-                        residual=normed - shifted, dy=dy, dx=dx, match=match, level=level,
-                        contrast=contrast, detail=detail, factor=factor, sample=picked)
+    return ArrayContext(
+        tiles=normed,
+        reference=reference,
+        shifted_reference=shifted,
+        residual=normed - shifted,
+        dy=dy,
+        dx=dx,
+        match=match,
+        level=level,
+        contrast=contrast,
+        detail=detail,
+        factor=factor,
+        sample=picked,
+    )
 
 
 def fourier_shift(images, dy, dx):
@@ -404,8 +432,9 @@ def collapsed_features(context):
     with np.errstate(invalid="ignore"), _quiet_nan_warnings():
         seen = np.isfinite(middle)
         below_rim = (seen & (middle < dark)).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)
-        dark_area = ((valid & (tiles < dark)).sum(axis=(1, 2))
-                     / np.maximum(valid.sum(axis=(1, 2)), 1))
+        dark_area = (valid & (tiles < dark)).sum(axis=(1, 2)) / np.maximum(
+            valid.sum(axis=(1, 2)), 1
+        )
         quartile, median = np.nan_to_num(row_percentiles(middle, [25, 50]))
     return np.column_stack([below_rim, dark_area, -quartile, -median])
 
@@ -466,12 +495,12 @@ def _pooled(profiles, site, margin, side, reach=3):
     if margin:  # widen every gap in the data by the margin: a clipped tile's edge is an edge
         kernel = np.ones(2 * margin + 1)
         blank = np.stack([np.convolve(row, kernel, mode="same") > 0 for row in blank])
-    blank[:, :margin] = blank[:, size - margin:] = True
+    blank[:, :margin] = blank[:, size - margin :] = True
     # the outermost lines face the image border: their pillars miss the neighbours'
     # halo on that side, which no nearby line shares; only their inner part counts
     outer = (3 * size) // 8
     blank[lines == lines.min(), :outer] = True
-    blank[lines == lines.max(), size - outer:] = True
+    blank[lines == lines.max(), size - outer :] = True
     pooled[blank] = np.nan
     return pooled, inverse
 
@@ -484,8 +513,9 @@ def _detrended(profiles):
     x_mean = np.where(valid, x, 0).sum(axis=1, keepdims=True) / count
     y_mean = np.where(valid, profiles, 0).sum(axis=1, keepdims=True) / count
     dx = np.where(valid, x - x_mean, 0)
-    slope = ((dx * np.where(valid, profiles - y_mean, 0)).sum(axis=1, keepdims=True)
-             / np.maximum((dx * dx).sum(axis=1, keepdims=True), _EPS))
+    slope = (dx * np.where(valid, profiles - y_mean, 0)).sum(axis=1, keepdims=True) / np.maximum(
+        (dx * dx).sum(axis=1, keepdims=True), _EPS
+    )
     return np.where(valid, profiles - y_mean - slope * (x - x_mean), np.nan)
 
 
@@ -512,8 +542,9 @@ def line_profiles(context):
     """
     residual = context.detail_residual
     inner, outer = _bands(residual.shape[1])
-    return np.hstack([_profiles(residual, band, axis)
-                      for axis in (1, 2) for band in (inner, outer)]).astype(np.float64)
+    return np.hstack(
+        [_profiles(residual, band, axis) for axis in (1, 2) for band in (inner, outer)]
+    ).astype(np.float64)
 
 
 def line_features(profiles, positions, margin=None):
@@ -553,8 +584,10 @@ def line_features(profiles, positions, margin=None):
     columns = {}
     for axis, name in ((1, "row"), (2, "col")):
         for band, suffix in ((0, ""), (1, "_outside")):
-            sides = [_pooled(parts[:, 2 * (axis - 1) + band], positions[:, axis], margin, side)
-                     for side in (-1, 1)]  # a line differs from both sides, a frame's edge from one
+            sides = [
+                _pooled(parts[:, 2 * (axis - 1) + band], positions[:, axis], margin, side)
+                for side in (-1, 1)
+            ]  # a line differs from both sides, a frame's edge from one
             line = sides[0][1]
             compared = [np.isfinite(pooled).any(axis=1) for pooled, _ in sides]
             one_sided = compared[0] != compared[1]
@@ -584,8 +617,9 @@ def strongest_line(features):
     F = np.asarray(features)
     col = {name: F[:, i] for i, name in enumerate(LINE_NAMES)}
     row = col["row_line"] + col["row_sharpness"] >= col["col_line"] + col["col_sharpness"]
-    return np.column_stack([np.where(row, col[f"row_{name}"], col[f"col_{name}"])
-                            for name in STRONGEST_LINE_NAMES])
+    return np.column_stack(
+        [np.where(row, col[f"row_{name}"], col[f"col_{name}"]) for name in STRONGEST_LINE_NAMES]
+    )
 
 
 def neighbour_median(values, positions):
@@ -598,15 +632,20 @@ def neighbour_median(values, positions):
     height, width = rows.max() + 2, cols.max() + 2
     grid = np.full((height + 1, width + 1), np.nan)
     grid[rows, cols] = values
-    stack = np.stack([grid[rows + a, cols + b] for a in (-1, 0, 1) for b in (-1, 0, 1)
-                      if a or b])
+    stack = np.stack([grid[rows + a, cols + b] for a in (-1, 0, 1) for b in (-1, 0, 1) if a or b])
     with _quiet_nan_warnings():
         median = np.nanmedian(stack, axis=0)
     return np.where(np.isfinite(median), median, values)
 
 
 SHAPE_PART_NAMES = (
-    "dy", "dx", "residual_rms", "match", "log_scale", "elongation", "deformation_gain",
+    "dy",
+    "dx",
+    "residual_rms",
+    "match",
+    "log_scale",
+    "elongation",
+    "deformation_gain",
 )
 _SCALES = (0.7, 0.85, 1.0, 1.15, 1.3)
 _ASPECTS = (0.75, 0.55)
@@ -634,9 +673,15 @@ def deformed_references(reference):
         stretch = np.diag([scale / np.sqrt(aspect), scale * np.sqrt(aspect)])
         inverse = np.linalg.inv(rotation @ stretch @ rotation.T)  # template pixel -> reference
         matrix = np.hstack([inverse, (centre - inverse @ [centre, centre])[:, None]])
-        templates.append(cv2.warpAffine(reference.astype(np.float32), matrix.astype(np.float32),
-                                        (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                        borderMode=cv2.BORDER_REPLICATE))
+        templates.append(
+            cv2.warpAffine(
+                reference.astype(np.float32),
+                matrix.astype(np.float32),
+                (size, size),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+        )
         params.append((scale, aspect))
     return np.stack(templates), np.array(params)
 
@@ -668,22 +713,23 @@ def best_deformation(context):
     t = centred.reshape(n, -1).astype(np.float64)
     total = np.maximum(w.sum(axis=1, keepdims=True), _EPS)
     mean_t = (w * t).sum(axis=1, keepdims=True) / total
-    var_t = (w * t * t).sum(axis=1, keepdims=True) - total * mean_t ** 2
-    sum_k, sum_k2 = w @ flat_t, w @ flat_t ** 2
-    var_k = sum_k2 - sum_k ** 2 / total
+    var_t = (w * t * t).sum(axis=1, keepdims=True) - total * mean_t**2
+    sum_k, sum_k2 = w @ flat_t, w @ flat_t**2
+    var_k = sum_k2 - sum_k**2 / total
     cov = (w * t) @ flat_t - mean_t * sum_k
     corr = cov / np.sqrt(np.maximum(var_t * var_k, _EPS))
     rows = np.arange(n)
-    round_ = corr[:, :len(_SCALES)]  # the round templates come first, by scale
+    round_ = corr[:, : len(_SCALES)]  # the round templates come first, by scale
     best = np.clip(round_.argmax(axis=1), 1, len(_SCALES) - 2)
     logs = np.log(_SCALES)
     lower, peak, upper = (round_[rows, best + k] for k in (-1, 0, 1))
     curvature = lower - 2 * peak + upper
-    step = np.where(curvature < 0, 0.5 * (lower - upper) / np.where(curvature < 0, curvature, -1),
-                    0.0)
+    step = np.where(
+        curvature < 0, 0.5 * (lower - upper) / np.where(curvature < 0, curvature, -1), 0.0
+    )
     log_scale = logs[best] + np.clip(step, -1, 1) * (logs[best + 1] - logs[best - 1]) / 2
     identity = _SCALES.index(1.0)
-    elongation = corr[:, len(_SCALES):].max(axis=1) - round_.max(axis=1)
+    elongation = corr[:, len(_SCALES) :].max(axis=1) - round_.max(axis=1)
     return np.column_stack([log_scale, elongation, corr.max(axis=1) - corr[:, identity]])
 
 
@@ -693,15 +739,19 @@ def _roll_each(images, dy, dx):
     rows = np.arange(h)[None, :] - dy[:, None]  # source row of each output row
     cols = np.arange(w)[None, :] - dx[:, None]
     inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
-    moved = images[np.arange(n)[:, None, None], np.clip(rows, 0, h - 1)[:, :, None],
-                   np.clip(cols, 0, w - 1)[:, None, :]]
+    moved = images[
+        np.arange(n)[:, None, None],
+        np.clip(rows, 0, h - 1)[:, :, None],
+        np.clip(cols, 0, w - 1)[:, None, :],
+    ]
     return np.where(inside, moved, np.nan)
 
 
 def _halve(images):
     """Mean of each 2 x 2 block of pixels."""
-    return 0.25 * (images[:, ::2, ::2] + images[:, 1::2, ::2] + images[:, ::2, 1::2]
-                   + images[:, 1::2, 1::2])
+    return 0.25 * (
+        images[:, ::2, ::2] + images[:, 1::2, ::2] + images[:, ::2, 1::2] + images[:, 1::2, 1::2]
+    )
 
 
 def shape_parts(context):
@@ -721,8 +771,7 @@ def shape_parts(context):
     near = (yy - cy[:, None, None]) ** 2 + (xx - cx[:, None, None]) ** 2 < (0.4 * size) ** 2
     res = np.where(near & np.isfinite(context.residual), context.residual, 0.0)
     rms = np.sqrt((res * res).sum(axis=(1, 2)) / np.maximum(near.sum(axis=(1, 2)), 1))
-    return np.column_stack([context.dy, context.dx, rms, context.match,
-                            best_deformation(context)])
+    return np.column_stack([context.dy, context.dx, rms, context.match, best_deformation(context)])
 
 
 def shape_features(parts, positions):
@@ -757,9 +806,13 @@ def robust_z(features, floor=None):
     features = np.asarray(features, dtype=np.float64)
     median = np.median(features, axis=0)
     deviation = np.abs(features - median)
-    scale = np.maximum.reduce([1.4826 * np.median(deviation, axis=0),
-                               np.percentile(deviation, 75, axis=0) / 1.1503,
-                               np.full(features.shape[1], _EPS)])
+    scale = np.maximum.reduce(
+        [
+            1.4826 * np.median(deviation, axis=0),
+            np.percentile(deviation, 75, axis=0) / 1.1503,
+            np.full(features.shape[1], _EPS),
+        ]
+    )
     if floor is not None:
         scale = np.maximum(scale, floor)
     return (features - median) / scale

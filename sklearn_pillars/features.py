@@ -17,27 +17,51 @@ import cv2
 import numpy as np
 
 CENTER_INTENSITY_NAMES = (
-    "center_mean", "center_std", "center_min", "center_max", "edge_mean", "center_edge_diff",
+    "center_mean",
+    "center_std",
+    "center_min",
+    "center_max",
+    "edge_mean",
+    "center_edge_diff",
 )
 DARKNESS_AREA_NAMES = (
-    "mean_intensity", "dark_ratio", "very_dark_ratio", "blob_area", "blob_area_ratio",
+    "mean_intensity",
+    "dark_ratio",
+    "very_dark_ratio",
+    "blob_area",
+    "blob_area_ratio",
 )
 STITCHING_NAMES = (
-    "max_row_jump", "max_col_jump", "max_jump", "vertical_split", "horizontal_split",
-    "max_split", "edge_center_diff", "max_horizontal_edge", "max_vertical_edge",
+    "max_row_jump",
+    "max_col_jump",
+    "max_jump",
+    "vertical_split",
+    "horizontal_split",
+    "max_split",
+    "edge_center_diff",
+    "max_horizontal_edge",
+    "max_vertical_edge",
     "stitching_score",
 )
 ROTATION_NAMES = (
-    "rotation_rms_mean", "rotation_rms_max", "rotation_dissimilarity_mean",
+    "rotation_rms_mean",
+    "rotation_rms_max",
+    "rotation_dissimilarity_mean",
     "rotation_dissimilarity_max",
 )
 NEIGHBOR_NAMES = (
-    "neighbor_dev_mean", "neighbor_dev_std", "neighbor_dev_area_ratio",
-    "neighbor_dev_circularity", "neighbor_dev_norm",
+    "neighbor_dev_mean",
+    "neighbor_dev_std",
+    "neighbor_dev_area_ratio",
+    "neighbor_dev_circularity",
+    "neighbor_dev_norm",
 )
 ANISOTROPY_NAMES = ("anisotropy", "coherence", "orientation", "eigenvalue_ratio")
 CURVATURE_NAMES = (
-    "curvature_kurtosis", "curvature_max", "curvature_p95", "curvature_zero_crossings",
+    "curvature_kurtosis",
+    "curvature_max",
+    "curvature_p95",
+    "curvature_zero_crossings",
     "curvature_var",
 )
 RADIAL_NAMES = ("radial_dev_norm", "radial_dev_max", "radial_dev_center", "radial_dev_outer")
@@ -242,10 +266,20 @@ def stitching_features(tiles):
     max_jump = np.maximum(max_row_jump, max_col_jump)
     max_split = np.maximum(vertical_split, horizontal_split)
     score = max_jump + max_split + edge_center
-    return np.column_stack([
-        max_row_jump, max_col_jump, max_jump, vertical_split, horizontal_split, max_split,
-        edge_center, max_horizontal_edge, max_vertical_edge, score,
-    ])
+    return np.column_stack(
+        [
+            max_row_jump,
+            max_col_jump,
+            max_jump,
+            vertical_split,
+            horizontal_split,
+            max_split,
+            edge_center,
+            max_horizontal_edge,
+            max_vertical_edge,
+            score,
+        ]
+    )
 
 
 def _window_sums(images):
@@ -255,8 +289,13 @@ def _window_sums(images):
     Windows that straddle two stacked images are computed and dropped.
     """
     n, s, _ = images.shape
-    sums = cv2.boxFilter(images.reshape(n * s, s), cv2.CV_32S, (SSIM_WIN, SSIM_WIN),
-                         normalize=False, borderType=cv2.BORDER_REPLICATE)
+    sums = cv2.boxFilter(
+        images.reshape(n * s, s),
+        cv2.CV_32S,
+        (SSIM_WIN, SSIM_WIN),
+        normalize=False,
+        borderType=cv2.BORDER_REPLICATE,
+    )
     pad = SSIM_WIN // 2
     return np.ascontiguousarray(sums.reshape(n, s, s)[:, pad : s - pad, pad : s - pad])
 
@@ -339,12 +378,14 @@ def rotation_symmetry(tiles):
         ssim2 = _mean_ssim(sx, sxx, _window_sums(half), 2, half_only=sx.shape[1] % 2 == 0)
     else:
         ssim1 = ssim2 = np.ones(n)
-    return np.column_stack([
-        (4 * rms1 + 2 * rms2) / 6,
-        np.maximum(rms1, rms2),
-        1 - (4 * ssim1 + 2 * ssim2) / 6,
-        1 - np.minimum(ssim1, ssim2),
-    ])
+    return np.column_stack(
+        [
+            (4 * rms1 + 2 * rms2) / 6,
+            np.maximum(rms1, rms2),
+            1 - (4 * ssim1 + 2 * ssim2) / 6,
+            1 - np.minimum(ssim1, ssim2),
+        ]
+    )
 
 
 def base_features(tiles):
@@ -543,6 +584,4 @@ def radial_deviation(profiles, mean_profile):
     """
     deviation = profiles - mean_profile
     a = np.abs(deviation)
-    return np.column_stack(
-        [np.linalg.norm(deviation, axis=1), a.max(axis=1), a[:, 0], a[:, -1]]
-    )
+    return np.column_stack([np.linalg.norm(deviation, axis=1), a.max(axis=1), a[:, 0], a[:, -1]])

@@ -53,8 +53,10 @@ def check_regular_file(path):
     if path.is_dir():
         raise IsADirectoryError(f"{display_name(path)}: is a folder, not an image file")
     if not path.is_file():
-        raise ValueError(f"{display_name(path)}: not a regular file (a FIFO, device or "
-                         "socket); give an image file")
+        raise ValueError(
+            f"{display_name(path)}: not a regular file (a FIFO, device or "
+            "socket); give an image file"
+        )
     return path
 
 
@@ -108,13 +110,15 @@ def find_array_images(inputs, *, skip_non_images=False):
     for item in inputs:
         path = Path(os.fspath(item))
         if path.is_dir():
-            found = sorted((p for p in path.iterdir()
-                            if not p.name.startswith(".") and not p.is_dir()),
-                           key=lambda p: p.name)
+            found = sorted(
+                (p for p in path.iterdir() if not p.name.startswith(".") and not p.is_dir()),
+                key=lambda p: p.name,
+            )
             where = f"folder {display_name(path)}"
         elif not path.exists() and any(ch in str(item) for ch in "*?["):
-            found = sorted((Path(p) for p in glob.glob(os.fspath(item))
-                            if not Path(p).is_dir()), key=str)
+            found = sorted(
+                (Path(p) for p in glob.glob(os.fspath(item)) if not Path(p).is_dir()), key=str
+            )
             where = f"pattern {str(item)!r}"
         else:
             paths.append(check_regular_file(path))
@@ -122,8 +126,9 @@ def find_array_images(inputs, *, skip_non_images=False):
         images = []
         for file in found:
             if not os.access(file, os.R_OK):
-                raise PermissionError(f"{display_name(file)} (in {where}): cannot be read "
-                                      "(permission denied)")
+                raise PermissionError(
+                    f"{display_name(file)} (in {where}): cannot be read (permission denied)"
+                )
             if file.is_file() and read_image_header(file) is not None:
                 images.append(file)
             elif skip_non_images:
@@ -132,16 +137,23 @@ def find_array_images(inputs, *, skip_non_images=False):
                 raise ValueError(
                     f"{display_name(file)} (in {where}): not an image (PNG, BMP, TIFF, JPEG, "
                     "...); remove it, or skip the files that are not images "
-                    "(--skip-non-images, skip_non_images=True)")
+                    "(--skip-non-images, skip_non_images=True)"
+                )
         if not images:
-            raise FileNotFoundError(f"{where}: holds no image files" if found or path.is_dir()
-                                    else f"{where}: matches no files")
+            raise FileNotFoundError(
+                f"{where}: holds no image files"
+                if found or path.is_dir()
+                else f"{where}: matches no files"
+            )
         paths += images
     if skipped:
         shown = ", ".join(display_name(p) for p in skipped[:5])
         more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
-        warnings.warn(f"skipped {len(skipped)} files that are not images: {shown}{more}",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            f"skipped {len(skipped)} files that are not images: {shown}{more}",
+            UserWarning,
+            stacklevel=2,
+        )
     return unique_paths(paths)
 
 
@@ -152,8 +164,11 @@ def unique_paths(paths):
     for path in paths:
         key = path.resolve()
         if key in seen:
-            twice = ("" if display_name(seen[key]) == display_name(path)
-                     else f" (as {display_name(seen[key])})")
+            twice = (
+                ""
+                if display_name(seen[key]) == display_name(path)
+                else f" (as {display_name(seen[key])})"
+            )
             raise ValueError(f"{display_name(path)}: given twice{twice}")
         seen[key] = path
     return paths
@@ -195,19 +210,24 @@ def check_image_file(path, *, max_memory=None):
         if size > UNKNOWN_FORMAT_MAX_BYTES:
             raise ValueError(
                 f"{display_name(path)}: not a recognised image format (BMP, PNG, TIFF, JPEG, "
-                f"...); not reading all {format_size(size)} of it to find out")
+                f"...); not reading all {format_size(size)} of it to find out"
+            )
         return None, size
     if header.width == 0 or header.height == 0:
-        raise ValueError(f"{display_name(path)}: its header says it is "
-                         f"{header.width} x {header.height} pixels")
+        raise ValueError(
+            f"{display_name(path)}: its header says it is {header.width} x {header.height} pixels"
+        )
     if size > MAX_FILE_PER_IMAGE_BYTE * header.decoded_bytes + UNKNOWN_FORMAT_MAX_BYTES:
         raise ValueError(
             f"{display_name(path)}: the file is {format_size(size)}, far more than the "
             f"{header.width} x {header.height} image its header describes "
-            f"({format_size(header.decoded_bytes)}); not reading it")
-    check_memory(size + header.decoded_bytes + header.width * header.height, max_memory,
-                 what=f"{display_name(path)}: decoding this {header.width} x {header.height} "
-                      "image")
+            f"({format_size(header.decoded_bytes)}); not reading it"
+        )
+    check_memory(
+        size + header.decoded_bytes + header.width * header.height,
+        max_memory,
+        what=f"{display_name(path)}: decoding this {header.width} x {header.height} image",
+    )
     return header, size
 
 
@@ -245,8 +265,9 @@ def read_image(path, *, max_memory=None):
         try:
             image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
         except cv2.error as exc:
-            raise ValueError(f"{display_name(path)}: OpenCV cannot decode this image "
-                             f"({exc.err})") from None
+            raise ValueError(
+                f"{display_name(path)}: OpenCV cannot decode this image ({exc.err})"
+            ) from None
     if image is None or image.size == 0:
         raise ValueError(
             f"{display_name(path)}: not a readable image (unknown format, corrupt or "
@@ -255,9 +276,16 @@ def read_image(path, *, max_memory=None):
     return image
 
 
-def read_arrays(paths, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
-                *, labels=None, max_memory=None,
-                input_check="raise", derotate="auto"):
+def read_arrays(
+    paths,
+    grid_size=DEFAULT_GRID_SIZE,
+    tile_half=DEFAULT_TILE_HALF,
+    *,
+    labels=None,
+    max_memory=None,
+    input_check="raise",
+    derotate="auto",
+):
     """Read array images and cut each into one tile per lattice site.
 
     Parameters
@@ -342,13 +370,20 @@ def read_arrays(paths, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
                 _check_grid(path, header.height, header.width, grid_size, tile_half)
     headers = [h for h, _ in checked if h is not None]
     grid_text = "found lattices" if auto else f"{grid_size} x {grid_size} tiles"
-    hint = ("read fewer arrays at a time, or classify a large array in bands with "
-            "predict_in_bands")
-    check_memory(estimate_memory(headers, 0 if auto else grid_size, tile_half, classify=False,
-                                 file_bytes=max(size for _, size in checked), lattice=auto),
-                 limit,
-                 what=f"reading {len(paths)} array(s) of {grid_text} of {2 * tile_half} pixels",
-                 hint=hint)
+    hint = "read fewer arrays at a time, or classify a large array in bands with predict_in_bands"
+    check_memory(
+        estimate_memory(
+            headers,
+            0 if auto else grid_size,
+            tile_half,
+            classify=False,
+            file_bytes=max(size for _, size in checked),
+            lattice=auto,
+        ),
+        limit,
+        what=f"reading {len(paths)} array(s) of {grid_text} of {2 * tile_half} pixels",
+        hint=hint,
+    )
     names = _array_names(paths)
     greys, lattices = [], None
     for path in paths:
@@ -358,22 +393,32 @@ def read_arrays(paths, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
     if auto:
         lattices = []
         for index, path in enumerate(paths):  # one image at a time: turned, it is larger
-            greys[index], lattice = place_lattice(greys[index], "auto", derotate,
-                                                  name=display_name(path))
+            greys[index], lattice = place_lattice(
+                greys[index], "auto", derotate, name=display_name(path)
+            )
             lattices.append(lattice)
         for path, lattice in zip(paths, lattices, strict=True):
             try:
                 lattice_boxes(lattice, tile_half)
             except ValueError as exc:
                 raise ValueError(f"{display_name(path)}: {exc}") from None
-        check_memory(estimate_memory(headers, 0, tile_half, classify=False,
-                                     file_bytes=max(size for _, size in checked),
-                                     n_sites=sum(np.prod(lat.shape) for lat in lattices)),
-                     limit, what=f"reading {len(paths)} array(s) of found lattices of "
-                                 f"{2 * tile_half}-pixel tiles", hint=hint)
+        check_memory(
+            estimate_memory(
+                headers,
+                0,
+                tile_half,
+                classify=False,
+                file_bytes=max(size for _, size in checked),
+                n_sites=sum(np.prod(lat.shape) for lat in lattices),
+            ),
+            limit,
+            what=f"reading {len(paths)} array(s) of found lattices of {2 * tile_half}-pixel tiles",
+            hint=hint,
+        )
         grid_size = None
-    profiles = profile_arrays(greys, [display_name(p) for p in paths], grid_size, input_check,
-                              lattices)
+    profiles = profile_arrays(
+        greys, [display_name(p) for p in paths], grid_size, input_check, lattices
+    )
     tiles = build_tileset(greys, names, grid_size, tile_half, lattices=lattices)
     tiles.array_profiles = profiles
     if labels is not None:
@@ -394,11 +439,12 @@ def _array_names(paths):
     Names are printable text: bytes of a file name that are not UTF-8 become U+FFFD.
     """
     stems = [p.stem for p in paths]
-    names = [display_name(p.with_suffix("")) if stems.count(p.stem) > 1
-             else display_name(p.stem) for p in paths]
+    names = [
+        display_name(p.with_suffix("")) if stems.count(p.stem) > 1 else display_name(p.stem)
+        for p in paths
+    ]
     # a.png and a.bmp in one folder: the whole path
-    return [display_name(p) if names.count(n) > 1 else n for p, n in zip(paths, names,
-                                                                          strict=True)]
+    return [display_name(p) if names.count(n) > 1 else n for p, n in zip(paths, names, strict=True)]
 
 
 def read_labels(path):

@@ -134,8 +134,10 @@ class Lattice:
         """
         centers = np.asarray(centers, dtype=float)
         if centers.ndim != 3 or centers.shape[2] != 2 or min(centers.shape[:2]) < 2:
-            raise ValueError(f"centers must have shape (rows, cols, 2) with at least 2 rows "
-                             f"and columns, got {centers.shape}")
+            raise ValueError(
+                f"centers must have shape (rows, cols, 2) with at least 2 rows "
+                f"and columns, got {centers.shape}"
+            )
         rows, cols = centers.shape[:2]
         rr, cc = np.mgrid[:rows, :cols]
         index = np.stack([rr.ravel(), cc.ravel()], axis=1)
@@ -168,12 +170,17 @@ class Lattice:
         )
 
     def __str__(self):
-        rotation = (f"rotated {self.turned:+.2f} deg (turned upright)" if self.turned
-                    else f"rotated {self.angle:+.2f} deg")
-        return (f"{self.shape[0]} x {self.shape[1]} sites, pitch {self.pitch[0]:.2f} x "
-                f"{self.pitch[1]:.2f} px, {rotation}, site (1, 1) at "
-                f"({self.origin[0]:.1f}, {self.origin[1]:.1f}), residual "
-                f"{self.residual:.2f} px")
+        rotation = (
+            f"rotated {self.turned:+.2f} deg (turned upright)"
+            if self.turned
+            else f"rotated {self.angle:+.2f} deg"
+        )
+        return (
+            f"{self.shape[0]} x {self.shape[1]} sites, pitch {self.pitch[0]:.2f} x "
+            f"{self.pitch[1]:.2f} px, {rotation}, site (1, 1) at "
+            f"({self.origin[0]:.1f}, {self.origin[1]:.1f}), residual "
+            f"{self.residual:.2f} px"
+        )
 
 
 def find_lattice(image, *, min_pitch=8, max_pitch=None):
@@ -237,10 +244,13 @@ def _find_lattice(grey, min_pitch, max_pitch):
         if max_pitch <= min_pitch:
             raise NoLatticeError(
                 f"no periodic pillar lattice found: an image of {height} x {width} pixels is "
-                f"too small to hold 3 x 3 sites at least min_pitch={min_pitch} pixels apart")
+                f"too small to hold 3 x 3 sites at least min_pitch={min_pitch} pixels apart"
+            )
     if not 0 < min_pitch < max_pitch:
-        raise ValueError(f"need 0 < min_pitch < max_pitch, got min_pitch={min_pitch!r}, "
-                         f"max_pitch={max_pitch!r} (image of {height} x {width} pixels)")
+        raise ValueError(
+            f"need 0 < min_pitch < max_pitch, got min_pitch={min_pitch!r}, "
+            f"max_pitch={max_pitch!r} (image of {height} x {width} pixels)"
+        )
     flat = flatten_illumination(grey)
     vectors = lattice_vectors(flat, min_pitch, max_pitch)
     template, phase = mean_cell(flat, vectors)
@@ -253,13 +263,15 @@ def _find_lattice(grey, min_pitch, max_pitch):
         found, match = _match_sites(scores, predicted, template.shape, pad, vectors)
         pillars = match >= MIN_MATCH
         if pillars.sum() < 4:
-            raise NoLatticeError("no periodic pillar lattice found: the image's period "
-                                 "does not look like pillars")
+            raise NoLatticeError(
+                "no periodic pillar lattice found: the image's period does not look like pillars"
+            )
         # Where the template overlaps the image's edge, its match leans inward: only
         # the pillars it fits around whole place the lattice.
         half = template.shape[0] // 2
-        whole = pillars & np.all((found >= half) & (found <= (width - 1 - half,
-                                                              height - 1 - half)), axis=1)
+        whole = pillars & np.all(
+            (found >= half) & (found <= (width - 1 - half, height - 1 - half)), axis=1
+        )
         if whole.sum() < 4:
             whole = pillars
         if step == 0:
@@ -268,8 +280,9 @@ def _find_lattice(grey, min_pitch, max_pitch):
             # the template found them give a sharp cell; its pillar may lie a little
             # (or half a cell) away, which moves every site alike. Its pillars'
             # median is the template from now on.
-            correction = vectors.T @ (_cell_centre(_aligned_cell(flat, found[whole], vectors))
-                                      / _CELL_BINS - 0.5)
+            correction = vectors.T @ (
+                _cell_centre(_aligned_cell(flat, found[whole], vectors)) / _CELL_BINS - 0.5
+            )
             origin = origin + correction
             template = _median_patches(flat, found[whole] + correction, template.shape[0])
             scores = cv2.matchTemplate(padded, template, cv2.TM_CCOEFF_NORMED)
@@ -281,22 +294,22 @@ def _find_lattice(grey, min_pitch, max_pitch):
     # the array's edge matches the mean pillar poorly but is no substrate: the array
     # is the block of sites that hold something, pillar or defect.
     contrast = _local_contrast(flat, positions + _look_up(field, index), vectors)
-    occupied = pillars | ((contrast >= MIN_CONTRAST_SHARE * np.median(contrast[pillars]))
-                          & (match >= MIN_MATCH / 2))
+    occupied = pillars | (
+        (contrast >= MIN_CONTRAST_SHARE * np.median(contrast[pillars])) & (match >= MIN_MATCH / 2)
+    )
     (r0, r1), (c0, c1) = _array_extent(index, occupied)
-    (r0, r1), (c0, c1) = _inside_extent((r0, r1), (c0, c1), origin, vectors, field,
-                                        (height, width))
+    (r0, r1), (c0, c1) = _inside_extent((r0, r1), (c0, c1), origin, vectors, field, (height, width))
     rows, cols = r1 - r0 + 1, c1 - c0 + 1
     if rows < 2 or cols < 2:
         raise NoLatticeError("no periodic pillar lattice found: fewer than 2 x 2 pillars")
     origin = origin + c0 * vectors[0] + r0 * vectors[1]
     rr, cc = np.mgrid[r0 : r1 + 1, c0 : c1 + 1]
     sites = np.stack([rr.ravel(), cc.ravel()], axis=1)
-    centers = (positions_of(origin, vectors, rows, cols)
-               + _look_up(field, sites).reshape(rows, cols, 2))
+    centers = positions_of(origin, vectors, rows, cols) + _look_up(field, sites).reshape(
+        rows, cols, 2
+    )
     matches = np.zeros((rows, cols))
-    inside = ((index[:, 0] >= r0) & (index[:, 0] <= r1)
-              & (index[:, 1] >= c0) & (index[:, 1] <= c1))
+    inside = (index[:, 0] >= r0) & (index[:, 0] <= r1) & (index[:, 1] >= c0) & (index[:, 1] <= c1)
     at = index[inside] - (r0, c0)
     matches[at[:, 0], at[:, 1]] = match[inside]
     at = index[inside & pillars] - (r0, c0)
@@ -337,19 +350,31 @@ def derotate(grey, lattice):
     """
     height, width = grey.shape
     matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), -lattice.angle, 1.0)
-    corners = np.array([[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1],
-                        [width - 1, height - 1, 1]], float) @ matrix.T
+    corners = (
+        np.array(
+            [[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1], [width - 1, height - 1, 1]], float
+        )
+        @ matrix.T
+    )
     low = np.floor(corners.min(axis=0))
     size = (np.ceil(corners.max(axis=0)) - low + 1).astype(int)
     matrix[:, 2] -= low
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     fill = float(np.median(border))
-    image = cv2.warpAffine(grey, matrix, (int(size[0]), int(size[1])), flags=cv2.INTER_CUBIC,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    image = cv2.warpAffine(
+        grey,
+        matrix,
+        (int(size[0]), int(size[1])),
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=fill,
+    )
     earlier = np.vstack([lattice.warp, [0, 0, 1]]) if lattice.warp is not None else np.eye(3)
-    return image, replace(lattice.warped(matrix, image.shape),
-                          turned=lattice.turned + lattice.angle,
-                          warp=(np.vstack([matrix, [0, 0, 1]]) @ earlier)[:2])
+    return image, replace(
+        lattice.warped(matrix, image.shape),
+        turned=lattice.turned + lattice.angle,
+        warp=(np.vstack([matrix, [0, 0, 1]]) @ earlier)[:2],
+    )
 
 
 def flatten_illumination(grey):
@@ -381,8 +406,10 @@ def autocorrelation(image, reach):
     padded = np.zeros(size, np.float32)
     padded[:height, :width] = image - image.mean()
     spectrum = cv2.dft(padded)
-    acf = cv2.idft(cv2.mulSpectrums(spectrum, spectrum, 0, conjB=True),
-                   flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
+    acf = cv2.idft(
+        cv2.mulSpectrums(spectrum, spectrum, 0, conjB=True),
+        flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE,
+    )
     lags = np.arange(-reach, reach + 1)
     window = acf[np.ix_(lags % size[0], lags % size[1])].astype(float)
     window /= np.outer(height - np.abs(lags), width - np.abs(lags))
@@ -412,18 +439,27 @@ def lattice_vectors(flat, min_pitch, max_pitch):
     length = np.hypot(lags[:, 0], lags[:, 1])
     usable = (length >= min_pitch) & (length <= max_pitch) & (heights > 0.15)
     if not usable.any():
-        raise NoLatticeError("no periodic pillar lattice found: the image does not repeat "
-                             f"with a period of {min_pitch:g}-{max_pitch:g} pixels")
+        raise NoLatticeError(
+            "no periodic pillar lattice found: the image does not repeat "
+            f"with a period of {min_pitch:g}-{max_pitch:g} pixels"
+        )
     strong = usable & (heights >= 0.6 * heights[usable].max())
     order = np.argsort(length[strong])
     candidates = lags[strong][order].astype(float)
     first = candidates[0]
-    second = next((c for c in candidates[1:]
-                   if abs(first[0] * c[1] - first[1] * c[0])
-                   > 0.5 * np.hypot(*first) * np.hypot(*c)), None)
+    second = next(
+        (
+            c
+            for c in candidates[1:]
+            if abs(first[0] * c[1] - first[1] * c[0]) > 0.5 * np.hypot(*first) * np.hypot(*c)
+        ),
+        None,
+    )
     if second is None:
-        raise NoLatticeError("no periodic pillar lattice found: the image repeats along "
-                             "one direction only (lines, not pillars)")
+        raise NoLatticeError(
+            "no periodic pillar lattice found: the image repeats along "
+            "one direction only (lines, not pillars)"
+        )
     basis = _canonical(_refine_vectors(window, reach, _reduced(np.array([first, second]))))
     for vector in basis:
         # A lattice's pattern shifted by half a step is unlike itself; stripes, or a
@@ -431,8 +467,10 @@ def lattice_vectors(flat, min_pitch, max_pitch):
         at = np.rint(vector).astype(int) + reach
         half = np.rint(vector / 2).astype(int) + reach
         if window[at[1], at[0]] - window[half[1], half[0]] < 0.1:
-            raise NoLatticeError("no periodic pillar lattice found: the image does not "
-                                 "repeat in two directions (stripes or a smooth gradient?)")
+            raise NoLatticeError(
+                "no periodic pillar lattice found: the image does not "
+                "repeat in two directions (stripes or a smooth gradient?)"
+            )
     return basis
 
 
@@ -456,8 +494,10 @@ def mean_cell(flat, vectors):
     inverse = np.linalg.inv(vectors.T)
     xs = np.arange(crop.shape[1], dtype=np.float64)[None, :]
     ys = np.arange(crop.shape[0], dtype=np.float64)[:, None]
-    bins = [np.floor(((row[0] * xs + row[1] * ys) % 1.0) * n).astype(np.intp).clip(0, n - 1)
-            for row in inverse]  # each pixel's bin along the two lattice vectors
+    bins = [
+        np.floor(((row[0] * xs + row[1] * ys) % 1.0) * n).astype(np.intp).clip(0, n - 1)
+        for row in inverse
+    ]  # each pixel's bin along the two lattice vectors
     flat_bins = (bins[1] * n + bins[0]).ravel()
     sums = np.bincount(flat_bins, weights=crop.ravel(), minlength=n * n)
     counts = np.bincount(flat_bins, minlength=n * n)
@@ -473,8 +513,12 @@ def _average_patches(image, vectors, phase, side):
     height, width = image.shape
     half = side // 2
     index, sites = _candidate_sites(phase, vectors, (height, width))
-    ok = ((sites[:, 0] >= half + 1) & (sites[:, 0] < width - half - 2)
-          & (sites[:, 1] >= half + 1) & (sites[:, 1] < height - half - 2))
+    ok = (
+        (sites[:, 0] >= half + 1)
+        & (sites[:, 0] < width - half - 2)
+        & (sites[:, 1] >= half + 1)
+        & (sites[:, 1] < height - half - 2)
+    )
     if not ok.any():
         raise NoLatticeError("no periodic pillar lattice found: no whole cell in the image")
     return _median_patches(image, sites[ok], side)
@@ -491,8 +535,13 @@ def _median_patches(image, sites, side):
     map_y = (sites[:, 1, None, None] + offsets[None, :, None]).astype(np.float32)
     map_x = np.broadcast_to(map_x, (len(sites), side, side)).reshape(-1, side)
     map_y = np.broadcast_to(map_y, (len(sites), side, side)).reshape(-1, side)
-    patches = cv2.remap(image, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y),
-                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    patches = cv2.remap(
+        image,
+        np.ascontiguousarray(map_x),
+        np.ascontiguousarray(map_y),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     return np.median(patches.reshape(len(sites), side, side), axis=0).astype(np.float32)
 
 
@@ -504,8 +553,9 @@ def _aligned_cell(flat, sites, vectors, bins=_CELL_BINS):
     each of ``sites`` (x, y), its centre at the site."""
     height, width = flat.shape
     reach = 0.5 * (np.abs(vectors[0]) + np.abs(vectors[1]))
-    inside = np.all((sites >= reach + 1) & (sites < (width - 2 - reach[0],
-                                                      height - 2 - reach[1])), axis=1)
+    inside = np.all(
+        (sites >= reach + 1) & (sites < (width - 2 - reach[0], height - 2 - reach[1])), axis=1
+    )
     sites = sites[inside] if inside.sum() >= 4 else sites
     if len(sites) > 400:
         sites = sites[np.linspace(0, len(sites) - 1, 400).astype(int)]
@@ -513,9 +563,13 @@ def _aligned_cell(flat, sites, vectors, bins=_CELL_BINS):
     grid = steps[None, :, None] * vectors[0] + steps[:, None, None] * vectors[1]  # (b, b, 2)
     maps = (sites[:, None, None, :] + grid[None]).astype(np.float32)
     maps = maps.reshape(-1, bins, 2)
-    cells = cv2.remap(flat.astype(np.float32), np.ascontiguousarray(maps[..., 0]),
-                      np.ascontiguousarray(maps[..., 1]), cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)
+    cells = cv2.remap(
+        flat.astype(np.float32),
+        np.ascontiguousarray(maps[..., 0]),
+        np.ascontiguousarray(maps[..., 1]),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     return np.median(cells.reshape(len(sites), bins, bins), axis=0)
 
 
@@ -641,8 +695,12 @@ def _candidate_sites(origin, vectors, image_shape):
     cols, rows = np.mgrid[int(lo[0]) : int(hi[0]) + 1, int(lo[1]) : int(hi[1]) + 1]
     cols, rows = cols.ravel(), rows.ravel()
     positions = origin + cols[:, None] * vectors[0] + rows[:, None] * vectors[1]
-    inside = ((positions[:, 0] >= 0) & (positions[:, 0] <= width - 1)
-              & (positions[:, 1] >= 0) & (positions[:, 1] <= height - 1))
+    inside = (
+        (positions[:, 0] >= 0)
+        & (positions[:, 0] <= width - 1)
+        & (positions[:, 1] >= 0)
+        & (positions[:, 1] <= height - 1)
+    )
     return np.stack([rows[inside], cols[inside]], axis=1), positions[inside]
 
 
@@ -750,26 +808,43 @@ def _inside_extent(row_span, col_span, origin, vectors, field, image_shape):
     while r0 < r1 and c0 < c1:
         rr, cc = np.mgrid[r0 : r1 + 1, c0 : c1 + 1]
         sites = np.stack([rr.ravel(), cc.ravel()], axis=1)
-        centres = (origin + sites[:, 1:2] * vectors[0] + sites[:, 0:1] * vectors[1]
-                   + _look_up(field, sites))
-        outside = ((centres < -reach) | (centres > (width - 1 + reach, height - 1 + reach))
-                   ).any(axis=1).reshape(rr.shape)
+        centres = (
+            origin
+            + sites[:, 1:2] * vectors[0]
+            + sites[:, 0:1] * vectors[1]
+            + _look_up(field, sites)
+        )
+        outside = (
+            ((centres < -reach) | (centres > (width - 1 + reach, height - 1 + reach)))
+            .any(axis=1)
+            .reshape(rr.shape)
+        )
         if not outside.any():
             break
         # the edge with the most sites outside goes first
-        edges = {"top": outside[0].sum(), "bottom": outside[-1].sum(),
-                 "left": outside[:, 0].sum(), "right": outside[:, -1].sum()}
+        edges = {
+            "top": outside[0].sum(),
+            "bottom": outside[-1].sum(),
+            "left": outside[:, 0].sum(),
+            "right": outside[:, -1].sum(),
+        }
         edge = max(edges, key=edges.get)
-        r0, r1, c0, c1 = (r0 + (edge == "top"), r1 - (edge == "bottom"),
-                          c0 + (edge == "left"), c1 - (edge == "right"))
+        r0, r1, c0, c1 = (
+            r0 + (edge == "top"),
+            r1 - (edge == "bottom"),
+            c0 + (edge == "left"),
+            c1 - (edge == "right"),
+        )
     return (int(r0), int(r1)), (int(c0), int(c1))
 
 
 def _pitch_and_angle(vectors):
     """``pitch`` (lengths of the two steps) and ``angle`` (degrees counter-clockwise, as
     displayed, of the step along a row) of lattice ``vectors``."""
-    return {"pitch": (float(np.hypot(*vectors[0])), float(np.hypot(*vectors[1]))),
-            "angle": -math.degrees(math.atan2(vectors[0, 1], vectors[0, 0]))}
+    return {
+        "pitch": (float(np.hypot(*vectors[0])), float(np.hypot(*vectors[1]))),
+        "angle": -math.degrees(math.atan2(vectors[0, 1], vectors[0, 0])),
+    }
 
 
 def positions_of(origin, vectors, rows, cols):

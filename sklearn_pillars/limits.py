@@ -39,9 +39,22 @@ BAND_BYTES = 64 * 2**20
 #: adds. Measured: 17-18 bytes a pixel on 3,000 and 6,000 pixel squares.
 LATTICE_BYTES_PER_PIXEL = 24
 
-_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6,
-          "mib": 2**20, "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12,
-          "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 2**10,
+    "kb": 10**3,
+    "kib": 2**10,
+    "m": 2**20,
+    "mb": 10**6,
+    "mib": 2**20,
+    "g": 2**30,
+    "gb": 10**9,
+    "gib": 2**30,
+    "t": 2**40,
+    "tb": 10**12,
+    "tib": 2**40,
+}
 
 
 class ResourceLimitError(ValueError):
@@ -54,8 +67,7 @@ def machine_memory():
         total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
         total = 16 * 2**30
-    for limit_file in ("/sys/fs/cgroup/memory.max",
-                       "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
             limit = int(Path(limit_file).read_text().strip())
         except (OSError, ValueError):  # absent, or "max"
@@ -86,8 +98,9 @@ def parse_size(value, name="max_memory"):
             raise ValueError(f"{name}={value!r} is not a size; write e.g. 8G, 500M or 2GB")
         size = int(float(match.group(1)) * _UNITS[unit])
     else:
-        raise ValueError(f"{name} must be a number of bytes or a string such as '8G', "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{name} must be a number of bytes or a string such as '8G', got {value!r}"
+        )
     if size <= 0:
         raise ValueError(f"{name} must be positive, got {value!r}")
     return size
@@ -119,10 +132,25 @@ class ImageHeader:
         return self.width * self.height * self.channels * self.sample_bytes
 
 
-_PIL_CHANNELS = {"1": (1, 1), "L": (1, 1), "P": (1, 1), "I;16": (1, 2), "I;16B": (1, 2),
-                 "I;16L": (1, 2), "I;16N": (1, 2), "I": (1, 4), "F": (1, 4), "LA": (2, 1),
-                 "RGB": (3, 1), "RGBA": (4, 1), "CMYK": (4, 1), "RGBX": (4, 1),
-                 "YCbCr": (3, 1), "LAB": (3, 1), "HSV": (3, 1)}
+_PIL_CHANNELS = {
+    "1": (1, 1),
+    "L": (1, 1),
+    "P": (1, 1),
+    "I;16": (1, 2),
+    "I;16B": (1, 2),
+    "I;16L": (1, 2),
+    "I;16N": (1, 2),
+    "I": (1, 4),
+    "F": (1, 4),
+    "LA": (2, 1),
+    "RGB": (3, 1),
+    "RGBA": (4, 1),
+    "CMYK": (4, 1),
+    "RGBX": (4, 1),
+    "YCbCr": (3, 1),
+    "LAB": (3, 1),
+    "HSV": (3, 1),
+}
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type
 
 
@@ -131,8 +159,7 @@ def _png_header(head):
         return None
     width, height = struct.unpack(">II", head[16:24])
     depth, colour = head[24], head[25]
-    return ImageHeader(width, height, _PNG_CHANNELS.get(colour, 4), 2 if depth == 16 else 1,
-                       "PNG")
+    return ImageHeader(width, height, _PNG_CHANNELS.get(colour, 4), 2 if depth == 16 else 1, "PNG")
 
 
 def _bmp_header(head):
@@ -192,8 +219,19 @@ def band_rows(grid_size, tile_half, n_cols=None):
     return max(1, BAND_BYTES // per_row)
 
 
-def estimate_memory(headers, grid_size, tile_half, *, file_bytes=0, classify=True,
-                    preset=None, banded=False, fit_tiles=0, n_sites=None, lattice=False):
+def estimate_memory(
+    headers,
+    grid_size,
+    tile_half,
+    *,
+    file_bytes=0,
+    classify=True,
+    preset=None,
+    banded=False,
+    fit_tiles=0,
+    n_sites=None,
+    lattice=False,
+):
     """Peak memory of reading (and classifying) arrays, from their headers.
 
     Parameters

@@ -74,8 +74,9 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
 
     path = _check_suffix(path)
     if not isinstance(model, LayeredPeelClassifier):
-        raise TypeError(f"save_model saves a fitted LayeredPeelClassifier, got "
-                        f"{type(model).__name__}")
+        raise TypeError(
+            f"save_model saves a fitted LayeredPeelClassifier, got {type(model).__name__}"
+        )
     try:
         check_is_fitted(model, "stages_")
     except NotFittedError:
@@ -88,13 +89,20 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
     width = N_META + (2 * tile_half) ** 2
     in_tiles = model.layout == "tiles" or (model.layout is None and model.preset_ is not None)
     if in_tiles and getattr(model, "n_features_in_", width) != width:
-        raise ValueError(f"tile_half={tile_half} gives rows of {width} values, but the model "
-                         f"was fitted on rows of {model.n_features_in_}")
-    record = {"format": FORMAT, "version": __version__, "grid_size": grid_size,
-              "tile_half": tile_half, "preset": getattr(model, "preset_", None),
-              "profiles": profiles,
-              "pitch": float(np.median(pitches)) if pitches else None,
-              "model": model}
+        raise ValueError(
+            f"tile_half={tile_half} gives rows of {width} values, but the model "
+            f"was fitted on rows of {model.n_features_in_}"
+        )
+    record = {
+        "format": FORMAT,
+        "version": __version__,
+        "grid_size": grid_size,
+        "tile_half": tile_half,
+        "preset": getattr(model, "preset_", None),
+        "profiles": profiles,
+        "pitch": float(np.median(pitches)) if pitches else None,
+        "model": model,
+    }
     with atomic_path(path) as tmp:
         if path.suffix == ".skops":
             import skops.io as sio
@@ -110,10 +118,17 @@ def _model_types():
     """The package's estimator types that a model file may hold."""
     from . import classifier, stages, transformers
 
-    classes = [classifier.LayeredPeelClassifier, stages.PeelStage, stages.OutlierStage,
-               stages.SeparatedClusters]
-    classes += [c for c in vars(transformers).values()
-                if isinstance(c, type) and issubclass(c, transformers._TileFeatures)]
+    classes = [
+        classifier.LayeredPeelClassifier,
+        stages.PeelStage,
+        stages.OutlierStage,
+        stages.SeparatedClusters,
+    ]
+    classes += [
+        c
+        for c in vars(transformers).values()
+        if isinstance(c, type) and issubclass(c, transformers._TileFeatures)
+    ]
     return {f"{c.__module__}.{c.__qualname__}" for c in classes}
 
 
@@ -121,8 +136,9 @@ def _trusted_skops_types(path):
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
-    foreign = [t for t in untrusted if t not in _model_types()
-               and not t.startswith(NEIGHBOUR_TREE_MODULES)]
+    foreign = [
+        t for t in untrusted if t not in _model_types() and not t.startswith(NEIGHBOUR_TREE_MODULES)
+    ]
     if foreign:
         raise ModelFileError(
             f"{path}: refusing to load types that are not scikit-learn's, NumPy's or "
@@ -137,8 +153,10 @@ def check_tile_half(tile_half, info):
     A model classifies tiles of its own size, on grids of any size.
     """
     if tile_half is not None and tile_half != info["tile_half"]:
-        raise ValueError(f"tile_half={tile_half} differs from the saved model's "
-                         f"{info['tile_half']}: a model classifies tiles of its own size")
+        raise ValueError(
+            f"tile_half={tile_half} differs from the saved model's "
+            f"{info['tile_half']}: a model classifies tiles of its own size"
+        )
 
 
 def load_model(path, *, trusted=False):
@@ -178,7 +196,8 @@ def load_model(path, *, trusted=False):
             f"{name}: refusing to load a .joblib model: it is a pickle, and loading a pickle "
             "runs whatever code it holds. Load it only if you made it yourself "
             "(--trust-model, or load_model(..., trusted=True)); save models as .skops, "
-            "which load safely")
+            "which load safely"
+        )
     if path.is_dir():
         raise ModelFileError(f"{name}: is a folder, not a model file")
     if not path.is_file():
@@ -198,18 +217,23 @@ def load_model(path, *, trusted=False):
         raise ModelFileError(f"{name}: not a readable model file ({exc})") from None
     from .classifier import LayeredPeelClassifier
 
-    ran = (" (it was unpickled: any code it held has run)" if path.suffix == ".joblib"
-           else "")
-    if (not isinstance(record, dict) or record.get("format") != FORMAT
-            or not {"version", "grid_size", "tile_half", "model"} <= set(record)):
+    ran = " (it was unpickled: any code it held has run)" if path.suffix == ".joblib" else ""
+    if (
+        not isinstance(record, dict)
+        or record.get("format") != FORMAT
+        or not {"version", "grid_size", "tile_half", "model"} <= set(record)
+    ):
         raise ModelFileError(f"{name}: not an sklearn-pillars model file{ran}")
-    if not (isinstance(record["model"], LayeredPeelClassifier)
-            and hasattr(record["model"], "stages_")):
+    if not (
+        isinstance(record["model"], LayeredPeelClassifier) and hasattr(record["model"], "stages_")
+    ):
         raise ModelFileError(f"{name}: does not hold a fitted LayeredPeelClassifier{ran}")
     if record["version"] != __version__:
         warnings.warn(
             f"{path} was saved by sklearn-pillars {record['version']}; this is {__version__}. "
-            "Refit it if its results look off.", UserWarning, stacklevel=2,
+            "Refit it if its results look off.",
+            UserWarning,
+            stacklevel=2,
         )
     info = {key: record[key] for key in ("version", "grid_size", "tile_half")}
     info["preset"] = record.get("preset")

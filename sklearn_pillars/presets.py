@@ -29,11 +29,14 @@ def _notebook_stages():
         ("missing", PeelStage(CenterIntensity(), kmeans(), label=MISSING)),
         ("collapsed", PeelStage(DarknessArea(), kmeans(), label=COLLAPSED)),
         ("stitching", PeelStage(StitchingFeatures(), kmeans(), label=STITCHING)),
-        ("irregular", OutlierStage(
-            ContextualFeatures(),
-            LocalOutlierFactor(n_neighbors=20, contamination="auto", novelty=True),
-            label=IRREGULAR,
-        )),
+        (
+            "irregular",
+            OutlierStage(
+                ContextualFeatures(),
+                LocalOutlierFactor(n_neighbors=20, contamination="auto", novelty=True),
+                label=IRREGULAR,
+            ),
+        ),
     ]
 
 
@@ -42,17 +45,48 @@ def _refined_stages():
         return KMeans(n_clusters=n_clusters, random_state=42, n_init=10)
 
     return [
-        ("missing", PeelStage(MissingContext(), kmeans(), rule=SeparatedClusters(4.5),
-                              label=MISSING, n_components=None, scale=False)),
-        ("collapsed", PeelStage(CollapsedContext(), kmeans(), rule=SeparatedClusters(7.0),
-                                label=COLLAPSED, n_components=None, scale=False)),
-        ("stitching", PeelStage(LineContext(), kmeans(12), rule=SeparatedClusters(4.0),
-                                label=STITCHING, n_components=None, scale=False)),
-        ("irregular", OutlierStage(
-            ShapeContext(),
-            LocalOutlierFactor(n_neighbors=100, novelty=True),
-            label=IRREGULAR, threshold=2.5,
-        )),
+        (
+            "missing",
+            PeelStage(
+                MissingContext(),
+                kmeans(),
+                rule=SeparatedClusters(4.5),
+                label=MISSING,
+                n_components=None,
+                scale=False,
+            ),
+        ),
+        (
+            "collapsed",
+            PeelStage(
+                CollapsedContext(),
+                kmeans(),
+                rule=SeparatedClusters(7.0),
+                label=COLLAPSED,
+                n_components=None,
+                scale=False,
+            ),
+        ),
+        (
+            "stitching",
+            PeelStage(
+                LineContext(),
+                kmeans(12),
+                rule=SeparatedClusters(4.0),
+                label=STITCHING,
+                n_components=None,
+                scale=False,
+            ),
+        ),
+        (
+            "irregular",
+            OutlierStage(
+                ShapeContext(),
+                LocalOutlierFactor(n_neighbors=100, novelty=True),
+                label=IRREGULAR,
+                threshold=2.5,
+            ),
+        ),
     ]
 
 

@@ -29,8 +29,16 @@ CLASS_COLORS = {
     IRREGULAR: "#f39c12",
     GOOD: "#27ae60",
 }
-CLUSTER_COLORS = ["#2ecc71", "#e74c3c", "#3498db", "#9b59b6", "#f39c12", "#1abc9c",
-                  "#34495e", "#e67e22"]
+CLUSTER_COLORS = [
+    "#2ecc71",
+    "#e74c3c",
+    "#3498db",
+    "#9b59b6",
+    "#f39c12",
+    "#1abc9c",
+    "#34495e",
+    "#e67e22",
+]
 GALLERY_MAX = 100
 MOSAIC_TILE_MAX = 160  # tiles larger than this (pixels a side) are shrunk in galleries
 MOSAIC_CELL = 128  # ... and smaller ones enlarged about this far, for their captions
@@ -69,8 +77,15 @@ def slugs(names):
 
 
 # the files of a report: a new report replaces all of them (_files.staged_report)
-REPORT_PATTERNS = ("tiles.csv", "summary.csv", "index.html", "map_*.png", "gallery_*.png",
-                   "stage_*.png", "inconsistent_*.png")
+REPORT_PATTERNS = (
+    "tiles.csv",
+    "summary.csv",
+    "index.html",
+    "map_*.png",
+    "gallery_*.png",
+    "stage_*.png",
+    "inconsistent_*.png",
+)
 
 
 # -- tables -----------------------------------------------------------------------
@@ -83,10 +98,18 @@ def tile_rows(tiles, labels, scores, kinds=None):
     rows = []
     for i, (a, r, c) in enumerate(tiles.positions):
         x0, y0, x1, y1 = tiles.boxes[i]
-        row = {"array": tiles.array_names[a], "row": int(r), "col": int(c),
-               "label": str(labels[i]), "stitch_kind": "" if kinds is None else str(kinds[i]),
-               "inconsistency": "" if np.isnan(scores[i]) else f"{scores[i]:.6g}",
-               "x0": int(x0), "y0": int(y0), "x1": int(x1), "y1": int(y1)}
+        row = {
+            "array": tiles.array_names[a],
+            "row": int(r),
+            "col": int(c),
+            "label": str(labels[i]),
+            "stitch_kind": "" if kinds is None else str(kinds[i]),
+            "inconsistency": "" if np.isnan(scores[i]) else f"{scores[i]:.6g}",
+            "x0": int(x0),
+            "y0": int(y0),
+            "x1": int(x1),
+            "y1": int(y1),
+        }
         if tiles.y is not None:
             row["truth"] = str(tiles.y[i])
         rows.append(row)
@@ -138,8 +161,9 @@ def shrink(image, max_pixels=None):
     factor = int(np.ceil(np.sqrt(h * w / max_pixels)))
     if factor <= 1:
         return image, 1
-    small = cv2.resize(image, (max(1, w // factor), max(1, h // factor)),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        image, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA
+    )
     return small, factor
 
 
@@ -164,19 +188,28 @@ def _bgr(hex_color):
 def _dashes(x0, y0, x1, y1, dash=8, gap=5):
     """Segments of a dashed outline of the rectangle (x0, y0)-(x1, y1), as point pairs."""
     segments = []
-    for (ax, ay), (bx, by) in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)),
-                               ((x1, y1), (x0, y1)), ((x0, y1), (x0, y0))):
+    for (ax, ay), (bx, by) in (
+        ((x0, y0), (x1, y0)),
+        ((x1, y0), (x1, y1)),
+        ((x1, y1), (x0, y1)),
+        ((x0, y1), (x0, y0)),
+    ):
         length = max(abs(bx - ax), abs(by - ay))
         for start in range(0, length, dash + gap):
             end = min(start + dash, length)
             t0, t1 = start / max(length, 1), end / max(length, 1)
-            segments.append([(round(ax + (bx - ax) * t0), round(ay + (by - ay) * t0)),
-                             (round(ax + (bx - ax) * t1), round(ay + (by - ay) * t1))])
+            segments.append(
+                [
+                    (round(ax + (bx - ax) * t0), round(ay + (by - ay) * t0)),
+                    (round(ax + (bx - ax) * t1), round(ay + (by - ay) * t1)),
+                ]
+            )
     return segments
 
 
-def defect_map(path, image, name, grid_size, positions, labels, kinds=None, lattice=None,
-               classes=()):
+def defect_map(
+    path, image, name, grid_size, positions, labels, kinds=None, lattice=None, classes=()
+):
     """The array image with each non-Good site outlined in its class colour, with a legend.
 
     With ``kinds``, Stitching sites are outlined dashed for image seams and
@@ -191,8 +224,7 @@ def defect_map(path, image, name, grid_size, positions, labels, kinds=None, latt
         tmp.write_bytes(png)
 
 
-def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattice=None,
-                   classes=()):
+def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattice=None, classes=()):
     """:func:`defect_map` as PNG bytes (to draw it in a worker process).
 
     Drawn with OpenCV, :data:`MAP_WIDTH` pixels across (more for large
@@ -216,8 +248,9 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
     sites_across = max(grid)
     scale = max(MAP_WIDTH, min(MAP_SITE * sites_across, 4000)) / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    shown = cv2.resize(shown, size, interpolation=cv2.INTER_AREA if scale < 1
-                       else cv2.INTER_NEAREST)
+    shown = cv2.resize(
+        shown, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_NEAREST
+    )
     low, high = _display_range(shown)
     if high - low <= 1:  # a flat image: shown as it is, not stretched to black
         low, high = 0.0, 255.0
@@ -228,8 +261,12 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
         sx, sy = w / grid[1] * scale, h / grid[0] * scale  # one site, in map pixels
 
         def site_box(r, c):
-            return (round((c - 1) * sx + inset), round((r - 1) * sy + inset),
-                    round(c * sx - inset), round(r * sy - inset))
+            return (
+                round((c - 1) * sx + inset),
+                round((r - 1) * sy + inset),
+                round(c * sx - inset),
+                round(r * sy - inset),
+            )
     else:
         # a site's cell: its refined centre, half a pitch each way (centres at pixel centres)
         centres = (lattice.centers + 0.5) * scale
@@ -241,8 +278,14 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
 
         marks = np.rint(centres.reshape(-1, 2)).astype(np.int32)
         for x, y in marks:  # the overlay: every site found
-            cv2.drawMarker(picture, (int(x), int(y)), _bgr(SITE_MARK), cv2.MARKER_CROSS,
-                           max(5, min(15, round(min(lattice.pitch) * scale / 4))), 1)
+            cv2.drawMarker(
+                picture,
+                (int(x), int(y)),
+                _bgr(SITE_MARK),
+                cv2.MARKER_CROSS,
+                max(5, min(15, round(min(lattice.pitch) * scale / 4))),
+                1,
+            )
     solid, dashed = {}, {}
     for (r, c), label, kind in zip(positions, labels, kinds, strict=True):
         if label == GOOD:
@@ -254,14 +297,16 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
             cv2.rectangle(picture, (x0, y0), (x1, y1), _bgr(_color(label)), 2)
     for label, boxes in dashed.items():
         segments = [s for box in boxes for s in _dashes(*box)]
-        cv2.polylines(picture, [np.array(s, np.int32) for s in segments], False,
-                      _bgr(_color(label)), 2)
+        cv2.polylines(
+            picture, [np.array(s, np.int32) for s in segments], False, _bgr(_color(label)), 2
+        )
 
     counts = Counter(labels.tolist())
     entries = []  # (label, dashed, text) of the legend
     for cls in [c for c in class_order(classes, counts) if c != GOOD]:
-        split = Counter(k for k, lab in zip(kinds, labels, strict=True)
-                        if lab == cls and k in _KIND_STYLES)
+        split = Counter(
+            k for k, lab in zip(kinds, labels, strict=True) if lab == cls and k in _KIND_STYLES
+        )
         if not split:
             entries.append((cls, False, f"{cls} ({counts[cls]})"))
         for kind, style in _KIND_STYLES.items():
@@ -288,14 +333,23 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
                     cv2.line(canvas, (x + a, y - 5), (x + min(a + 6, swatch), y - 5), color, 3)
             else:
                 cv2.line(canvas, (x, y - 5), (x + swatch, y - 5), color, 3)
-            cv2.putText(canvas, text, (x + swatch + 6, y), font, text_scale, (40, 40, 40), 1,
-                        cv2.LINE_AA)
+            cv2.putText(
+                canvas, text, (x + swatch + 6, y), font, text_scale, (40, 40, 40), 1, cv2.LINE_AA
+            )
     n = len(labels)
     good = counts.get("Good", 0)
-    cv2.putText(canvas, f"{name}: yield {good / max(n, 1):.1%} ({good}/{n} Good)",
-                (margin, header - 10), font, 0.6, (0, 0, 0), 2, cv2.LINE_AA)
+    cv2.putText(
+        canvas,
+        f"{name}: yield {good / max(n, 1):.1%} ({good}/{n} Good)",
+        (margin, header - 10),
+        font,
+        0.6,
+        (0, 0, 0),
+        2,
+        cv2.LINE_AA,
+    )
     x0 = (width - picture.shape[1]) // 2
-    canvas[header:header + picture.shape[0], x0:x0 + picture.shape[1]] = picture
+    canvas[header : header + picture.shape[0], x0 : x0 + picture.shape[1]] = picture
     ok, png = cv2.imencode(".png", canvas, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
         raise RuntimeError("could not encode the defect map as PNG")
@@ -314,16 +368,27 @@ def tile_mosaic(images, captions, path, title, columns=10):
     largest = max(max(im.shape) for im in images)
     if largest > MOSAIC_TILE_MAX:  # bound the canvas: shrink every tile alike
         scale = MOSAIC_TILE_MAX / largest
-        images = [cv2.resize(im, (max(1, round(im.shape[1] * scale)),
-                                  max(1, round(im.shape[0] * scale))),
-                             interpolation=cv2.INTER_AREA) for im in images]
+        images = [
+            cv2.resize(
+                im,
+                (max(1, round(im.shape[1] * scale)), max(1, round(im.shape[0] * scale))),
+                interpolation=cv2.INTER_AREA,
+            )
+            for im in images
+        ]
     # one grey scale for all tiles, so that darker tiles look darker
     lo, hi = np.percentile(np.concatenate([im.ravel() for im in images]), [0.5, 99.5])
     zoom = max(1, -(-MOSAIC_CELL // max(max(im.shape) for im in images)))
-    images = [cv2.resize(cv2.convertScaleAbs(im, alpha=255 / max(hi - lo, 1),
-                                             beta=-255 * lo / max(hi - lo, 1)),
-                         None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
-              for im in images]
+    images = [
+        cv2.resize(
+            cv2.convertScaleAbs(im, alpha=255 / max(hi - lo, 1), beta=-255 * lo / max(hi - lo, 1)),
+            None,
+            fx=zoom,
+            fy=zoom,
+            interpolation=cv2.INTER_NEAREST,
+        )
+        for im in images
+    ]
     font, text_scale, gap, head = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 4, 30
     size = max(max(im.shape) for im in images)
     n = len(images)
@@ -334,13 +399,21 @@ def tile_mosaic(images, captions, path, title, columns=10):
     for i, (im, text) in enumerate(zip(images, captions, strict=True)):
         r, c = divmod(i, columns)
         y, x = head + r * (size + gap), gap + c * (size + gap)
-        canvas[y:y + im.shape[0], x:x + im.shape[1]] = im[:, :, None]
+        canvas[y : y + im.shape[0], x : x + im.shape[1]] = im[:, :, None]
         (tw, th), base = cv2.getTextSize(text, font, text_scale, 1)
         bottom = y + max(im.shape[0], th + base + 4)  # on the tile, even a clipped edge tile
-        box = canvas[bottom - th - base - 4:bottom, x:x + min(tw + 4, size)]
+        box = canvas[bottom - th - base - 4 : bottom, x : x + min(tw + 4, size)]
         box[...] = (box * 0.45).astype(np.uint8)  # a dark band under the caption
-        cv2.putText(canvas, text, (x + 2, bottom - base - 2), font, text_scale,
-                    (0, 230, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            canvas,
+            text,
+            (x + 2, bottom - base - 2),
+            font,
+            text_scale,
+            (0, 230, 255),
+            1,
+            cv2.LINE_AA,
+        )
     with atomic_path(path) as tmp:
         ok, png = cv2.imencode(".png", canvas, [cv2.IMWRITE_PNG_COMPRESSION, 3])
         if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
@@ -353,11 +426,16 @@ def _scatter_clusters(ax, embedding, clusters, selected, ratio):
     for k, cid in enumerate(ids):
         member = clusters == cid
         chosen = cid in set(np.atleast_1d(selected))
-        ax.scatter(embedding[member, 0], embedding[member, 1] if embedding.shape[1] > 1
-                   else np.zeros(member.sum()), s=14 if chosen else 8, alpha=0.7,
-                   color=CLUSTER_COLORS[k % len(CLUSTER_COLORS)],
-                   edgecolors="black" if chosen else "none", linewidths=0.6,
-                   label=f"C{cid} (n={member.sum()}){' peeled' if chosen else ''}")
+        ax.scatter(
+            embedding[member, 0],
+            embedding[member, 1] if embedding.shape[1] > 1 else np.zeros(member.sum()),
+            s=14 if chosen else 8,
+            alpha=0.7,
+            color=CLUSTER_COLORS[k % len(CLUSTER_COLORS)],
+            edgecolors="black" if chosen else "none",
+            linewidths=0.6,
+            label=f"C{cid} (n={member.sum()}){' peeled' if chosen else ''}",
+        )
     pc1 = f" ({ratio[0]:.1%})" if ratio is not None and len(ratio) else ""
     pc2 = f" ({ratio[1]:.1%})" if ratio is not None and len(ratio) > 1 else ""
     ax.set_xlabel(f"PC1{pc1}")
@@ -372,18 +450,29 @@ def stage_figure(path, diag, tsne=None):
     axes = [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
     if diag.kind == "clusters":
         ids, sizes = np.unique(diag.clusters, return_counts=True)
-        _scatter_clusters(axes[0], diag.embedding, diag.clusters, diag.selected,
-                          diag.explained_variance_ratio)
+        _scatter_clusters(
+            axes[0], diag.embedding, diag.clusters, diag.selected, diag.explained_variance_ratio
+        )
         axes[0].set_title("PCA of the stage's features")
         chosen = np.isin(ids, diag.selected)
-        bars = axes[1].bar([f"C{i}" for i in ids], sizes,
-                           color=[CLUSTER_COLORS[k % 8] for k in range(len(ids))],
-                           edgecolor="black", hatch=None)
+        bars = axes[1].bar(
+            [f"C{i}" for i in ids],
+            sizes,
+            color=[CLUSTER_COLORS[k % 8] for k in range(len(ids))],
+            edgecolor="black",
+            hatch=None,
+        )
         for bar, is_chosen, size in zip(bars, chosen, sizes, strict=True):
             bar.set_hatch("//" if is_chosen else None)
-            axes[1].text(bar.get_x() + bar.get_width() / 2, size, f"{size}"
-                         f"{' → ' + diag.label if is_chosen else ''}", ha="center",
-                         va="bottom", fontsize=8, weight="bold")
+            axes[1].text(
+                bar.get_x() + bar.get_width() / 2,
+                size,
+                f"{size}{' → ' + diag.label if is_chosen else ''}",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                weight="bold",
+            )
         axes[1].set_title("Cluster sizes (hatched: peeled)")
         if tsne is not None:
             _scatter_clusters(axes[2], tsne, diag.clusters, diag.selected, None)
@@ -393,19 +482,34 @@ def stage_figure(path, diag, tsne=None):
     else:
         scores = diag.scores
         axes[0].hist(scores, bins=50, color="steelblue", edgecolor="black", alpha=0.8)
-        axes[0].axvline(diag.threshold, color="red", linestyle="--",
-                        label=f"cut {diag.threshold:.2f}: {int(diag.peeled.sum())} "
-                              f"{diag.label}")
+        axes[0].axvline(
+            diag.threshold,
+            color="red",
+            linestyle="--",
+            label=f"cut {diag.threshold:.2f}: {int(diag.peeled.sum())} {diag.label}",
+        )
         axes[0].set_xlabel("inconsistency score")
         axes[0].set_ylabel("tiles")
         axes[0].legend(fontsize=8)
         axes[0].set_title("Inconsistency score distribution")
         emb, ratio = _pca2(diag.embedding)
         ax = axes[1]
-        ax.scatter(emb[~diag.peeled, 0], emb[~diag.peeled, 1], s=8, alpha=0.5,
-                   color=CLASS_COLORS[GOOD], label="inliers")
-        ax.scatter(emb[diag.peeled, 0], emb[diag.peeled, 1], s=16, alpha=0.9,
-                   color=_color(diag.label), label=diag.label)
+        ax.scatter(
+            emb[~diag.peeled, 0],
+            emb[~diag.peeled, 1],
+            s=8,
+            alpha=0.5,
+            color=CLASS_COLORS[GOOD],
+            label="inliers",
+        )
+        ax.scatter(
+            emb[diag.peeled, 0],
+            emb[diag.peeled, 1],
+            s=16,
+            alpha=0.9,
+            color=_color(diag.label),
+            label=diag.label,
+        )
         ax.set_xlabel(f"PC1 ({ratio[0]:.1%})")
         ax.set_ylabel(f"PC2 ({ratio[1]:.1%})")
         ax.legend(fontsize=8)
@@ -437,13 +541,27 @@ def _tsne(embedding):
     n = len(embedding)
     if n < 5:
         return None
-    return TSNE(n_components=2, perplexity=max(2, min(30, n // 4)), random_state=42,
-                init="pca").fit_transform(embedding[:, : min(3, embedding.shape[1])])
+    return TSNE(
+        n_components=2, perplexity=max(2, min(30, n // 4)), random_state=42, init="pca"
+    ).fit_transform(embedding[:, : min(3, embedding.shape[1])])
 
 
 # -- the report ---------------------------------------------------------------------
-def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, title,
-                 details=(), tsne=False, progress=None, kinds=None, classes=()):
+def write_report(
+    out_dir,
+    tiles,
+    labels,
+    scores,
+    diagnostics,
+    *,
+    grid_size,
+    title,
+    details=(),
+    tsne=False,
+    progress=None,
+    kinds=None,
+    classes=(),
+):
     """Write the whole report into ``out_dir`` (which must exist).
 
     Parameters
@@ -492,16 +610,23 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
     written += [out / "tiles.csv", out / "summary.csv"]
 
     maps = []
-    for index, (name, slug) in enumerate(zip(tiles.array_names, slugs(tiles.array_names),
-                                             strict=True)):
+    for index, (name, slug) in enumerate(
+        zip(tiles.array_names, slugs(tiles.array_names), strict=True)
+    ):
         step(f"defect map {name}")
         member = tiles.positions[:, 0] == index
         path = out / f"map_{slug}.png"
-        defect_map(path, tiles.array_images[index], name, grid_size,
-                   tiles.positions[member, 1:], labels[member],
-                   None if kinds is None else np.asarray(kinds)[member],
-                   lattice=None if tiles.lattices is None else tiles.lattices[index],
-                   classes=classes)
+        defect_map(
+            path,
+            tiles.array_images[index],
+            name,
+            grid_size,
+            tiles.positions[member, 1:],
+            labels[member],
+            None if kinds is None else np.asarray(kinds)[member],
+            lattice=None if tiles.lattices is None else tiles.lattices[index],
+            classes=classes,
+        )
         maps.append((name, path.name))
         written.append(path)
 
@@ -511,19 +636,24 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
         step(f"gallery {cls}")
         members = np.flatnonzero(labels == cls)
         if cls == IRREGULAR:  # the most irregular first
-            members = members[np.argsort(-np.nan_to_num(scores[members], nan=-np.inf),
-                                         kind="stable")]
+            members = members[
+                np.argsort(-np.nan_to_num(scores[members], nan=-np.inf), kind="stable")
+            ]
             shown = members[:GALLERY_MAX]
             more = f", the {GALLERY_MAX} most inconsistent shown"
         else:  # spread over all arrays and rows
-            shown = members[np.linspace(0, len(members) - 1, min(len(members), GALLERY_MAX),
-                                        dtype=int)]
+            shown = members[
+                np.linspace(0, len(members) - 1, min(len(members), GALLERY_MAX), dtype=int)
+            ]
             more = f", {GALLERY_MAX} spread over them shown"
         more = more if len(members) > GALLERY_MAX else ""
         path = out / f"gallery_{slug}.png"
-        tile_mosaic([tiles.images[i] for i in shown],
-                    [_caption(tiles, i) for i in shown], path,
-                    f"{cls}: {len(members)} tiles{more}")
+        tile_mosaic(
+            [tiles.images[i] for i in shown],
+            [_caption(tiles, i) for i in shown],
+            path,
+            f"{cls}: {len(members)} tiles{more}",
+        )
         galleries.append((cls, len(members), path.name))
         written.append(path)
 
@@ -545,15 +675,17 @@ def write_report(out_dir, tiles, labels, scores, diagnostics, *, grid_size, titl
         order = scored[np.argsort(-scores[scored], kind="stable")]
         for kind, chosen in (("most", order[:GALLERY_MAX]), ("least", order[::-1][:GALLERY_MAX])):
             path = out / f"inconsistent_{kind}.png"
-            tile_mosaic([tiles.images[i] for i in chosen],
-                        [f"{_caption(tiles, i)} {scores[i]:.2f}" for i in chosen], path,
-                        f"The {len(chosen)} {kind} inconsistent tiles (score)")
+            tile_mosaic(
+                [tiles.images[i] for i in chosen],
+                [f"{_caption(tiles, i)} {scores[i]:.2f}" for i in chosen],
+                path,
+                f"The {len(chosen)} {kind} inconsistent tiles (score)",
+            )
             extremes.append((kind, path.name))
             written.append(path)
 
     step("index.html")
-    page = _html(title, details, summary, maps, galleries, stage_files, extremes, tiles,
-                 labels)
+    page = _html(title, details, summary, maps, galleries, stage_files, extremes, tiles, labels)
     write_text(out / "index.html", page)
     written.append(out / "index.html")
     return written
@@ -588,14 +720,15 @@ def _truth_table(truth, labels, classes):
     truth, labels = np.asarray(truth).astype(str), np.asarray(labels).astype(str)
     names = [c for c in classes if c in set(truth) | set(labels)]
     table = confusion_matrix(truth, labels, labels=names)
-    lines = [f"<p>Against the ground truth (<code>truth</code> in tiles.csv): accuracy "
-             f"{accuracy_score(truth, labels):.1%}, macro-F1 "
-             f"{f1_score(truth, labels, labels=names, average='macro', zero_division=0):.3f}"
-             "</p>", "<table><tr><th>truth \\ found</th>"
-             + "".join(f"<th>{e(c)}</th>" for c in names) + "</tr>"]
+    lines = [
+        f"<p>Against the ground truth (<code>truth</code> in tiles.csv): accuracy "
+        f"{accuracy_score(truth, labels):.1%}, macro-F1 "
+        f"{f1_score(truth, labels, labels=names, average='macro', zero_division=0):.3f}"
+        "</p>",
+        "<table><tr><th>truth \\ found</th>" + "".join(f"<th>{e(c)}</th>" for c in names) + "</tr>",
+    ]
     for name, row in zip(names, table, strict=True):
-        lines.append(f"<tr><td>{e(name)}</td>" + "".join(f"<td>{v}</td>" for v in row)
-                     + "</tr>")
+        lines.append(f"<tr><td>{e(name)}</td>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>")
     lines.append("</table>")
     return lines
 
@@ -604,17 +737,21 @@ def page_head(title, details, classes, css=""):
     """The page's opening lines: title, warnings (red box), details, class swatches."""
     e = html.escape
     return [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title>", f"<style>{_CSS}{css}</style></head><body>",
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        f"<style>{_CSS}{css}</style></head><body>",
         f"<h1>{e(title)}</h1>",
-        *[f'<p class="warning"><b>Warning</b>: {e(v)}</p>' for k, v in details
-          if k == "warning"],
+        *[f'<p class="warning"><b>Warning</b>: {e(v)}</p>' for k, v in details if k == "warning"],
         '<p class="meta">'
         + "<br>".join(f"<b>{e(k)}</b>: {e(v)}" for k, v in details if k != "warning")
         + f"<br><b>written</b>: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
         f"sklearn-pillars {e(__version__)}</p>",
-        "<p>" + " ".join(f'<span class="swatch" style="background:{_color(c)}"></span>'
-                         f"{e(c)}" for c in classes) + "</p>",
+        "<p>"
+        + " ".join(
+            f'<span class="swatch" style="background:{_color(c)}"></span>{e(c)}' for c in classes
+        )
+        + "</p>",
     ]
 
 
@@ -624,9 +761,11 @@ def extremes_html(extremes):
         return []
     lines = ["<h2>Inconsistency</h2>"]
     for kind, file in extremes:
-        lines.append(f'<figure><img src="{html.escape(file)}" alt="{kind} inconsistent tiles">'
-                     f"<figcaption>The {kind} inconsistent tiles of the last layer"
-                     "</figcaption></figure>")
+        lines.append(
+            f'<figure><img src="{html.escape(file)}" alt="{kind} inconsistent tiles">'
+            f"<figcaption>The {kind} inconsistent tiles of the last layer"
+            "</figcaption></figure>"
+        )
     return lines
 
 
@@ -635,38 +774,50 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
     classes = [c for c in summary[0] if c.startswith("n_")] if summary else []
     classes = [c[2:] for c in classes]
     lines = page_head(title, details, classes) + [
-        "<h2>Summary</h2>", "<table><tr><th>array</th><th>tiles</th>"
-        + "".join(f"<th>{e(c)}</th>" for c in classes) + "<th>yield</th></tr>",
+        "<h2>Summary</h2>",
+        "<table><tr><th>array</th><th>tiles</th>"
+        + "".join(f"<th>{e(c)}</th>" for c in classes)
+        + "<th>yield</th></tr>",
     ]
     for row in summary:
         cells = "".join(f"<td>{row[f'n_{c}']}</td>" for c in classes)
-        lines.append(f"<tr><td>{e(row['array'])}</td><td>{row['tiles']}</td>{cells}"
-                     f"<td>{float(row['yield']):.1%}</td></tr>")
+        lines.append(
+            f"<tr><td>{e(row['array'])}</td><td>{row['tiles']}</td>{cells}"
+            f"<td>{float(row['yield']):.1%}</td></tr>"
+        )
     lines.append("</table>")
     if tiles.y is not None:
         lines += _truth_table(tiles.y, labels, classes)
-    lines.append('<p>Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
-                 '<a href="summary.csv">summary.csv</a></p>')
+    lines.append(
+        '<p>Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
+        '<a href="summary.csv">summary.csv</a></p>'
+    )
     lines.append("<h2>Defect maps</h2>")
     for name, file in maps:
-        lines.append(f'<figure><img src="{e(file)}" alt="defect map of {e(name)}">'
-                     f"<figcaption>{e(name)}: non-Good sites outlined in their class colour"
-                     " (Stitching: dashed for image seams, solid for write-field lines, "
-                     "when the model tells them apart)</figcaption></figure>")
+        lines.append(
+            f'<figure><img src="{e(file)}" alt="defect map of {e(name)}">'
+            f"<figcaption>{e(name)}: non-Good sites outlined in their class colour"
+            " (Stitching: dashed for image seams, solid for write-field lines, "
+            "when the model tells them apart)</figcaption></figure>"
+        )
     lines.append("<h2>Tiles by class</h2>")
     for cls, n, file in galleries:
-        lines.append(f'<figure><img src="{e(file)}" alt="{e(cls)} tiles">'
-                     f"<figcaption>{e(cls)}: {n} tiles (captions: row,col"
-                     f"{'; array:row,col' if len(tiles.array_names) > 1 else ''})"
-                     "</figcaption></figure>")
+        lines.append(
+            f'<figure><img src="{e(file)}" alt="{e(cls)} tiles">'
+            f"<figcaption>{e(cls)}: {n} tiles (captions: row,col"
+            f"{'; array:row,col' if len(tiles.array_names) > 1 else ''})"
+            "</figcaption></figure>"
+        )
     lines.append("<h2>Layers</h2>")
     for diag, file in stage_files:
         if file is None:
             lines.append(f"<p>Stage <b>{e(diag.name)}</b>: {e(diag.skipped or 'no tiles')}</p>")
             continue
-        what = (f"{int(diag.peeled.sum())} of {len(diag.rows)} tiles peeled as {diag.label}")
-        lines.append(f'<figure><img src="{e(file)}" alt="stage {e(diag.name)}">'
-                     f"<figcaption>Stage <b>{e(diag.name)}</b>: {e(what)}</figcaption></figure>")
+        what = f"{int(diag.peeled.sum())} of {len(diag.rows)} tiles peeled as {diag.label}"
+        lines.append(
+            f'<figure><img src="{e(file)}" alt="stage {e(diag.name)}">'
+            f"<figcaption>Stage <b>{e(diag.name)}</b>: {e(what)}</figcaption></figure>"
+        )
     lines += extremes_html(extremes)
     lines.append("</body></html>")
     return "\n".join(lines) + "\n"

@@ -23,8 +23,18 @@ from ._files import write_text
 from .constants import GOOD, class_order
 from .report import GALLERY_MAX, defect_map, extremes_html, page_head, slugs, tile_mosaic
 
-TILE_FIELDS = ["array", "row", "col", "label", "stitch_kind", "inconsistency", "x0", "y0",
-               "x1", "y1"]
+TILE_FIELDS = [
+    "array",
+    "row",
+    "col",
+    "label",
+    "stitch_kind",
+    "inconsistency",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+]
 INLINE_MAPS = 6  # the worst arrays' maps shown on the page; all are linked from the table
 
 
@@ -68,8 +78,7 @@ class StreamingReport:
         self._tiles_file = (self.folder / "tiles.csv").open("w", newline="", encoding="utf-8")
         self._tiles = csv.DictWriter(self._tiles_file, fieldnames=TILE_FIELDS)
         self._tiles.writeheader()
-        self._summary_file = (self.folder / "summary.csv").open("w", newline="",
-                                                                encoding="utf-8")
+        self._summary_file = (self.folder / "summary.csv").open("w", newline="", encoding="utf-8")
         self._summary = csv.DictWriter(self._summary_file, fieldnames=self._summary_fields())
         self._summary.writeheader()
         self._arrays = []  # (name, counts, n, map file)
@@ -110,17 +119,30 @@ class StreamingReport:
         labels = np.asarray(result.labels).astype(str)
         unknown = sorted(set(labels.tolist()) - set(self.classes))
         if unknown:
-            raise ValueError(f"{result.name}: tiles of class(es) {unknown} that the report "
-                             f"was not opened for (classes={self.classes}); pass the model's "
-                             "classes_")
+            raise ValueError(
+                f"{result.name}: tiles of class(es) {unknown} that the report "
+                f"was not opened for (classes={self.classes}); pass the model's "
+                "classes_"
+            )
         scores = np.asarray(result.scores, dtype=float)
         kinds = np.asarray(result.kinds).astype(str)
         for (r, c), label, score, kind, (x0, y0, x1, y1) in zip(
-                result.positions, labels, scores, kinds, result.boxes, strict=True):
-            self._tiles.writerow({
-                "array": result.name, "row": int(r), "col": int(c), "label": label,
-                "stitch_kind": kind, "inconsistency": "" if np.isnan(score) else f"{score:.6g}",
-                "x0": int(x0), "y0": int(y0), "x1": int(x1), "y1": int(y1)})
+            result.positions, labels, scores, kinds, result.boxes, strict=True
+        ):
+            self._tiles.writerow(
+                {
+                    "array": result.name,
+                    "row": int(r),
+                    "col": int(c),
+                    "label": label,
+                    "stitch_kind": kind,
+                    "inconsistency": "" if np.isnan(score) else f"{score:.6g}",
+                    "x0": int(x0),
+                    "y0": int(y0),
+                    "x1": int(x1),
+                    "y1": int(y1),
+                }
+            )
         counts = Counter(labels.tolist())
         n = len(labels)
         self._summary.writerow(self._summary_row(result.name, counts, n))
@@ -132,9 +154,17 @@ class StreamingReport:
         if getattr(result, "map_png", None):  # drawn where it was classified
             (self.folder / map_file).write_bytes(result.map_png)
         else:
-            defect_map(self.folder / map_file, result.image, result.name, self.grid_size,
-                       result.positions, labels, kinds, lattice=getattr(result, "lattice", None),
-                       classes=self.classes)
+            defect_map(
+                self.folder / map_file,
+                result.image,
+                result.name,
+                self.grid_size,
+                result.positions,
+                labels,
+                kinds,
+                lattice=getattr(result, "lattice", None),
+                classes=self.classes,
+            )
         self._arrays.append((result.name, counts, n, map_file))
         self._sample(result, labels, scores)
 
@@ -193,8 +223,12 @@ class StreamingReport:
             n = self._seen[cls]
             more = f", {len(reservoir)} sampled at random shown" if n > len(reservoir) else ""
             file = f"gallery_{slug}.png"
-            tile_mosaic([t for t, _ in reservoir], [c for _, c in reservoir],
-                        self.folder / file, f"{cls}: {n} tiles{more}")
+            tile_mosaic(
+                [t for t, _ in reservoir],
+                [c for _, c in reservoir],
+                self.folder / file,
+                f"{cls}: {n} tiles{more}",
+            )
             galleries.append((cls, n, file))
         extremes = []
         for kind, heap in (("most", self._most), ("least", self._least)):
@@ -202,9 +236,12 @@ class StreamingReport:
                 continue
             chosen = sorted(heap, reverse=True)
             file = f"inconsistent_{kind}.png"
-            tile_mosaic([e[3] for e in chosen],
-                        [f"{e[4]} {e[2]:.2f}" for e in chosen], self.folder / file,
-                        f"The {len(chosen)} {kind} inconsistent tiles (score)")
+            tile_mosaic(
+                [e[3] for e in chosen],
+                [f"{e[4]} {e[2]:.2f}" for e in chosen],
+                self.folder / file,
+                f"The {len(chosen)} {kind} inconsistent tiles (score)",
+            )
             extremes.append((kind, file))
         write_text(self.folder / "index.html", self._html(galleries, extremes, total))
         return sorted(self.folder.iterdir())
@@ -213,14 +250,18 @@ class StreamingReport:
         e = html.escape
         good = self._totals.get(GOOD, 0)
         worst = sorted(self._arrays, key=lambda a: (a[1].get(GOOD, 0) / max(a[2], 1), a[0]))
-        lines = page_head(self.title, self.details, self.classes,
-                          css="th{cursor:pointer} th:hover{background:#e8e8e8}") + [
+        lines = page_head(
+            self.title,
+            self.details,
+            self.classes,
+            css="th{cursor:pointer} th:hover{background:#e8e8e8}",
+        ) + [
             "<h2>Summary</h2>",
             f"<p>{len(self._arrays)} arrays, {total} tiles, yield "
             f"{good / max(total, 1):.1%}: "
             + ", ".join(f"{c} {self._totals.get(c, 0)}" for c in self.classes)
             + '. Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
-              '<a href="summary.csv">summary.csv</a></p>',
+            '<a href="summary.csv">summary.csv</a></p>',
             "<p>Worst yield first; click a column to sort.</p>",
             '<table id="arrays"><tr><th>array</th><th>tiles</th>'
             + "".join(f"<th>{e(c)}</th>" for c in self.classes)
@@ -228,21 +269,27 @@ class StreamingReport:
         ]
         for name, counts, n, file in worst:
             cells = "".join(f"<td>{counts.get(c, 0)}</td>" for c in self.classes)
-            lines.append(f"<tr><td>{e(name)}</td><td>{n}</td>{cells}"
-                         f"<td>{counts.get(GOOD, 0) / max(n, 1):.1%}</td>"
-                         f'<td><a href="{e(file)}">map</a></td></tr>')
+            lines.append(
+                f"<tr><td>{e(name)}</td><td>{n}</td>{cells}"
+                f"<td>{counts.get(GOOD, 0) / max(n, 1):.1%}</td>"
+                f'<td><a href="{e(file)}">map</a></td></tr>'
+            )
         lines.append("</table>")
         lines.append(f"<h2>Defect maps of the {min(INLINE_MAPS, len(worst))} worst arrays</h2>")
         for name, _, _, file in worst[:INLINE_MAPS]:
-            lines.append(f'<figure><img src="{e(file)}" alt="defect map of {e(name)}">'
-                         f"<figcaption>{e(name)}: non-Good sites outlined in their class "
-                         "colour (Stitching: dashed for image seams, solid for write-field "
-                         "lines)</figcaption></figure>")
+            lines.append(
+                f'<figure><img src="{e(file)}" alt="defect map of {e(name)}">'
+                f"<figcaption>{e(name)}: non-Good sites outlined in their class "
+                "colour (Stitching: dashed for image seams, solid for write-field "
+                "lines)</figcaption></figure>"
+            )
         lines.append("<h2>Tiles by class</h2>")
         for cls, n, file in galleries:
-            lines.append(f'<figure><img src="{e(file)}" alt="{e(cls)} tiles">'
-                         f"<figcaption>{e(cls)}: {n} tiles (captions: array:row,col)"
-                         "</figcaption></figure>")
+            lines.append(
+                f'<figure><img src="{e(file)}" alt="{e(cls)} tiles">'
+                f"<figcaption>{e(cls)}: {n} tiles (captions: array:row,col)"
+                "</figcaption></figure>"
+            )
         lines += extremes_html(extremes)
         lines.append(_SORT_SCRIPT)
         lines.append("</body></html>")

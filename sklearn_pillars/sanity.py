@@ -153,15 +153,20 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
             centres_x, centres_y = (cols + phase_x) * pitch_x, (rows + phase_y) * pitch_y
         else:  # the refined centres, or random phases of the cell around them
             phase = np.column_stack(np.broadcast_arrays(phase_x, phase_y)) - 0.5
-            centres_x, centres_y = (lattice.centers.reshape(-1, 2)[sites]
-                                    + phase @ lattice.vectors).T
+            centres_x, centres_y = (
+                lattice.centers.reshape(-1, 2)[sites] + phase @ lattice.vectors
+            ).T
         crops = _crops(grey, centres_y, centres_x, side, samples)
         if len(scores) == 0:
             pillar = _feature_size(crops) * side / samples
         scores.append(_likeness(ndimage.gaussian_filter(crops, (0, sigma, sigma))))
-    return ArrayProfile(contrast=float(high - low), level=float(level),
-                        pitch=float((pitch_x + pitch_y) / 2), pillar_size=pillar,
-                        lattice_score=scores[0] - scores[1])
+    return ArrayProfile(
+        contrast=float(high - low),
+        level=float(level),
+        pitch=float((pitch_x + pitch_y) / 2),
+        pillar_size=pillar,
+        lattice_score=scores[0] - scores[1],
+    )
 
 
 def check_pillar_array(grey, grid_size, *, name="image", on_fail="raise", lattice=None):
@@ -201,20 +206,28 @@ def check_pillar_array(grey, grid_size, *, name="image", on_fail="raise", lattic
     rows, cols = (grid_size, grid_size) if lattice is None else lattice.shape
     problem = None
     if profile.contrast < MIN_CONTRAST:
-        problem = (f"is blank: its grey levels span only {profile.contrast:.0f} "
-                   f"(1st to 99th percentile, at least {MIN_CONTRAST:.0f} needed)")
+        problem = (
+            f"is blank: its grey levels span only {profile.contrast:.0f} "
+            f"(1st to 99th percentile, at least {MIN_CONTRAST:.0f} needed)"
+        )
     elif profile.lattice_score < MIN_LATTICE_SCORE:
-        problem = (f"shows no lattice of {rows} x {cols} pillars (lattice score "
-                   f"{profile.lattice_score:.2f}, at least {MIN_LATTICE_SCORE} expected: the "
-                   f"sites do not look alike); check the grid size, or that this is a pillar "
-                   f"array image")
+        problem = (
+            f"shows no lattice of {rows} x {cols} pillars (lattice score "
+            f"{profile.lattice_score:.2f}, at least {MIN_LATTICE_SCORE} expected: the "
+            f"sites do not look alike); check the grid size, or that this is a pillar "
+            f"array image"
+        )
     if problem is None:
         return profile
     if on_fail == "raise":
-        raise NotAnArrayError(f"{name} {problem} (--force-input, or input_check='warn', "
-                              "classifies it anyway)")
-    warnings.warn(f"{name} {problem}; classifying it anyway: the result is likely meaningless",
-                  UserWarning, stacklevel=2)
+        raise NotAnArrayError(
+            f"{name} {problem} (--force-input, or input_check='warn', classifies it anyway)"
+        )
+    warnings.warn(
+        f"{name} {problem}; classifying it anyway: the result is likely meaningless",
+        UserWarning,
+        stacklevel=2,
+    )
     return profile
 
 
@@ -251,5 +264,6 @@ def drift_warnings(profiles, reference, names):
                 messages.append(
                     f"{name}: its {key.replace('_', ' ')} {value:.1f} is far outside the "
                     f"{min(seen):.1f}-{max(seen):.1f} of the arrays the model was fitted on; "
-                    f"its results may not be trustworthy (refit on similar arrays)")
+                    f"its results may not be trustworthy (refit on similar arrays)"
+                )
     return messages

@@ -111,8 +111,9 @@ _RULES = {"smallest": lambda: smallest_cluster, "separated": SeparatedClusters}
 
 def _prepare(features_out):
     """The notebook replaces NaN and infinities by 0 before scaling."""
-    return np.nan_to_num(np.asarray(features_out, dtype=np.float64), nan=0.0, posinf=0.0,
-                         neginf=0.0)
+    return np.nan_to_num(
+        np.asarray(features_out, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0
+    )
 
 
 def _kinds(features, features_out):
@@ -249,8 +250,16 @@ class PeelStage(_Stage):
         Why the stage peeled nothing without clustering (too few tiles).
     """
 
-    def __init__(self, features, clusterer=None, *, rule="smallest", label=MISSING,
-                 n_components=5, scale=True):
+    def __init__(
+        self,
+        features,
+        clusterer=None,
+        *,
+        rule="smallest",
+        label=MISSING,
+        n_components=5,
+        scale=True,
+    ):
         self.features = features
         self.clusterer = clusterer
         self.rule = rule
@@ -293,16 +302,23 @@ class PeelStage(_Stage):
     def _fit(self, n, featurize):
         """Fit on n tiles; ``featurize(features_)`` fits the features and returns them."""
         self._validate_params()
-        clusterer = (KMeans(n_clusters=3, random_state=42, n_init=10)
-                     if self.clusterer is None else clone(self.clusterer))
+        clusterer = (
+            KMeans(n_clusters=3, random_state=42, n_init=10)
+            if self.clusterer is None
+            else clone(self.clusterer)
+        )
         if not (hasattr(clusterer, "fit_predict") and hasattr(clusterer, "predict")):
-            raise TypeError(f"the clusterer of a PeelStage needs fit_predict and predict (to "
-                            f"assign new tiles); {type(clusterer).__name__} lacks one")
+            raise TypeError(
+                f"the clusterer of a PeelStage needs fit_predict and predict (to "
+                f"assign new tiles); {type(clusterer).__name__} lacks one"
+            )
         self.skipped_ = None
         self.features_ = clone(self.features)
         if n < max(2, _n_clusters(clusterer)):
-            self.skipped_ = (f"{n} tile(s) left, fewer than the {_n_clusters(clusterer)} "
-                             "clusters asked for: no tile peeled")
+            self.skipped_ = (
+                f"{n} tile(s) left, fewer than the {_n_clusters(clusterer)} "
+                "clusters asked for: no tile peeled"
+            )
             self._set_empty(n)
             if n:
                 featurize(self.features_)
@@ -312,12 +328,13 @@ class PeelStage(_Stage):
         Z = self._embed_fit(_prepare(F))
         self.clusterer_ = clusterer
         self.cluster_labels_ = np.asarray(clusterer.fit_predict(Z))
-        self.cluster_ids_, self.cluster_sizes_ = np.unique(self.cluster_labels_,
-                                                           return_counts=True)
+        self.cluster_ids_, self.cluster_sizes_ = np.unique(self.cluster_labels_, return_counts=True)
         chosen = np.atleast_1d(np.asarray(self._rule()(self.cluster_labels_, Z)))
         if chosen.dtype == bool or not np.isin(chosen, self.cluster_ids_).all():
-            raise ValueError(f"rule returned {chosen.tolist()}: it must return cluster labels "
-                             f"among those found, {self.cluster_ids_.tolist()}")
+            raise ValueError(
+                f"rule returned {chosen.tolist()}: it must return cluster labels "
+                f"among those found, {self.cluster_ids_.tolist()}"
+            )
         self.selected_clusters_ = chosen.astype(self.cluster_labels_.dtype)
         self.embedding_ = Z
         self.peeled_ = np.isin(self.cluster_labels_, self.selected_clusters_)
@@ -384,19 +401,33 @@ class PeelStage(_Stage):
     def _assign(self, n, featurize):
         """What the stage makes of n new tiles (no embedding, no peel if it was skipped)."""
         if self.clusterer_ is None or n == 0:
-            return Bunch(embedding=None, clusters=None, scores=None, kinds=None,
-                         peeled=np.zeros(n, dtype=bool))
+            return Bunch(
+                embedding=None,
+                clusters=None,
+                scores=None,
+                kinds=None,
+                peeled=np.zeros(n, dtype=bool),
+            )
         F = featurize(self.features_)
         Z = self._embed(F)
         clusters = self.clusterer_.predict(Z)
-        return Bunch(embedding=Z, clusters=clusters, scores=None, kinds=_kinds(self.features_, F),
-                     peeled=np.isin(clusters, self.selected_clusters_))
+        return Bunch(
+            embedding=Z,
+            clusters=clusters,
+            scores=None,
+            kinds=_kinds(self.features_, F),
+            peeled=np.isin(clusters, self.selected_clusters_),
+        )
 
     def _training_outcome(self):
         fitted = self.clusterer_ is not None
-        return Bunch(embedding=self.embedding_ if fitted else None,
-                     clusters=self.cluster_labels_ if fitted else None, scores=None,
-                     kinds=self.kinds_, peeled=self.peeled_)
+        return Bunch(
+            embedding=self.embedding_ if fitted else None,
+            clusters=self.cluster_labels_ if fitted else None,
+            scores=None,
+            kinds=self.kinds_,
+            peeled=self.peeled_,
+        )
 
     def _outcome(self, n, featurize, fit):
         """Fit on (``fit=True``) or route n tiles; what the stage saw and decided."""
@@ -444,8 +475,9 @@ class OutlierStage(_Stage):
         Why the stage scored nothing (fewer than 2 tiles).
     """
 
-    def __init__(self, features, detector=None, *, label=IRREGULAR, inlier_label=GOOD,
-                 threshold=None):
+    def __init__(
+        self, features, detector=None, *, label=IRREGULAR, inlier_label=GOOD, threshold=None
+    ):
         self.features = features
         self.detector = detector
         self.label = label
@@ -481,8 +513,11 @@ class OutlierStage(_Stage):
     def _fit(self, n, featurize):
         """Fit on n tiles; ``featurize(features_)`` fits the features and returns them."""
         self._validate_params()
-        detector = (LocalOutlierFactor(n_neighbors=20, contamination="auto")
-                    if self.detector is None else clone(self.detector))
+        detector = (
+            LocalOutlierFactor(n_neighbors=20, contamination="auto")
+            if self.detector is None
+            else clone(self.detector)
+        )
         if "novelty" in detector.get_params():
             detector.set_params(novelty=True)
         self.features_ = clone(self.features)
@@ -505,8 +540,9 @@ class OutlierStage(_Stage):
             cap = n - 1 if n <= 40 else n // 2
             detector.set_params(n_neighbors=min(detector.get_params()["n_neighbors"], cap))
         self.detector_ = detector.fit(Z)
-        self.threshold_ = (-float(detector.offset_) if self.threshold is None
-                           else float(self.threshold))
+        self.threshold_ = (
+            -float(detector.offset_) if self.threshold is None else float(self.threshold)
+        )
         if hasattr(detector, "negative_outlier_factor_"):
             self.inconsistency_ = -detector.negative_outlier_factor_
         else:
@@ -584,13 +620,19 @@ class OutlierStage(_Stage):
         return Z, -self.detector_.score_samples(Z)
 
     def _training_outcome(self):
-        return Bunch(embedding=self.embedding_ if self.detector_ is not None else None,
-                     clusters=None, scores=self.inconsistency_, kinds=None, peeled=self.peeled_)
+        return Bunch(
+            embedding=self.embedding_ if self.detector_ is not None else None,
+            clusters=None,
+            scores=self.inconsistency_,
+            kinds=None,
+            peeled=self.peeled_,
+        )
 
     def _outcome(self, n, featurize, fit):
         """Fit on (``fit=True``) or score n tiles; what the stage saw and decided."""
         if fit:
             return self._fit(n, featurize)._training_outcome()
         Z, scores = self._score(n, featurize)
-        return Bunch(embedding=Z, clusters=None, scores=scores, kinds=None,
-                     peeled=scores > self.threshold_)
+        return Bunch(
+            embedding=Z, clusters=None, scores=scores, kinds=None, peeled=scores > self.threshold_
+        )

@@ -68,9 +68,17 @@ class ArrayResult:
     lattice: object = None
 
 
-def classify_array(path, model, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
-                   *, name=None, max_memory=None,
-                   input_check="raise", draw_map=False):
+def classify_array(
+    path,
+    model,
+    grid_size=DEFAULT_GRID_SIZE,
+    tile_half=DEFAULT_TILE_HALF,
+    *,
+    name=None,
+    max_memory=None,
+    input_check="raise",
+    draw_map=False,
+):
     """Read one array image and classify its tiles with a fitted model.
 
     An array whose tiles would take more than
@@ -110,26 +118,39 @@ def classify_array(path, model, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_T
         if grid_size == "auto":
             result = _classify_found(path, model, tile_half, name, max_memory, input_check)
         elif band_rows(grid_size, tile_half) is None:
-            tiles = read_arrays([path], grid_size, tile_half, max_memory=max_memory,
-                                input_check=input_check)
+            tiles = read_arrays(
+                [path], grid_size, tile_half, max_memory=max_memory, input_check=input_check
+            )
             labels, scores, kinds = model._route(tiles.X)
             result = ArrayResult(
                 name=tiles.array_names[0] if name is None else name,
-                path=Path(os.fspath(path)), labels=labels, scores=scores, kinds=kinds,
-                positions=tiles.positions[:, 1:].copy(), boxes=tiles.boxes,
+                path=Path(os.fspath(path)),
+                labels=labels,
+                scores=scores,
+                kinds=kinds,
+                positions=tiles.positions[:, 1:].copy(),
+                boxes=tiles.boxes,
                 image=tiles.array_images[0],
-                profile=tiles.array_profiles[0] if tiles.array_profiles else None)
+                profile=tiles.array_profiles[0] if tiles.array_profiles else None,
+            )
         else:
-            result = _classify_in_bands(path, model, grid_size, tile_half, name, max_memory,
-                                        input_check)
+            result = _classify_in_bands(
+                path, model, grid_size, tile_half, name, max_memory, input_check
+            )
     result.notes = [str(w.message) for w in caught]
     if draw_map:
         from .report import defect_map_png
 
-        result.map_png = defect_map_png(result.image, result.name, grid_size, result.positions,
-                                        np.asarray(result.labels).astype(str),
-                                        np.asarray(result.kinds).astype(str),
-                                        lattice=result.lattice, classes=model.classes_)
+        result.map_png = defect_map_png(
+            result.image,
+            result.name,
+            grid_size,
+            result.positions,
+            np.asarray(result.labels).astype(str),
+            np.asarray(result.kinds).astype(str),
+            lattice=result.lattice,
+            classes=model.classes_,
+        )
     return result
 
 
@@ -144,22 +165,43 @@ def _classify_in_bands(path, model, grid_size, tile_half, name, max_memory, inpu
 
     path = Path(os.fspath(path))
     header, size = check_image_file(path, max_memory=max_memory)
-    check_memory(estimate_memory([header] if header else [], grid_size, tile_half,
-                                 file_bytes=size, classify=False, banded=True), max_memory,
-                 what=f"reading {display_name(path)} in bands of {grid_size}-site rows")
+    check_memory(
+        estimate_memory(
+            [header] if header else [],
+            grid_size,
+            tile_half,
+            file_bytes=size,
+            classify=False,
+            banded=True,
+        ),
+        max_memory,
+        what=f"reading {display_name(path)} in bands of {grid_size}-site rows",
+    )
     grey = read_image(path, max_memory=max_memory)
     _check_grid(path, *grey.shape, grid_size, tile_half)
     profiles = profile_arrays([grey], [display_name(path)], grid_size, input_check)
     name = _array_names([path])[0] if name is None else name
-    bands = predict_in_bands(model, grey, grid_size, tile_half,
-                             chunk_rows=band_rows(grid_size, tile_half), name=name,
-                             input_check="skip")  # checked just above
+    bands = predict_in_bands(
+        model,
+        grey,
+        grid_size,
+        tile_half,
+        chunk_rows=band_rows(grid_size, tile_half),
+        name=name,
+        input_check="skip",
+    )  # checked just above
     rows, cols = np.divmod(np.arange(grid_size * grid_size), grid_size)
-    return ArrayResult(name=name, path=path, labels=bands.labels.ravel(),
-                       scores=bands.scores.ravel(), kinds=bands.kinds.ravel(),
-                       positions=np.stack([rows + 1, cols + 1], axis=1),
-                       boxes=tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half),
-                       image=grey, profile=profiles[0] if profiles else None)
+    return ArrayResult(
+        name=name,
+        path=path,
+        labels=bands.labels.ravel(),
+        scores=bands.scores.ravel(),
+        kinds=bands.kinds.ravel(),
+        positions=np.stack([rows + 1, cols + 1], axis=1),
+        boxes=tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half),
+        image=grey,
+        profile=profiles[0] if profiles else None,
+    )
 
 
 def _classify_found(path, model, tile_half, name, max_memory, input_check):
@@ -173,9 +215,13 @@ def _classify_found(path, model, tile_half, name, max_memory, input_check):
 
     path = Path(os.fspath(path))
     header, size = check_image_file(path, max_memory=max_memory)
-    check_memory(estimate_memory([header] if header else [], 0, tile_half, file_bytes=size,
-                                 classify=False, lattice=True), max_memory,
-                 what=f"reading {display_name(path)} and finding its lattice")
+    check_memory(
+        estimate_memory(
+            [header] if header else [], 0, tile_half, file_bytes=size, classify=False, lattice=True
+        ),
+        max_memory,
+        what=f"reading {display_name(path)} and finding its lattice",
+    )
     grey = read_image(path, max_memory=max_memory)
     grey, lattice = place_lattice(grey, "auto", name=display_name(path))
     try:
@@ -190,15 +236,30 @@ def _classify_found(path, model, tile_half, name, max_memory, input_check):
         tiles = build_tileset([grey], [name], None, tile_half, lattices=[lattice])
         labels, scores, kinds = model._route(tiles.X)
     else:
-        bands = predict_in_bands(model, grey, tile_half=tile_half, chunk_rows=chunk_rows,
-                                 lattice=lattice, derotate=False, name=name,
-                                 input_check="skip")  # checked just above
-        labels, scores, kinds = (bands.labels.ravel(), bands.scores.ravel(),
-                                 bands.kinds.ravel())
+        bands = predict_in_bands(
+            model,
+            grey,
+            tile_half=tile_half,
+            chunk_rows=chunk_rows,
+            lattice=lattice,
+            derotate=False,
+            name=name,
+            input_check="skip",
+        )  # checked just above
+        labels, scores, kinds = (bands.labels.ravel(), bands.scores.ravel(), bands.kinds.ravel())
     rows, cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
-    return ArrayResult(name=name, path=path, labels=labels, scores=scores, kinds=kinds,
-                       positions=np.stack([rows + 1, cols + 1], axis=1), boxes=boxes,
-                       image=grey, profile=profiles[0] if profiles else None, lattice=lattice)
+    return ArrayResult(
+        name=name,
+        path=path,
+        labels=labels,
+        scores=scores,
+        kinds=kinds,
+        positions=np.stack([rows + 1, cols + 1], axis=1),
+        boxes=boxes,
+        image=grey,
+        profile=profiles[0] if profiles else None,
+        lattice=lattice,
+    )
 
 
 def _check_tiles_fit_model(model, tile_half):
@@ -208,8 +269,10 @@ def _check_tiles_fit_model(model, tile_half):
     width = getattr(model, "n_features_in_", None)
     if width is not None and width != (2 * tile_half) ** 2 + N_META:
         side = tile_size_from_width(width)
-        raise ValueError(f"tile_half={tile_half} cuts tiles of {2 * tile_half} px, but the "
-                         f"model classifies tiles of {side} px (tile_half={side // 2})")
+        raise ValueError(
+            f"tile_half={tile_half} cuts tiles of {2 * tile_half} px, but the "
+            f"model classifies tiles of {side} px (tile_half={side // 2})"
+        )
 
 
 def _single_threaded(function, *args):
@@ -320,13 +383,30 @@ def start_workers(n_jobs):
 
 
 def _classify(model, path, grid_size, tile_half, name, max_memory, input_check, draw_map):
-    return classify_array(path, model, grid_size, tile_half, name=name, max_memory=max_memory,
-                          input_check=input_check, draw_map=draw_map)
+    return classify_array(
+        path,
+        model,
+        grid_size,
+        tile_half,
+        name=name,
+        max_memory=max_memory,
+        input_check=input_check,
+        draw_map=draw_map,
+    )
 
 
-def iter_inspect(paths, model, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
-                 *, n_jobs=None, client=None,
-                 max_memory=None, input_check="raise", draw_maps=False):
+def iter_inspect(
+    paths,
+    model,
+    grid_size=DEFAULT_GRID_SIZE,
+    tile_half=DEFAULT_TILE_HALF,
+    *,
+    n_jobs=None,
+    client=None,
+    max_memory=None,
+    input_check="raise",
+    draw_maps=False,
+):
     """Classify array images one at a time with a fitted model; yield each array's result.
 
     Peak memory is that of one array per worker, however many arrays there are.
@@ -372,12 +452,15 @@ def iter_inspect(paths, model, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TI
     _check_tiles_fit_model(model, tile_half)
     grid_size = check_grid_size(grid_size)
     if client is not None and n_jobs not in (None, 1):
-        raise ValueError("give n_jobs or a Dask client, not both: the cluster's workers "
-                         "are the parallelism")
+        raise ValueError(
+            "give n_jobs or a Dask client, not both: the cluster's workers are the parallelism"
+        )
     paths = unique_paths(paths)
     names = _array_names(paths)
-    calls = [(path.absolute(), grid_size, tile_half, name, max_memory, input_check, draw_maps)
-             for path, name in zip(paths, names, strict=True)]  # workers may have another cwd
+    calls = [
+        (path.absolute(), grid_size, tile_half, name, max_memory, input_check, draw_maps)
+        for path, name in zip(paths, names, strict=True)
+    ]  # workers may have another cwd
     results = _in_order(_classify, model, calls, n_jobs=n_jobs, client=client)
     try:
         for path, result in zip(paths, results, strict=True):
@@ -412,8 +495,10 @@ def describe_model(model, path=None, info=None):
     from ._files import display_name
 
     if path is not None:
-        return (f"saved model {display_name(path)} (sklearn-pillars {info['version']}, "
-                f"preset {info['preset'] or 'custom stages'!r})")
+        return (
+            f"saved model {display_name(path)} (sklearn-pillars {info['version']}, "
+            f"preset {info['preset'] or 'custom stages'!r})"
+        )
     return f"fitted model (preset {getattr(model, 'preset_', None) or 'custom stages'!r})"
 
 
@@ -422,19 +507,38 @@ def report_details(paths, model_text, grid_size, tile_half):
     from ._files import display_name
 
     names = [display_name(p) for p in paths]
-    source = ", ".join(names) if len(names) <= 10 else (
-        f"{len(names)} arrays: {', '.join(names[:3])}, ..., {names[-1]}")
-    grid = ("found in each image (find_lattice)" if grid_size == "auto"
-            else f"{grid_size} x {grid_size} sites")
-    return [("arrays", source), ("model", model_text),
-            ("grid", f"{grid}, tiles of up to {2 * tile_half} px")]
+    source = (
+        ", ".join(names)
+        if len(names) <= 10
+        else (f"{len(names)} arrays: {', '.join(names[:3])}, ..., {names[-1]}")
+    )
+    grid = (
+        "found in each image (find_lattice)"
+        if grid_size == "auto"
+        else f"{grid_size} x {grid_size} sites"
+    )
+    return [
+        ("arrays", source),
+        ("model", model_text),
+        ("grid", f"{grid}, tiles of up to {2 * tile_half} px"),
+    ]
 
 
 MAX_SHOWN_WARNINGS = 30  # warnings listed on a report page; the rest are counted
 
 
-def write_streamed_report(folder, results, *, grid_size, details, profiles=(), notes=(),
-                          progress=None, title="Pillar array inspection", classes=()):
+def write_streamed_report(
+    folder,
+    results,
+    *,
+    grid_size,
+    details,
+    profiles=(),
+    notes=(),
+    progress=None,
+    title="Pillar array inspection",
+    classes=(),
+):
     """Write the report of ``results`` (an iterable of :class:`ArrayResult`) into ``folder``.
 
     Arrays whose statistics drift from ``profiles`` (those of the model's
@@ -451,8 +555,9 @@ def write_streamed_report(folder, results, *, grid_size, details, profiles=(), n
     from .report_stream import StreamingReport
     from .sanity import drift_warnings
 
-    report = StreamingReport(folder, grid_size=grid_size, title=title, details=details,
-                             classes=classes)
+    report = StreamingReport(
+        folder, grid_size=grid_size, title=title, details=details, classes=classes
+    )
     try:
         with _noted_warnings() as caught:
             for result in results:
@@ -471,17 +576,34 @@ def write_streamed_report(folder, results, *, grid_size, details, profiles=(), n
     noted = [*notes, *caught]
     report.details += [("warning", note) for note in noted[:MAX_SHOWN_WARNINGS]]
     if len(noted) > MAX_SHOWN_WARNINGS:
-        report.details.append(("warning", f"... and {len(noted) - MAX_SHOWN_WARNINGS} more "
-                                          "warnings (shown as they came)"))
+        report.details.append(
+            (
+                "warning",
+                f"... and {len(noted) - MAX_SHOWN_WARNINGS} more warnings (shown as they came)",
+            )
+        )
     if progress is not None:
         progress("galleries and index.html")
     report.close()
     return report
 
 
-def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs=None,
-                   client=None, max_memory=None, input_check="raise", skip_non_images=False,
-                   force=False, trusted=False, progress=None):
+def inspect_arrays(
+    inputs,
+    model,
+    out,
+    *,
+    grid_size=None,
+    tile_half=None,
+    n_jobs=None,
+    client=None,
+    max_memory=None,
+    input_check="raise",
+    skip_non_images=False,
+    force=False,
+    trusted=False,
+    progress=None,
+):
     """Classify any number of array images with a fitted model and write the report into ``out``.
 
     The Python side of ``sklearn-pillars inspect --model``. Arrays are read,
@@ -569,18 +691,34 @@ def inspect_arrays(inputs, model, out, *, grid_size=None, tile_half=None, n_jobs
     with folder_lock(out):
         remove_leftovers(out)
         if not force and not is_empty_folder(out):
-            raise FileExistsError(f"{display_name(out)}: folder is not empty (force=True "
-                                  "writes into it)")
+            raise FileExistsError(
+                f"{display_name(out)}: folder is not empty (force=True writes into it)"
+            )
         with staged_report(out, REPORT_PATTERNS) as staging:
-            results = iter_inspect(paths, model, grid_size, tile_half, n_jobs=n_jobs,
-                                   client=client, max_memory=max_memory,
-                                   input_check=input_check, draw_maps=True)
+            results = iter_inspect(
+                paths,
+                model,
+                grid_size,
+                tile_half,
+                n_jobs=n_jobs,
+                client=client,
+                max_memory=max_memory,
+                input_check=input_check,
+                draw_maps=True,
+            )
             report = write_streamed_report(
-                staging, results, grid_size=grid_size, profiles=profiles, notes=early,
-                progress=progress, details=report_details(paths, model_text, grid_size, tile_half),
-                classes=model.classes_)
-    return Bunch(folder=out, n_arrays=len(paths), n_tiles=report.n_tiles,
-                 counts=dict(report.counts))
+                staging,
+                results,
+                grid_size=grid_size,
+                profiles=profiles,
+                notes=early,
+                progress=progress,
+                details=report_details(paths, model_text, grid_size, tile_half),
+                classes=model.classes_,
+            )
+    return Bunch(
+        folder=out, n_arrays=len(paths), n_tiles=report.n_tiles, counts=dict(report.counts)
+    )
 
 
 def _shared_of_array(features, path, grid_size, tile_half, max_memory, input_check):
@@ -590,16 +728,16 @@ def _shared_of_array(features, path, grid_size, tile_half, max_memory, input_che
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tiles = read_arrays([path], grid_size, tile_half, max_memory=max_memory,
-                            input_check=input_check)
+        tiles = read_arrays(
+            [path], grid_size, tile_half, max_memory=max_memory, input_check=input_check
+        )
         shared = LayeredPeelClassifier._shared_features(features, tiles.X)
     profile = tiles.array_profiles[0] if tiles.array_profiles else None
     lattice = tiles.lattices[0] if tiles.lattices else None
     return shared, tiles.X.shape[1], profile, lattice, [str(w.message) for w in caught]
 
 
-def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_check,
-                progress=None):
+def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_check, progress=None):
     """:func:`fit_arrays`, also returning the arrays' profiles and found lattices (None
     each for the uniform grid); ``progress`` is called with a short text after each
     array."""
@@ -622,9 +760,11 @@ def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_ch
 
         preset = model.stages if isinstance(model.stages, str) else None
         per_tile = FIT_BYTES_PER_TILE.get(preset, max(FIT_BYTES_PER_TILE.values()))
-        check_memory(len(positions) * per_tile, max_memory,
-                     what=f"fitting on the {len(positions):,} sites of {len(paths)} found "
-                          "lattices")
+        check_memory(
+            len(positions) * per_tile,
+            max_memory,
+            what=f"fitting on the {len(positions):,} sites of {len(paths)} found lattices",
+        )
     model._fit_shared(stages, (parts, positions), width)
     return model, profiles, lattices
 
@@ -648,7 +788,8 @@ def _gather_shared(results, paths, progress):
             raise ValueError(
                 "fit_arrays needs stages whose features are all the package's own, with one "
                 "setting of layout, batch_size and n_jobs (or of downsample): other stages "
-                "need the tiles' pixels; fit(read_arrays(paths).X) instead")
+                "need the tiles' pixels; fit(read_arrays(paths).X) instead"
+            )
         array_parts, where = shared
         where = where.copy()
         where[:, 0] = index  # distinct arrays, as in one X of all of them
@@ -674,15 +815,23 @@ def _gather_shared(results, paths, progress):
         if progress is not None:
             progress(f"features of {paths[index].name}")
     if pieces:
-        parts = [np.concatenate([piece[0][i] for piece in pieces])
-                 for i in range(len(pieces[0][0]))]
+        parts = [
+            np.concatenate([piece[0][i] for piece in pieces]) for i in range(len(pieces[0][0]))
+        ]
         positions = np.concatenate([piece[1] for piece in pieces])
     return parts, positions, profiles, lattices, widths.pop()
 
 
-def fit_arrays(model, paths, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
-               *, n_jobs=None, max_memory=None,
-               input_check="raise"):
+def fit_arrays(
+    model,
+    paths,
+    grid_size=DEFAULT_GRID_SIZE,
+    tile_half=DEFAULT_TILE_HALF,
+    *,
+    n_jobs=None,
+    max_memory=None,
+    input_check="raise",
+):
     """Fit a classifier on array images read one at a time: memory holds features, not pixels.
 
     Each array is read, tiled and reduced to the numbers its stages need

@@ -228,9 +228,16 @@ def make_pillar_arrays(
         else:
             rows, cols = frame["shape"]
             y, stitch = y[:rows, :cols], stitch[:rows, :cols]
-            parts.append(tile_array(image, tile_half=tile_half, name=name, input_check="skip",
-                                    lattice=Lattice.from_centers(centres, image.shape),
-                                    derotate=derotate))
+            parts.append(
+                tile_array(
+                    image,
+                    tile_half=tile_half,
+                    name=name,
+                    input_check="skip",
+                    lattice=Lattice.from_centers(centres, image.shape),
+                    derotate=derotate,
+                )
+            )
         labels.append(y.ravel())
         kinds.append(stitch.ravel())
     tiles = concat_tilesets(parts)
@@ -261,8 +268,10 @@ def _check_frame(grid_size, shape, rotation, margin, gradient):
     if not framed and rotation == 0 and not any(margins) and not gradient:
         return None
     if min(shape) < 2:
-        raise ValueError(f"a frame (rotation, margin, gradient) needs at least 2 x 2 sites, "
-                         f"got grid_size={grid_size}")
+        raise ValueError(
+            f"a frame (rotation, margin, gradient) needs at least 2 x 2 sites, "
+            f"got grid_size={grid_size}"
+        )
     return {"shape": shape, "rotation": rotation, "margin": margins, "gradient": gradient}
 
 
@@ -275,17 +284,34 @@ def _place_in_frame(image, centres, pitch, frame):
     image = image[: rows * pitch, : cols * pitch]
     centres = centres[:rows, :cols]
     top, right, bottom, left = (int(round(m * pitch)) for m in frame["margin"])
-    warp = cv2.getRotationMatrix2D(((cols * pitch - 1) / 2, (rows * pitch - 1) / 2),
-                                   frame["rotation"], 1.0)
+    warp = cv2.getRotationMatrix2D(
+        ((cols * pitch - 1) / 2, (rows * pitch - 1) / 2), frame["rotation"], 1.0
+    )
     # the rotated array's bounding box, with the margins around it, is the frame
-    corners = np.array([[-0.5, -0.5], [cols * pitch - 0.5, -0.5], [-0.5, rows * pitch - 0.5],
-                        [cols * pitch - 0.5, rows * pitch - 0.5]]) @ warp[:, :2].T + warp[:, 2]
+    corners = (
+        np.array(
+            [
+                [-0.5, -0.5],
+                [cols * pitch - 0.5, -0.5],
+                [-0.5, rows * pitch - 0.5],
+                [cols * pitch - 0.5, rows * pitch - 0.5],
+            ]
+        )
+        @ warp[:, :2].T
+        + warp[:, 2]
+    )
     low, high = np.floor(corners.min(axis=0) + 0.5), np.ceil(corners.max(axis=0) - 0.5)
     warp[:, 2] += np.array([left, top]) - low
     width, height = (int(v) for v in high - low + 1 + np.array([left + right, top + bottom]))
     substrate = float(np.percentile(image, 90))
-    out = cv2.warpAffine(image, warp, (width, height), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=substrate)
+    out = cv2.warpAffine(
+        image,
+        warp,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=substrate,
+    )
     if frame["gradient"]:
         cos, sin = math.cos(frame["gradient_angle"]), math.sin(frame["gradient_angle"])
         scale = 0.5 * frame["gradient"] / (abs(cos) + abs(sin))
@@ -528,8 +554,7 @@ def _crosses(position, low, high):
     return (position - low > _MARGIN) & (high - position > _MARGIN)
 
 
-def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry=None,
-                frame=None):
+def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry=None, frame=None):
     """One array image with its (g, g) labels, stitch kinds and site centres ``(x, y)``:
     where each site's pillar is drawn, with the seams' shifts but not the pillars' own
     jitter or defects; (g, g, 2), or (rows, cols, 2) in a ``frame``.
@@ -596,8 +621,9 @@ def _make_array(rng, g, pitch, tile_half, rates, noise, field_period, photometry
         image = _apply_photometry(image, photometry)
     if noise:
         square = rng.standard_normal((size, size), dtype=np.float32)  # drawn alike in a frame
-        image += noise * (square if frame is None
-                          else frame["rng"].standard_normal(image.shape, dtype=np.float32))
+        image += noise * (
+            square if frame is None else frame["rng"].standard_normal(image.shape, dtype=np.float32)
+        )
     image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
     labels = np.full((g, g), "Good", dtype=object)

@@ -27,7 +27,6 @@ N_META = len(META_COLUMNS)
 X_DTYPE = np.float32
 
 
-
 def tile_size_from_width(n_columns):
     """Return the canvas side ``tile_size`` implied by an X row width.
 
@@ -270,9 +269,7 @@ class TileSet:
     @property
     def tile_names(self):
         """Seed-style tile names ``<array>_<row>,<col>``."""
-        return [
-            f"{self.array_names[a]}_{r},{c}" for a, r, c in self.positions
-        ]
+        return [f"{self.array_names[a]}_{r},{c}" for a, r, c in self.positions]
 
 
 def concat_tilesets(tilesets):
@@ -317,10 +314,12 @@ def concat_tilesets(tilesets):
         boxes=np.concatenate([ts.boxes for ts in tilesets]),
         tile_size=sizes.pop(),
         y=joined("y"),
-        array_images=None if any(a is None for a in array_images)
+        array_images=None
+        if any(a is None for a in array_images)
         else [im for a in array_images for im in a],
         stitch_type=joined("stitch_type"),
-        array_profiles=None if any(p is None for p in profiles)
+        array_profiles=None
+        if any(p is None for p in profiles)
         else [p for ps in profiles for p in ps],
         lattices=None if all(lat is None for lat in lattices) else lattices,
     )

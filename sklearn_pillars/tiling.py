@@ -146,9 +146,11 @@ def lattice_boxes(lattice, tile_half=DEFAULT_TILE_HALF):
     outside = ((centres < -reach) | (centres > (width - 1 + reach, height - 1 + reach))).any(1)
     if outside.any():
         row, col = np.divmod(np.flatnonzero(outside)[0], lattice.shape[1])
-        raise ValueError(f"site ({row + 1}, {col + 1}) of the lattice lies at "
-                         f"({centres[outside][0, 0]:.0f}, {centres[outside][0, 1]:.0f}), outside "
-                         f"the image of {height} x {width} pixels: a lattice of another image?")
+        raise ValueError(
+            f"site ({row + 1}, {col + 1}) of the lattice lies at "
+            f"({centres[outside][0, 0]:.0f}, {centres[outside][0, 1]:.0f}), outside "
+            f"the image of {height} x {width} pixels: a lattice of another image?"
+        )
     # Pixel i covers [i - 0.5, i + 0.5): the box [c - h, c + h) is centred on c - 0.5, the
     # nearest such point to a site at ceil(x) (an integer site as in the uniform grid).
     cx, cy = np.ceil(centres).astype(np.int64).T
@@ -196,9 +198,11 @@ def place_lattice(grey, lattice, derotate="auto", *, name="image"):
     elif not isinstance(lattice, Lattice):
         raise TypeError(f"lattice must be 'auto' or a Lattice, got {type(lattice).__name__}")
     elif tuple(lattice.image_shape) != grey.shape:
-        raise ValueError(f"the lattice was found in an image of {lattice.image_shape[0]} x "
-                         f"{lattice.image_shape[1]} pixels, but {name} has "
-                         f"{grey.shape[0]} x {grey.shape[1]}")
+        raise ValueError(
+            f"the lattice was found in an image of {lattice.image_shape[0]} x "
+            f"{lattice.image_shape[1]} pixels, but {name} has "
+            f"{grey.shape[0]} x {grey.shape[1]}"
+        )
     if derotate is True or (derotate == "auto" and abs(lattice.angle) > DEROTATE_ANGLE):
         grey, lattice = turn(grey, lattice)
     return grey, lattice
@@ -217,8 +221,7 @@ def check_grid_size(grid_size):
     """``grid_size`` as a positive int, or ``"auto"`` (any case); ValueError otherwise."""
     if isinstance(grid_size, str) and grid_size.strip().lower() == "auto":
         return "auto"
-    if isinstance(grid_size, bool) or not isinstance(grid_size, numbers.Integral) \
-            or grid_size <= 0:
+    if isinstance(grid_size, bool) or not isinstance(grid_size, numbers.Integral) or grid_size <= 0:
         raise ValueError(f"grid_size must be a positive integer or 'auto', got {grid_size!r}")
     return int(grid_size)
 
@@ -301,14 +304,22 @@ def profile_arrays(greys, names, grid_size, input_check="raise", lattices=None):
     if input_check == "skip":
         return None
     lattices = [None] * len(greys) if lattices is None else lattices
-    return [check_pillar_array(grey, grid_size, name=str(name), on_fail=input_check,
-                               lattice=lattice)
-            for grey, name, lattice in zip(greys, names, lattices, strict=True)]
+    return [
+        check_pillar_array(grey, grid_size, name=str(name), on_fail=input_check, lattice=lattice)
+        for grey, name, lattice in zip(greys, names, lattices, strict=True)
+    ]
 
 
-def tile_array(image, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
-               *, lattice=None, derotate="auto",
-               name="array", input_check="raise"):
+def tile_array(
+    image,
+    grid_size=DEFAULT_GRID_SIZE,
+    tile_half=DEFAULT_TILE_HALF,
+    *,
+    lattice=None,
+    derotate="auto",
+    name="array",
+    input_check="raise",
+):
     """Cut an in-memory array image into one tile per lattice site.
 
     Parameters
@@ -405,9 +416,18 @@ def build_tileset(greys, names, grid_size, tile_half, sites=None, lattices=None)
     )
 
 
-def iter_tile_chunks(image, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF,
-                     *, chunk_rows=64, halo=0,
-                     lattice=None, derotate="auto", name="array", input_check="raise"):
+def iter_tile_chunks(
+    image,
+    grid_size=DEFAULT_GRID_SIZE,
+    tile_half=DEFAULT_TILE_HALF,
+    *,
+    chunk_rows=64,
+    halo=0,
+    lattice=None,
+    derotate="auto",
+    name="array",
+    input_check="raise",
+):
     """Cut a large array image lazily, a band of grid rows at a time.
 
     For wafer-scale arrays whose X does not fit in memory at once: band
@@ -450,5 +470,4 @@ def iter_tile_chunks(image, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_
         first = max(0, start - halo)
         stop = min(n_rows, start + chunk_rows + halo)
         sites = np.arange(first * n_cols, stop * n_cols)
-        yield build_tileset([grey], [name], grid_size, tile_half, sites=sites,
-                            lattices=lattices)
+        yield build_tileset([grey], [name], grid_size, tile_half, sites=sites, lattices=lattices)

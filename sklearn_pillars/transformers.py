@@ -411,10 +411,12 @@ class _TileFeatureUnion(_TileFeatures):
             part.n_features_in_ = self.n_features_in_
 
     def _finish(self, rows, positions):
-        return np.hstack([
-            part._finish(part_rows, positions)
-            for (_, part), part_rows in zip(self.transformers_, self._split(rows), strict=True)
-        ])
+        return np.hstack(
+            [
+                part._finish(part_rows, positions)
+                for (_, part), part_rows in zip(self.transformers_, self._split(rows), strict=True)
+            ]
+        )
 
 
 _CONTEXTUAL_PARTS = (
@@ -512,8 +514,10 @@ def array_parts(computes, X, layout="tiles", n_jobs=None, downsample=1):
         One (n_rows, k_i) array per function.
     """
     if layout == "strip":
-        raise ValueError("features that compare the tiles of an array need X in the tile-set "
-                         "layout (layout='tiles'), not layout='strip'")
+        raise ValueError(
+            "features that compare the tiles of an array need X in the tile-set "
+            "layout (layout='tiles'), not layout='strip'"
+        )
     n = X.shape[0]
     if n == 0:
         raise ValueError("X has no rows: there are no tiles to compute features of")
@@ -523,8 +527,11 @@ def array_parts(computes, X, layout="tiles", n_jobs=None, downsample=1):
     def one_array(rows):
         where, shapes, canvas = unpack_tiles(X[rows])
         full = C.centred_tiles(canvas, shapes, where)
-        context = C.array_context(C.downsample(full, downsample),
-                                  detail=full if downsample > 1 else None, factor=downsample)
+        context = C.array_context(
+            C.downsample(full, downsample),
+            detail=full if downsample > 1 else None,
+            factor=downsample,
+        )
         return [compute(context) for compute in computes]
 
     workers = min(effective_n_jobs(n_jobs), len(groups))
@@ -590,8 +597,10 @@ class _ArrayFeatures(_TileFeatures):
     def _check_downsample(self, X):
         size = tile_size_from_width(X.shape[1])
         if size % self.downsample or size // self.downsample < 8:
-            raise ValueError(f"downsample={self.downsample} must divide the tile size {size} "
-                             f"and leave at least 8 pixels a side")
+            raise ValueError(
+                f"downsample={self.downsample} must divide the tile size {size} "
+                f"and leave at least 8 pixels a side"
+            )
 
     def _standardised(self, parts, positions):
         """One array's features in robust deviations of its tiles."""
@@ -607,8 +616,9 @@ class _ArrayFeatures(_TileFeatures):
             features = _SATURATION * np.tanh(features / _SATURATION)
             if self._signs is not None:  # only deviations toward the defect stand out
                 signs = np.asarray(self._signs)
-                features = np.where(signs != 0, signs * np.maximum(features * signs, -_TYPICAL),
-                                    features)
+                features = np.where(
+                    signs != 0, signs * np.maximum(features * signs, -_TYPICAL), features
+                )
             if out is None:
                 out = np.empty((len(rows), features.shape[1]))
             out[members] = features
@@ -737,8 +747,10 @@ class LineContext(_ArrayFeatures):
 
     feature_names = C.STRONGEST_LINE_NAMES
     _signs = (1,) * len(C.STRONGEST_LINE_NAMES)
-    _parameter_constraints = {**_ArrayFeatures._parameter_constraints,
-                              "seam_ratio": [Interval(Real, 0, None, closed="left")]}
+    _parameter_constraints = {
+        **_ArrayFeatures._parameter_constraints,
+        "seam_ratio": [Interval(Real, 0, None, closed="left")],
+    }
 
     def __init__(self, seam_ratio=0.5, *, downsample=2, n_jobs=None):
         super().__init__(downsample=downsample, n_jobs=n_jobs)

@@ -48,9 +48,18 @@ def stitching(img):
     dy = cv2.Sobel(img, cv2.CV_64F, 0, 1, ksize=3)
     dx = cv2.Sobel(img, cv2.CV_64F, 1, 0, ksize=3)
     jump, split = max(row_jump, col_jump), max(v_split, h_split)
-    return [row_jump, col_jump, jump, v_split, h_split, split, edge_center,
-            np.abs(dy).mean(axis=1).max(), np.abs(dx).mean(axis=0).max(),
-            jump + split + edge_center]
+    return [
+        row_jump,
+        col_jump,
+        jump,
+        v_split,
+        h_split,
+        split,
+        edge_center,
+        np.abs(dy).mean(axis=1).max(),
+        np.abs(dx).mean(axis=0).max(),
+        jump + split + edge_center,
+    ]
 
 
 def rotation(img):
@@ -61,8 +70,7 @@ def rotation(img):
     for i in range(4):
         for j in range(i + 1, 4):
             rms.append(np.sqrt(np.mean((turns[i] - turns[j]) ** 2)))
-            sim.append(structural_similarity(turns[i], turns[j], data_range=255)
-                       if s >= 7 else 1.0)
+            sim.append(structural_similarity(turns[i], turns[j], data_range=255) if s >= 7 else 1.0)
     return [np.mean(rms), np.max(rms), 1 - np.mean(sim), 1 - np.min(sim)]
 
 
@@ -79,8 +87,12 @@ def neighbor(images, positions):
     feats = {tuple(p): base(im) for im, p in zip(images, positions, strict=True)}
     out = []
     for a, r, c in positions:
-        near = [feats[(a, r + dr, c + dc)] for dr in (-1, 0, 1) for dc in (-1, 0, 1)
-                if (dr, dc) != (0, 0) and (a, r + dr, c + dc) in feats]
+        near = [
+            feats[(a, r + dr, c + dc)]
+            for dr in (-1, 0, 1)
+            for dc in (-1, 0, 1)
+            if (dr, dc) != (0, 0) and (a, r + dr, c + dc) in feats
+        ]
         dev = feats[(a, r, c)] - np.mean(near, axis=0) if near else np.zeros(4)
         out.append([*dev, np.linalg.norm(dev)])
     return np.array(out)
@@ -120,16 +132,26 @@ def radial_profile(img, n_bins=8):
     r = np.hypot(xx - cx, yy - cy)
     edges = np.linspace(0, np.hypot(cx, cy), n_bins + 1)
     f = img.astype(float)
-    return np.array([f[(r >= lo) & (r < hi)].mean() if ((r >= lo) & (r < hi)).any() else 0.0
-                     for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
+    return np.array(
+        [
+            f[(r >= lo) & (r < hi)].mean() if ((r >= lo) & (r < hi)).any() else 0.0
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+        ]
+    )
 
 
 def radial(images, mean_profile=None):
     profiles = np.array([radial_profile(im) for im in images])
     mean_profile = profiles.mean(axis=0) if mean_profile is None else mean_profile
     dev = profiles - mean_profile
-    return np.column_stack([np.linalg.norm(dev, axis=1), np.abs(dev).max(axis=1),
-                            np.abs(dev[:, 0]), np.abs(dev[:, -1])])
+    return np.column_stack(
+        [
+            np.linalg.norm(dev, axis=1),
+            np.abs(dev).max(axis=1),
+            np.abs(dev[:, 0]),
+            np.abs(dev[:, -1]),
+        ]
+    )
 
 
 def per_tile(function, images):
@@ -137,5 +159,12 @@ def per_tile(function, images):
 
 
 def contextual(images, positions):
-    return np.hstack([per_tile(rotation, images), neighbor(images, positions),
-                      per_tile(anisotropy, images), per_tile(curvature, images), radial(images)])
+    return np.hstack(
+        [
+            per_tile(rotation, images),
+            neighbor(images, positions),
+            per_tile(anisotropy, images),
+            per_tile(curvature, images),
+            radial(images),
+        ]
+    )

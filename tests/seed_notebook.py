@@ -37,7 +37,7 @@ def function_source(text, name):
     match = re.search(rf"^def {name}\(", text, flags=re.MULTILINE)
     if match is None:
         raise LookupError(f"{name} not found in {NOTEBOOK}")
-    lines = text[match.start():].splitlines()
+    lines = text[match.start() :].splitlines()
     body = [lines[0]]
     for line in lines[1:]:
         if line.strip() and not line[0].isspace():

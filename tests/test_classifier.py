@@ -42,8 +42,9 @@ def test_reproduces_the_notebook_on_the_shared_arrays(shared_array_paths):
     labels = SHARED_LABELS / "seed_labels.csv"
     tiles = read_arrays(shared_array_paths[:3], labels=labels)
     predicted = LayeredPeelClassifier(stages="notebook").fit_predict(tiles.X)
-    disagree = [name for name, a, b in zip(tiles.tile_names, predicted, tiles.y, strict=True)
-                if a != b]
+    disagree = [
+        name for name, a, b in zip(tiles.tile_names, predicted, tiles.y, strict=True) if a != b
+    ]
     assert not disagree, f"differs from the notebook on {len(disagree)} tiles: {disagree[:5]}"
 
 
@@ -64,14 +65,20 @@ def test_labels_and_fitted_attributes(fitted, synthetic):
     assert list(fitted.classes_) == sorted(CLASSES)
     assert fitted.labels_.shape == (len(synthetic),)
     assert set(fitted.labels_) <= set(CLASSES)
-    assert [name for name, _ in fitted.stages_] == ["missing", "collapsed", "stitching",
-                                                    "irregular"]
+    assert [name for name, _ in fitted.stages_] == [
+        "missing",
+        "collapsed",
+        "stitching",
+        "irregular",
+    ]
     # each stage sees exactly the tiles the earlier stages left
     rows = fitted.stage_rows_
     assert len(rows["missing"]) == len(synthetic)
-    for earlier, later, label in [("missing", "collapsed", "Missing"),
-                                  ("collapsed", "stitching", "Collapsed"),
-                                  ("stitching", "irregular", "Stitching")]:
+    for earlier, later, label in [
+        ("missing", "collapsed", "Missing"),
+        ("collapsed", "stitching", "Collapsed"),
+        ("stitching", "irregular", "Stitching"),
+    ]:
         left = np.setdiff1d(rows[earlier], rows[later])
         assert (fitted.labels_[left] == label).all()
         assert not np.isin(fitted.labels_[rows[later]], [label]).any()
@@ -79,8 +86,10 @@ def test_labels_and_fitted_attributes(fitted, synthetic):
     assert missing.cluster_sizes_.sum() == len(synthetic)
     assert missing.embedding_.shape == (len(synthetic), 5)
     assert missing.explained_variance_ratio_.shape == (5,)
-    assert missing.peeled_.sum() == missing.cluster_sizes_[
-        np.isin(missing.cluster_ids_, missing.selected_clusters_)].sum()
+    assert (
+        missing.peeled_.sum()
+        == missing.cluster_sizes_[np.isin(missing.cluster_ids_, missing.selected_clusters_)].sum()
+    )
     # the inconsistency score exists exactly for the tiles of the last stage
     scored = np.isfinite(fitted.inconsistency_)
     np.testing.assert_array_equal(np.flatnonzero(scored), rows["irregular"])
@@ -118,8 +127,7 @@ def test_score_samples_has_scikit_learns_sign(fitted, synthetic):
     assert np.median(normality[good]) == pytest.approx(-1.0, abs=0.2)
     np.testing.assert_array_equal(normality, -result.scores)
     training = fitted.score_samples(X)[good & (fitted.labels_ == "Good")]
-    np.testing.assert_allclose(np.median(training), -np.nanmedian(fitted.inconsistency_),
-                               rtol=0.2)
+    np.testing.assert_allclose(np.median(training), -np.nanmedian(fitted.inconsistency_), rtol=0.2)
 
 
 def test_fit_predict_is_deterministic(synthetic):
@@ -147,8 +155,12 @@ def test_stages_can_be_dropped_reordered_and_replaced(synthetic):
     no_outliers = LayeredPeelClassifier(stages[:2]).fit(synthetic.X)
     assert set(no_outliers.labels_) <= {"Missing", "Collapsed", "Good"}
     assert list(no_outliers.classes_) == ["Collapsed", "Good", "Missing"]
-    largest = PeelStage(CenterIntensity(), KMeans(n_clusters=2, random_state=0, n_init=3),
-                        rule=lambda labels, Z: [np.bincount(labels).argmax()], label="Bulk")
+    largest = PeelStage(
+        CenterIntensity(),
+        KMeans(n_clusters=2, random_state=0, n_init=3),
+        rule=lambda labels, Z: [np.bincount(labels).argmax()],
+        label="Bulk",
+    )
     custom = LayeredPeelClassifier([("bulk", largest)]).fit(synthetic.X)
     assert (custom.labels_ == "Bulk").mean() >= 0.5
     with pytest.raises(ValueError, match="must be the last stage"):
@@ -168,18 +180,25 @@ def test_smallest_cluster_rule():
 def test_pipeline_grid_search_and_cross_val_predict(synthetic):
     groups = synthetic.positions[:, 0]
     pipe = Pipeline([("peel", LayeredPeelClassifier())])
-    np.testing.assert_array_equal(pipe.fit(synthetic.X).predict(synthetic.X),
-                                  LayeredPeelClassifier().fit(synthetic.X).predict(synthetic.X))
-    search = GridSearchCV(LayeredPeelClassifier(), {"missing__clusterer__n_clusters": [2, 3, 4]},
-                          scoring="f1_macro", cv=GroupKFold(n_splits=2))
+    np.testing.assert_array_equal(
+        pipe.fit(synthetic.X).predict(synthetic.X),
+        LayeredPeelClassifier().fit(synthetic.X).predict(synthetic.X),
+    )
+    search = GridSearchCV(
+        LayeredPeelClassifier(),
+        {"missing__clusterer__n_clusters": [2, 3, 4]},
+        scoring="f1_macro",
+        cv=GroupKFold(n_splits=2),
+    )
     search.fit(synthetic.X, synthetic.y, groups=groups)
     scores = search.cv_results_["mean_test_score"]
     assert np.isfinite(scores).all() and len(set(np.round(scores, 9))) > 1  # the grid matters
     best = search.best_params_["missing__clusterer__n_clusters"]
     assert scores[[2, 3, 4].index(best)] == scores.max()
     assert search.best_estimator_.get_params()["missing__clusterer__n_clusters"] == best
-    predicted = cross_val_predict(LayeredPeelClassifier(), synthetic.X, synthetic.y,
-                                  groups=groups, cv=GroupKFold(n_splits=2))
+    predicted = cross_val_predict(
+        LayeredPeelClassifier(), synthetic.X, synthetic.y, groups=groups, cv=GroupKFold(n_splits=2)
+    )
     assert predicted.shape == synthetic.y.shape and set(predicted) <= set(CLASSES)
 
 
@@ -228,9 +247,12 @@ def test_identical_tiles_are_not_peeled():
 
 
 def test_an_array_without_defects_does_not_crash():
-    clean = make_pillar_arrays(n_arrays=1, grid_size=12, random_state=5,
-                               defect_rates={"Missing": 0, "Collapsed": 0, "Stitching": 0,
-                                             "Irregular": 0})
+    clean = make_pillar_arrays(
+        n_arrays=1,
+        grid_size=12,
+        random_state=5,
+        defect_rates={"Missing": 0, "Collapsed": 0, "Stitching": 0, "Irregular": 0},
+    )
     model = LayeredPeelClassifier().fit(clean.X)
     assert model.labels_.shape == (144,) and set(model.labels_) <= set(CLASSES)
     # documented: the notebook's rule always peels each stage's smallest cluster
@@ -253,8 +275,9 @@ def test_bad_input(fitted, synthetic):
 
 def _numeric_seed_stages():
     """The seed's stages with integer labels: the check suite compares predictions numerically."""
-    stages = [(name, stage.set_params(label=i)) for i, (name, stage) in
-              enumerate(make_stages("notebook"))]
+    stages = [
+        (name, stage.set_params(label=i)) for i, (name, stage) in enumerate(make_stages("notebook"))
+    ]
     stages[-1][1].set_params(inlier_label=len(stages))
     return stages
 
@@ -263,9 +286,9 @@ def _numeric_seed_stages():
     [LayeredPeelClassifier(_numeric_seed_stages(), layout="strip")],
     expected_failed_checks=lambda est: {
         "check_classifiers_one_label": "unsupervised: the classes come from the stages, "
-                                       "not from y, so a one-label y is not predicted back",
+        "not from y, so a one-label y is not predicted back",
         "check_classifiers_classes": "unsupervised: classes_ are the stages' labels, "
-                                     "not the classes of y",
+        "not the classes of y",
     },
 )
 def test_scikit_learn_check_suite(estimator, check):
@@ -276,10 +299,12 @@ STAGE_EXPECTED_FAILURES = {}
 
 
 @parametrize_with_checks(
-    [PeelStage(CenterIntensity(layout="strip"), label=0),
-     PeelStage(ContextualFeatures(layout="strip"), rule="separated", n_components=None),
-     OutlierStage(CenterIntensity(layout="strip")),
-     OutlierStage(ContextualFeatures(layout="strip"), threshold=2.0)],
+    [
+        PeelStage(CenterIntensity(layout="strip"), label=0),
+        PeelStage(ContextualFeatures(layout="strip"), rule="separated", n_components=None),
+        OutlierStage(CenterIntensity(layout="strip")),
+        OutlierStage(ContextualFeatures(layout="strip"), threshold=2.0),
+    ],
     expected_failed_checks=lambda est: STAGE_EXPECTED_FAILURES.get(type(est).__name__, {}),
 )
 def test_scikit_learn_check_suite_on_the_stages(estimator, check):
@@ -299,7 +324,8 @@ def test_stages_take_lists_and_name_their_output(synthetic):
     np.testing.assert_array_equal(stage.peel(X[:200].tolist()), stage.peeled_)
     outliers = OutlierStage(CenterIntensity()).fit(X[:200].tolist())
     assert list(outliers.get_feature_names_out()) == list(
-        CenterIntensity().fit(X[:10]).get_feature_names_out())
+        CenterIntensity().fit(X[:10]).get_feature_names_out()
+    )
     with pytest.raises(ValueError, match="features"):
         outliers.transform(X[:5, :-1])
     # the stages of a fitted model know their input width too
@@ -327,14 +353,14 @@ def test_outlier_stage_defaults_to_the_notebooks_lof(synthetic):
 def test_the_shared_feature_pass_changes_nothing(synthetic):
     shared = LayeredPeelClassifier().fit(synthetic.X)
     # different batch sizes disable the shared pass: every stage computes its own features
-    separate = LayeredPeelClassifier().set_params(missing__features__batch_size=7).fit(
-        synthetic.X)
+    separate = LayeredPeelClassifier().set_params(missing__features__batch_size=7).fit(synthetic.X)
     np.testing.assert_array_equal(separate.labels_, shared.labels_)
     np.testing.assert_allclose(separate.inconsistency_, shared.inconsistency_, rtol=1e-12)
     new = make_pillar_arrays(n_arrays=1, grid_size=15, random_state=21)
     np.testing.assert_array_equal(separate.predict(new.X), shared.predict(new.X))
-    np.testing.assert_allclose(separate.score_samples(new.X), shared.score_samples(new.X),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        separate.score_samples(new.X), shared.score_samples(new.X), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("preset", ["notebook", "refined"])
@@ -371,8 +397,11 @@ def test_duplicate_positions_are_refused(synthetic):
 def test_bad_rules_and_clusterers_are_explained(synthetic):
     from sklearn.cluster import AgglomerativeClustering
 
-    bad_rule = PeelStage(CenterIntensity(), KMeans(n_clusters=3, n_init=1, random_state=0),
-                         rule=lambda labels, Z: [99])
+    bad_rule = PeelStage(
+        CenterIntensity(),
+        KMeans(n_clusters=3, n_init=1, random_state=0),
+        rule=lambda labels, Z: [99],
+    )
     with pytest.raises(ValueError, match="rule returned \\[99\\]"):
         LayeredPeelClassifier([("m", bad_rule)]).fit(synthetic.X)
     mask_rule = bad_rule.set_params(rule=lambda labels, Z: labels == 0)
@@ -388,8 +417,9 @@ def test_random_state_reaches_the_clusterers(synthetic):
     np.testing.assert_array_equal(seeded.labels_, LayeredPeelClassifier().fit(synthetic.X).labels_)
     other = LayeredPeelClassifier(random_state=7).fit(synthetic.X)
     assert all(stage.clusterer_.random_state == 7 for _, stage in other.stages_[:3])
-    np.testing.assert_array_equal(LayeredPeelClassifier(random_state=7).fit_predict(synthetic.X),
-                                  other.labels_)
+    np.testing.assert_array_equal(
+        LayeredPeelClassifier(random_state=7).fit_predict(synthetic.X), other.labels_
+    )
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 4, 15])
@@ -408,8 +438,9 @@ def test_bands_without_a_halo_would_differ(fitted):
 
     new = make_pillar_arrays(n_arrays=1, grid_size=15, random_state=30)
     whole = fitted.score_samples(tile_array(new.array_images[0], grid_size=15).X)
-    bands = np.concatenate([fitted.score_samples(b.X) for b in
-                            iter_tile_chunks(new.array_images[0], 15, chunk_rows=3)])
+    bands = np.concatenate(
+        [fitted.score_samples(b.X) for b in iter_tile_chunks(new.array_images[0], 15, chunk_rows=3)]
+    )
     # the halo matters: without it the band-edge tiles lose neighbours
     assert not np.allclose(np.nan_to_num(bands), np.nan_to_num(whole))
 
@@ -418,7 +449,8 @@ def test_refined_predict_in_bands_is_exact_when_a_band_holds_the_array():
     from sklearn_pillars import predict_in_bands, tile_array
 
     model = LayeredPeelClassifier("refined").fit(
-        make_pillar_arrays(n_arrays=2, grid_size=15, random_state=3).X)
+        make_pillar_arrays(n_arrays=2, grid_size=15, random_state=3).X
+    )
     image = make_pillar_arrays(n_arrays=1, grid_size=15, random_state=30).array_images[0]
     whole = model.trace(tile_array(image, grid_size=15).X)
     banded = predict_in_bands(model, image, grid_size=15, chunk_rows=15)

@@ -56,12 +56,20 @@ def test_demo_report_is_complete(demo_report):
     for t in tiles:
         assert (t["inconsistency"] == "") == (t["label"] not in ("Irregular", "Good"))
     summary = rows(out / "summary.csv")
-    assert [r["array"] for r in summary] == ["synthetic_0", "synthetic_1", "synthetic_2",
-                                              "(all arrays)"]
+    assert [r["array"] for r in summary] == [
+        "synthetic_0",
+        "synthetic_1",
+        "synthetic_2",
+        "(all arrays)",
+    ]
     for r in summary:
         n = int(r["tiles"])
-        assert sum(int(r[f"n_{c}"]) for c in ("Missing", "Collapsed", "Stitching",
-                                              "Irregular", "Good")) == n
+        assert (
+            sum(
+                int(r[f"n_{c}"]) for c in ("Missing", "Collapsed", "Stitching", "Irregular", "Good")
+            )
+            == n
+        )
         assert float(r["yield"]) == pytest.approx(int(r["n_Good"]) / n, abs=1e-4)
     for name in ("synthetic_0", "synthetic_1", "synthetic_2"):
         assert (out / f"map_{name}.png").is_file()
@@ -104,20 +112,34 @@ def test_fit_then_inspect_a_new_array_with_the_saved_model(array_files, tmp_path
         assert "report written" in err
     loaded, info = load_model(tmp_path / "model.skops")
     profiles = info.pop("profiles")
-    assert info == {"version": __version__, "grid_size": 21, "tile_half": 32,
-                    "preset": "notebook", "pitch": 54.0}
-    assert len(profiles) == 2 and all(p["lattice_score"] > 0.3 and p["pitch"] == 54
-                                      for p in profiles)
+    assert info == {
+        "version": __version__,
+        "grid_size": 21,
+        "tile_half": 32,
+        "preset": "notebook",
+        "pitch": 54.0,
+    }
+    assert len(profiles) == 2 and all(
+        p["lattice_score"] > 0.3 and p["pitch"] == 54 for p in profiles
+    )
     assert hasattr(loaded, "stages_")
 
 
 def test_python_dash_m_and_help():
-    result = subprocess.run([sys.executable, "-m", "sklearn_pillars", "inspect", "--help"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "sklearn_pillars", "inspect", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0
     assert "--demo" in result.stdout and "--model" in result.stdout
-    top = subprocess.run([sys.executable, "-m", "sklearn_pillars", "--help"],
-                         capture_output=True, text=True, check=False)
+    top = subprocess.run(
+        [sys.executable, "-m", "sklearn_pillars", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert "examples:" in top.stdout and "--trust-model" in top.stdout
     assert "exit codes" in top.stdout
 
@@ -129,13 +151,27 @@ def text_as_bmp(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("case", [
-    "missing-array", "not-an-image", "demo-and-arrays", "nothing", "bad-grid", "bad-suffix",
-    "missing-model", "corrupt-model", "unknown-option", "tiny-image", "out-is-a-file",
-    "bad-tile-half", "inspect-bad-suffix", "no-model-folder", "twice",
-])
-def test_bad_input_gives_exit_code_and_one_line(case, tmp_path, text_as_bmp, array_files,
-                                                capsys):
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing-array",
+        "not-an-image",
+        "demo-and-arrays",
+        "nothing",
+        "bad-grid",
+        "bad-suffix",
+        "missing-model",
+        "corrupt-model",
+        "unknown-option",
+        "tiny-image",
+        "out-is-a-file",
+        "bad-tile-half",
+        "inspect-bad-suffix",
+        "no-model-folder",
+        "twice",
+    ],
+)
+def test_bad_input_gives_exit_code_and_one_line(case, tmp_path, text_as_bmp, array_files, capsys):
     paths, _ = array_files
     out = tmp_path / "out"
     tiny = tmp_path / "tiny.png"
@@ -151,18 +187,29 @@ def test_bad_input_gives_exit_code_and_one_line(case, tmp_path, text_as_bmp, arr
         "nothing": (["inspect", "--out", out], 2, "no array images"),
         "bad-grid": (["inspect", "--demo", "--grid-size", "0", "--out", out], 2, "--grid-size"),
         "bad-suffix": (["fit", paths[0], "--model", tmp_path / "m.pkl"], 2, ".skops or .joblib"),
-        "missing-model": (["inspect", paths[0], "--model", tmp_path / "x.skops", "--out", out],
-                          2, "x.skops"),
-        "corrupt-model": (["inspect", paths[0], "--model", corrupt, "--out", out], 1,
-                          "bad.skops"),
+        "missing-model": (
+            ["inspect", paths[0], "--model", tmp_path / "x.skops", "--out", out],
+            2,
+            "x.skops",
+        ),
+        "corrupt-model": (["inspect", paths[0], "--model", corrupt, "--out", out], 1, "bad.skops"),
         "tiny-image": (["inspect", tiny, "--out", out], 2, "tiny.png"),
         "out-is-a-file": (["inspect", "--demo", "--out", a_file], 2, "not a folder"),
-        "bad-tile-half": (["inspect", "--demo", "--tile-half", "-4", "--out", out], 2,
-                          "--tile-half"),
-        "inspect-bad-suffix": (["inspect", paths[0], "--model", a_file, "--out", out], 2,
-                               ".skops or .joblib"),
-        "no-model-folder": (["fit", paths[0], "--model", tmp_path / "nodir" / "m.skops"], 2,
-                            "does not exist"),
+        "bad-tile-half": (
+            ["inspect", "--demo", "--tile-half", "-4", "--out", out],
+            2,
+            "--tile-half",
+        ),
+        "inspect-bad-suffix": (
+            ["inspect", paths[0], "--model", a_file, "--out", out],
+            2,
+            ".skops or .joblib",
+        ),
+        "no-model-folder": (
+            ["fit", paths[0], "--model", tmp_path / "nodir" / "m.skops"],
+            2,
+            "does not exist",
+        ),
         "twice": (["inspect", paths[0], paths[0], "--out", out], 2, "given twice"),
     }
     if case == "unknown-option":
@@ -221,13 +268,17 @@ def test_tiles_must_match_the_model_and_the_grid_may_not(array_files, tmp_path, 
     paths, _ = array_files
     model = tmp_path / "m.skops"
     assert run(["fit", paths[0], "--model", model, "--quiet"], capsys)[0] == 0
-    code, _, err = run(["inspect", paths[1], "--model", model, "--tile-half", "20",
-                        "--out", tmp_path / "o"], capsys)
+    code, _, err = run(
+        ["inspect", paths[1], "--model", model, "--tile-half", "20", "--out", tmp_path / "o"],
+        capsys,
+    )
     assert code == 2 and "--tile-half 20 differs from the model's 32" in err
     # a grid of another size is the arrays' business: 20 x 20 sites of this image are cut
     # (and refused: the image shows a lattice of 21)
-    code, _, err = run(["inspect", paths[1], "--model", model, "--grid-size", "20",
-                        "--out", tmp_path / "o"], capsys)
+    code, _, err = run(
+        ["inspect", paths[1], "--model", model, "--grid-size", "20", "--out", tmp_path / "o"],
+        capsys,
+    )
     assert code == 1 and "lattice" in err and "differs" not in err
 
 
@@ -268,8 +319,9 @@ def test_force_replaces_a_model_and_clears_an_old_report(array_files, tmp_path, 
     out.mkdir()
     (out / "gallery_Stale.png").write_bytes(b"old")
     (out / "notes.txt").write_text("mine")
-    assert run(["inspect", paths[1], "--model", model, "--out", out, "--force", "-q"],
-               capsys)[0] == 0
+    assert (
+        run(["inspect", paths[1], "--model", model, "--out", out, "--force", "-q"], capsys)[0] == 0
+    )
     assert not (out / "gallery_Stale.png").exists()  # no earlier report file looks current
     assert (out / "notes.txt").read_text() == "mine"  # anything else is left alone
 
@@ -290,18 +342,32 @@ def test_same_file_names_in_two_folders_stay_apart(array_files, tmp_path, capsys
 def test_warnings_are_one_line(tmp_path, capsys):
     tiny = tmp_path / "few.png"
     cv2.imwrite(str(tiny), np.full((40, 40), 90, np.uint8))
-    code, _, err = run(["inspect", tiny, "--grid-size", "1", "--tile-half", "10",
-                        "--out", tmp_path / "r", "--force-input"], capsys)
+    code, _, err = run(
+        [
+            "inspect",
+            tiny,
+            "--grid-size",
+            "1",
+            "--tile-half",
+            "10",
+            "--out",
+            tmp_path / "r",
+            "--force-input",
+        ],
+        capsys,
+    )
     assert code == 0 and "is blank" in err
     warning_lines = [line for line in err.splitlines() if "warning:" in line]
-    assert warning_lines and all(line.startswith("sklearn-pillars: warning: ")
-                                 for line in warning_lines)
+    assert warning_lines and all(
+        line.startswith("sklearn-pillars: warning: ") for line in warning_lines
+    )
     assert "LayeredPeelClassifier()" not in err  # no source lines
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(["A", "a", "A_2", "x y", "x_y", "", "..", "é/ü", "B"]),
-                max_size=12))
+@given(
+    st.lists(st.sampled_from(["A", "a", "A_2", "x y", "x_y", "", "..", "é/ü", "B"]), max_size=12)
+)
 def test_report_file_names_are_unique(names):
     slugs = report_module.slugs(names)
     assert len(slugs) == len(names)
@@ -315,8 +381,16 @@ def test_a_model_file_without_a_model_is_refused(tmp_path):
     joblib.dump({"format": "sklearn-pillars model", "version": __version__}, tmp_path / "m.joblib")
     with pytest.raises(ModelFileError, match="not an sklearn-pillars model.*has run"):
         load_model(tmp_path / "m.joblib", trusted=True)
-    joblib.dump({"format": "sklearn-pillars model", "version": __version__, "grid_size": 21,
-                 "tile_half": 32, "model": "hello"}, tmp_path / "s.joblib")
+    joblib.dump(
+        {
+            "format": "sklearn-pillars model",
+            "version": __version__,
+            "grid_size": 21,
+            "tile_half": 32,
+            "model": "hello",
+        },
+        tmp_path / "s.joblib",
+    )
     with pytest.raises(ModelFileError, match="fitted LayeredPeelClassifier"):
         load_model(tmp_path / "s.joblib", trusted=True)
 
@@ -341,8 +415,10 @@ def test_stages_refined_records_the_preset_and_the_stitch_kinds(array_files, tmp
     assert code == 0, err
     assert {t["stitch_kind"] for t in rows(out / "tiles.csv")} == {""}
     # --stages chooses how to fit: with a saved model it is a usage error
-    code, _, err = run(["inspect", paths[2], "--model", model, "--stages", "notebook",
-                        "--out", tmp_path / "x"], capsys)
+    code, _, err = run(
+        ["inspect", paths[2], "--model", model, "--stages", "notebook", "--out", tmp_path / "x"],
+        capsys,
+    )
     assert code == 2 and "--stages" in err
 
 
@@ -351,14 +427,22 @@ def frame_files(tmp_path_factory):
     """Three synthetic frames as a microscope gives them: 9 x 12 sites, rotated by 2
     degrees in a margin; and one of the same at a 25% larger pitch."""
     folder = tmp_path_factory.mktemp("frames")
-    tiles = make_pillar_arrays(n_arrays=3, grid_size=12, shape=(9, 12), random_state=6,
-                               rotation=2.0, margin=0.6, derotate=False)
+    tiles = make_pillar_arrays(
+        n_arrays=3,
+        grid_size=12,
+        shape=(9, 12),
+        random_state=6,
+        rotation=2.0,
+        margin=0.6,
+        derotate=False,
+    )
     paths = []
     for name, image in zip(tiles.array_names, tiles.array_images, strict=True):
         paths.append(folder / f"{name}.png")
         assert cv2.imwrite(str(paths[-1]), image)
-    coarse = make_pillar_arrays(n_arrays=1, shape=(7, 9), random_state=7, pitch=68,
-                                margin=0.5, derotate=False)
+    coarse = make_pillar_arrays(
+        n_arrays=1, shape=(7, 9), random_state=7, pitch=68, margin=0.5, derotate=False
+    )
     paths.append(folder / "coarse.png")
     assert cv2.imwrite(str(paths[-1]), coarse.array_images[0])
     return paths, tiles
@@ -370,12 +454,16 @@ def test_grid_auto_finds_prints_and_draws_the_lattice(frame_files, tmp_path, cap
     code, _, err = run(["inspect", *paths[:3], "--grid", "auto", "--out", out], capsys)
     assert code == 0, err
     for name in ("synthetic_0", "synthetic_1", "synthetic_2"):
-        assert re.search(rf"{name}: 9 x 12 sites, pitch 54\.\d\d x 54\.\d\d px, rotated "
-                         r"\+[12]\.\d\d deg \(turned upright\)", err), err
+        assert re.search(
+            rf"{name}: 9 x 12 sites, pitch 54\.\d\d x 54\.\d\d px, rotated "
+            r"\+[12]\.\d\d deg \(turned upright\)",
+            err,
+        ), err
     tiles = rows(out / "tiles.csv")
     assert len(tiles) == 3 * 9 * 12
     assert {(int(t["row"]), int(t["col"])) for t in tiles} == {
-        (r, c) for r in range(1, 10) for c in range(1, 13)}
+        (r, c) for r in range(1, 10) for c in range(1, 13)
+    }
     page = (out / "index.html").read_text()
     assert "found in each image" in page
     picture = cv2.imread(str(out / "map_synthetic_0.png"))
@@ -414,14 +502,14 @@ def test_grid_auto_refuses_an_image_without_a_lattice(tmp_path, capsys):
 
 @pytest.mark.parametrize("value", ["xauto", "auto21", "-1", "2.5"])
 def test_grid_option_values(value, tmp_path, capsys):
-    code, _, err = run(["inspect", "--demo", "--grid-size", value, "--out", tmp_path / "r"],
-                       capsys)
+    code, _, err = run(["inspect", "--demo", "--grid-size", value, "--out", tmp_path / "r"], capsys)
     assert code == 2 and "--grid-size must be a whole number" in err
 
 
 @pytest.mark.parametrize(("signum", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
-def test_an_interrupt_while_a_module_initialises_is_an_interrupt(signum, code, tmp_path,
-                                                                capsys, monkeypatch):
+def test_an_interrupt_while_a_module_initialises_is_an_interrupt(
+    signum, code, tmp_path, capsys, monkeypatch
+):
     """A signal in a compiled module's initialisation reaches the command as
     "ImportError: initialization failed" (seen once in CI): it is still an interrupt, not
     a missing extra."""
@@ -442,8 +530,16 @@ def test_an_interrupt_while_a_module_initialises_is_an_interrupt(signum, code, t
 def test_demo_grid_auto_finds_the_frames_lattices(tmp_path, capsys):
     code, _, err = run(["inspect", "--demo", "--grid", "auto", "--out", tmp_path / "r"], capsys)
     assert code == 0, err
-    assert len(re.findall(r"synthetic_\d: 21 x 21 sites, pitch 54\.\d\d x 54\.\d\d px, "
-                          r"rotated \+[12]\.\d\d deg \(turned upright\)", err)) == 3, err
+    assert (
+        len(
+            re.findall(
+                r"synthetic_\d: 21 x 21 sites, pitch 54\.\d\d x 54\.\d\d px, "
+                r"rotated \+[12]\.\d\d deg \(turned upright\)",
+                err,
+            )
+        )
+        == 3
+    ), err
     assert len(rows(tmp_path / "r" / "tiles.csv")) == 3 * 441
 
 
@@ -452,13 +548,15 @@ def test_a_map_of_uniform_tiles_in_an_auto_report(tmp_path):
     grid_size="auto" report takes its grid from the positions."""
     tiles = make_pillar_arrays(1, grid_size=6, shape=(4, 6), random_state=1)
     path = tmp_path / "map.png"
-    report_module.defect_map(path, tiles.array_images[0], "a", "auto",
-                             tiles.positions[:, 1:], tiles.y)
+    report_module.defect_map(
+        path, tiles.array_images[0], "a", "auto", tiles.positions[:, 1:], tiles.y
+    )
     assert cv2.imread(str(path)).shape[1] >= 1000
 
 
-@pytest.mark.parametrize(("pitch", "warns"), [(48.0, True), (49.0, False), (54.0, False),
-                                              (59.0, False), (60.0, True)])
+@pytest.mark.parametrize(
+    ("pitch", "warns"), [(48.0, True), (49.0, False), (54.0, False), (59.0, False), (60.0, True)]
+)
 def test_a_pitch_more_than_ten_percent_off_warns(pitch, warns):
     from sklearn_pillars.sanity import drift_warnings
 

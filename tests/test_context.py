@@ -41,8 +41,13 @@ ELONGATION = C.SHAPE_NAMES.index("elongation")
 @functools.cache
 def clean_array(seed, grid_size=10, photometric=0.0):
     """A synthetic array without any defect (cached: the tests do not modify it)."""
-    return make_pillar_arrays(n_arrays=1, grid_size=grid_size, random_state=seed,
-                              defect_rates=CLEAN, photometric=photometric)
+    return make_pillar_arrays(
+        n_arrays=1,
+        grid_size=grid_size,
+        random_state=seed,
+        defect_rates=CLEAN,
+        photometric=photometric,
+    )
 
 
 def context_of(X):
@@ -64,8 +69,9 @@ def pillar(cy, cx, size=T, scale=1.0, aspect=1.0, angle=0.0, radius=14.0):
     u = x * np.cos(theta) + y * np.sin(theta)
     v = -x * np.sin(theta) + y * np.cos(theta)
     r = np.hypot(u * np.sqrt(aspect), v / np.sqrt(aspect)) / scale
-    return 100 - 40 * np.exp(-0.5 * ((r - radius) / 3.0) ** 2) - 20 / (1 + np.exp(
-        (r - radius) / 1.5))
+    return (
+        100 - 40 * np.exp(-0.5 * ((r - radius) / 3.0) ** 2) - 20 / (1 + np.exp((r - radius) / 1.5))
+    )
 
 
 def blob(cy, cx, size=T, sigma=6.0):
@@ -92,11 +98,14 @@ def reference_centred_tiles(image, grid_size, tile_half):
     return out, boxes
 
 
-@pytest.mark.parametrize("shape, grid_size, tile_half", [
-    ((287, 301), 5, 32),  # first and last rows and columns clipped, unequal pitches
-    ((540, 540), 10, 32),  # the synthetic arrays' geometry: edge tiles 59 pixels
-    ((300, 300), 5, 20),  # nothing clipped
-])
+@pytest.mark.parametrize(
+    "shape, grid_size, tile_half",
+    [
+        ((287, 301), 5, 32),  # first and last rows and columns clipped, unequal pitches
+        ((540, 540), 10, 32),  # the synthetic arrays' geometry: edge tiles 59 pixels
+        ((300, 300), 5, 20),  # nothing clipped
+    ],
+)
 def test_centred_tiles_puts_every_site_centre_at_the_canvas_centre(shape, grid_size, tile_half):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, shape, dtype=np.uint8)
@@ -124,13 +133,15 @@ def test_fourier_shift_by_whole_pixels_is_a_roll(size):
     dy, dx = [0, 3, -17, size + 2], [0, -5, 40, -size]
     got = C.fourier_shift(images, dy, dx)
     for k in range(4):
-        np.testing.assert_allclose(got[k], np.roll(images[k], (dy[k], dx[k]), axis=(0, 1)),
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            got[k], np.roll(images[k], (dy[k], dx[k]), axis=(0, 1)), atol=1e-4
+        )
     # one image moved to each of the shifts
     got = C.fourier_shift(images[:1], dy, dx)
     for k in range(4):
-        np.testing.assert_allclose(got[k], np.roll(images[0], (dy[k], dx[k]), axis=(0, 1)),
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            got[k], np.roll(images[0], (dy[k], dx[k]), axis=(0, 1)), atol=1e-4
+        )
 
 
 @pytest.mark.parametrize("size", [64, 63])
@@ -139,15 +150,19 @@ def test_fourier_shift_there_and_back_returns_the_image(size):
     image = (blob(20.3, 40.6, size, 5.0) - 0.7 * blob(41.0, 22.2, size, 7.0)).astype(np.float32)
     dy, dx = rng.uniform(-6, 6, 5), rng.uniform(-6, 6, 5)
     moved = C.fourier_shift(image[None], dy, dx)
-    np.testing.assert_allclose(C.fourier_shift(moved, -dy, -dx), np.repeat(image[None], 5, 0),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        C.fourier_shift(moved, -dy, -dx), np.repeat(image[None], 5, 0), atol=1e-4
+    )
     # and a sub-pixel shift moves the content by that much: a blob's centroid
     one = C.fourier_shift(blob(30.0, 31.0, size)[None], dy, dx)
     yy, xx = np.mgrid[0:size, 0:size]
     for k in range(5):
         total = one[k].sum()
-        np.testing.assert_allclose([(one[k] * yy).sum() / total, (one[k] * xx).sum() / total],
-                                   [30.0 + dy[k], 31.0 + dx[k]], atol=1e-3)
+        np.testing.assert_allclose(
+            [(one[k] * yy).sum() / total, (one[k] * xx).sum() / total],
+            [30.0 + dy[k], 31.0 + dx[k]],
+            atol=1e-3,
+        )
 
 
 # -- register ------------------------------------------------------------------------------
@@ -168,7 +183,8 @@ def test_register_recovers_known_subpixel_shifts(kind):
     error = np.maximum(np.abs(dy - shifts[:, 0]), np.abs(dx - shifts[:, 1]))
     assert error.max() <= 0.3, (
         f"shifts off by up to {error.max():.2f} px (mean {error.mean():.2f}); "
-        f"found {np.c_[dy, dx][:3].round(2).tolist()} for {shifts[:3].round(2).tolist()}")
+        f"found {np.c_[dy, dx][:3].round(2).tolist()} for {shifts[:3].round(2).tolist()}"
+    )
 
 
 @pytest.mark.parametrize("kind", REFERENCES)
@@ -186,8 +202,14 @@ def test_register_match_is_lower_for_unrelated_images():
     rng = np.random.default_rng(4)
     reference = pillar(CENTRE, CENTRE).astype(np.float32)
     yy, xx = np.mgrid[0:T, 0:T]
-    unrelated = np.stack([rng.normal(size=(T, T)), np.sin(xx / 3.0), np.cos((xx + yy) / 5.0),
-                          blob(10.0, 50.0, sigma=3.0)]).astype(np.float32)
+    unrelated = np.stack(
+        [
+            rng.normal(size=(T, T)),
+            np.sin(xx / 3.0),
+            np.cos((xx + yy) / 5.0),
+            blob(10.0, 50.0, sigma=3.0),
+        ]
+    ).astype(np.float32)
     _, _, copy_match = C.register(reference[None], reference, max_shift=10)
     _, _, match = C.register(unrelated, reference, max_shift=10)
     assert (match < 0.5).all(), match
@@ -220,18 +242,21 @@ def test_robust_z_scores_on_the_typical_tiles(distance):
             np.testing.assert_allclose(z[:, j], (column - median) / (1.4826 * mad), rtol=1e-9)
         else:  # the third quartile of the deviations, the other normal-consistent scale
             np.testing.assert_allclose(
-                z[:, j], (column - median) / (np.percentile(deviation, 75) / 1.1503), rtol=1e-9)
+                z[:, j], (column - median) / (np.percentile(deviation, 75) / 1.1503), rtol=1e-9
+            )
 
 
 def test_robust_z_floor_and_shared_values():
     rng = np.random.default_rng(6)
     n = 200
-    features = np.column_stack([
-        np.full(n, 3.0),  # every tile alike
-        7.0 + 1e-4 * rng.normal(size=n),  # alike up to a difference too small to matter
-        np.where(np.arange(n) < 20, 1.0, 0.0),  # 90% share one value: the MAD is 0
-        rng.normal(size=n),
-    ])
+    features = np.column_stack(
+        [
+            np.full(n, 3.0),  # every tile alike
+            7.0 + 1e-4 * rng.normal(size=n),  # alike up to a difference too small to matter
+            np.where(np.arange(n) < 20, 1.0, 0.0),  # 90% share one value: the MAD is 0
+            rng.normal(size=n),
+        ]
+    )
     floor = [0.5, 0.5, 0.01, 0.01]
     z = C.robust_z(features, floor)
     assert np.isfinite(z).all()
@@ -252,8 +277,12 @@ def reference_neighbour_median(values, positions):
     out = np.empty(len(values))
     where = {(int(r), int(c)): i for i, (_, r, c) in enumerate(positions)}
     for i, (_, r, c) in enumerate(positions):
-        found = [values[where[(r + a, c + b)]] for a in (-1, 0, 1) for b in (-1, 0, 1)
-                 if (a or b) and (r + a, c + b) in where]
+        found = [
+            values[where[(r + a, c + b)]]
+            for a in (-1, 0, 1)
+            for b in (-1, 0, 1)
+            if (a or b) and (r + a, c + b) in where
+        ]
         out[i] = np.median(found) if found else values[i]
     return out
 
@@ -281,9 +310,9 @@ def with_line(image, axis, at, width=2, depth=15.0):
     """The image with a straight dark line of ``width`` pixels starting at ``at``."""
     out = image.astype(np.float64)
     if axis == 0:
-        out[at:at + width] -= depth
+        out[at : at + width] -= depth
     else:
-        out[:, at:at + width] -= depth
+        out[:, at : at + width] -= depth
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
@@ -296,16 +325,24 @@ def line_scores(image, grid_size, axis):
     column = ROW_LINE if axis == 0 else COL_LINE
     site = positions[:, 1 + axis]
     per_line = np.array([raw[site == s, column].max() for s in range(1, grid_size + 1)])
-    return Bunch(site=site, raw=raw[:, column], per_line=per_line, strongest=strongest,
-                 context=LineContext().fit_transform(tiles.X))
+    return Bunch(
+        site=site,
+        raw=raw[:, column],
+        per_line=per_line,
+        strongest=strongest,
+        context=LineContext().fit_transform(tiles.X),
+    )
 
 
 GRID = 10
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("axis, offset", [(0, 0), (0, 8), (1, 0), (1, -8)],
-                         ids=["row", "row-off-centre", "column", "column-off-centre"])
+@pytest.mark.parametrize(
+    "axis, offset",
+    [(0, 0), (0, 8), (1, 0), (1, -8)],
+    ids=["row", "row-off-centre", "column", "column-off-centre"],
+)
 def test_a_line_through_a_grid_line_makes_it_stand_out(seed, axis, offset):
     image = clean_array(seed, GRID).array_images[0]
     line = 5  # 1-based grid row (column)
@@ -336,10 +373,11 @@ def test_a_line_grazing_the_tiles_edge_does_not_make_its_line_stand_out(seed, ax
     through = line_scores(with_line(image, axis, centre), GRID, axis)
     on = grazing.site == line
     assert grazing.per_line[line - 1] < 0.35 * through.per_line[line - 1], (
-        grazing.per_line.round(3), through.per_line.round(3))
+        grazing.per_line.round(3),
+        through.per_line.round(3),
+    )
     assert grazing.per_line.argmax() + 1 != line
     assert grazing.context[on, 0].max() < 3, grazing.context[on, 0].round(1)
-
 
 
 def with_ramp(image, axis, start, depth=25.0):
@@ -362,7 +400,9 @@ def test_a_slow_ramp_over_the_edge_line_is_no_line_but_a_line_there_is(seed, axi
     ramped = line_scores(with_ramp(image, axis, start), GRID, axis)
     clean = line_scores(image, GRID, axis)
     assert ramped.per_line[-1] < 2 * clean.per_line[:-1].max() + 0.01, (
-        ramped.per_line.round(3), clean.per_line.round(3))
+        ramped.per_line.round(3),
+        clean.per_line.round(3),
+    )
     on = ramped.site == GRID
     assert ramped.context[on, 0].max() < 3, ramped.context[on, 0].round(1)
     centre = int((GRID - 0.5) * image.shape[axis] / GRID)
@@ -383,8 +423,7 @@ def test_detrended_equals_a_line_fit_per_profile(seed, rows, size):
         x = np.flatnonzero(np.isfinite(row))
         if len(x) >= 2:
             slope, intercept = np.polyfit(x, row[x], 1)
-            np.testing.assert_allclose(expected[x], row[x] - (slope * x + intercept),
-                                       atol=1e-9)
+            np.testing.assert_allclose(expected[x], row[x] - (slope * x + intercept), atol=1e-9)
 
 
 # -- best_deformation / shape_features / ShapeContext ----------------------------------
@@ -396,12 +435,25 @@ def test_best_deformation_recovers_the_scale_and_elongation_of_analytic_pillars(
     rows, cols = np.divmod(np.arange(grid * grid), grid)
     positions = np.column_stack([np.zeros(grid * grid, int), rows + 1, cols + 1])
     deformed = {  # site -> (scale, aspect, angle); no two of them neighbours
-        9: (0.8, 1.0, 0.0), 12: (0.9, 1.0, 0.0), 33: (1.1, 1.0, 0.0), 36: (1.2, 1.0, 0.0),
-        51: (1.0, 0.6, 0.0), 54: (1.0, 0.7, 45.0), 28: (1.0, 0.6, 90.0),
+        9: (0.8, 1.0, 0.0),
+        12: (0.9, 1.0, 0.0),
+        33: (1.1, 1.0, 0.0),
+        36: (1.2, 1.0, 0.0),
+        51: (1.0, 0.6, 0.0),
+        54: (1.0, 0.7, 45.0),
+        28: (1.0, 0.6, 90.0),
     }
-    tiles = np.stack([pillar(CENTRE + rng.normal(0, 0.3), CENTRE + rng.normal(0, 0.3), T,
-                             *deformed.get(k, (1.0, 1.0, 0.0)))
-                      for k in range(grid * grid)])
+    tiles = np.stack(
+        [
+            pillar(
+                CENTRE + rng.normal(0, 0.3),
+                CENTRE + rng.normal(0, 0.3),
+                T,
+                *deformed.get(k, (1.0, 1.0, 0.0)),
+            )
+            for k in range(grid * grid)
+        ]
+    )
     tiles += rng.normal(0, 0.3, tiles.shape)
     context = C.array_context(tiles.astype(np.float32))
     parts = C.shape_parts(context)
@@ -427,10 +479,14 @@ def warp_site(image, site, matrix, grid_size, radius=26):
     cx = int((site[1] + 0.5) * image.shape[1] / grid_size)
     matrix = np.asarray(matrix, dtype=np.float64)
     affine = np.hstack([matrix, (np.array([cx, cy]) - matrix @ [cx, cy])[:, None]])
-    warped = cv2.warpAffine(image.astype(np.float32), affine.astype(np.float32),
-                            image.shape[::-1], flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
-    yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    warped = cv2.warpAffine(
+        image.astype(np.float32),
+        affine.astype(np.float32),
+        image.shape[::-1],
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    yy, xx = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
     blend = np.clip((radius + 2 - np.hypot(yy - cy, xx - cx)) / 4, 0, 1)
     out = blend * warped + (1 - blend) * image
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
@@ -439,8 +495,10 @@ def warp_site(image, site, matrix, grid_size, radius=26):
 def shape_of(image, grid_size):
     tiles = tile_array(image, grid_size)
     positions, context = context_of(tiles.X)
-    return (C.shape_features(C.shape_parts(context), positions),
-            ShapeContext().fit_transform(tiles.X))
+    return (
+        C.shape_features(C.shape_parts(context), positions),
+        ShapeContext().fit_transform(tiles.X),
+    )
 
 
 SITE = (4, 5)  # 0-based row, column of the deformed site
@@ -484,8 +542,7 @@ def test_the_refined_preset_flags_almost_nothing_on_a_clean_array(seed, photomet
     # LOF is not degenerate (with fewer tiles every tile scores 1 and none can be flagged)
     tiles = clean_array(seed, 16, photometric)
     model = LayeredPeelClassifier("refined").fit(tiles.X)
-    assert np.mean(model.labels_ != "Good") <= 0.01, np.unique(model.labels_,
-                                                               return_counts=True)
+    assert np.mean(model.labels_ != "Good") <= 0.01, np.unique(model.labels_, return_counts=True)
     assert np.mean(model.predict(tiles.X) != "Good") <= 0.01
     for name, stage in model.stages_:
         if isinstance(stage, PeelStage):
@@ -493,8 +550,9 @@ def test_the_refined_preset_flags_almost_nothing_on_a_clean_array(seed, photomet
             assert len(stage.selected_clusters_) == 0, (name, stage.selected_clusters_)
 
 
-@pytest.mark.parametrize("dims, n_clusters, min_distance",
-                         [(2, 3, 6.0), (4, 3, 4.5), (4, 5, 4.0), (6, 5, 4.0)])
+@pytest.mark.parametrize(
+    "dims, n_clusters, min_distance", [(2, 3, 6.0), (4, 3, 4.5), (4, 5, 4.0), (6, 5, 4.0)]
+)
 def test_separated_clusters_declines_on_gaussian_noise(dims, n_clusters, min_distance):
     rng = np.random.default_rng(9)
     Z = rng.normal(size=(500, dims))
@@ -503,8 +561,9 @@ def test_separated_clusters_declines_on_gaussian_noise(dims, n_clusters, min_dis
     assert SeparatedClusters(min_distance)(labels, Z) == []
 
 
-@pytest.mark.parametrize("dims, n_clusters, min_distance",
-                         [(2, 3, 6.0), (4, 3, 4.5), (4, 5, 4.0), (6, 5, 4.0)])
+@pytest.mark.parametrize(
+    "dims, n_clusters, min_distance", [(2, 3, 6.0), (4, 3, 4.5), (4, 5, 4.0), (6, 5, 4.0)]
+)
 def test_separated_clusters_peels_a_far_compact_group(dims, n_clusters, min_distance):
     rng = np.random.default_rng(10)
     far = np.zeros(dims)
@@ -556,7 +615,8 @@ def test_refined_labels_survive_a_change_of_gain_and_offset(refined, new_arrays,
     where = tiles.positions[differ].tolist()
     assert differ.mean() <= 0.01, (
         f"{differ.sum()} of {len(got)} labels differ: "
-        f"{list(zip(where, expected[differ], got[differ], strict=True))[:5]}")
+        f"{list(zip(where, expected[differ], got[differ], strict=True))[:5]}"
+    )
 
 
 # -- presets ----------------------------------------------------------------------------------
@@ -619,8 +679,9 @@ def test_stitch_kinds_agree_with_the_ground_truth(refined, default_set):
         assert agree >= 0.95, f"{agree:.3f} of {both.sum()} tiles"
 
 
-@pytest.mark.parametrize("name", ["MissingContext", "CollapsedContext", "LineContext",
-                                  "ShapeContext"])
+@pytest.mark.parametrize(
+    "name", ["MissingContext", "CollapsedContext", "LineContext", "ShapeContext"]
+)
 def test_array_features_fit_then_transform_equals_fit_transform(name):
     import sklearn_pillars
 

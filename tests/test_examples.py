@@ -10,13 +10,16 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.mark.parametrize("script, expected", [
-    ("synthetic_tiles.py", "stitching kinds"),
-    ("reproduce_notebook.py", "agreement with"),
-    ("save_and_reuse.py", "most inconsistent tiles"),
-    ("find_the_lattice.py", "true grid 12 x 16, rotated +3."),
-    ("grid_search_clusters.py", "best: {'collapsed__clusterer__n_clusters'"),
-])
+@pytest.mark.parametrize(
+    "script, expected",
+    [
+        ("synthetic_tiles.py", "stitching kinds"),
+        ("reproduce_notebook.py", "agreement with"),
+        ("save_and_reuse.py", "most inconsistent tiles"),
+        ("find_the_lattice.py", "true grid 12 x 16, rotated +3."),
+        ("grid_search_clusters.py", "best: {'collapsed__clusterer__n_clusters'"),
+    ],
+)
 def test_example_runs(script, expected, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", [script])
     runpy.run_path(str(EXAMPLES / script), run_name="__main__")

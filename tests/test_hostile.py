@@ -45,8 +45,10 @@ class Run:
         self.code, self.out, self.err, self.peak, self.seconds = code, out, err, peak, seconds
 
     def __repr__(self):
-        return (f"Run(code={self.code}, peak={self.peak / 2**20:.0f} MiB, "
-                f"{self.seconds:.1f} s, err={self.err!r})")
+        return (
+            f"Run(code={self.code}, peak={self.peak / 2**20:.0f} MiB, "
+            f"{self.seconds:.1f} s, err={self.err!r})"
+        )
 
 
 def _default_signals():
@@ -60,9 +62,16 @@ def start(*args, cwd=None, session=False):
     """Start the command; with ``session``, in a session of its own (its workers' too)."""
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     argv = [sys.executable, "-m", "sklearn_pillars"] + [
-        a if isinstance(a, bytes) else str(a) for a in args]
-    proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd, preexec_fn=_default_signals,
-                            start_new_session=session)
+        a if isinstance(a, bytes) else str(a) for a in args
+    ]
+    proc = subprocess.Popen(
+        argv,
+        stdout=out,
+        stderr=err,
+        cwd=cwd,
+        preexec_fn=_default_signals,
+        start_new_session=session,
+    )
     proc.files = (out, err)
     proc.started = time.perf_counter()
     proc.high_water = [0]
@@ -148,9 +157,11 @@ def leftovers(folder):
     folder = Path(folder)
     if not folder.exists():
         return []
-    return sorted(p.name for p in folder.iterdir()
-                  if p.name.endswith(".part") or p.name.startswith(STAGING_PREFIX)
-                  or p.name == LOCK_NAME)
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.name.endswith(".part") or p.name.startswith(STAGING_PREFIX) or p.name == LOCK_NAME
+    )
 
 
 def report_arrays(folder):
@@ -190,9 +201,11 @@ def _bmp_header(width, height, bits=24):
     import struct
 
     row = (width * bits // 8 + 3) // 4 * 4
-    return (b"BM" + struct.pack("<IHHI", 54 + row * height, 0, 0, 54)
-            + struct.pack("<IiiHHIIiiII", 40, width, height, 1, bits, 0, row * height,
-                          2835, 2835, 0, 0))
+    return (
+        b"BM"
+        + struct.pack("<IHHI", 54 + row * height, 0, 0, 54)
+        + struct.pack("<IiiHHIIiiII", 40, width, height, 1, bits, 0, row * height, 2835, 2835, 0, 0)
+    )
 
 
 def _bomb_png(path, width, height):
@@ -209,10 +222,19 @@ def _bomb_png(path, width, height):
     return path
 
 
-@pytest.mark.parametrize("case", ["bomb-png-header", "grid-1000", "tile-half-1000",
-                                  "tile-half-huge-number",
-                                  "sparse-3GB-not-an-image", "sparse-3GB-bmp-header",
-                                  "over-max-memory", "20000px-png-over-max-memory"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "bomb-png-header",
+        "grid-1000",
+        "tile-half-1000",
+        "tile-half-huge-number",
+        "sparse-3GB-not-an-image",
+        "sparse-3GB-bmp-header",
+        "over-max-memory",
+        "20000px-png-over-max-memory",
+    ],
+)
 def test_oversized_requests_are_refused_in_seconds(case, arrays, tmp_path):
     out = tmp_path / "out"
     big_png = tmp_path / "big.png"
@@ -222,22 +244,40 @@ def test_oversized_requests_are_refused_in_seconds(case, arrays, tmp_path):
         assert cv2.imwrite(str(big_png), image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
         del image
     cases = {
-        "bomb-png-header": (["inspect", _bomb_png(tmp_path / "bomb.png", 100000, 100000),
-                             "--max-memory", "4G"], ["bomb.png", "100000 x 100000", "memory"]),
+        "bomb-png-header": (
+            ["inspect", _bomb_png(tmp_path / "bomb.png", 100000, 100000), "--max-memory", "4G"],
+            ["bomb.png", "100000 x 100000", "memory"],
+        ),
         "grid-1000": (["inspect", arrays[0], "--grid-size", "1000"], ["pitch", "grid"]),
-        "tile-half-1000": (["inspect", arrays[0], "--tile-half", "1000"],
-                           ["tile_half=1000", "pitch"]),
-        "tile-half-huge-number": (["inspect", arrays[0], "--tile-half",
-                                   "99999999999999999999"], ["--tile-half", "whole number"]),
-        "sparse-3GB-not-an-image": ([ "inspect", _sparse(tmp_path / "z.bmp", 3 * GiB)],
-                                    ["z.bmp", "not a recognised image"]),
-        "sparse-3GB-bmp-header": (["inspect", _sparse(tmp_path / "h.bmp", 3 * GiB,
-                                                      _bmp_header(40000, 25000)),
-                                   "--max-memory", "4G"], ["h.bmp", "memory", "limit"]),
-        "over-max-memory": (["inspect", *arrays, "--grid-size", GRID, "--max-memory", "20M"],
-                            ["memory", "20.0 MiB"]),
-        "20000px-png-over-max-memory": (["inspect", big_png, "--max-memory", "1G"],
-                                        ["big.png", "20000 x 20000", "memory"]),
+        "tile-half-1000": (
+            ["inspect", arrays[0], "--tile-half", "1000"],
+            ["tile_half=1000", "pitch"],
+        ),
+        "tile-half-huge-number": (
+            ["inspect", arrays[0], "--tile-half", "99999999999999999999"],
+            ["--tile-half", "whole number"],
+        ),
+        "sparse-3GB-not-an-image": (
+            ["inspect", _sparse(tmp_path / "z.bmp", 3 * GiB)],
+            ["z.bmp", "not a recognised image"],
+        ),
+        "sparse-3GB-bmp-header": (
+            [
+                "inspect",
+                _sparse(tmp_path / "h.bmp", 3 * GiB, _bmp_header(40000, 25000)),
+                "--max-memory",
+                "4G",
+            ],
+            ["h.bmp", "memory", "limit"],
+        ),
+        "over-max-memory": (
+            ["inspect", *arrays, "--grid-size", GRID, "--max-memory", "20M"],
+            ["memory", "20.0 MiB"],
+        ),
+        "20000px-png-over-max-memory": (
+            ["inspect", big_png, "--max-memory", "1G"],
+            ["big.png", "20000 x 20000", "memory"],
+        ),
     }
     args, words = cases[case]
     code = 1 if case == "sparse-3GB-not-an-image" else 2
@@ -267,8 +307,9 @@ def test_the_demo_is_checked_before_it_is_rendered(tmp_path):
 def test_a_20000px_image_runs_within_the_memory_ceiling(tmp_path):
     """Not refused (it fits the default limit): read, checked and rejected as blank in < 2 GB."""
     path = tmp_path / "big.png"
-    assert cv2.imwrite(str(path), np.zeros((20000, 20000), np.uint8),
-                       [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    assert cv2.imwrite(
+        str(path), np.zeros((20000, 20000), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    )
     assert path.stat().st_size < 2**20
     run = cli("inspect", path, "--out", tmp_path / "o", "--max-memory", "2G")
     assert_clean_failure(run, 1, "big.png", "blank")
@@ -316,9 +357,15 @@ class Payload:
 def malicious_joblib(skops_model, tmp_path):
     model, info = load_model(skops_model)
     marker = tmp_path / "payload-ran"
-    record = {"format": "sklearn-pillars model", "version": info["version"],
-              "grid_size": info["grid_size"], "tile_half": info["tile_half"],
-              "preset": info["preset"], "model": model, "extra": Payload(marker)}
+    record = {
+        "format": "sklearn-pillars model",
+        "version": info["version"],
+        "grid_size": info["grid_size"],
+        "tile_half": info["tile_half"],
+        "preset": info["preset"],
+        "model": model,
+        "extra": Payload(marker),
+    }
     path = tmp_path / "evil.joblib"
     with open(path, "wb") as f:
         pickle.dump(record, f)
@@ -349,14 +396,16 @@ def test_a_trusted_joblib_that_is_not_a_model_says_its_code_ran(tmp_path):
         load_model(path, trusted=True)
 
 
-@pytest.mark.parametrize("model, grid, tile_half, error, message", [
-    (LayeredPeelClassifier(), 21, 32, NotFittedError, "fitted model"),
-    ("hello", 21, 32, TypeError, "LayeredPeelClassifier"),
-    (None, 0, 32, ValueError, "grid_size"),
-    (None, 21, 16, ValueError, "tile_half=16 .* fitted on rows of 4101"),
-])
-def test_save_model_accepts_only_fitted_models(model, grid, tile_half, error, message,
-                                               tmp_path):
+@pytest.mark.parametrize(
+    "model, grid, tile_half, error, message",
+    [
+        (LayeredPeelClassifier(), 21, 32, NotFittedError, "fitted model"),
+        ("hello", 21, 32, TypeError, "LayeredPeelClassifier"),
+        (None, 0, 32, ValueError, "grid_size"),
+        (None, 21, 16, ValueError, "tile_half=16 .* fitted on rows of 4101"),
+    ],
+)
+def test_save_model_accepts_only_fitted_models(model, grid, tile_half, error, message, tmp_path):
     if model is None:
         model = LayeredPeelClassifier().fit(make_pillar_arrays(1, GRID, random_state=0).X)
     with pytest.raises(error, match=message):
@@ -369,8 +418,10 @@ def test_concurrent_runs_into_one_folder(arrays, tmp_path):
     out = tmp_path / "shared"
     for trial in range(20):
         first, second = (arrays[0], arrays[1]) if trial % 2 else (arrays[1], arrays[0])
-        runs = [start("inspect", path, "--grid-size", GRID, "--out", out, "--force", "-q")
-                for path in (first, second)]
+        runs = [
+            start("inspect", path, "--grid-size", GRID, "--out", out, "--force", "-q")
+            for path in (first, second)
+        ]
         results = finish_all(runs)
         codes = sorted(r.code for r in results)
         assert codes == [0, 2], results
@@ -448,8 +499,9 @@ def _session_processes(sid):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-def test_interrupting_a_streamed_inspection_leaves_the_previous_report(arrays, skops_model,
-                                                                      tmp_path):
+def test_interrupting_a_streamed_inspection_leaves_the_previous_report(
+    arrays, skops_model, tmp_path
+):
     import shutil
 
     folder = tmp_path / "lot"
@@ -462,8 +514,19 @@ def test_interrupting_a_streamed_inspection_leaves_the_previous_report(arrays, s
     # with workers, a signal lands while calls are queued, running or coming back: repeat
     trials = [(signal.SIGINT, 1)] + [(signal.SIGTERM, 2), (signal.SIGINT, 2)] * 3
     for sig, n_jobs in trials:
-        proc = start("inspect", folder, "--model", skops_model, "--out", out, "--force",
-                     "--n-jobs", n_jobs, "-q", session=True)
+        proc = start(
+            "inspect",
+            folder,
+            "--model",
+            skops_model,
+            "--out",
+            out,
+            "--force",
+            "--n-jobs",
+            n_jobs,
+            "-q",
+            session=True,
+        )
         deadline = time.perf_counter() + 120
         while running(proc) and time.perf_counter() < deadline:  # a few arrays in
             if sum(1 for _ in out.glob(f"{STAGING_PREFIX}*/map_*.png")) >= 3:
@@ -492,20 +555,20 @@ def test_a_10k_image_of_185_x_185_sites_is_inspected_in_bands(tmp_path):
     array = make_pillar_arrays(n_arrays=1, grid_size=21, random_state=4).array_images[0]
     train = tmp_path / "train.png"
     assert cv2.imwrite(str(train), array)
-    big = np.tile(array, (9, 9))[:185 * 54, :185 * 54]  # the lattice goes on: pitch 54
+    big = np.tile(array, (9, 9))[: 185 * 54, : 185 * 54]  # the lattice goes on: pitch 54
     path = tmp_path / "wafer.png"
     assert cv2.imwrite(str(path), big)
     assert limits.band_rows(185, 32) < 185  # X of all 34,225 tiles would be 561 MB
     model = tmp_path / "m.skops"
     assert cli("fit", train, "--model", model, "-q").code == 0
-    run = cli("inspect", path, "--model", model, "--grid-size", 185, "--out", tmp_path / "o",
-              "-q")
+    run = cli("inspect", path, "--model", model, "--grid-size", 185, "--out", tmp_path / "o", "-q")
     assert run.code == 0, run
     assert run.peak < 1 * GiB, run  # the whole X alone would be 561 MB, its work 4x that
     with open(tmp_path / "o" / "tiles.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(int(r["row"]), int(r["col"])) for r in rows] == [
-        (r, c) for r in range(1, 186) for c in range(1, 186)]
+        (r, c) for r in range(1, 186) for c in range(1, 186)
+    ]
     assert cv2.imread(str(tmp_path / "o" / "map_wafer.png")).shape[1] >= 185 * 12
 
 
@@ -514,16 +577,16 @@ def test_a_failed_forced_run_leaves_the_previous_report(arrays, tmp_path, monkey
     from sklearn_pillars.cli import main
 
     out = tmp_path / "r"
-    assert main(["inspect", str(arrays[0]), "--grid-size", str(GRID), "--out", str(out),
-                 "-q"]) == 0
+    assert main(["inspect", str(arrays[0]), "--grid-size", str(GRID), "--out", str(out), "-q"]) == 0
     previous = _snapshot(out)
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(report_module, "tile_mosaic", full_disk)
-    code = main(["inspect", str(arrays[1]), "--grid-size", str(GRID), "--out", str(out),
-                 "--force", "-q"])
+    code = main(
+        ["inspect", str(arrays[1]), "--grid-size", str(GRID), "--out", str(out), "--force", "-q"]
+    )
     assert code == 1 and "No space left" in capsys.readouterr().err
     assert _snapshot(out) == previous and leftovers(out) == []
 
@@ -559,18 +622,26 @@ def test_a_forced_rerun_removes_what_a_killed_run_left(arrays, tmp_path):
 def _meaningless(kind, path):
     rng = np.random.default_rng(0)
     side = 54 * GRID
-    image = {"white": np.full((side, side), 255, np.uint8),
-             "black": np.zeros((side, side), np.uint8),
-             "noise": rng.integers(0, 256, (side, side), dtype=np.uint8),
-             "gradient": np.tile(np.linspace(0, 255, side), (side, 1)).astype(np.uint8)}[kind]
+    image = {
+        "white": np.full((side, side), 255, np.uint8),
+        "black": np.zeros((side, side), np.uint8),
+        "noise": rng.integers(0, 256, (side, side), dtype=np.uint8),
+        "gradient": np.tile(np.linspace(0, 255, side), (side, 1)).astype(np.uint8),
+    }[kind]
     assert cv2.imwrite(str(path), image)
     return path
 
 
 @pytest.mark.parametrize("mode", ["fit-on-input", "saved-model"])
-@pytest.mark.parametrize("kind, words", [("white", ["blank"]), ("black", ["blank"]),
-                                         ("noise", ["no lattice"]),
-                                         ("gradient", ["no lattice"])])
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("white", ["blank"]),
+        ("black", ["blank"]),
+        ("noise", ["no lattice"]),
+        ("gradient", ["no lattice"]),
+    ],
+)
 def test_meaningless_images_are_refused_or_flagged(kind, words, mode, skops_model, tmp_path):
     image = _meaningless(kind, tmp_path / f"{kind}.png")
     model = ["--model", skops_model] if mode == "saved-model" else ["--grid-size", GRID]
@@ -580,22 +651,25 @@ def test_meaningless_images_are_refused_or_flagged(kind, words, mode, skops_mode
     assert not out.exists()
     forced = cli("inspect", image, *model, "--out", out, "--force-input")
     assert forced.code == 0, forced
-    assert any("warning:" in line and words[0] in line and "meaningless" in line
-               for line in forced.err.splitlines()), forced.err
+    assert any(
+        "warning:" in line and words[0] in line and "meaningless" in line
+        for line in forced.err.splitlines()
+    ), forced.err
     page = (out / "index.html").read_text(encoding="utf-8")
     assert words[0] in page and "meaningless" in page  # the report says so too
     assert 'class="warning"' in page  # in a red box above the rest
 
 
-def test_a_saved_model_warns_about_arrays_unlike_its_training_arrays(arrays, skops_model,
-                                                                      tmp_path):
+def test_a_saved_model_warns_about_arrays_unlike_its_training_arrays(arrays, skops_model, tmp_path):
     image = cv2.imread(str(arrays[1]), cv2.IMREAD_GRAYSCALE)
     zoomed = tmp_path / "zoomed.png"  # the same array at 1.5x the magnification
     assert cv2.imwrite(str(zoomed), cv2.resize(image, None, fx=1.5, fy=1.5))
     run = cli("inspect", zoomed, "--model", skops_model, "--out", tmp_path / "o")
     assert run.code == 0, run
-    assert any("warning:" in line and "pitch" in line and "fitted on" in line
-               for line in run.err.splitlines()), run.err
+    assert any(
+        "warning:" in line and "pitch" in line and "fitted on" in line
+        for line in run.err.splitlines()
+    ), run.err
     same = cli("inspect", arrays[1], "--model", skops_model, "--out", tmp_path / "o2")
     assert same.code == 0 and "warning" not in same.err, same
 
@@ -622,8 +696,9 @@ def test_an_unusable_out_fails_before_any_work(arrays, tmp_path):
     assert run.seconds < 5
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="needs POSIX permissions that apply (not root)")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions that apply (not root)"
+)
 def test_a_read_only_out_fails_before_any_work(arrays, tmp_path):
     locked = tmp_path / "ro"
     locked.mkdir(mode=0o500)
@@ -634,8 +709,10 @@ def test_a_read_only_out_fails_before_any_work(arrays, tmp_path):
 def test_a_model_path_that_is_a_folder_is_a_usage_error(arrays, tmp_path):
     folder = tmp_path / "m.skops"
     folder.mkdir()
-    for args in (["fit", arrays[0], "--model", folder, "--grid-size", GRID],
-                 ["inspect", arrays[0], "--model", folder, "--out", tmp_path / "o"]):
+    for args in (
+        ["fit", arrays[0], "--model", folder, "--grid-size", GRID],
+        ["inspect", arrays[0], "--model", folder, "--out", tmp_path / "o"],
+    ):
         run = cli(*args)
         assert_clean_failure(run, 2, "m.skops", "folder")
         assert run.seconds < 5
@@ -659,8 +736,17 @@ def test_messages_never_show_temporary_file_names(tmp_path, monkeypatch, arrays,
         raise OSError(errno.ENOSPC, "No space left on device", str(file))
 
     monkeypatch.setattr(skops.io, "dump", full_disk)
-    code = main(["fit", str(arrays[0]), "--grid-size", str(GRID), "--model",
-                 str(tmp_path / "m.skops"), "-q"])
+    code = main(
+        [
+            "fit",
+            str(arrays[0]),
+            "--grid-size",
+            str(GRID),
+            "--model",
+            str(tmp_path / "m.skops"),
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "m.skops" in err and "No space left" in err and ".part" not in err
     assert not any(tmp_path.iterdir())

@@ -63,16 +63,18 @@ def test_bad_file_among_good_ones_names_the_bad_one(tmp_path, good_bmp):
 def test_image_smaller_than_grid_names_file_and_parameter(tmp_path):
     path = tmp_path / "tiny.png"
     assert cv2.imwrite(str(path), np.zeros((10, 30), np.uint8))
-    with pytest.raises(ValueError,
-                       match=r"tiny.png: grid_size=21 .* pitch of 0.5 pixels, below the 4"):
+    with pytest.raises(
+        ValueError, match=r"tiny.png: grid_size=21 .* pitch of 0.5 pixels, below the 4"
+    ):
         read_arrays(path)
 
 
 def test_one_pixel_image(tmp_path):
     path = tmp_path / "dot.png"
     assert cv2.imwrite(str(path), np.zeros((1, 1), np.uint8))
-    with pytest.raises(ValueError,
-                       match=r"dot.png: grid_size=21 on an image of 1 x 1 pixels .* below the 4"):
+    with pytest.raises(
+        ValueError, match=r"dot.png: grid_size=21 on an image of 1 x 1 pixels .* below the 4"
+    ):
         read_arrays(path)
     with pytest.raises(ValueError, match="pitch of 1.0 pixels"):
         read_arrays(path, grid_size=1, tile_half=3)
@@ -82,8 +84,17 @@ def test_one_pixel_image(tmp_path):
     assert tiles.images[0].shape == (4, 4)
 
 
-@pytest.mark.parametrize("name, value", [("grid_size", 0), ("grid_size", -3), ("grid_size", 2.5),
-                                          ("tile_half", 0), ("tile_half", -1), ("tile_half", True)])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("grid_size", 0),
+        ("grid_size", -3),
+        ("grid_size", 2.5),
+        ("tile_half", 0),
+        ("tile_half", -1),
+        ("tile_half", True),
+    ],
+)
 def test_bad_geometry_parameters(good_bmp, name, value):
     with pytest.raises(ValueError, match=name):
         read_arrays(good_bmp, **{name: value})
@@ -113,8 +124,11 @@ def test_bad_in_memory_images(image, error, message):
 
 def test_read_labels_fills_y(tmp_path, good_bmp):
     rows = ["array,row,col,label,stitch_type"]
-    rows += [f"good,{r},{c},{'Stitching' if r == 2 else 'Good'},{'seam' if r == 2 else ''}"
-             for r in range(1, 4) for c in range(1, 4)]
+    rows += [
+        f"good,{r},{c},{'Stitching' if r == 2 else 'Good'},{'seam' if r == 2 else ''}"
+        for r in range(1, 4)
+        for c in range(1, 4)
+    ]
     labels = tmp_path / "labels.csv"
     labels.write_text("\n".join(rows) + "\n")
     tiles = read_arrays(good_bmp, grid_size=3, tile_half=5, labels=labels, input_check="skip")
@@ -131,9 +145,11 @@ def test_labels_missing_a_tile(tmp_path, good_bmp):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("array,row,col\ngood,1,1\n", "needs columns"),
-     ("array,row,col,label\ngood,1,1,Broken\n", "line 2.*unknown label 'Broken'"),
-     ("array,row,col,label\ngood,x,1,Good\n", "line 2.*integers")],
+    [
+        ("array,row,col\ngood,1,1\n", "needs columns"),
+        ("array,row,col,label\ngood,1,1,Broken\n", "line 2.*unknown label 'Broken'"),
+        ("array,row,col,label\ngood,x,1,Good\n", "line 2.*integers"),
+    ],
 )
 def test_bad_label_files(tmp_path, text, message):
     labels = tmp_path / "labels.csv"
@@ -152,4 +168,9 @@ def test_shared_label_files_cover_seed_arrays(shared_array_paths):
         if name == "seed_labels.csv":  # counts stated in ../shared/data/README.md
             names, counts = np.unique(tiles.y, return_counts=True)
             assert dict(zip(names, counts, strict=True)) == {
-                "Missing": 70, "Collapsed": 71, "Stitching": 67, "Irregular": 18, "Good": 1097}
+                "Missing": 70,
+                "Collapsed": 71,
+                "Stitching": 67,
+                "Irregular": 18,
+                "Good": 1097,
+            }

@@ -12,13 +12,20 @@ from sklearn_pillars.lattice import MIN_MATCH, Lattice, NoLatticeError, find_lat
 ARRAYS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "arrays"
 
 
-def frame(grid=9, pitch=54, rotation=0.0, margin=(0, 0, 0, 0), shape=None, seed=0,
-          gradient=0.0):
+def frame(grid=9, pitch=54, rotation=0.0, margin=(0, 0, 0, 0), shape=None, seed=0, gradient=0.0):
     """A synthetic frame as the microscope gives it (rotated, not turned upright) and its
     true (rows, cols, 2) site centres, with the shifts of stitching seams."""
-    tiles = make_pillar_arrays(1, grid_size=grid, random_state=seed, pitch=pitch,
-                               shape=shape or (grid, grid), rotation=rotation, margin=margin,
-                               gradient=gradient, derotate=False)
+    tiles = make_pillar_arrays(
+        1,
+        grid_size=grid,
+        random_state=seed,
+        pitch=pitch,
+        shape=shape or (grid, grid),
+        rotation=rotation,
+        margin=margin,
+        gradient=gradient,
+        derotate=False,
+    )
     return tiles.array_images[0], tiles.lattices[0].centers
 
 
@@ -59,8 +66,7 @@ def test_a_rotated_array_with_a_margin(rotation):
 
 
 def test_a_rectangular_array_under_an_illumination_gradient():
-    image, truth = frame(shape=(6, 11), pitch=40, margin=(0.5, 0.5, 0.5, 0.5), seed=2,
-                         gradient=40)
+    image, truth = frame(shape=(6, 11), pitch=40, margin=(0.5, 0.5, 0.5, 0.5), seed=2, gradient=40)
     lattice = find_lattice(image)
     assert lattice.shape == (6, 11)
     assert np.allclose(lattice.pitch, 40, atol=0.1)
@@ -68,8 +74,9 @@ def test_a_rectangular_array_under_an_illumination_gradient():
 
 
 def test_missing_pillars_do_not_pull_their_sites():
-    tiles = make_pillar_arrays(n_arrays=1, grid_size=11, random_state=5,
-                               defect_rates={"Missing": 0.15, "Stitching": 0})
+    tiles = make_pillar_arrays(
+        n_arrays=1, grid_size=11, random_state=5, defect_rates={"Missing": 0.15, "Stitching": 0}
+    )
     lattice = find_lattice(tiles.array_images[0])
     assert lattice.shape == (11, 11)
     missing = (tiles.y == "Missing").reshape(11, 11)
@@ -103,9 +110,15 @@ def test_bad_pitch_bounds_are_refused():
 
 
 @pytest.mark.skipif(not ARRAYS.is_dir(), reason="needs ../shared/data")
-@pytest.mark.parametrize("name", [
-    "Array_1Crop.bmp", "Array_2Crop.bmp", "Array_3Crop.bmp", "Array_4.bmp",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Array_1Crop.bmp",
+        "Array_2Crop.bmp",
+        "Array_3Crop.bmp",
+        "Array_4.bmp",
+    ],
+)
 def test_the_real_arrays_are_21_by_21(name):
     lattice = find_lattice(ARRAYS / name)
     assert lattice.shape == (21, 21)
@@ -119,9 +132,18 @@ def random_frame(rng, seed):
     a gradient; the default defects (about a quarter of the sites)."""
     pitch = int(rng.integers(30, 81))
     rows, cols = (min(int(n), 2000 // pitch) for n in rng.integers(5, 61, 2))
-    return rows, cols, frame(shape=(rows, cols), pitch=pitch, rotation=rng.uniform(-5, 5),
-                             margin=tuple(rng.uniform(0, 2, 4)), seed=seed,
-                             gradient=rng.uniform(0, 40))
+    return (
+        rows,
+        cols,
+        frame(
+            shape=(rows, cols),
+            pitch=pitch,
+            rotation=rng.uniform(-5, 5),
+            margin=tuple(rng.uniform(0, 2, 4)),
+            seed=seed,
+            gradient=rng.uniform(0, 40),
+        ),
+    )
 
 
 def test_random_frames():
@@ -137,7 +159,6 @@ def test_random_frames():
     assert max(errors) < 2.5
 
 
-
 def drawn_array(rows=8, cols=9, pitch=50, *, bright_inside=True, split_top_row=False, seed=0):
     """Pillars drawn as discs with a dark rim on a grey substrate with a margin of one
     pitch; ``bright_inside``: lighter than the substrate inside the rim (as in some real
@@ -146,16 +167,17 @@ def drawn_array(rows=8, cols=9, pitch=50, *, bright_inside=True, split_top_row=F
     margin = pitch
     image = np.full((rows * pitch + 2 * margin, cols * pitch + 2 * margin), 120, np.float32)
     rr, cc = np.mgrid[:rows, :cols]
-    centres = np.stack([margin + (cc + 0.5) * pitch + 0.3, margin + (rr + 0.5) * pitch - 0.2],
-                       axis=-1)
+    centres = np.stack(
+        [margin + (cc + 0.5) * pitch + 0.3, margin + (rr + 0.5) * pitch - 0.2], axis=-1
+    )
     yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
     radius = 0.33 * pitch
-    for (x, y) in centres.reshape(-1, 2):
+    for x, y in centres.reshape(-1, 2):
         d = np.hypot(xx - x, yy - y)
         image[d < radius] = 160 if bright_inside else 95
         image[(d >= radius) & (d < radius + 3)] = 60
     if split_top_row:
-        for (x, y) in centres[0]:
+        for x, y in centres[0]:
             d = np.hypot(xx - x, yy - y)
             image[(d < radius) & (yy < y)] -= 60
             image[(d < radius + 3) & (np.abs(yy - y) < 2)] = 30

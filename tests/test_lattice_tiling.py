@@ -31,8 +31,9 @@ def unclipped(tiles):
 @pytest.fixture(scope="module")
 def frames():
     """Two frames with a margin and a gradient, not rotated; their truth tiles."""
-    return make_pillar_arrays(2, grid_size=9, random_state=3, margin=(1.2, 0.4, 0.8, 1.5),
-                              gradient=25)
+    return make_pillar_arrays(
+        2, grid_size=9, random_state=3, margin=(1.2, 0.4, 0.8, 1.5), gradient=25
+    )
 
 
 def test_auto_tiles_are_centred_on_the_true_sites(frames):
@@ -67,8 +68,9 @@ def test_a_rotated_frame_is_turned_upright(rotation):
     # a frame as the microscope gives it: rotate the upright one back
     h, w = image.shape
     turn = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), rotation, 1.0)
-    frame = cv2.warpAffine(image, turn, (w, h), flags=cv2.INTER_CUBIC,
-                           borderMode=cv2.BORDER_REPLICATE)
+    frame = cv2.warpAffine(
+        image, turn, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
     found = find_lattice(frame)
     assert abs(found.angle - rotation) < 0.2
     upright = tile_array(frame, "auto")
@@ -164,10 +166,12 @@ def test_a_lattice_fits_only_its_own_image(frames):
     assert len(tile_array(frames.array_images[0], grid_size="Auto")) == 81
     # a lattice of a larger image, whose sites lie outside this one
     wide = np.zeros((lattice.image_shape[0], 2 * lattice.image_shape[1]), np.uint8)
-    moved = make_pillar_arrays(1, grid_size=9, random_state=3, margin=(1.2, 0.4, 0.8, 9)
-                               ).lattices[0]
+    moved = make_pillar_arrays(1, grid_size=9, random_state=3, margin=(1.2, 0.4, 0.8, 9)).lattices[
+        0
+    ]
     assert moved.image_shape != wide.shape
     from dataclasses import replace
+
     with pytest.raises(ValueError, match=r"site \(1, 1\) of the lattice lies at .* outside"):
         lattice_boxes(replace(moved, image_shape=(200, 200)), 32)
 
@@ -205,8 +209,9 @@ def test_predict_in_bands_on_a_found_rectangular_lattice():
 
     train = make_pillar_arrays(2, random_state=8, shape=(7, 10), margin=0.5)
     model = LayeredPeelClassifier("notebook").fit(train.X)
-    frame = make_pillar_arrays(1, random_state=9, shape=(9, 6), rotation=3.0, margin=0.5,
-                               derotate=False).array_images[0]
+    frame = make_pillar_arrays(
+        1, random_state=9, shape=(9, 6), rotation=3.0, margin=0.5, derotate=False
+    ).array_images[0]
     whole = tile_array(frame, "auto")
     banded = predict_in_bands(model, frame, "auto", chunk_rows=4)
     assert banded.labels.shape == (9, 6) and banded.lattice.shape == (9, 6)
@@ -232,8 +237,7 @@ def test_finding_the_lattice_counts_in_the_memory_limit(tmp_path):
 def test_sites_cut_off_by_the_frame_are_left_out():
     """A rotated array cropped by the frame's edge: the rows and columns whose sites'
     centres fall outside the image are trimmed, the rest keep their tiles whole."""
-    tiles = make_pillar_arrays(1, random_state=2, shape=(12, 12), rotation=5.0,
-                               derotate=False)
+    tiles = make_pillar_arrays(1, random_state=2, shape=(12, 12), rotation=5.0, derotate=False)
     image = tiles.array_images[0][25:-25, 25:-25]
     lattice = find_lattice(image)
     assert 10 <= lattice.shape[0] <= 12 and 10 <= lattice.shape[1] <= 12
@@ -270,12 +274,14 @@ def test_fit_arrays_on_lattices_of_different_sizes(tmp_path):
 def test_a_large_found_lattice_is_classified_in_bands(tmp_path, monkeypatch):
     from sklearn_pillars import LayeredPeelClassifier, classify_array, limits
 
-    frame = make_pillar_arrays(1, random_state=4, shape=(9, 7), rotation=2.0, margin=0.5,
-                               derotate=False)
+    frame = make_pillar_arrays(
+        1, random_state=4, shape=(9, 7), rotation=2.0, margin=0.5, derotate=False
+    )
     path = tmp_path / "frame.png"
     cv2.imwrite(str(path), frame.array_images[0])
     model = LayeredPeelClassifier("notebook").fit(
-        make_pillar_arrays(2, random_state=5, shape=(7, 7)).X)
+        make_pillar_arrays(2, random_state=5, shape=(7, 7)).X
+    )
     whole = classify_array(path, model, "auto")
     monkeypatch.setattr(limits, "BAND_BYTES", 3 * limits.x_bytes(7, 32))  # 3 rows a band
     banded = classify_array(path, model, "auto", draw_map=True)

@@ -24,8 +24,11 @@ def test_the_pattern_sees_private_imports():
 
 
 def test_private_scikit_learn_names_appear_only_in_the_compat_module():
-    found = {path.name: private_uses(path.read_text())
-             for path in sorted(PACKAGE.rglob("*.py")) if path.name != "_sklearn_compat.py"}
+    found = {
+        path.name: private_uses(path.read_text())
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "_sklearn_compat.py"
+    }
     assert not {name: lines for name, lines in found.items() if lines}
     assert private_uses((PACKAGE / "_sklearn_compat.py").read_text())
 

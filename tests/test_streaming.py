@@ -38,10 +38,12 @@ def test_streaming_equals_one_predict_over_all_arrays(files, model):
     assert [r.name for r in results] == everything.array_names
     np.testing.assert_array_equal(np.concatenate([r.labels for r in results]), whole.labels)
     np.testing.assert_array_equal(np.concatenate([r.kinds for r in results]), whole.kinds)
-    np.testing.assert_allclose(np.concatenate([r.scores for r in results]), whole.scores,
-                               rtol=1e-6, equal_nan=True)
-    np.testing.assert_array_equal(np.concatenate([r.positions for r in results]),
-                                  everything.positions[:, 1:])
+    np.testing.assert_allclose(
+        np.concatenate([r.scores for r in results]), whole.scores, rtol=1e-6, equal_nan=True
+    )
+    np.testing.assert_array_equal(
+        np.concatenate([r.positions for r in results]), everything.positions[:, 1:]
+    )
     np.testing.assert_array_equal(np.concatenate([r.boxes for r in results]), everything.boxes)
     assert all(r.profile.lattice_score > 0.3 for r in results)
 
@@ -59,8 +61,10 @@ def test_two_worker_processes_give_the_same_results(files, model):
         np.testing.assert_array_equal(a.image, b.image)
         assert a.map_png[:8] == b"\x89PNG\r\n\x1a\n"
         # the map drawn in a worker is the one drawn here
-        np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(a.map_png, np.uint8), 1),
-                                      cv2.imdecode(np.frombuffer(b.map_png, np.uint8), 1))
+        np.testing.assert_array_equal(
+            cv2.imdecode(np.frombuffer(a.map_png, np.uint8), 1),
+            cv2.imdecode(np.frombuffer(b.map_png, np.uint8), 1),
+        )
 
 
 def test_bad_input_is_refused_with_the_file_named(files, model, tmp_path):
@@ -74,8 +78,11 @@ def test_bad_input_is_refused_with_the_file_named(files, model, tmp_path):
         list(iter_inspect([files[0], files[0]], model))
     with pytest.raises(NotFittedError):
         classify_array(files[0], LayeredPeelClassifier())
-    with pytest.raises(ValueError, match="tile_half=20 cuts tiles of 40 px, but the model "
-                                         r"classifies tiles of 64 px \(tile_half=32\)"):
+    with pytest.raises(
+        ValueError,
+        match="tile_half=20 cuts tiles of 40 px, but the model "
+        r"classifies tiles of 64 px \(tile_half=32\)",
+    ):
         next(iter_inspect(files, model, tile_half=20))
     with pytest.raises(ValueError, match="give n_jobs or a Dask client, not both"):
         next(iter_inspect(files, model, n_jobs=2, client=object()))
@@ -92,8 +99,19 @@ def test_the_command_streams_a_saved_model_report(files, tmp_path, capsys):
     outs = {}
     for n_jobs in ("1", "2"):
         outs[n_jobs] = tmp_path / f"r{n_jobs}"
-        code = main(["inspect", *map(str, files), "--model", str(tmp_path / "m.skops"),
-                     "--out", str(outs[n_jobs]), "--n-jobs", n_jobs, "-q"])
+        code = main(
+            [
+                "inspect",
+                *map(str, files),
+                "--model",
+                str(tmp_path / "m.skops"),
+                "--out",
+                str(outs[n_jobs]),
+                "--n-jobs",
+                n_jobs,
+                "-q",
+            ]
+        )
         assert code == 0, capsys.readouterr().err
     for table in ("tiles.csv", "summary.csv"):  # byte-identical whatever the workers
         assert (outs["1"] / table).read_bytes() == (outs["2"] / table).read_bytes()
@@ -134,16 +152,15 @@ def test_a_folder_gives_its_images_sorted_and_a_non_image_is_an_error(files, tmp
     (folder / ".hidden.png").write_bytes(b"not read")
     (folder / "sub").mkdir()
     (folder / "sub" / "deeper.png").write_bytes(b"not read")
-    assert [p.name for p in find_array_images([folder])] == ["a0.png", "a1.png", "a2.png",
-                                                             "a3.png"]
-    assert [p.name for p in find_array_images(str(folder / "a[12].png"))] == ["a1.png",
-                                                                              "a2.png"]
+    assert [p.name for p in find_array_images([folder])] == ["a0.png", "a1.png", "a2.png", "a3.png"]
+    assert [p.name for p in find_array_images(str(folder / "a[12].png"))] == ["a1.png", "a2.png"]
     (folder / "notes.txt").write_text("lot 7, wafer 3\n")
     (folder / "fake.png").write_text("a text file with an image's name")
     with pytest.raises(ValueError, match=r"fake.png \(in folder .*wafer\): not an image"):
         find_array_images([folder])
-    with pytest.warns(UserWarning, match="skipped 2 files that are not images: .*fake.png, "
-                                         ".*notes.txt"):
+    with pytest.warns(
+        UserWarning, match="skipped 2 files that are not images: .*fake.png, .*notes.txt"
+    ):
         assert len(find_array_images([folder], skip_non_images=True)) == 4
     with pytest.raises(ValueError, match="a1.png: given twice"):
         find_array_images([folder / "a1.png", str(folder / "a*.png")])
@@ -173,8 +190,7 @@ def test_arrays_of_one_name_in_two_formats_get_distinct_names(files, tmp_path):
     assert names[0].endswith("a.bmp") and names[1].endswith("a.png")
 
 
-def test_the_command_takes_a_folder_and_skips_non_images_only_when_told(files, tmp_path,
-                                                                          capsys):
+def test_the_command_takes_a_folder_and_skips_non_images_only_when_told(files, tmp_path, capsys):
     import shutil
 
     from sklearn_pillars.cli import main
@@ -209,11 +225,24 @@ def test_inspect_arrays_writes_the_commands_report(files, tmp_path, capsys):
 
     model = LayeredPeelClassifier("refined").fit(read_arrays(files[:2]).X)
     save_model(model, tmp_path / "m.skops", grid_size=21, tile_half=32)
-    assert main(["inspect", *map(str, files), "--model", str(tmp_path / "m.skops"),
-                 "--out", str(tmp_path / "cli"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "inspect",
+                *map(str, files),
+                "--model",
+                str(tmp_path / "m.skops"),
+                "--out",
+                str(tmp_path / "cli"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     steps = []
-    summary = inspect_arrays(files, tmp_path / "m.skops", tmp_path / "py", n_jobs=2,
-                             progress=steps.append)
+    summary = inspect_arrays(
+        files, tmp_path / "m.skops", tmp_path / "py", n_jobs=2, progress=steps.append
+    )
     assert steps == [f"array a{i}" for i in range(4)] + ["galleries and index.html"]
     for table in ("tiles.csv", "summary.csv"):
         assert (tmp_path / "cli" / table).read_bytes() == (tmp_path / "py" / table).read_bytes()
@@ -223,8 +252,9 @@ def test_inspect_arrays_writes_the_commands_report(files, tmp_path, capsys):
     with pytest.raises(FileExistsError, match="py: folder is not empty"):
         inspect_arrays(files, model, tmp_path / "py")
     inspect_arrays(files, model, tmp_path / "py", force=True)
-    assert (tmp_path / "cli" / "tiles.csv").read_bytes() == \
-        (tmp_path / "py" / "tiles.csv").read_bytes()
+    assert (tmp_path / "cli" / "tiles.csv").read_bytes() == (
+        tmp_path / "py" / "tiles.csv"
+    ).read_bytes()
     with pytest.raises(ValueError, match="tile_half=20 differs from the saved model's 32"):
         inspect_arrays(files, tmp_path / "m.skops", tmp_path / "x", tile_half=20)
     with pytest.raises(ValueError, match="holds input files"):
@@ -261,7 +291,7 @@ def test_the_defect_map_outlines_exactly_the_defect_sites():
     assert rows.max() - top > MAP_WIDTH - 10 and cols.max() - left > MAP_WIDTH - 10
     for index, (r, c) in enumerate(positions):
         x0, y0 = int(left + (c - 1) * site), int(top + (r - 1) * site)
-        cell = picture[y0 + 1:int(y0 + site) - 1, x0 + 1:int(x0 + site) - 1].astype(int)
+        cell = picture[y0 + 1 : int(y0 + site) - 1, x0 + 1 : int(x0 + site) - 1].astype(int)
         for label in ("Missing", "Irregular", "Stitching"):
             hit = np.all(np.abs(cell - bgr(label)) <= 2, axis=2).sum()
             if labels[index] == label:
@@ -278,8 +308,9 @@ def test_the_defect_map_outlines_exactly_the_defect_sites():
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         yield cluster
 
 
@@ -299,8 +330,9 @@ def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys
         for result, serial in zip(results, iter_inspect(files, model), strict=True):
             np.testing.assert_array_equal(result.labels, serial.labels)
             # up to rounding: see test_two_worker_processes_give_the_same_results
-            np.testing.assert_allclose(result.scores, serial.scores, rtol=1e-12, atol=0,
-                                       equal_nan=True)
+            np.testing.assert_allclose(
+                result.scores, serial.scores, rtol=1e-12, atol=0, equal_nan=True
+            )
             np.testing.assert_array_equal(result.kinds, serial.kinds)
             assert result.path == serial.path
         # relative paths name the client's files, whatever the workers' directory
@@ -309,23 +341,53 @@ def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys
         assert [r.name for r in relative] == ["a0", "a1", "a2", "a3"]
         np.testing.assert_array_equal(relative[3].labels, results[3].labels)
         inspect_arrays(files, tmp_path / "m.skops", tmp_path / "dask", client=client)
-    assert main(["inspect", *map(str, files), "--model", str(tmp_path / "m.skops"),
-                 "--out", str(tmp_path / "cli"), "--scheduler", cluster.scheduler_address,
-                 "-q"]) == 0, capsys.readouterr().err
+    assert (
+        main(
+            [
+                "inspect",
+                *map(str, files),
+                "--model",
+                str(tmp_path / "m.skops"),
+                "--out",
+                str(tmp_path / "cli"),
+                "--scheduler",
+                cluster.scheduler_address,
+                "-q",
+            ]
+        )
+        == 0
+    ), capsys.readouterr().err
     for out in ("dask", "cli"):
         for table in ("tiles.csv", "summary.csv"):
-            assert (tmp_path / out / table).read_bytes() == \
-                (tmp_path / "serial" / table).read_bytes(), (out, table)
+            assert (tmp_path / out / table).read_bytes() == (
+                tmp_path / "serial" / table
+            ).read_bytes(), (out, table)
         for i in range(4):
-            np.testing.assert_array_equal(cv2.imread(str(tmp_path / out / f"map_a{i}.png")),
-                                          cv2.imread(str(tmp_path / "serial" / f"map_a{i}.png")))
+            np.testing.assert_array_equal(
+                cv2.imread(str(tmp_path / out / f"map_a{i}.png")),
+                cv2.imread(str(tmp_path / "serial" / f"map_a{i}.png")),
+            )
     # an error in a task is raised here, naming the file
     blank = tmp_path / "blank.png"
     assert cv2.imwrite(str(blank), np.zeros((1134, 1134), np.uint8))
     with Client(cluster) as client, pytest.raises(NotAnArrayError, match="blank.png is blank"):
         list(iter_inspect([files[0], blank], model, client=client))
-    assert main(["inspect", str(blank), "--model", str(tmp_path / "m.skops"), "--out",
-                 str(tmp_path / "x"), "--scheduler", "tcp://127.0.0.1:1", "-q"]) == 2
+    assert (
+        main(
+            [
+                "inspect",
+                str(blank),
+                "--model",
+                str(tmp_path / "m.skops"),
+                "--out",
+                str(tmp_path / "x"),
+                "--scheduler",
+                "tcp://127.0.0.1:1",
+                "-q",
+            ]
+        )
+        == 2
+    )
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
 
 
@@ -336,13 +398,13 @@ def test_fit_arrays_is_fit_on_all_the_tiles(files, preset):
 
     whole = LayeredPeelClassifier(preset, random_state=7).fit(read_arrays(files).X)
     for n_jobs in (None, 2):
-        streamed = fit_arrays(LayeredPeelClassifier(preset, random_state=7), files,
-                              n_jobs=n_jobs)
+        streamed = fit_arrays(LayeredPeelClassifier(preset, random_state=7), files, n_jobs=n_jobs)
         np.testing.assert_array_equal(streamed.labels_, whole.labels_)
         np.testing.assert_array_equal(streamed.kinds_, whole.kinds_)
         # up to rounding with n_jobs=2: see test_two_worker_processes_give_the_same_results
-        np.testing.assert_allclose(streamed.inconsistency_, whole.inconsistency_, rtol=1e-12,
-                                   atol=0, equal_nan=True)
+        np.testing.assert_allclose(
+            streamed.inconsistency_, whole.inconsistency_, rtol=1e-12, atol=0, equal_nan=True
+        )
         assert streamed.n_features_in_ == whole.n_features_in_
         for name in whole.stage_rows_:
             np.testing.assert_array_equal(streamed.stage_rows_[name], whole.stage_rows_[name])
@@ -356,8 +418,9 @@ def test_fit_arrays_refuses_stages_that_need_pixels_and_bad_input(files):
 
     from sklearn_pillars import PeelStage, fit_arrays
 
-    custom = LayeredPeelClassifier([("x", PeelStage(FunctionTransformer(lambda X: X[:, 3:9]),
-                                                    KMeans(2, n_init=1), label="X"))])
+    custom = LayeredPeelClassifier(
+        [("x", PeelStage(FunctionTransformer(lambda X: X[:, 3:9]), KMeans(2, n_init=1), label="X"))]
+    )
     with pytest.raises(ValueError, match="fit_arrays needs stages whose features are all"):
         fit_arrays(custom, files[:1])
     with pytest.raises(ValueError, match="given twice"):
@@ -383,8 +446,22 @@ def test_the_fit_command_reads_a_folder_array_by_array(files, tmp_path):
     folder.mkdir()
     for path in files[:3]:
         shutil.copy(path, folder / path.name)
-    assert main(["fit", str(folder), "--model", str(tmp_path / "m.skops"), "--stages",
-                 "refined", "--n-jobs", "2", "-q"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(folder),
+                "--model",
+                str(tmp_path / "m.skops"),
+                "--stages",
+                "refined",
+                "--n-jobs",
+                "2",
+                "-q",
+            ]
+        )
+        == 0
+    )
     model, info = load_model(tmp_path / "m.skops")
     whole = LayeredPeelClassifier("refined").fit(read_arrays(files[:3]).X)
     np.testing.assert_array_equal(model.labels_, whole.labels_)
@@ -421,8 +498,9 @@ def test_the_fit_command_counts_the_memory_of_every_tiles_features(files, tmp_pa
     header = read_image_header(files[0])
     size = max(p.stat().st_size for p in files)
     one = estimate_memory([header], 21, 32, file_bytes=size, preset="notebook")
-    everything = estimate_memory([header], 21, 32, file_bytes=size, preset="notebook",
-                                 fit_tiles=4 * 441)
+    everything = estimate_memory(
+        [header], 21, 32, file_bytes=size, preset="notebook", fit_tiles=4 * 441
+    )
     assert everything > one
     limit = str((one + everything) // 2)  # one array fits; the features of all do not
     argv = ["fit", *map(str, files), "--model", str(tmp_path / "m.skops"), "--max-memory"]
@@ -447,10 +525,11 @@ def test_a_stage_with_a_new_class_shows_up_in_both_reports(files, tmp_path):
 
     # a fifth layer whose class, "Cracked", no tile gets (its rule peels nothing)
     notebook = make_stages("notebook")
-    stages = [*notebook[:3],
-              ("cracked", PeelStage(CenterIntensity(), rule=SeparatedClusters(1e9),
-                                    label="Cracked")),
-              notebook[3]]
+    stages = [
+        *notebook[:3],
+        ("cracked", PeelStage(CenterIntensity(), rule=SeparatedClusters(1e9), label="Cracked")),
+        notebook[3],
+    ]
     model = LayeredPeelClassifier(stages).fit(read_arrays(files[:2]).X)
     assert "Cracked" in model.classes_ and "Cracked" not in set(model.labels_)
 
@@ -462,8 +541,17 @@ def test_a_stage_with_a_new_class_shows_up_in_both_reports(files, tmp_path):
     tiles = read_arrays(files[:2])
     result = model.trace(tiles.X)
     (tmp_path / "whole").mkdir()
-    write_report(tmp_path / "whole", tiles, result.labels, result.scores, result.stages,
-                 grid_size=21, title="t", kinds=result.kinds, classes=model.classes_)
+    write_report(
+        tmp_path / "whole",
+        tiles,
+        result.labels,
+        result.scores,
+        result.stages,
+        grid_size=21,
+        title="t",
+        kinds=result.kinds,
+        classes=model.classes_,
+    )
     for folder in (tmp_path / "streamed", tmp_path / "whole"):
         names = columns(folder)
         assert {"n_Cracked", "share_Cracked"} <= set(names), names

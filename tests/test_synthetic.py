@@ -285,8 +285,9 @@ def test_a_frame_keeps_the_pillars_and_labels_of_the_seed():
     """rotation, margin, gradient and a rectangular shape change the picture, not what
     is drawn where: the same random_state gives the same labels (cropped to the shape)."""
     square = make_pillar_arrays(2, grid_size=9, random_state=7)
-    framed = make_pillar_arrays(2, grid_size=9, random_state=7, rotation=2.5, margin=1.0,
-                                gradient=30)
+    framed = make_pillar_arrays(
+        2, grid_size=9, random_state=7, rotation=2.5, margin=1.0, gradient=30
+    )
     assert np.array_equal(square.y, framed.y)
     assert np.array_equal(square.stitch_type, framed.stitch_type)
     assert square.lattices is None and len(framed.lattices) == 2
@@ -300,8 +301,15 @@ def test_a_frame_keeps_the_pillars_and_labels_of_the_seed():
 
 @pytest.mark.parametrize("rotation", [0.0, 4.0])
 def test_pillars_sit_at_the_tile_centres_of_a_frame(rotation):
-    tiles = make_pillar_arrays(2, grid_size=7, defect_rates=NO_DEFECTS, random_state=4,
-                               rotation=rotation, margin=0.8, gradient=20)
+    tiles = make_pillar_arrays(
+        2,
+        grid_size=7,
+        defect_rates=NO_DEFECTS,
+        random_state=4,
+        rotation=rotation,
+        margin=0.8,
+        gradient=20,
+    )
     images, _ = full_tiles(tiles)
     assert len(images) == 98  # the margin keeps every tile whole
     dy, dx = pillar_centre(images.mean(axis=0), 54)
@@ -310,8 +318,9 @@ def test_pillars_sit_at_the_tile_centres_of_a_frame(rotation):
 
 
 def test_a_frame_has_its_margin_of_substrate_and_its_gradient():
-    tiles = make_pillar_arrays(1, grid_size=6, random_state=1, margin=(2, 0, 0, 0),
-                               gradient=40, noise=0)
+    tiles = make_pillar_arrays(
+        1, grid_size=6, random_state=1, margin=(2, 0, 0, 0), gradient=40, noise=0
+    )
     image = tiles.array_images[0].astype(float)
     margin, array = image[: 2 * 54 - 5], image[2 * 54 + 5 :]
     # the margin is flat apart from the gradient; the array is not

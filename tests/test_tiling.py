@@ -27,8 +27,10 @@ def seed_cut(image, grid_size, tile_half, tmp_path):
     for r in range(grid_size):
         for c in range(grid_size):
             cx, cy = int((c + 0.5) * x_spacing), int((r + 0.5) * y_spacing)
-            tile = image[max(0, cy - tile_half) : min(H, cy + tile_half),
-                         max(0, cx - tile_half) : min(W, cx + tile_half)]
+            tile = image[
+                max(0, cy - tile_half) : min(H, cy + tile_half),
+                max(0, cx - tile_half) : min(W, cx + tile_half),
+            ]
             path = str(tmp_path / f"t_{r + 1},{c + 1}.bmp")
             assert cv2.imwrite(path, tile)
             tiles.append(((r + 1, c + 1), cv2.imread(path, cv2.IMREAD_GRAYSCALE)))
@@ -153,8 +155,9 @@ def test_tileset_indexing_and_concat():
     rng = np.random.default_rng(3)
     noise = rng.integers(0, 256, (40, 40), dtype=np.uint8)
     a = tile_array(noise, 4, 5, name="a", input_check="skip")
-    b = tile_array(rng.integers(0, 256, (50, 45), dtype=np.uint8), 4, 5, name="b",
-                   input_check="skip")
+    b = tile_array(
+        rng.integers(0, 256, (50, 45), dtype=np.uint8), 4, 5, name="b", input_check="skip"
+    )
     both = concat_tilesets([a, b])
     assert both.array_names == ["a", "b"] and len(both) == 32
     np.testing.assert_array_equal(both.X[16:, 0], 1)
@@ -166,8 +169,7 @@ def test_tileset_indexing_and_concat():
     part = both[mask]
     assert isinstance(part, TileSet) and len(part) == 8
     np.testing.assert_array_equal(part.X, both.X[mask])
-    assert all(x is both.images[i] for x, i in zip(part.images, np.flatnonzero(mask),
-                                                   strict=True))
+    assert all(x is both.images[i] for x, i in zip(part.images, np.flatnonzero(mask), strict=True))
     assert part.array_names == both.array_names
     assert len(both[[0, 5, 31]]) == 3 and len(both[::2]) == 16
     with pytest.raises(TypeError, match="slice"):
@@ -210,14 +212,18 @@ def test_unpack_rejects_bad_x(mutate, message):
 def test_tile_boxes_example_and_order():
     boxes = tile_boxes(100, 120, grid_size=2, tile_half=10)
     # row-major: (row 0, col 0), (row 0, col 1), (row 1, col 0), ...
-    np.testing.assert_array_equal(boxes, [[20, 15, 40, 35], [80, 15, 100, 35],
-                                          [20, 65, 40, 85], [80, 65, 100, 85]])
+    np.testing.assert_array_equal(
+        boxes, [[20, 15, 40, 35], [80, 15, 100, 35], [20, 65, 40, 85], [80, 65, 100, 85]]
+    )
 
 
 def test_iter_tile_chunks_halo_adds_clipped_rows():
     image = np.random.default_rng(5).integers(0, 256, (100, 100), dtype=np.uint8)
     bands = list(iter_tile_chunks(image, 10, 6, chunk_rows=4, halo=1, input_check="skip"))
     assert [sorted(set(b.positions[:, 1])) for b in bands] == [
-        [1, 2, 3, 4, 5], [4, 5, 6, 7, 8, 9], [8, 9, 10]]
+        [1, 2, 3, 4, 5],
+        [4, 5, 6, 7, 8, 9],
+        [8, 9, 10],
+    ]
     with pytest.raises(ValueError, match="halo"):
         next(iter_tile_chunks(image, 10, 6, halo=-1, input_check="skip"))

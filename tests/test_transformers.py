@@ -30,11 +30,30 @@ from sklearn_pillars.tileset import pack_tiles
 from . import reference_features as ref
 from . import seed_notebook
 
-ALL = [CenterIntensity, DarknessArea, StitchingFeatures, RotationSymmetry, NeighborDeviation,
-       Anisotropy, CurvatureIrregularity, RadialDeviation, ContextualFeatures, PillarFeatures]
-WIDTHS = {CenterIntensity: 6, DarknessArea: 5, StitchingFeatures: 10, RotationSymmetry: 4,
-          NeighborDeviation: 5, Anisotropy: 4, CurvatureIrregularity: 5, RadialDeviation: 4,
-          ContextualFeatures: 22, PillarFeatures: 43}
+ALL = [
+    CenterIntensity,
+    DarknessArea,
+    StitchingFeatures,
+    RotationSymmetry,
+    NeighborDeviation,
+    Anisotropy,
+    CurvatureIrregularity,
+    RadialDeviation,
+    ContextualFeatures,
+    PillarFeatures,
+]
+WIDTHS = {
+    CenterIntensity: 6,
+    DarknessArea: 5,
+    StitchingFeatures: 10,
+    RotationSymmetry: 4,
+    NeighborDeviation: 5,
+    Anisotropy: 4,
+    CurvatureIrregularity: 5,
+    RadialDeviation: 4,
+    ContextualFeatures: 22,
+    PillarFeatures: 43,
+}
 
 # The notebook's function for each transformer, called on its list of tile records.
 SEED_CALLS = {
@@ -47,12 +66,24 @@ SEED_CALLS = {
     CurvatureIrregularity: lambda f, t: f["compute_curvature_irregularity"](t),
     RadialDeviation: lambda f, t: f["compute_radial_deviation"](t),
 }
-SEED_CALLS[ContextualFeatures] = lambda f, t: np.hstack([
-    SEED_CALLS[c](f, t) for c in (RotationSymmetry, NeighborDeviation, Anisotropy,
-                                  CurvatureIrregularity, RadialDeviation)])
-SEED_CALLS[PillarFeatures] = lambda f, t: np.hstack([
-    SEED_CALLS[c](f, t) for c in (CenterIntensity, DarknessArea, StitchingFeatures,
-                                  ContextualFeatures)])
+SEED_CALLS[ContextualFeatures] = lambda f, t: np.hstack(
+    [
+        SEED_CALLS[c](f, t)
+        for c in (
+            RotationSymmetry,
+            NeighborDeviation,
+            Anisotropy,
+            CurvatureIrregularity,
+            RadialDeviation,
+        )
+    ]
+)
+SEED_CALLS[PillarFeatures] = lambda f, t: np.hstack(
+    [
+        SEED_CALLS[c](f, t)
+        for c in (CenterIntensity, DarknessArea, StitchingFeatures, ContextualFeatures)
+    ]
+)
 
 REFERENCE = {
     CenterIntensity: lambda ims, pos: ref.per_tile(ref.center_intensity, ims),
@@ -65,9 +96,12 @@ REFERENCE = {
     RadialDeviation: lambda ims, pos: ref.radial(ims),
     ContextualFeatures: lambda ims, pos: ref.contextual(ims, [tuple(p) for p in pos]),
 }
-REFERENCE[PillarFeatures] = lambda ims, pos: np.hstack([
-    REFERENCE[c](ims, pos) for c in (CenterIntensity, DarknessArea, StitchingFeatures,
-                                     ContextualFeatures)])
+REFERENCE[PillarFeatures] = lambda ims, pos: np.hstack(
+    [
+        REFERENCE[c](ims, pos)
+        for c in (CenterIntensity, DarknessArea, StitchingFeatures, ContextualFeatures)
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +129,11 @@ def test_equals_the_notebook_on_the_shared_arrays(cls, shared_tiles, seed_functi
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("cls", [NeighborDeviation, RadialDeviation, ContextualFeatures,
-                                 PillarFeatures],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls",
+    [NeighborDeviation, RadialDeviation, ContextualFeatures, PillarFeatures],
+    ids=lambda c: c.__name__,
+)
 def test_equals_the_notebook_on_remaining_tiles(cls, shared_tiles, seed_functions):
     # as in layer 4: tiles peeled by earlier layers are gone, and are not neighbours
     keep = (np.arange(len(shared_tiles)) * 7919) % 11 > 2
@@ -132,13 +168,18 @@ def test_equals_the_slow_reference_on_random_shapes(cls):
     images, positions, X = random_tiles_x(3, 30, kinds=("noise",))
     images = [im if min(im.shape) >= 2 else np.zeros((2, 3), np.uint8) for im in images]
     X = pack_tiles(images, positions, 64)
-    np.testing.assert_allclose(cls().fit_transform(X), REFERENCE[cls](images, positions),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        cls().fit_transform(X), REFERENCE[cls](images, positions), rtol=1e-6, atol=1e-6
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12), max_side=st.integers(1, 16),
-       constant=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 12),
+    max_side=st.integers(1, 16),
+    constant=st.booleans(),
+)
 def test_any_tiles_give_finite_features_without_warnings(seed, n, max_side, constant):
     kinds = ("constant",) if constant else ("noise", "constant")
     _, _, X = random_tiles_x(seed, n, max_side=max_side, tile_size=16, kinds=kinds)
@@ -164,8 +205,9 @@ def test_uniform_tiles(value):
 
 
 def test_single_pixel_tiles_are_defined():
-    X = pack_tiles([np.array([[40]], np.uint8), np.array([[200]], np.uint8)],
-                   [[0, 1, 1], [0, 1, 2]], 64)
+    X = pack_tiles(
+        [np.array([[40]], np.uint8), np.array([[200]], np.uint8)], [[0, 1, 1], [0, 1, 2]], 64
+    )
     center = CenterIntensity().fit_transform(X)
     np.testing.assert_array_equal(center[:, 0], [40, 200])
     np.testing.assert_array_equal(center[:, 4], center[:, 0])  # no edge: edge mean = centre mean
@@ -177,13 +219,16 @@ def test_radial_deviation_uses_the_training_profile(synthetic):
     first = synthetic[synthetic.positions[:, 0] == 0]
     second = synthetic[synthetic.positions[:, 0] == 1]
     model = RadialDeviation().fit(first.X)
-    np.testing.assert_allclose(model.mean_profile_,
-                               np.mean([ref.radial_profile(im) for im in first.images], axis=0))
-    np.testing.assert_allclose(model.transform(second.X),
-                               ref.radial(second.images, model.mean_profile_))
+    np.testing.assert_allclose(
+        model.mean_profile_, np.mean([ref.radial_profile(im) for im in first.images], axis=0)
+    )
+    np.testing.assert_allclose(
+        model.transform(second.X), ref.radial(second.images, model.mean_profile_)
+    )
     contextual = ContextualFeatures().fit(first.X)
-    np.testing.assert_allclose(dict(contextual.transformers_)["radial"].mean_profile_,
-                               model.mean_profile_)
+    np.testing.assert_allclose(
+        dict(contextual.transformers_)["radial"].mean_profile_, model.mean_profile_
+    )
     np.testing.assert_allclose(contextual.transform(second.X)[:, -4:], model.transform(second.X))
 
 
@@ -195,7 +240,7 @@ def test_neighbours_are_the_tiles_given(synthetic):
     assert np.abs(whole[:5]).sum() > 0
     # a second array with the same positions is not a neighbour
     doubled = np.vstack([synthetic.X, synthetic.X])
-    doubled[len(synthetic):, 0] += 2
+    doubled[len(synthetic) :, 0] += 2
     np.testing.assert_array_equal(model.transform(doubled)[: len(synthetic)], whole)
 
 
@@ -233,15 +278,24 @@ def test_scikit_learn_conventions(cls, synthetic):
 def test_feature_names_are_the_notebooks_columns():
     X = pack_tiles([np.zeros((4, 4), np.uint8)], [[0, 1, 1]], 4)
     assert list(CenterIntensity().fit(X).get_feature_names_out()) == [
-        "center_mean", "center_std", "center_min", "center_max", "edge_mean", "center_edge_diff"]
+        "center_mean",
+        "center_std",
+        "center_min",
+        "center_max",
+        "edge_mean",
+        "center_edge_diff",
+    ]
     names = ContextualFeatures().fit(X).get_feature_names_out()
     assert names[0] == "rotation_rms_mean" and names[-1] == "radial_dev_outer"
 
 
 @pytest.mark.parametrize(
     "params, match",
-    [({"layout": "grid"}, "layout"), ({"batch_size": 0}, "batch_size"),
-     ({"n_jobs": "two"}, "n_jobs")],
+    [
+        ({"layout": "grid"}, "layout"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"n_jobs": "two"}, "n_jobs"),
+    ],
 )
 def test_bad_parameters_are_named(params, match, synthetic):
     with pytest.raises(ValueError, match=match):
