@@ -2,7 +2,7 @@
 """Set up a local virtualenv (.venv) when missing and run a project task.
 
     python3 tasks.py demo            # inspect built-in synthetic arrays: report in demo-report/
-    python3 tasks.py test [ARGS...]  # ruff check + the whole test suite (ARGS go to pytest)
+    python3 tasks.py test [ARGS...]  # ruff check, ruff format --check + the whole test suite
     python3 tasks.py test-min        # the tests with the oldest supported dependencies
     python3 tasks.py docs [ARGS...]  # the Sphinx site in docs/_build/html, warnings as errors
                                      # (its own .venv-docs; runs every example; ARGS go to
@@ -88,6 +88,7 @@ def demo(args):
 def test(args):
     ensure_venv("dev")
     status = run(PYTHON, "-m", "ruff", "check", ".")
+    status = status or run(PYTHON, "-m", "ruff", "format", "--check", ".")
     return status or run(PYTHON, "-m", "pytest", *args)
 
 
