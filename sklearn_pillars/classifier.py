@@ -57,7 +57,8 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
 
     Two presets name complete stage lists (:func:`~sklearn_pillars.make_stages`):
 
-    - ``"notebook"``: the original notebook's four layers, exactly
+    - ``"notebook"`` (the default): the four layers of the original
+      analysis notebook, reproducing its labels exactly
       (CenterIntensity, DarknessArea and StitchingFeatures each clustered in
       3 by KMeans after scaling and PCA, the smallest cluster peeled; then
       ContextualFeatures scored by Local Outlier Factor). Every cluster stage
@@ -75,8 +76,9 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
     Parameters
     ----------
     stages : "notebook", "refined" or sequence of (str, stage) tuples, default="notebook"
-        A preset name, or the layers in order: :class:`PeelStage` instances,
-        then optionally a final :class:`OutlierStage` (without one, the
+        A preset name, or the layers in order:
+        :class:`~sklearn_pillars.PeelStage` instances, then optionally a
+        final :class:`~sklearn_pillars.OutlierStage` (without one, the
         tiles left are ``"Good"``). A preset's stages are built afresh for
         each model, so no two models share a stage. Nested parameters are
         set as ``<stage>__<param>``, e.g. ``missing__clusterer__n_clusters``
@@ -91,8 +93,9 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         When set, the ``n_jobs`` of every stage's features.
     random_state : int, RandomState instance or None, default=None
         When set, the ``random_state`` of every stage's clusterer and detector
-        that has one; None leaves the stages' own (42, the notebook's, by
-        default). Fits are deterministic for a fixed value.
+        that has one (a RandomState instance draws one integer for all of
+        them); None leaves the stages' own (42 in both presets). Fits are
+        deterministic for a fixed value.
 
     Attributes
     ----------
@@ -101,11 +104,16 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
     classes_ : ndarray
         The classes, sorted: the five of :data:`~sklearn_pillars.CLASSES`
         with the default stages.
+    inlier_label_ : str or int
+        The class of the tiles no stage peels: the last stage's
+        ``inlier_label``, or ``"Good"`` without an outlier stage.
     labels_ : ndarray of str, shape (n_train,)
-        Class of each training tile (the notebook's output).
+        Class of each training tile (for the ``"notebook"`` preset, the
+        original notebook's labels).
     inconsistency_ : ndarray of shape (n_train,)
         Inconsistency score of each training tile that reached the last
-        stage; NaN for tiles peeled earlier.
+        stage (minus scikit-learn's normality score: the higher, the more
+        irregular); NaN for tiles peeled earlier.
     kinds_ : ndarray of str, shape (n_train,)
         Kind of defect of each training tile where a stage tells kinds apart
         (``"seam"`` or ``"field"`` for Stitching with the refined preset);
@@ -117,6 +125,17 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
     stage_rows_ : dict of str to ndarray of int
         The training rows each stage was fitted on.
     n_features_in_ : int
+        Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    make_stages : The stage lists of the presets, to change and pass as ``stages``.
+    PeelStage : A cluster stage.
+    OutlierStage : The outlier stage that ends the default stage lists.
+    fit_arrays : Fit on many array images without holding all their tiles.
 
     Examples
     --------
@@ -173,7 +192,13 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
 
     @property
     def named_stages(self):
-        """The stages by name (unfitted; for a preset, a fresh copy of its stages)."""
+        """The stages by name (unfitted; for a preset, a fresh copy of its stages).
+
+        Returns
+        -------
+        Bunch
+            Each stage under its name, e.g. ``named_stages.missing``.
+        """
         return Bunch(**dict(self._stage_list()))
 
     # -- fitting -----------------------------------------------------------------
@@ -239,12 +264,22 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         ----------
         X : array-like of shape (n_tiles, n_features)
             Tile-set X (``TileSet.X``).
-        y : None
-            Ignored (unsupervised).
+        y : array-like of shape (n_tiles,) or None
+            Ignored (unsupervised); when given, it is checked to be class
+            labels of the length of X.
 
         Returns
         -------
-        self
+        self : object
+            The fitted model.
+
+        Raises
+        ------
+        TypeError
+            If a stage is neither a PeelStage nor an OutlierStage.
+        ValueError
+            If an OutlierStage is not last, two stages share a name, the
+            labels mix strings and integers, or X (or y) is invalid.
         """
         self._validate_params()
         stages = self._stage_list()
@@ -350,7 +385,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         built once, from all of the array's tiles in X. What is not row-local
         (neighbours, pooling along grid lines, the array's robust scale, the
         mean radial profile) still runs on the tiles each stage receives. For
-        the notebook's features the results are those of fitting stage by
+        the ``"notebook"`` preset's features the results are those of fitting stage by
         stage; array-context features fitted stage by stage (a custom mix of
         stages, which disables the shared pass) build each context from the
         stage's own tiles instead, which can differ slightly.
@@ -393,7 +428,20 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         return lambda features: features._finish(part, where)
 
     def fit_predict(self, X, y=None):
-        """Fit and return the training tiles' classes (``labels_``)."""
+        """Fit and return the training tiles' classes (``labels_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+            Tile-set X (``TileSet.X``).
+        y : None
+            Ignored (unsupervised).
+
+        Returns
+        -------
+        ndarray of shape (n_tiles,)
+            The class of each tile, ``labels_``.
+        """
         return self.fit(X, y).labels_
 
     # -- prediction --------------------------------------------------------------
@@ -404,6 +452,11 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
 
     def trace(self, X):
         """Classes, inconsistency scores and per-stage diagnostics of new tiles, in one pass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+            Tile-set X with as many columns as the X seen in ``fit``.
 
         Returns
         -------
@@ -457,26 +510,30 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         of the tiles of X that reach the last stage. On the training tiles
         themselves this gives ``labels_`` for the cluster stages; the last
         stage may differ on a few tiles, since a novelty's neighbours do not
-        include itself (``labels_`` keep the notebook's fit-time scores).
+        include itself (``labels_`` keep the fit-time scores, in which a
+        training tile is not its own neighbour).
 
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
+            Tile-set X with as many columns as the X seen in ``fit``.
 
         Returns
         -------
-        ndarray of str, shape (n_tiles,)
+        ndarray of shape (n_tiles,)
+            The class of each tile, of the dtype of ``classes_`` (str with
+            the default stages).
         """
         return self._route(X)[0]
 
     def score_samples(self, X):
         """Normality score of new tiles: the higher, the more normal.
 
-        Scikit-learn's sign, as :meth:`LocalOutlierFactor.score_samples
-        <sklearn.neighbors.LocalOutlierFactor.score_samples>`: the last
-        stage's detector score, about -1 for a typical tile. A tile scoring
-        below ``-threshold_`` of the last stage (-1.5 for the notebook's LOF)
-        is Irregular. Tiles peeled by an earlier stage are not scored: NaN.
+        Scikit-learn's sign, as ``LocalOutlierFactor.score_samples``: the
+        last stage's detector score, about -1 for a typical tile. A tile
+        scoring below ``-threshold_`` of the last stage (-1.5 for the
+        ``"notebook"`` preset's LOF) is Irregular. Tiles peeled by an
+        earlier stage are not scored: NaN.
         The report's *inconsistency* is minus this score (``trace(X).scores``,
         ``inconsistency_``).
 
@@ -487,10 +544,12 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
+            Tile-set X with as many columns as the X seen in ``fit``.
 
         Returns
         -------
         ndarray of shape (n_tiles,), float64
+            The normality score; NaN where not scored.
         """
         return -self._route(X)[1]
 
@@ -499,6 +558,20 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
 
         ``y`` is converted to the type of the classes (text by default), so
         labels that are not among ``classes_`` never match.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+            Tile-set X with as many columns as the X seen in ``fit``.
+        y : array-like of shape (n_tiles,)
+            The true class of each tile (``TileSet.y``).
+        sample_weight : array-like of shape (n_tiles,), default=None
+            Weights of the tiles.
+
+        Returns
+        -------
+        float
+            The (weighted) share of tiles whose predicted class is ``y``.
         """
         y_pred = self.predict(X)
         return accuracy_score(
@@ -558,6 +631,31 @@ def predict_in_bands(
         of defect, as in :meth:`LayeredPeelClassifier.trace`), indexed by
         0-based row and column; and ``lattice``, the lattice the tiles were
         cut around (None for the uniform grid).
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the model is not fitted.
+    ValueError, NotAnArrayError, NoLatticeError
+        As :func:`~sklearn_pillars.iter_tile_chunks`, for a grid that does
+        not fit the image or an image that is not a pillar array.
+
+    See Also
+    --------
+    iter_tile_chunks : The bands of tiles this classifies.
+    classify_array : Read an image file and classify it, in bands when it is large.
+    LayeredPeelClassifier.trace : What each band's tiles get.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays, predict_in_bands
+    >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=8, random_state=0)
+    >>> model = LayeredPeelClassifier().fit(tiles.X)
+    >>> result = predict_in_bands(model, tiles.array_images[0], grid_size=8, chunk_rows=3)
+    >>> result.labels.shape, result.scores.shape
+    ((8, 8), (8, 8))
+    >>> bool((result.labels.ravel() == model.predict(tiles.X)).all())
+    True
     """
     from .tiling import iter_tile_chunks
 

@@ -74,8 +74,11 @@ def find_array_images(inputs, *, skip_non_images=False):
 
     Parameters
     ----------
-    inputs : sequence of path-like or str
+    inputs : path-like, str or sequence of them
+        Image files, folders and glob patterns.
     skip_non_images : bool, default=False
+        Leave out, with one ``UserWarning``, the files of a folder or
+        pattern that are not images, instead of raising ValueError.
 
     Returns
     -------
@@ -93,10 +96,32 @@ def find_array_images(inputs, *, skip_non_images=False):
         If there are no inputs, a folder or pattern holds a file that is not
         an image (without ``skip_non_images``), or a file is named twice.
 
+    See Also
+    --------
+    read_arrays : Read the images found and cut them into tiles.
+    inspect_arrays : Classify the images found and write a report.
+
     Examples
     --------
     >>> find_array_images(["wafer_7/", "extra/*.bmp"])  # doctest: +SKIP
     [PosixPath('wafer_7/a01.bmp'), PosixPath('wafer_7/a02.bmp'), PosixPath('extra/b.bmp')]
+
+    A folder holding two images and a text file:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import cv2
+    >>> import numpy as np
+    >>> from sklearn_pillars import find_array_images
+    >>> import warnings
+    >>> with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # the warning that notes.txt is left out
+    ...     for name in ("b.png", "a.png"):
+    ...         _ = cv2.imwrite(str(Path(folder, name)), np.zeros((8, 8), np.uint8))
+    ...     _ = Path(folder, "notes.txt").write_text("not an image")
+    ...     found = find_array_images(folder, skip_non_images=True)
+    ...     [path.name for path in found]
+    ['a.png', 'b.png']
     """
     import glob
     import warnings
@@ -255,8 +280,31 @@ def read_image(path, *, max_memory=None):
     ValueError
         If the file is empty, not a regular file, not an image OpenCV can
         decode, or truncated.
+    IsADirectoryError
+        If ``path`` is a folder.
     ResourceLimitError
         If decoding it would need more than ``max_memory``.
+
+    See Also
+    --------
+    read_arrays : Read array images and cut them into tiles.
+    tile_array : Cut an image in memory into tiles.
+    find_lattice : Find the lattice of pillar sites in an image.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import cv2
+    >>> import numpy as np
+    >>> from sklearn_pillars import read_image
+    >>> colour = np.zeros((40, 60, 3), np.uint8)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "array.png")
+    ...     _ = cv2.imwrite(str(path), colour)
+    ...     grey = read_image(path)
+    >>> grey.shape, grey.dtype
+    ((40, 60), dtype('uint8'))
     """
     path = Path(os.fspath(path))
     check_image_file(path, max_memory=max_memory)
@@ -297,7 +345,7 @@ def read_arrays(
         names are the same).
     grid_size : int or "auto", default=21
         Sites per row and per column of the uniform grid, for images cropped
-        to the array (the notebook's geometry); ``"auto"`` finds each
+        to the array; ``"auto"`` finds each
         image's lattice with :func:`~sklearn_pillars.find_lattice` and cuts
         the tiles around its refined site centres (any frame, any number of
         rows and columns).
@@ -320,7 +368,7 @@ def read_arrays(
     derotate : {"auto", True, False}, default="auto"
         With ``grid_size="auto"``, whether an image is turned upright before
         cutting: when its lattice is rotated by more than
-        :data:`~sklearn_pillars.tiling.DEROTATE_ANGLE` degrees, always, or
+        ``DEROTATE_ANGLE`` degrees (``sklearn_pillars.tiling``), always, or
         never (see :func:`~sklearn_pillars.tile_array`). ``array_images``,
         ``boxes`` and ``lattices`` are then those of the upright image
         (``Lattice.warp`` maps the original's coordinates to it).
@@ -338,7 +386,8 @@ def read_arrays(
         For a missing file or a folder.
     ValueError
         For a file that is not a readable image, a path given twice, or a
-        grid that does not fit the image (:func:`~sklearn_pillars.tiling.check_geometry`).
+        grid that does not fit the image (a pitch too small to show a pillar,
+        or tiles much wider than the pitch).
     ResourceLimitError
         When the images and tiles would need more than ``max_memory``.
     NotAnArrayError
@@ -347,11 +396,32 @@ def read_arrays(
         subclass :class:`~sklearn_pillars.NoLatticeError` for an image in
         which no lattice is found.
 
+    See Also
+    --------
+    read_image : Read one image file as grey.
+    tile_array : Cut an image in memory into tiles.
+    find_array_images : The image files named by files, folders and patterns.
+    fit_arrays : Fit a model on many images without holding all their tiles.
+
     Examples
     --------
     >>> tiles = read_arrays(["Array_1Crop.bmp", "Array_2Crop.bmp"])  # doctest: +SKIP
     >>> tiles.X.shape  # doctest: +SKIP
     (882, 4101)
+
+    The same with a synthetic array written to a file:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import cv2
+    >>> from sklearn_pillars import make_pillar_arrays, read_arrays
+    >>> image = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0).array_images[0]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "wafer_a.png")
+    ...     _ = cv2.imwrite(str(path), image)
+    ...     tiles = read_arrays([path], grid_size=6)
+    >>> tiles.X.shape, tiles.array_names
+    ((36, 4101), ['wafer_a'])
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -450,8 +520,46 @@ def _array_names(paths):
 def read_labels(path):
     """Read a tile label CSV into ``{(array, row, col): (label, stitch_type)}``.
 
-    The CSV has columns ``array, row, col`` and ``label`` or ``seed_label``,
-    optionally ``stitch_type``; labels must be among the five classes.
+    The CSV has columns ``array, row, col`` and ``label`` or ``seed_label``
+    (``label`` when both are there), optionally ``stitch_type``; labels must
+    be among the five classes of :data:`~sklearn_pillars.CLASSES`. A key met
+    twice keeps its last row.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file (UTF-8). ``row`` and ``col`` are the 1-based grid row
+        and column, ``array`` the array's name (its file name without
+        suffix).
+
+    Returns
+    -------
+    dict
+        ``(array, row, col)`` to ``(label, stitch_type)``, ``stitch_type``
+        ``""`` where the file has none.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If a column is missing, a label is not one of the classes, or a row
+        or col is not an integer.
+
+    See Also
+    --------
+    read_arrays : Its ``labels`` argument fills ``TileSet.y`` from such a file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn_pillars import read_labels
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "labels.csv")
+    ...     _ = path.write_text("array,row,col,label\\nwafer_a,1,2,Missing\\n")
+    ...     read_labels(path)
+    {('wafer_a', 1, 2): ('Missing', '')}
     """
     path = Path(os.fspath(path))
     if not path.is_file():

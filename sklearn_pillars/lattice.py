@@ -200,6 +200,8 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
     Returns
     -------
     Lattice
+        The sites found: their refined centres, the lattice vectors, pitch
+        and shape (rows, columns).
 
     Raises
     ------
@@ -210,9 +212,15 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
     ValueError
         For ``min_pitch`` and ``max_pitch`` that leave no pitch to look for.
 
+    See Also
+    --------
+    tile_array : Cuts tiles around the sites found, with ``grid_size="auto"``.
+    read_arrays : The same for image files.
+    Lattice : The lattice returned.
+
     Examples
     --------
-    >>> from sklearn_pillars import make_pillar_arrays
+    >>> from sklearn_pillars import find_lattice, make_pillar_arrays
     >>> image = make_pillar_arrays(n_arrays=1, grid_size=9, random_state=0).array_images[0]
     >>> lattice = find_lattice(image)
     >>> lattice.shape, [round(p) for p in lattice.pitch]

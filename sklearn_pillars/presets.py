@@ -98,16 +98,27 @@ def make_stages(preset="notebook"):
 
     Parameters
     ----------
-    preset : {"notebook", "refined"}
-        ``"notebook"``: the original notebook's four layers, exactly.
-        ``"refined"``: the refined configuration (see
-        :class:`~sklearn_pillars.LayeredPeelClassifier`).
+    preset : {"notebook", "refined"}, default="notebook"
+        ``"notebook"``: the four layers of the original analysis notebook,
+        reproducing its labels exactly. ``"refined"``: features that compare
+        each tile with its own array and a rule that peels only clusters
+        that stand apart (see :class:`~sklearn_pillars.LayeredPeelClassifier`).
 
     Returns
     -------
     list of (str, stage)
         ``("missing", PeelStage)``, ``("collapsed", PeelStage)``,
         ``("stitching", PeelStage)``, ``("irregular", OutlierStage)``.
+
+    Raises
+    ------
+    ValueError
+        If ``preset`` is not one of :data:`~sklearn_pillars.PRESETS`.
+
+    See Also
+    --------
+    LayeredPeelClassifier : Takes a preset's name or a (changed) stage list.
+    PRESETS : The preset names.
 
     Examples
     --------

@@ -118,17 +118,37 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
     Parameters
     ----------
     grey : ndarray of shape (H, W), uint8
+        The array image, grey.
     grid_size : int or None
-        Sites per row and per column of the uniform grid.
+        Sites per row and per column of the uniform grid (None with a
+        ``lattice``).
     lattice : Lattice, optional
         The lattice found in ``grey``, whose sites and pitch are used instead
         of the uniform grid's (``grid_size`` is then ignored).
     random_state : int, default=0
-        Which sites are sampled (at most :data:`SAMPLE_SITES`), and the random phases.
+        Which sites are sampled (at most ``SAMPLE_SITES`` of
+        ``sklearn_pillars.sanity``), and the random phases.
 
     Returns
     -------
     ArrayProfile
+        ``contrast`` (1st to 99th percentile of the grey levels), ``level``
+        (their median), ``pitch`` (mean site spacing, pixels),
+        ``pillar_size`` and ``lattice_score`` (how much more alike the
+        sampled sites are than random places: high for a pillar array).
+
+    See Also
+    --------
+    check_pillar_array : Raise or warn when the profile is not an array's.
+    ArrayProfile : The statistics returned.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import array_profile, make_pillar_arrays
+    >>> image = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0).array_images[0]
+    >>> profile = array_profile(image, 6)
+    >>> round(profile.pitch), profile.lattice_score > 0.5
+    (54, True)
     """
     grey = np.asarray(grey)
     h, w = grey.shape
@@ -175,11 +195,13 @@ def check_pillar_array(grey, grid_size, *, name="image", on_fail="raise", lattic
     Parameters
     ----------
     grey : ndarray of shape (H, W), uint8
+        The array image, grey.
     grid_size : int or None
-        Sites per row and column of the uniform grid.
+        Sites per row and column of the uniform grid (None with a
+        ``lattice``).
     lattice : Lattice, optional
         The lattice found in ``grey``, checked instead of the uniform grid.
-    name : str
+    name : str, default="image"
         Names the image in messages.
     on_fail : {"raise", "warn"}, default="raise"
         Raise :class:`NotAnArrayError`, or warn loudly and go on.
@@ -187,18 +209,39 @@ def check_pillar_array(grey, grid_size, *, name="image", on_fail="raise", lattic
     Returns
     -------
     ArrayProfile
+        The image's statistics (:func:`~sklearn_pillars.array_profile`).
 
     Raises
     ------
     NotAnArrayError
         With ``on_fail="raise"``, when the image is blank (contrast below
-        :data:`MIN_CONTRAST`) or its lattice score is below
-        :data:`MIN_LATTICE_SCORE`.
+        ``MIN_CONTRAST``) or its lattice score is below
+        ``MIN_LATTICE_SCORE`` (constants of ``sklearn_pillars.sanity``).
+    ValueError
+        If ``on_fail`` is neither ``"raise"`` nor ``"warn"``.
 
     Warns
     -----
     UserWarning
         The same, with ``on_fail="warn"``.
+
+    See Also
+    --------
+    array_profile : The statistics checked.
+    read_arrays : Checks every image it reads (``input_check``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pillars import NotAnArrayError, check_pillar_array, make_pillar_arrays
+    >>> image = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0).array_images[0]
+    >>> round(check_pillar_array(image, 6).pitch)
+    54
+    >>> try:
+    ...     check_pillar_array(np.full((324, 324), 128, np.uint8), 6, name="grey card")
+    ... except NotAnArrayError as error:
+    ...     print(str(error)[:22])
+    grey card is blank: it
     """
     if on_fail not in ("raise", "warn"):
         raise ValueError(f"on_fail must be 'raise' or 'warn', got {on_fail!r}")

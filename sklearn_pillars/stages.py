@@ -18,23 +18,41 @@ from .constants import GOOD, IRREGULAR, MISSING
 
 
 def smallest_cluster(cluster_labels, embedding=None):
-    """The notebook's selection rule: the cluster with the fewest tiles.
+    """The default selection rule of a cluster stage: the cluster with the fewest tiles.
 
     Ties go to the cluster that appears first in ``cluster_labels`` (as with
     ``min`` over a ``collections.Counter``). When the tiles fall into a
     single cluster there is nothing to tell apart, and no cluster is chosen.
+    Otherwise a cluster is always chosen, whether or not its tiles hold a
+    defect. This is the rule of the ``"notebook"`` preset
+    (``rule="smallest"`` of :class:`~sklearn_pillars.PeelStage`).
 
     Parameters
     ----------
     cluster_labels : ndarray of shape (n_tiles,)
         Cluster of each tile.
-    embedding : ndarray of shape (n_tiles, n_components), optional
-        The tiles' scaled, reduced features (unused by this rule).
+    embedding : ndarray of shape (n_tiles, n_components), default=None
+        The tiles' scaled, reduced features (unused by this rule; accepted so
+        that every rule is called alike).
 
     Returns
     -------
     list of int
-        The chosen cluster(s).
+        The chosen cluster: one label, or none when there is a single
+        cluster.
+
+    See Also
+    --------
+    SeparatedClusters : Peels only the clusters that lie far from the bulk.
+    PeelStage : Calls a rule on its training tiles' clusters.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import smallest_cluster
+    >>> smallest_cluster([0, 0, 2, 1, 1, 2, 0])
+    [2]
+    >>> smallest_cluster([3, 3, 3])
+    []
     """
     ids, first, counts = np.unique(cluster_labels, return_index=True, return_counts=True)
     if len(ids) < 2:
@@ -66,6 +84,19 @@ class SeparatedClusters(BaseEstimator):
     max_share : float, default=0.5
         A cluster holding more than this share of the tiles is never peeled.
 
+    See Also
+    --------
+    smallest_cluster : The rule that always peels the smallest cluster.
+    PeelStage : Calls the rule on its training tiles' clusters.
+    make_stages : The ``"refined"`` preset peels every cluster stage with this rule.
+
+    Notes
+    -----
+    An instance is called as ``rule(cluster_labels, embedding)`` and returns
+    the list of chosen cluster labels (possibly empty); it has no fitted
+    state. The parameters are validated on each call (an invalid one raises
+    ``InvalidParameterError``, a ValueError).
+
     Examples
     --------
     >>> import numpy as np
@@ -89,7 +120,23 @@ class SeparatedClusters(BaseEstimator):
         self.max_share = max_share
 
     def distances(self, cluster_labels, embedding):
-        """Distance of each cluster's median from all tiles': ``(cluster ids, distances)``."""
+        """Distance of each cluster's median from the median of all the tiles.
+
+        Parameters
+        ----------
+        cluster_labels : array-like of shape (n_tiles,)
+            Cluster of each tile.
+        embedding : array-like of shape (n_tiles, n_components)
+            The tiles in the space they were clustered in.
+
+        Returns
+        -------
+        ids : ndarray of shape (n_clusters,)
+            The cluster labels found, sorted.
+        distances : ndarray of shape (n_clusters,)
+            Euclidean distance of each cluster's (per-coordinate) median from
+            that of all the tiles.
+        """
         Z = np.asarray(embedding, dtype=np.float64)
         cluster_labels = np.asarray(cluster_labels)
         ids = np.unique(cluster_labels)
@@ -98,6 +145,22 @@ class SeparatedClusters(BaseEstimator):
         return ids, np.linalg.norm(medians - centre, axis=1)
 
     def __call__(self, cluster_labels, embedding):
+        """The clusters to peel: far enough out, and not too large.
+
+        Parameters
+        ----------
+        cluster_labels : array-like of shape (n_tiles,)
+            Cluster of each tile.
+        embedding : array-like of shape (n_tiles, n_components)
+            The tiles in the space they were clustered in.
+
+        Returns
+        -------
+        list of int
+            The labels of the clusters whose median lies at least
+            ``min_distance`` from all the tiles' and that hold at most
+            ``max_share`` of the tiles; possibly empty.
+        """
         self._validate_params()
         cluster_labels = np.asarray(cluster_labels)
         ids, distances = self.distances(cluster_labels, embedding)
@@ -110,7 +173,7 @@ _RULES = {"smallest": lambda: smallest_cluster, "separated": SeparatedClusters}
 
 
 def _prepare(features_out):
-    """The notebook replaces NaN and infinities by 0 before scaling."""
+    """The features with NaN and infinities replaced by 0, before scaling."""
     return np.nan_to_num(
         np.asarray(features_out, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0
     )
@@ -151,12 +214,15 @@ class _Stage(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
+            Tiles in the layout the features read (see ``docs/design.md``).
         y : None
             Ignored.
 
         Returns
         -------
         ndarray of shape (n_tiles, n_features_out)
+            ``embedding_`` (the space the clusterer or detector was fitted
+            in); ``transform(X)`` when the stage was skipped.
         """
         self.fit(X, y)
         if self.embedding_ is not None and self.embedding_.shape[1]:
@@ -167,7 +233,7 @@ class _Stage(TransformerMixin, BaseEstimator):
         """Names of the columns of :meth:`transform`.
 
         The features' own names when the stage does not reduce them, else
-        ``pca0``, ``pca1``, ... (as :class:`~sklearn.decomposition.PCA`).
+        ``pca0``, ``pca1``, ... (as scikit-learn's ``PCA``).
 
         Parameters
         ----------
@@ -176,7 +242,8 @@ class _Stage(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of str objects
+        ndarray of str objects, shape (n_features_out,)
+            The names, in column order.
         """
         check_is_fitted(self, "n_features_in_")
         _check_feature_names_in(self, input_features)
@@ -193,21 +260,29 @@ class PeelStage(_Stage):
     cluster(s) with ``rule``; the tiles in them are *peeled*: they get
     ``label`` and leave the tiles passed to later stages. New tiles are
     assigned to the fitted clusters (``clusterer.predict``) and peeled when
-    their cluster was chosen.
+    their cluster was chosen. NaN and infinite features are replaced by 0
+    before scaling. When fewer tiles than clusters asked for are given, the
+    stage is skipped: it peels nothing and says why in ``skipped_``.
+
+    A stage is a transformer: :meth:`transform` gives the tiles in the space
+    the clusterer works in, and :meth:`peel` tells which tiles it peels.
 
     Parameters
     ----------
     features : transformer
         Features of the tiles (for example :class:`~sklearn_pillars.CenterIntensity`).
     clusterer : estimator, default=None
-        A clusterer with ``fit_predict`` and ``predict``; None means the
-        notebook's ``KMeans(n_clusters=3, random_state=42, n_init=10)``.
+        A clusterer with ``fit_predict`` and ``predict`` (cloned in ``fit``);
+        None means ``KMeans(n_clusters=3, random_state=42, n_init=10)``, the
+        clusterer of the ``"notebook"`` preset.
     rule : "smallest", "separated" or callable, default="smallest"
         Which clusters are the defect: ``"smallest"`` the cluster with the
-        fewest tiles (the notebook's rule, which always peels something),
+        fewest tiles (:func:`~sklearn_pillars.smallest_cluster`, which always
+        peels something when there are two clusters or more),
         ``"separated"`` the clusters that stand clearly apart
-        (:class:`SeparatedClusters` with its defaults). A callable, such as a
-        :class:`SeparatedClusters` instance (whose parameters are then
+        (:class:`~sklearn_pillars.SeparatedClusters` with its defaults). A
+        callable, such as a :class:`~sklearn_pillars.SeparatedClusters`
+        instance (whose parameters are then
         searchable as ``<stage>__rule__min_distance``), is called as
         ``rule(cluster_labels, embedding)`` with the training tiles' cluster
         labels and their reduced features, and returns the chosen cluster
@@ -217,10 +292,11 @@ class PeelStage(_Stage):
         class of its own).
     n_components : int or None, default=5
         PCA components kept after scaling, at most the number of features
-        (the notebook's ``min(5, n_features)``); None skips the PCA.
+        and of tiles (``min(n_components, n_features, n_tiles)``); None
+        skips the PCA.
     scale : bool, default=True
-        Standardise the features before the PCA and the clustering (the
-        notebook's ``StandardScaler``). False keeps features that are already
+        Standardise the features (``StandardScaler``) before the PCA and the
+        clustering. False keeps features that are already
         on a meaningful common scale, such as the refined preset's robust
         deviations, so that the rule can judge distances in their units.
 
@@ -228,7 +304,8 @@ class PeelStage(_Stage):
     ----------
     features_, scaler_, pca_, clusterer_ : fitted estimators
         The fitted steps (``scaler_`` is None without scaling, ``pca_``
-        without PCA, ``clusterer_`` when the stage was skipped).
+        without PCA; all but ``features_`` are None when the stage was
+        skipped).
     kinds_ : ndarray of str or None
         Kind of defect of each training tile, when the features tell kinds
         apart (they have a ``kinds(features_out)`` method); else None.
@@ -241,13 +318,36 @@ class PeelStage(_Stage):
     selected_clusters_ : ndarray of int
         The chosen (peeled) clusters.
     embedding_ : ndarray of shape (n_train, n_components)
-        The training tiles' scaled, reduced features (for scatter plots).
+        The training tiles' scaled, reduced features (for scatter plots);
+        no columns when the stage was skipped.
     explained_variance_ratio_ : ndarray or None
-        PCA explained variance ratio.
+        PCA explained variance ratio; None without PCA or when the stage
+        was skipped.
     peeled_ : ndarray of bool, shape (n_train,)
         Which training tiles were peeled.
     skipped_ : str or None
         Why the stage peeled nothing without clustering (too few tiles).
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    OutlierStage : The last layer, which marks outliers instead of clusters.
+    LayeredPeelClassifier : Chains stages, each fitted on the tiles left.
+    SeparatedClusters : A rule that peels only clusters far from the bulk.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import CenterIntensity, PeelStage, make_pillar_arrays
+    >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0)
+    >>> stage = PeelStage(CenterIntensity(), label="Missing").fit(tiles.X)
+    >>> stage.transform(tiles.X).shape  # scaled and reduced to 5 components
+    (36, 5)
+    >>> bool((stage.peel(tiles.X) == stage.peeled_).all())
+    True
     """
 
     def __init__(
@@ -293,7 +393,16 @@ class PeelStage(_Stage):
 
         Returns
         -------
-        self
+        self : object
+            The fitted stage.
+
+        Raises
+        ------
+        TypeError
+            If the clusterer lacks ``fit_predict`` or ``predict``.
+        ValueError
+            If the rule returns labels that are not among the clusters found
+            (or booleans).
         """
         self._validate_params()
         X = self._validate_X(X, reset=True)
@@ -368,10 +477,13 @@ class PeelStage(_Stage):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
+            Tiles with as many columns as the X seen in ``fit``.
 
         Returns
         -------
         ndarray of shape (n_tiles, n_features_out)
+            The features, scaled and reduced by the fitted steps (not
+            scaled without ``scaler_``, not reduced without ``pca_``).
         """
         check_is_fitted(self, "peeled_")
         X = self._validate_X(X, reset=False)
@@ -389,10 +501,13 @@ class PeelStage(_Stage):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
+            Tiles with as many columns as the X seen in ``fit``.
 
         Returns
         -------
         ndarray of bool, shape (n_tiles,)
+            True for the tiles the fitted clusterer assigns to a chosen
+            cluster; all False when the stage was skipped.
         """
         check_is_fitted(self, "peeled_")
         X = self._validate_X(X, reset=False)
@@ -439,40 +554,84 @@ class PeelStage(_Stage):
 class OutlierStage(_Stage):
     """The last layer: features, scaling and an outlier detector; outliers get ``label``.
 
+    Fitting standardises the features of the tiles it is given (NaN and
+    infinities replaced by 0 first), fits the detector and marks the tiles
+    whose inconsistency (minus the detector's normality score) exceeds
+    ``threshold_``. A detector with an ``n_neighbors`` parameter gets at
+    most ``n - 1`` neighbours for ``n`` tiles, and at most ``n // 2`` for
+    more than 40 tiles. New tiles are scored as novelties. With fewer than
+    2 tiles the stage is skipped and marks nothing.
+
+    A stage is a transformer: :meth:`transform` gives the tiles in the space
+    the detector works in, and :meth:`peel` tells which tiles it marks.
+
     Parameters
     ----------
     features : transformer
-        Features of the tiles (the notebook: :class:`~sklearn_pillars.ContextualFeatures`).
+        Features of the tiles (for example
+        :class:`~sklearn_pillars.ContextualFeatures`, as in the ``"notebook"``
+        preset).
     detector : estimator, default=None
         An outlier detector with ``fit`` and ``score_samples`` (higher =
-        more normal) and an ``offset_`` cut; None means the notebook's
+        more normal), and an ``offset_`` cut unless ``threshold`` is given;
+        cloned in ``fit``. None means
         ``LocalOutlierFactor(n_neighbors=20, contamination="auto")``. A
-        ``LocalOutlierFactor`` is fitted with ``novelty=True``, so that new
-        tiles can be scored; its training labels are still those of
-        ``fit_predict`` (from ``negative_outlier_factor_``), as in the notebook.
+        detector with a ``novelty`` parameter (``LocalOutlierFactor``) is
+        fitted with ``novelty=True``, so that new tiles can be scored; the
+        training tiles' scores are still its ``negative_outlier_factor_``
+        (each tile's score without itself as a neighbour, as
+        ``fit_predict`` gives).
     label : str, default="Irregular"
         Class of outliers.
     inlier_label : str, default="Good"
         Class of the other tiles.
     threshold : float or None, default=None
         Inconsistency above which a tile is an outlier; None takes the
-        detector's own cut (``-offset_``: 1.5 for the notebook's LOF).
+        detector's own cut (``-offset_``: 1.5 for LOF with
+        ``contamination="auto"``).
 
     Attributes
     ----------
     features_, scaler_, detector_ : fitted estimators
+        The fitted steps (``scaler_`` and ``detector_`` are None when the
+        stage was skipped).
     inconsistency_ : ndarray of shape (n_train,)
-        Inconsistency score of the training tiles (the notebook's LOF
-        score: about 1 for typical tiles, larger for inconsistent ones).
+        Inconsistency score of the training tiles (with LOF, the local
+        outlier factor: about 1 for typical tiles, larger for inconsistent
+        ones); minus the detector's normality score.
     threshold_ : float
-        Tiles scoring above it are outliers (``threshold``, or the detector's
-        cut: 1.5 for ``contamination="auto"``).
-    peeled_ : ndarray of bool
+        Tiles whose inconsistency is above it are outliers (``threshold``,
+        or the detector's cut: 1.5 for ``contamination="auto"``); NaN when
+        the stage was skipped.
+    peeled_ : ndarray of bool, shape (n_train,)
         The training outliers.
-    embedding_ : ndarray of shape (n_train, n_features)
-        Scaled features of the training tiles.
+    embedding_ : ndarray of shape (n_train, n_features_out)
+        Scaled features of the training tiles; no columns when the stage
+        was skipped.
     skipped_ : str or None
         Why the stage scored nothing (fewer than 2 tiles).
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    PeelStage : A layer that clusters the tiles and peels clusters off.
+    LayeredPeelClassifier : Chains stages; an OutlierStage must be the last.
+    ContextualFeatures : The features the ``"notebook"`` preset scores here.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import ContextualFeatures, OutlierStage, make_pillar_arrays
+    >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0)
+    >>> stage = OutlierStage(ContextualFeatures()).fit(tiles.X)
+    >>> stage.transform(tiles.X).shape  # the 22 features, standardised
+    (36, 22)
+    >>> scores = stage.score_samples(tiles.X)  # higher = more normal
+    >>> bool((stage.peel(tiles.X) == (-scores > stage.threshold_)).all())
+    True
     """
 
     def __init__(
@@ -504,7 +663,8 @@ class OutlierStage(_Stage):
 
         Returns
         -------
-        self
+        self : object
+            The fitted stage.
         """
         self._validate_params()
         X = self._validate_X(X, reset=True)
@@ -557,10 +717,13 @@ class OutlierStage(_Stage):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
+            Tiles with as many columns as the X seen in ``fit``.
 
         Returns
         -------
         ndarray of shape (n_tiles, n_features_out)
+            The features, standardised by ``scaler_`` (unscaled when the
+            stage was skipped).
         """
         check_is_fitted(self, "peeled_")
         X = self._validate_X(X, reset=False)
@@ -577,23 +740,31 @@ class OutlierStage(_Stage):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
+            Tiles with as many columns as the X seen in ``fit``.
 
         Returns
         -------
         ndarray of shape (n_tiles,)
+            The detector's ``score_samples`` of the scaled features.
         """
         return -self.inconsistency(X)
 
     def inconsistency(self, X):
         """Inconsistency of new tiles: minus :meth:`score_samples`, the higher the odder.
 
+        The score the report shows, on the scale of ``inconsistency_`` and
+        ``threshold_`` (about 1 for a typical tile with LOF).
+
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
+            Tiles with as many columns as the X seen in ``fit``.
 
         Returns
         -------
         ndarray of shape (n_tiles,)
+            Minus the detector's ``score_samples``; NaN for every tile when
+            the stage was skipped.
         """
         check_is_fitted(self, "peeled_")
         X = self._validate_X(X, reset=False)
@@ -605,10 +776,12 @@ class OutlierStage(_Stage):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
+            Tiles with as many columns as the X seen in ``fit``.
 
         Returns
         -------
         ndarray of bool, shape (n_tiles,)
+            True for the outliers; all False when the stage was skipped.
         """
         return self.inconsistency(X) > self.threshold_
 

@@ -47,7 +47,7 @@ class ArrayResult:
         The warnings raised while reading and classifying it (such as an
         image that is not a pillar array, with ``input_check="warn"``).
     map_png : bytes or None
-        Its defect map (:func:`~sklearn_pillars.report.defect_map_png`), when
+        Its defect map as PNG bytes, when
         asked for (``draw_map``).
     lattice : Lattice or None
         The lattice found in the image (``grid_size="auto"``), in ``image``
@@ -82,7 +82,7 @@ def classify_array(
     """Read one array image and classify its tiles with a fitted model.
 
     An array whose tiles would take more than
-    :data:`~sklearn_pillars.limits.BAND_BYTES` (64 MiB: about 4,000 tiles of
+    ``BAND_BYTES`` of ``sklearn_pillars.limits`` (64 MiB: about 4,000 tiles of
     64 pixels, a 63 x 63 grid) is classified band by band of grid rows with
     :func:`~sklearn_pillars.predict_in_bands`, so memory stays bounded for a
     wafer-sized grid; its results are then those of ``predict_in_bands``
@@ -92,6 +92,7 @@ def classify_array(
     Parameters
     ----------
     path : path-like
+        The array image file.
     model : LayeredPeelClassifier
         A fitted model.
     grid_size, tile_half, max_memory, input_check
@@ -104,6 +105,39 @@ def classify_array(
     Returns
     -------
     ArrayResult
+        The class, inconsistency and kind of every site, with the image,
+        its profile and the warnings raised on the way (``notes``: they are
+        recorded, not shown).
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the model is not fitted.
+    FileNotFoundError, ValueError, ResourceLimitError, NotAnArrayError
+        As :func:`~sklearn_pillars.read_arrays`.
+
+    See Also
+    --------
+    iter_inspect : Classify many images, in worker processes if asked.
+    predict_in_bands : Classify a large image in memory band by band.
+    read_arrays : Read images into one tile set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import cv2
+    >>> from sklearn_pillars import LayeredPeelClassifier, classify_array, make_pillar_arrays
+    >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0)
+    >>> model = LayeredPeelClassifier().fit(tiles.X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "wafer_a.png")
+    ...     _ = cv2.imwrite(str(path), tiles.array_images[0])
+    ...     result = classify_array(path, model, grid_size=6)
+    >>> result.name, result.labels.shape
+    ('wafer_a', (36,))
+    >>> bool((result.labels == model.predict(tiles.X)).all())
+    True
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -206,7 +240,7 @@ def _classify_in_bands(path, model, grid_size, tile_half, name, max_memory, inpu
 
 def _classify_found(path, model, tile_half, name, max_memory, input_check):
     """:func:`classify_array` around the lattice found in the image, band by band when
-    its tiles would exceed :data:`~sklearn_pillars.limits.BAND_BYTES`."""
+    its tiles would exceed ``BAND_BYTES`` (``sklearn_pillars.limits``)."""
     from ._files import display_name
     from .classifier import predict_in_bands
     from .io import _array_names, check_image_file, read_image
@@ -438,6 +472,12 @@ def iter_inspect(
         In the order of ``paths``. The warnings of each array (its ``notes``)
         are raised again here, in this process, as it is yielded.
 
+    See Also
+    --------
+    classify_array : Classify one image.
+    inspect_arrays : The same, writing a report of all the arrays.
+    fit_arrays : Fit the model on many images first.
+
     Examples
     --------
     >>> for result in iter_inspect(paths, model):  # doctest: +SKIP
@@ -649,6 +689,12 @@ def inspect_arrays(
     -------
     Bunch
         ``folder``, ``n_arrays``, ``n_tiles`` and ``counts`` (tiles of each class).
+
+    See Also
+    --------
+    iter_inspect : The results array by array, without a report.
+    sklearn_pillars.report.write_report : A report of a tile set held in memory.
+    fit_arrays : Fit the model on many images first.
 
     Examples
     --------
@@ -865,6 +911,12 @@ def fit_arrays(
     has 100 neighbours), and LOF's time a little faster than linearly.
     Fitting on a random sample of the arrays bounds both; a few dozen arrays
     give nearly the model of all of them (``docs/scale.md``).
+
+    See Also
+    --------
+    LayeredPeelClassifier.fit : The same fit from one tile set in memory.
+    inspect_arrays : Classify many images with the fitted model.
+    sklearn_pillars.persist.save_model : Save the fitted model.
 
     Examples
     --------

@@ -182,8 +182,20 @@ def make_pillar_arrays(
         ``""`` elsewhere), ``array_images`` (uint8) and ``array_names``
         ``"synthetic_0"``, ``"synthetic_1"``, ...
 
+    Raises
+    ------
+    ValueError
+        For a parameter out of its range (a count that is not a positive
+        integer, a pitch below 8, rates summing to more than 1, ...).
+
+    See Also
+    --------
+    read_arrays : The same kind of tile set from real images.
+    LayeredPeelClassifier : Classify the tiles.
+
     Examples
     --------
+    >>> from sklearn_pillars import make_pillar_arrays
     >>> tiles = make_pillar_arrays(n_arrays=1, random_state=0)
     >>> len(tiles), tiles.array_images[0].shape, tiles.X.shape
     (441, (1134, 1134), (441, 4101))

@@ -283,7 +283,28 @@ def concat_tilesets(tilesets):
     Returns
     -------
     TileSet
-        ``y`` and ``stitch_type`` are kept only when every input has them.
+        The tiles of every input in order; the array indices of each input
+        are shifted past those of the inputs before it. ``y`` and
+        ``stitch_type`` are kept only when every input has them.
+
+    Raises
+    ------
+    ValueError
+        If ``tilesets`` is empty or the tile sets' ``tile_size`` differ.
+
+    See Also
+    --------
+    tile_array : One array's tiles, to combine with this.
+    read_arrays : Several arrays' tiles in one tile set.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import concat_tilesets, make_pillar_arrays
+    >>> a = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0)
+    >>> b = make_pillar_arrays(n_arrays=2, grid_size=6, random_state=1)
+    >>> both = concat_tilesets([a, b])
+    >>> len(both), sorted(set(both.positions[:, 0].tolist()))
+    (108, [0, 1, 2])
     """
     tilesets = list(tilesets)
     if not tilesets:

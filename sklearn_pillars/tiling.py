@@ -71,7 +71,11 @@ def check_geometry(height, width, grid_size, tile_half):
 
 
 def tile_boxes(height, width, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF):
-    """Tile boxes of the seed's lattice for an image of the given size.
+    """Tile boxes of the uniform grid of sites for an image of the given size.
+
+    The image is divided into ``grid_size`` equal cells a side; each tile is
+    centred on a cell's centre (truncated to whole pixels) and clipped at
+    the image edge.
 
     Parameters
     ----------
@@ -87,8 +91,21 @@ def tile_boxes(height, width, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TIL
     boxes : ndarray of shape (grid_size**2, 4), int64
         ``x0, y0, x1, y1`` per site, row-major (x1, y1 exclusive).
 
+    Raises
+    ------
+    ValueError
+        If ``grid_size`` or ``tile_half`` is not a positive integer, the
+        grid's pitch is too small to show a pillar, or a tile is much wider
+        than the pitch.
+
+    See Also
+    --------
+    tile_array : Cut an image into the tiles of these boxes.
+    Lattice : Sites found in an uncropped or rotated frame instead.
+
     Examples
     --------
+    >>> from sklearn_pillars import tile_boxes
     >>> tile_boxes(100, 100, grid_size=2, tile_half=10)[:2].tolist()
     [[15, 15, 35, 35], [65, 15, 85, 35]]
     """
@@ -326,10 +343,10 @@ def tile_array(
     ----------
     image : ndarray
         Grey (H, W) or colour (H, W, 3|4, BGR) image, uint8 or uint16;
-        converted with :func:`to_grey`.
+        converted to 2-D uint8 grey.
     grid_size : int or "auto", default=21
         Sites per row and per column of the uniform geometry, which expects
-        the image cropped to the array (the notebook's); ``"auto"`` finds the
+        the image cropped to the array; ``"auto"`` finds the
         lattice in the image (as ``lattice="auto"``).
     tile_half : int, default=32
         Half the side of a full tile; tiles are ``2 * tile_half`` square
@@ -341,15 +358,16 @@ def tile_array(
         found in this image. ``grid_size`` is then ignored.
     derotate : {"auto", True, False}, default="auto"
         With a lattice, turn the image so that its rows run along x before
-        cutting: when it is rotated by more than :data:`DEROTATE_ANGLE`
-        degrees, always, or never. ``array_images`` and ``boxes`` are then
-        those of the turned image.
+        cutting: when it is rotated by more than ``DEROTATE_ANGLE``
+        degrees (``sklearn_pillars.tiling``), always, or never.
+        ``array_images`` and ``boxes`` are then those of the turned image.
     name : str, default="array"
         Name of the array, used in ``array_names`` and tile names.
     input_check : {"raise", "warn", "skip"}, default="raise"
         Whether a blank image, or one without a lattice of ``grid_size``
         pillars, raises :class:`~sklearn_pillars.NotAnArrayError`, warns, or
-        is not checked (see :func:`profile_arrays`). An image in which
+        is not checked (see :func:`~sklearn_pillars.check_pillar_array`).
+        An image in which
         ``"auto"`` finds no lattice always raises
         :class:`~sklearn_pillars.NoLatticeError`.
 
@@ -361,9 +379,28 @@ def tile_array(
         lattice, or None for the uniform grid); combine several with
         :func:`~sklearn_pillars.concat_tilesets`.
 
+    Raises
+    ------
+    ValueError
+        If the image is not a 2-D or 3-D uint8 or uint16 array, or the grid
+        or lattice does not fit it (pitch too small, tiles much wider than
+        the pitch).
+    NotAnArrayError
+        With ``input_check="raise"``, for a blank image or one that shows no
+        lattice of ``grid_size`` pillars.
+    NoLatticeError
+        When ``"auto"`` finds no lattice in the image.
+
+    See Also
+    --------
+    read_arrays : Read image files and cut them the same way.
+    iter_tile_chunks : Cut a large image a band of grid rows at a time.
+    tile_boxes : The boxes of the uniform grid.
+
     Examples
     --------
     >>> import numpy as np
+    >>> from sklearn_pillars import tile_array
     >>> blank = np.zeros((210, 210), np.uint8)
     >>> tiles = tile_array(blank, grid_size=21, tile_half=5, input_check="skip")
     >>> len(tiles), tiles.images[0].shape, tiles.X.shape
@@ -451,6 +488,33 @@ def iter_tile_chunks(
     Yields
     ------
     TileSet
+        One band's tiles (core and halo rows), row-major, with their
+        positions (1-based rows and columns) in the whole grid and array
+        index 0; ``lattices`` holds the lattice, or None for the uniform
+        grid.
+
+    Raises
+    ------
+    ValueError
+        If ``chunk_rows`` is not a positive integer, ``halo`` a
+        non-negative one, or as :func:`~sklearn_pillars.tile_array`.
+    NotAnArrayError, NoLatticeError
+        As :func:`~sklearn_pillars.tile_array`.
+
+    See Also
+    --------
+    predict_in_bands : Classify a large image band by band.
+    tile_array : Cut the whole image at once.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import iter_tile_chunks, make_pillar_arrays
+    >>> image = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0).array_images[0]
+    >>> bands = list(iter_tile_chunks(image, grid_size=6, chunk_rows=4, halo=1))
+    >>> [len(band) for band in bands]  # rows 1-5, then rows 4-6
+    [30, 18]
+    >>> sorted(set(bands[1].positions[:, 1].tolist()))
+    [4, 5, 6]
     """
     chunk_rows = _check_positive_int(chunk_rows, "chunk_rows")
     if isinstance(halo, bool) or not isinstance(halo, numbers.Integral) or halo < 0:

@@ -60,13 +60,21 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_tiles, n_features)
             Tile-set X (see ``docs/design.md``), or any 2-D numeric array
-            with ``layout="strip"``.
+            with ``layout="strip"`` (for the transformers that have a
+            ``layout`` parameter).
         y : None
             Ignored.
 
         Returns
         -------
-        self
+        self : object
+            The fitted transformer.
+
+        Raises
+        ------
+        ValueError
+            If X has no rows, holds NaN or infinities, or its rows do not
+            decode to tiles.
         """
         self._validate_params()
         X = self._validate_X(X, reset=True)
@@ -78,7 +86,20 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None):
-        """Fit to X and return its features, computing them once."""
+        """Fit to X and return its features, computing them once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tiles, n_features)
+            Tile-set X, as for :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        ndarray of shape (n_tiles, n_features_out), float64
+            The features of each tile, as ``fit(X).transform(X)``.
+        """
         self._validate_params()
         X = self._validate_X(X, reset=True)
         rows, positions = self._row_features(X)
@@ -91,10 +112,13 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
+            Tile-set X with as many columns as the X seen in ``fit``.
 
         Returns
         -------
         ndarray of shape (n_tiles, n_features_out), float64
+            One row per tile, the columns named by
+            :meth:`get_feature_names_out`.
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
@@ -102,7 +126,19 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         return self._finish(rows, positions)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the output columns."""
+        """Names of the output columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Checked against the input seen in ``fit``; not used otherwise
+            (the output names do not depend on the input's).
+
+        Returns
+        -------
+        ndarray of str objects, shape (n_features_out,)
+            The feature names, in column order.
+        """
         check_is_fitted(self, "n_features_in_")
         _check_feature_names_in(self, input_features)
         return np.asarray(self.feature_names, dtype=object)
@@ -178,9 +214,12 @@ def _serial_row_parts(computes, X, layout, batch_size):
 class CenterIntensity(_TileFeatures):
     """Layer 1 features (Missing): grey levels of the tile's centre against its edge.
 
-    Six columns, the notebook's ``extract_center_intensity``: mean, standard
-    deviation, minimum and maximum of the central half of the tile, the mean
-    of the rest, and their difference.
+    Six columns: mean, standard deviation, minimum and maximum of the grey
+    levels of the central half of the tile (half its height by half its
+    width), the mean of the rest of the tile, and the difference of the two
+    means. A missing pillar leaves a light centre. Nothing is learnt in
+    ``fit``. These are the features of the first layer of the ``"notebook"``
+    preset (its ``extract_center_intensity``).
 
     Parameters
     ----------
@@ -188,14 +227,25 @@ class CenterIntensity(_TileFeatures):
         How to read a row of X: the tile-set layout, or a 1-pixel-high image
         of any width (for generic 2-D data; see ``docs/design.md``).
     batch_size : int, default=32
-        Tiles processed together; bounds the memory of temporaries.
+        Tiles decoded and processed together; bounds the memory of
+        temporaries.
     n_jobs : int, default=None
-        Processes for large inputs (joblib; ``None`` means 1).
+        Joblib processes for large inputs (X of 4096 rows or more; ``None``
+        means 1, -1 all cores).
 
     Attributes
     ----------
     n_features_in_ : int
         Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    MissingContext : Layer 1 features that compare each tile with its own array.
+    PillarFeatures : All four layers' features in one pass over X.
+    PeelStage : Clusters features such as these and peels the defect cluster.
 
     Examples
     --------
@@ -212,11 +262,38 @@ class CenterIntensity(_TileFeatures):
 class DarknessArea(_TileFeatures):
     """Layer 2 features (Collapsed): darkness and the area of the largest dark blob.
 
-    Five columns, the notebook's ``extract_darkness_area``: mean grey level,
-    share of pixels below 80 and below 50, area of the largest external
-    contour of the inverse Otsu mask, and that area over the tile size.
+    Five columns: mean grey level, share of pixels below 80 and below 50,
+    area in pixels of the largest external contour of the inverse Otsu mask
+    (the dark blob), and that area over the tile's area. A collapsed pillar
+    is a large dark blob. Nothing is learnt in ``fit``. These are the
+    features of the second layer of the ``"notebook"`` preset (its
+    ``extract_darkness_area``).
 
-    Parameters and attributes as :class:`CenterIntensity`.
+    Parameters
+    ----------
+    layout : {"tiles", "strip"}, default="tiles"
+        How to read a row of X: the tile-set layout, or a 1-pixel-high image
+        of any width (for generic 2-D data; see ``docs/design.md``).
+    batch_size : int, default=32
+        Tiles decoded and processed together; bounds the memory of
+        temporaries.
+    n_jobs : int, default=None
+        Joblib processes for large inputs (X of 4096 rows or more; ``None``
+        means 1, -1 all cores).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    CollapsedContext : Layer 2 features that compare each tile with its own array.
+    CenterIntensity : Layer 1 features of the same preset.
+    PillarFeatures : All four layers' features in one pass over X.
 
     Examples
     --------
@@ -233,12 +310,36 @@ class DarknessArea(_TileFeatures):
 class StitchingFeatures(_TileFeatures):
     """Layer 3 features (Stitching): sharp straight lines through the tile.
 
-    Ten columns, the notebook's ``extract_stitching_features``: largest jumps
-    of the row and column mean profiles, half-tile intensity splits, border
-    strips against the centre, strongest Sobel row and column, and their sum
-    as a stitching score.
+    Ten columns: largest jumps of the row and column mean profiles,
+    half-tile intensity splits, border strips against the centre, strongest
+    Sobel row and column, and their sum as a stitching score. Nothing is
+    learnt in ``fit``. These are the features of the third layer of the
+    ``"notebook"`` preset (its ``extract_stitching_features``).
 
-    Parameters and attributes as :class:`CenterIntensity`.
+    Parameters
+    ----------
+    layout : {"tiles", "strip"}, default="tiles"
+        How to read a row of X: the tile-set layout, or a 1-pixel-high image
+        of any width (for generic 2-D data; see ``docs/design.md``).
+    batch_size : int, default=32
+        Tiles decoded and processed together; bounds the memory of
+        temporaries.
+    n_jobs : int, default=None
+        Joblib processes for large inputs (X of 4096 rows or more; ``None``
+        means 1, -1 all cores).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    LineContext : Layer 3 features pooled along whole grid rows and columns.
+    PillarFeatures : All four layers' features in one pass over X.
 
     Examples
     --------
@@ -255,11 +356,36 @@ class StitchingFeatures(_TileFeatures):
 class RotationSymmetry(_TileFeatures):
     """Layer 4 features: how much the tile changes under quarter turns.
 
-    Four columns, the notebook's ``compute_rotation_symmetry``: mean and
-    maximum RMS difference and mean and maximum SSIM dissimilarity over the
-    six pairs of the tile's four rotations.
+    Four columns: mean and maximum RMS difference and mean and maximum
+    SSIM dissimilarity over the six pairs of the tile's four rotations
+    (by 0, 90, 180 and 270 degrees). Nothing is learnt in ``fit``. The first
+    columns of :class:`~sklearn_pillars.ContextualFeatures` (the
+    ``"notebook"`` preset's ``compute_rotation_symmetry``).
 
-    Parameters and attributes as :class:`CenterIntensity`.
+    Parameters
+    ----------
+    layout : {"tiles", "strip"}, default="tiles"
+        How to read a row of X: the tile-set layout, or a 1-pixel-high image
+        of any width (for generic 2-D data; see ``docs/design.md``).
+    batch_size : int, default=32
+        Tiles decoded and processed together; bounds the memory of
+        temporaries.
+    n_jobs : int, default=None
+        Joblib processes for large inputs (X of 4096 rows or more; ``None``
+        means 1, -1 all cores).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    ContextualFeatures : These columns and four other families, in one pass.
+    Anisotropy : Directionality of the tile's gradients.
 
     Examples
     --------
@@ -276,16 +402,42 @@ class RotationSymmetry(_TileFeatures):
 class NeighborDeviation(_TileFeatures):
     """Layer 4 features: deviation from the grid neighbours present in X.
 
-    Five columns, the notebook's ``compute_neighbor_deviation``: each tile's
-    mean, standard deviation, blob area ratio and blob circularity minus the
-    mean of those of its (up to eight) neighbours, and the norm of that
-    difference. Neighbours are the rows of the X given with the same array
-    index at adjacent grid sites, so a tile's values depend on which other
-    tiles are passed with it (as in the notebook, where tiles peeled off by
-    earlier layers are not neighbours). With ``layout="strip"`` no row has
-    neighbours.
+    Five columns: each tile's mean, standard deviation, blob area ratio
+    and blob circularity minus the mean of those of its (up to eight)
+    neighbours, and the norm of that difference. Neighbours are the rows of
+    the X given with the same array index at adjacent grid sites, so a
+    tile's values depend on which other tiles are passed with it: in
+    :class:`~sklearn_pillars.LayeredPeelClassifier`, tiles peeled off by
+    earlier layers are not neighbours. A tile without neighbours in X gets
+    zeros; two rows of one array at the same site raise ValueError. With
+    ``layout="strip"`` no row has neighbours. Nothing is learnt in ``fit``.
+    Part of :class:`~sklearn_pillars.ContextualFeatures` (the ``"notebook"``
+    preset's ``compute_neighbor_deviation``).
 
-    Parameters and attributes as :class:`CenterIntensity`.
+    Parameters
+    ----------
+    layout : {"tiles", "strip"}, default="tiles"
+        How to read a row of X: the tile-set layout, or a 1-pixel-high image
+        of any width (for generic 2-D data; see ``docs/design.md``).
+    batch_size : int, default=32
+        Tiles decoded and processed together; bounds the memory of
+        temporaries.
+    n_jobs : int, default=None
+        Joblib processes for large inputs (X of 4096 rows or more; ``None``
+        means 1, -1 all cores).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    ContextualFeatures : These columns and four other families, in one pass.
+    ShapeContext : The pillar's offset from its neighbours, among other shape features.
 
     Examples
     --------
@@ -306,11 +458,36 @@ class NeighborDeviation(_TileFeatures):
 class Anisotropy(_TileFeatures):
     """Layer 4 features: directionality of the tile's gradients.
 
-    Four columns, the notebook's ``compute_anisotropy``: anisotropy and
-    coherence of the structure tensor summed over the tile, absolute
-    dominant orientation, and the eigenvalue ratio.
+    Four columns: anisotropy and coherence of the structure tensor summed
+    over the tile, absolute dominant orientation, and the eigenvalue ratio.
+    Nothing is learnt in ``fit``. Part of
+    :class:`~sklearn_pillars.ContextualFeatures` (the ``"notebook"``
+    preset's ``compute_anisotropy``).
 
-    Parameters and attributes as :class:`CenterIntensity`.
+    Parameters
+    ----------
+    layout : {"tiles", "strip"}, default="tiles"
+        How to read a row of X: the tile-set layout, or a 1-pixel-high image
+        of any width (for generic 2-D data; see ``docs/design.md``).
+    batch_size : int, default=32
+        Tiles decoded and processed together; bounds the memory of
+        temporaries.
+    n_jobs : int, default=None
+        Joblib processes for large inputs (X of 4096 rows or more; ``None``
+        means 1, -1 all cores).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    ContextualFeatures : These columns and four other families, in one pass.
+    RotationSymmetry : How much the tile changes under quarter turns.
 
     Examples
     --------
@@ -327,12 +504,37 @@ class Anisotropy(_TileFeatures):
 class CurvatureIrregularity(_TileFeatures):
     """Layer 4 features: irregularity of the largest blob's outline.
 
-    Five columns, the notebook's ``compute_curvature_irregularity``:
-    kurtosis, maximum and 95th percentile of the absolute curvature along
-    the contour, sign changes per contour point, and the curvature variance
-    (zeros when the contour has fewer than 10 points).
+    Five columns: kurtosis, maximum and 95th percentile of the absolute
+    curvature along the largest blob's contour, sign changes per contour
+    point, and the curvature variance (zeros when the contour has fewer
+    than 10 points). Nothing is learnt in ``fit``. Part of
+    :class:`~sklearn_pillars.ContextualFeatures` (the ``"notebook"``
+    preset's ``compute_curvature_irregularity``).
 
-    Parameters and attributes as :class:`CenterIntensity`.
+    Parameters
+    ----------
+    layout : {"tiles", "strip"}, default="tiles"
+        How to read a row of X: the tile-set layout, or a 1-pixel-high image
+        of any width (for generic 2-D data; see ``docs/design.md``).
+    batch_size : int, default=32
+        Tiles decoded and processed together; bounds the memory of
+        temporaries.
+    n_jobs : int, default=None
+        Joblib processes for large inputs (X of 4096 rows or more; ``None``
+        means 1, -1 all cores).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    ContextualFeatures : These columns and four other families, in one pass.
+    ShapeContext : Outline features that compare each pillar with its own array.
 
     Examples
     --------
@@ -349,13 +551,25 @@ class CurvatureIrregularity(_TileFeatures):
 class RadialDeviation(_TileFeatures):
     """Layer 4 features: deviation of the radial profile from the fitted mean profile.
 
-    Four columns, the notebook's ``compute_radial_deviation``: norm, maximum,
-    innermost-ring and outermost-ring absolute deviation of the tile's
-    8-ring radial mean profile from ``mean_profile_``, the mean profile of
-    the tiles seen in ``fit`` (the notebook uses the tiles it scores, which
-    is what ``fit_transform`` does).
+    Four columns: norm, maximum, innermost-ring and outermost-ring absolute
+    deviation of the tile's 8-ring radial mean profile from
+    ``mean_profile_``, the mean profile of the tiles seen in ``fit``. So
+    ``fit_transform`` compares the tiles with their own mean profile, and
+    ``transform`` compares new tiles with the training tiles' one. Part of
+    :class:`~sklearn_pillars.ContextualFeatures` (the ``"notebook"``
+    preset's ``compute_radial_deviation``).
 
-    Parameters as :class:`CenterIntensity`.
+    Parameters
+    ----------
+    layout : {"tiles", "strip"}, default="tiles"
+        How to read a row of X: the tile-set layout, or a 1-pixel-high image
+        of any width (for generic 2-D data; see ``docs/design.md``).
+    batch_size : int, default=32
+        Tiles decoded and processed together; bounds the memory of
+        temporaries.
+    n_jobs : int, default=None
+        Joblib processes for large inputs (X of 4096 rows or more; ``None``
+        means 1, -1 all cores).
 
     Attributes
     ----------
@@ -363,6 +577,14 @@ class RadialDeviation(_TileFeatures):
         Mean radial profile of the training tiles.
     n_features_in_ : int
         Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    ContextualFeatures : These columns and four other families, in one pass.
+    NeighborDeviation : Deviation from the tile's grid neighbours instead of from all tiles.
 
     Examples
     --------
@@ -429,15 +651,29 @@ _CONTEXTUAL_PARTS = (
 
 
 class ContextualFeatures(_TileFeatureUnion):
-    """Layer 4 features (Irregular): the notebook's 22 contextual columns in one transformer.
+    """Layer 4 features (Irregular): 22 contextual columns in one transformer.
 
-    The columns of :class:`RotationSymmetry`, :class:`NeighborDeviation`,
-    :class:`Anisotropy`, :class:`CurvatureIrregularity` and
-    :class:`RadialDeviation`, in that order (the notebook's ``hstack``). It
-    equals a ``FeatureUnion`` of the five, but decodes each batch once and
-    computes what they share (contours, gradients, sums) once per tile.
+    The columns of :class:`~sklearn_pillars.RotationSymmetry`,
+    :class:`~sklearn_pillars.NeighborDeviation`,
+    :class:`~sklearn_pillars.Anisotropy`,
+    :class:`~sklearn_pillars.CurvatureIrregularity` and
+    :class:`~sklearn_pillars.RadialDeviation`, in that order. It equals a
+    ``FeatureUnion`` of the five, but decodes each batch once and computes
+    what they share (contours, gradients, sums) once per tile. These are the
+    features of the last layer of the ``"notebook"`` preset, whose
+    :class:`~sklearn_pillars.OutlierStage` scores them.
 
-    Parameters as :class:`CenterIntensity`.
+    Parameters
+    ----------
+    layout : {"tiles", "strip"}, default="tiles"
+        How to read a row of X: the tile-set layout, or a 1-pixel-high image
+        of any width (for generic 2-D data; see ``docs/design.md``).
+    batch_size : int, default=32
+        Tiles decoded and processed together; bounds the memory of
+        temporaries.
+    n_jobs : int, default=None
+        Joblib processes for large inputs (X of 4096 rows or more; ``None``
+        means 1, -1 all cores).
 
     Attributes
     ----------
@@ -446,6 +682,15 @@ class ContextualFeatures(_TileFeatureUnion):
         ``"neighbor"``, ``"anisotropy"``, ``"curvature"``, ``"radial"``).
     n_features_in_ : int
         Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    PillarFeatures : These columns after those of the first three layers.
+    OutlierStage : Scores features such as these with an outlier detector.
+    ShapeContext : Layer 4 features that compare each pillar with its own array.
 
     Examples
     --------
@@ -462,22 +707,44 @@ class ContextualFeatures(_TileFeatureUnion):
 class PillarFeatures(_TileFeatureUnion):
     """All four layers' features, 43 columns, in one pass over X.
 
-    The columns of :class:`CenterIntensity`, :class:`DarknessArea`,
-    :class:`StitchingFeatures` and :class:`ContextualFeatures`, in that
-    order, computed with one decode of each batch and shared intermediates:
-    the fastest way to get every feature of every tile (for example to train
-    a supervised model on labelled tiles). Neighbour and radial features use
-    all the tiles given; the layered classifier instead computes them on the
-    tiles left for its last layer, as the notebook does.
+    The columns of :class:`~sklearn_pillars.CenterIntensity`,
+    :class:`~sklearn_pillars.DarknessArea`,
+    :class:`~sklearn_pillars.StitchingFeatures` and
+    :class:`~sklearn_pillars.ContextualFeatures`, in that order, computed
+    with one decode of each batch and shared intermediates: the fastest way
+    to get every feature of every tile (for example to train a supervised
+    model on labelled tiles). Neighbour and radial features use all the
+    tiles given; :class:`~sklearn_pillars.LayeredPeelClassifier` instead
+    computes them on the tiles left for its last layer only.
 
-    Parameters as :class:`CenterIntensity`.
+    Parameters
+    ----------
+    layout : {"tiles", "strip"}, default="tiles"
+        How to read a row of X: the tile-set layout, or a 1-pixel-high image
+        of any width (for generic 2-D data; see ``docs/design.md``).
+    batch_size : int, default=32
+        Tiles decoded and processed together; bounds the memory of
+        temporaries.
+    n_jobs : int, default=None
+        Joblib processes for large inputs (X of 4096 rows or more; ``None``
+        means 1, -1 all cores).
 
     Attributes
     ----------
     transformers_ : list of (str, transformer)
-        The eight fitted parts, in column order.
+        The eight fitted parts, in column order (``"center"``,
+        ``"darkness"``, ``"stitching"``, then those of
+        :class:`~sklearn_pillars.ContextualFeatures`).
     n_features_in_ : int
         Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    ContextualFeatures : The last 22 of these columns only.
+    LayeredPeelClassifier : Computes each layer's features on the tiles left for it.
 
     Examples
     --------
@@ -628,25 +895,40 @@ class _ArrayFeatures(_TileFeatures):
 class MissingContext(_ArrayFeatures):
     """Refined layer 1 features (Missing): is the site lighter than the array's pillars?
 
-    Two columns (:data:`~sklearn_pillars.context.MISSING_NAMES`): the mean
+    Two columns (``pillar_residual``, ``centre_level``): the mean
     residual where the reference pillar lies (large when the site is bare
     substrate) and the mean of the tile's centre, each in robust standard
     deviations of its array's tiles and counted only where lighter than
-    typical (darker sites are not missing pillars).
+    typical (darker sites are not missing pillars: deviations toward darker
+    are cut at 2). Nothing is learnt in
+    ``fit``: each array is its own reference (its majority of tiles), so
+    the features compare across arrays.
 
     Parameters
     ----------
     downsample : int, default=2
         The tiles are compared after averaging blocks of this many pixels a
         side (2: four times less work; a pillar 35 pixels across and a line
-        2 pixels wide still show).
+        2 pixels wide still show). It must divide the tile size and leave at
+        least 8 pixels a side, else ``fit`` and ``transform`` raise
+        ValueError.
     n_jobs : int, default=None
-        Arrays computed at once, in threads (``None`` means 1).
+        Arrays computed at once, in threads (``None`` means 1, -1 all
+        cores).
 
     Attributes
     ----------
     n_features_in_ : int
         Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    CenterIntensity : Layer 1 features against fixed references.
+    CollapsedContext : Refined layer 2 features.
+    SeparatedClusters : The rule the refined preset peels these features' clusters with.
 
     Examples
     --------
@@ -667,25 +949,41 @@ class MissingContext(_ArrayFeatures):
 class CollapsedContext(_ArrayFeatures):
     """Refined layer 2 features (Collapsed): a dark filled blob against the reference pillar.
 
-    Four columns (:data:`~sklearn_pillars.context.COLLAPSED_NAMES`, see
-    :func:`~sklearn_pillars.context.collapsed_features`): how much of the
-    tile's centre and of the whole tile is darker than the reference
-    pillar's rim, and how dark the centre's lighter part is, each in robust
-    standard deviations of its array's tiles, counted only toward darker.
+    Four columns (``below_rim``, ``dark_area``, ``centre_darkness``,
+    ``median_darkness``): the share of the tile's centre and the share of
+    the whole tile darker than 0.8 of the reference pillar's darkest grey
+    level (a filled blob is dark where a pillar is dark only on its rim),
+    and minus the first quartile and minus the median of the centre's grey
+    levels (a pillar's light interior keeps them high); each in robust
+    standard deviations of its array's tiles, counted only toward darker
+    (deviations toward lighter are cut at 2).
+    Nothing is learnt in ``fit``: each array is its own reference.
 
     Parameters
     ----------
     downsample : int, default=2
         The tiles are compared after averaging blocks of this many pixels a
         side (2: four times less work; a pillar 35 pixels across and a line
-        2 pixels wide still show).
+        2 pixels wide still show). It must divide the tile size and leave at
+        least 8 pixels a side, else ``fit`` and ``transform`` raise
+        ValueError.
     n_jobs : int, default=None
-        Arrays computed at once, in threads (``None`` means 1).
+        Arrays computed at once, in threads (``None`` means 1, -1 all
+        cores).
 
     Attributes
     ----------
     n_features_in_ : int
         Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    DarknessArea : Layer 2 features against fixed references.
+    MissingContext : Refined layer 1 features.
+    SeparatedClusters : The rule the refined preset peels these features' clusters with.
 
     Examples
     --------
@@ -706,13 +1004,15 @@ class CollapsedContext(_ArrayFeatures):
 class LineContext(_ArrayFeatures):
     """Refined layer 3 features (Stitching): straight lines shared by a grid row or column.
 
-    Four columns (:data:`~sklearn_pillars.context.STRONGEST_LINE_NAMES`):
-    of the tile's grid row and column, the one that shares the stronger
-    line (:func:`~sklearn_pillars.context.line_features`,
-    :func:`~sklearn_pillars.context.strongest_line`), how strongly and how
-    sharply its tiles' residuals share it against the nearby rows (columns),
-    across the pillars and across the substrate between them; each in robust
-    standard deviations of its array's tiles, counted only upwards.
+    Four columns (``line``, ``sharpness``, ``line_outside``,
+    ``sharpness_outside``): of the tile's grid row and column, the one that
+    shares the stronger line, how strongly and how sharply its tiles'
+    residuals share it against the nearby rows (columns), across the
+    pillars and across the substrate between them; each in robust standard
+    deviations of its array's tiles, counted only upwards (deviations
+    downwards are cut at 2). Rows and columns
+    are scaled separately before the stronger is taken, so a model fitted on
+    horizontal lines also knows vertical ones. Nothing is learnt in ``fit``.
 
     :meth:`kinds` tells the two kinds of Stitching apart: a ``"seam"``
     (stitched microscope frames meet; the line crosses the substrate too)
@@ -727,14 +1027,25 @@ class LineContext(_ArrayFeatures):
     downsample : int, default=2
         The tiles are compared after averaging blocks of this many pixels a
         side (2: four times less work; a pillar 35 pixels across and a line
-        2 pixels wide still show).
+        2 pixels wide still show). It must divide the tile size and leave at
+        least 8 pixels a side, else ``fit`` and ``transform`` raise
+        ValueError.
     n_jobs : int, default=None
-        Arrays computed at once, in threads (``None`` means 1).
+        Arrays computed at once, in threads (``None`` means 1, -1 all
+        cores).
 
     Attributes
     ----------
     n_features_in_ : int
         Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    StitchingFeatures : Layer 3 features of each tile on its own.
+    SeparatedClusters : The rule the refined preset peels these features' clusters with.
 
     Examples
     --------
@@ -765,7 +1076,24 @@ class LineContext(_ArrayFeatures):
         return C.strongest_line(features)
 
     def kinds(self, features):
-        """``"seam"`` or ``"field"`` for each row of this transformer's output."""
+        """``"seam"`` or ``"field"`` for each row of this transformer's output.
+
+        A row is a ``"seam"`` when its line and sharpness over the substrate
+        (``line_outside + sharpness_outside``) are at least ``seam_ratio``
+        times those across the pillars (``line + sharpness``), else a
+        ``"field"`` line. Needs no fit.
+
+        Parameters
+        ----------
+        features : array-like of shape (n_tiles, 4)
+            Output of :meth:`transform` (or ``fit_transform``).
+
+        Returns
+        -------
+        ndarray of str, shape (n_tiles,)
+            ``"seam"`` or ``"field"`` for each row (also for tiles with no
+            line: look at the features or the class for that).
+        """
         F = np.asarray(features)
         inside, outside = F[:, 0] + F[:, 1], F[:, 2] + F[:, 3]
         return np.where(outside >= self.seam_ratio * inside, "seam", "field")
@@ -774,26 +1102,41 @@ class LineContext(_ArrayFeatures):
 class ShapeContext(_ArrayFeatures):
     """Refined layer 4 features (Irregular): the pillar's place, size and outline.
 
-    Six columns (:data:`~sklearn_pillars.context.SHAPE_NAMES`, see
-    :func:`~sklearn_pillars.context.shape_features`): the pillar's offset
-    from its grid neighbours' positions, the residual energy around it, its
-    correlation with the reference pillar, and the area, size and
-    elongation of its dark outline; each in robust standard deviations of
-    its array's tiles.
+    Six columns (``offset_from_neighbours``, ``residual_rms``, ``match``,
+    ``scale_from_neighbours``, ``elongation``, ``deformation_gain``): the
+    distance of the pillar's position from the median of its grid
+    neighbours' (among the tiles given), the residual energy around it, its
+    correlation with the array's reference pillar, the log scale at which a
+    scaled reference fits it best minus its neighbours' median, how much
+    better a stretched reference fits than the best round one, and how much
+    better the best deformed reference fits than the undeformed one; each in
+    robust standard deviations of its array's tiles, in both directions.
+    Nothing is learnt in ``fit``: each array is its own reference.
 
     Parameters
     ----------
     downsample : int, default=2
         The tiles are compared after averaging blocks of this many pixels a
         side (2: four times less work; a pillar 35 pixels across and a line
-        2 pixels wide still show).
+        2 pixels wide still show). It must divide the tile size and leave at
+        least 8 pixels a side, else ``fit`` and ``transform`` raise
+        ValueError.
     n_jobs : int, default=None
-        Arrays computed at once, in threads (``None`` means 1).
+        Arrays computed at once, in threads (``None`` means 1, -1 all
+        cores).
 
     Attributes
     ----------
     n_features_in_ : int
         Number of columns of X seen in fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns of X seen in fit. Defined only when X has
+        feature names that are all strings.
+
+    See Also
+    --------
+    ContextualFeatures : Layer 4 features against fixed references.
+    OutlierStage : Scores features such as these with an outlier detector.
 
     Examples
     --------
