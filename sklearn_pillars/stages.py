@@ -208,6 +208,12 @@ class _Stage(TransformerMixin, BaseEstimator):
     def _validate_X(self, X, reset):
         return validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
 
+    def _fit_tiles(self, X):
+        """``fit`` on X itself: check it, then fit the features and the rest on it."""
+        self._validate_params()
+        X = self._validate_X(X, reset=True)
+        return self._fit(X.shape[0], lambda features: features.fit_transform(X))
+
     def fit_transform(self, X, y=None):
         """Fit, and return the training tiles in the space the stage works in.
 
@@ -404,9 +410,7 @@ class PeelStage(_Stage):
             If the rule returns labels that are not among the clusters found
             (or booleans).
         """
-        self._validate_params()
-        X = self._validate_X(X, reset=True)
-        return self._fit(X.shape[0], lambda features: features.fit_transform(X))
+        return self._fit_tiles(X)
 
     def _fit(self, n, featurize):
         """Fit on n tiles; ``featurize(features_)`` fits the features and returns them."""
@@ -666,9 +670,7 @@ class OutlierStage(_Stage):
         self : object
             The fitted stage.
         """
-        self._validate_params()
-        X = self._validate_X(X, reset=True)
-        return self._fit(X.shape[0], lambda features: features.fit_transform(X))
+        return self._fit_tiles(X)
 
     def _fit(self, n, featurize):
         """Fit on n tiles; ``featurize(features_)`` fits the features and returns them."""
