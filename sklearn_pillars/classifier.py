@@ -1,4 +1,11 @@
-"""The layered peel-off: the notebook's four layers as one scikit-learn meta-estimator."""
+"""The layered peel-off: stages that each take one defect class off the tiles, as one estimator.
+
+Each stage of :class:`LayeredPeelClassifier` sees only the tiles the stages
+before it left: a cluster stage peels the cluster(s) it chooses off as its
+class; the last stage of the presets scores the tiles left with an outlier
+detector (outliers Irregular, the rest Good). The ``"notebook"`` preset's
+four layers reproduce the original analysis notebook's labels exactly.
+"""
 
 from __future__ import annotations
 

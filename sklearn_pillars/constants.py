@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+#: Class of a site without a pillar.
 MISSING = "Missing"
+#: Class of a collapsed pillar.
 COLLAPSED = "Collapsed"
+#: Class of a site crossed by a stitching defect: an image seam or a write-field line.
 STITCHING = "Stitching"
+#: Class of a pillar the last layer finds unlike the others (an outlier).
 IRREGULAR = "Irregular"
+#: Class of a pillar without a defect.
 GOOD = "Good"
 
 #: The default stages' classes in the order the layers peel them, the inliers last.
@@ -13,7 +18,7 @@ PEEL_ORDER = (MISSING, COLLAPSED, STITCHING, IRREGULAR, GOOD)
 #: The default stages' classes, sorted (as ``LayeredPeelClassifier.classes_``).
 CLASSES = tuple(sorted(PEEL_ORDER))
 
-#: Sites per row and column of the uniform grid (the notebook's arrays).
+#: Sites per row and column of the uniform grid (the original analysis' arrays: 21 x 21).
 DEFAULT_GRID_SIZE = 21
 #: Half the side of a tile in pixels (tiles of 64 x 64).
 DEFAULT_TILE_HALF = 32

@@ -27,6 +27,8 @@ from .tiling import (
 #: files larger than this beyond twice the raw size of the image their header describes
 #: (room for metadata and incompressible data, not for a 3 GB file behind a small header).
 UNKNOWN_FORMAT_MAX_BYTES = 64 * 2**20
+#: A file is not read when it is larger than this many times the raw size of the image
+#: its header describes, plus :data:`UNKNOWN_FORMAT_MAX_BYTES`.
 MAX_FILE_PER_IMAGE_BYTE = 2
 
 

@@ -53,7 +53,32 @@ MIN_CONTRAST_SHARE = 0.5
 
 
 class NoLatticeError(NotAnArrayError):
-    """An image in which no periodic lattice of pillars is found."""
+    """An image in which no periodic lattice of pillars is found.
+
+    Raised by :func:`find_lattice` (and so by ``grid_size="auto"`` in
+    :func:`~sklearn_pillars.read_arrays`, :func:`~sklearn_pillars.tile_array`
+    and the functions built on them) for noise, a blank frame, a photograph
+    of something else, or an image too small to hold 3 x 3 sites; the
+    message names the file when there is one. A subclass of
+    :class:`~sklearn_pillars.NotAnArrayError`, so one ``except`` catches
+    both; unlike that check, it is raised whatever ``input_check`` says:
+    without a lattice there are no sites to cut.
+
+    See Also
+    --------
+    find_lattice : Raises it.
+    NotAnArrayError : Its base: an image that does not show a pillar array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pillars import NoLatticeError, NotAnArrayError, find_lattice
+    >>> try:
+    ...     find_lattice(np.full((200, 200), 128, np.uint8))
+    ... except NoLatticeError as error:
+    ...     print(isinstance(error, NotAnArrayError))
+    True
+    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,7 +86,11 @@ class Lattice:
     """A lattice of pillar sites found in an image (see :func:`find_lattice`).
 
     Coordinates are pixels, ``x`` to the right and ``y`` down, with the
-    centre of the top-left pixel at (0, 0).
+    centre of the top-left pixel at (0, 0). Site ``(r, c)`` (0-based, as
+    ``centers[r, c]``) is the tile at 1-based grid row ``r + 1`` and column
+    ``c + 1`` of a :class:`~sklearn_pillars.TileSet`; ``str(lattice)``
+    names site (0, 0) "site (1, 1)" accordingly. A frozen dataclass:
+    :meth:`warped` and :func:`derotate` return new lattices.
 
     Attributes
     ----------
@@ -84,7 +113,8 @@ class Lattice:
         may be defects, off-centre by design).
     matches : ndarray of shape (rows, cols)
         How well the mean pillar matches at each site (normalised
-        cross-correlation, 1 at best); low at missing pillars.
+        cross-correlation, 1 at best); low at missing pillars. All 1 for a
+        lattice of known centres (:meth:`from_centers`).
     image_shape : tuple of int
         Height and width of the image.
     turned : float
@@ -97,6 +127,24 @@ class Lattice:
         coordinates to this lattice's image, when it was turned upright; None
         when it was not. ``cv2.invertAffineTransform(warp)`` maps back, e.g.
         the tile boxes and centres to the original file's pixels.
+
+    See Also
+    --------
+    find_lattice : Find the lattice of an image.
+    tile_array : Cut tiles around its sites (``lattice=``).
+    TileSet : Holds the lattice of each array (``lattices``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pillars import Lattice
+    >>> rows, cols = np.mgrid[:3, :4]
+    >>> centers = np.stack([5 + 10.0 * cols, 5 + 10.0 * rows], axis=-1)
+    >>> lattice = Lattice.from_centers(centers, image_shape=(30, 40))
+    >>> lattice.shape, [round(p, 6) for p in lattice.pitch], lattice.centers.shape
+    ((3, 4), [10.0, 10.0], (3, 4, 2))
+    >>> print(lattice)  # doctest: +ELLIPSIS
+    3 x 4 sites, pitch 10.00 x 10.00 px, rotated ... deg, site (1, 1) at (5.0, 5.0), ...
     """
 
     shape: tuple
@@ -112,7 +160,27 @@ class Lattice:
     warp: np.ndarray | None = field(default=None, repr=False)
 
     def positions(self):
-        """The lattice position (x, y) of every site, before refinement: (rows, cols, 2)."""
+        """The lattice position (x, y) of every site, before refinement.
+
+        ``origin + c * vectors[0] + r * vectors[1]`` for site ``(r, c)``: where
+        a perfect lattice puts the sites. :attr:`centers` are these moved by
+        the offsets measured around each site.
+
+        Returns
+        -------
+        ndarray of shape (rows, cols, 2)
+            ``(x, y)`` of every site, as ``centers``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_pillars import Lattice
+        >>> rows, cols = np.mgrid[:3, :4]
+        >>> centers = np.stack([5 + 10.0 * cols, 5 + 10.0 * rows], axis=-1)
+        >>> lattice = Lattice.from_centers(centers, image_shape=(30, 40))
+        >>> lattice.positions()[2, 3].round(6).tolist()
+        [35.0, 25.0]
+        """
         return positions_of(np.asarray(self.origin), self.vectors, *self.shape)
 
     @classmethod
@@ -131,6 +199,22 @@ class Lattice:
         Lattice
             With the least-squares lattice through the centres, ``residual``
             their RMS distance to it and ``matches`` all 1.
+
+        Raises
+        ------
+        ValueError
+            If ``centers`` is not of shape (rows, cols, 2) with at least 2
+            rows and 2 columns.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_pillars import Lattice
+        >>> rows, cols = np.mgrid[:5, :5]
+        >>> centers = np.stack([10 + 20.0 * cols, 10 + 24.0 * rows], axis=-1)
+        >>> lattice = Lattice.from_centers(centers, image_shape=(120, 100))
+        >>> [round(p, 6) for p in lattice.pitch], round(lattice.residual, 6)
+        ([20.0, 24.0], 0.0)
         """
         centers = np.asarray(centers, dtype=float)
         if centers.ndim != 3 or centers.shape[2] != 2 or min(centers.shape[:2]) < 2:
@@ -155,8 +239,37 @@ class Lattice:
         )
 
     def warped(self, matrix, image_shape):
-        """The lattice moved by the affine ``matrix`` (2 x 3, as OpenCV's) into an image of
-        ``image_shape`` (height, width)."""
+        """The lattice moved by an affine map into another image.
+
+        ``origin``, ``vectors`` and ``centers`` are mapped (and ``pitch`` and
+        ``angle`` recomputed from the vectors); ``shape``, ``residual``,
+        ``matches``, ``turned`` and ``warp`` are kept as they are.
+
+        Parameters
+        ----------
+        matrix : array-like of shape (2, 3)
+            The affine map from this lattice's image to the new one, in
+            OpenCV's convention (as ``cv2.getRotationMatrix2D`` returns it):
+            ``(x, y)`` goes to ``matrix @ (x, y, 1)``.
+        image_shape : tuple of int
+            Height and width of the new image.
+
+        Returns
+        -------
+        Lattice
+            A new lattice; this one is unchanged.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_pillars import Lattice
+        >>> rows, cols = np.mgrid[:3, :4]
+        >>> centers = np.stack([5 + 10.0 * cols, 5 + 10.0 * rows], axis=-1)
+        >>> lattice = Lattice.from_centers(centers, image_shape=(30, 40))
+        >>> shifted = lattice.warped([[1, 0, 2], [0, 1, 3]], (40, 50))
+        >>> shifted.centers[0, 0].round(6).tolist(), shifted.image_shape
+        ([7.0, 8.0], (40, 50))
+        """
         matrix = np.asarray(matrix, dtype=float)
         linear, shift = matrix[:, :2], matrix[:, 2]
         vectors = self.vectors @ linear.T

@@ -58,7 +58,38 @@ _UNITS = {
 
 
 class ResourceLimitError(ValueError):
-    """A request that needs more memory, or a larger file, than the limit allows."""
+    """A request that would need more memory than the limit allows.
+
+    The memory a run needs (the image files and their decoded pixels, the
+    tiles' ``X``, the classifier's work on it, finding lattices) is
+    estimated from the image headers, the grid and the tile size before
+    anything large is allocated; beyond ``max_memory`` (default half the
+    machine's RAM, or of a smaller container limit) this is raised, in
+    milliseconds instead of after minutes of swapping. A subclass of
+    :class:`ValueError`.
+
+    See Also
+    --------
+    read_arrays : Raises it beyond its ``max_memory``.
+    read_image : Raises it for an image too large to decode.
+    fit_arrays : Fits on many arrays in the memory of one at a time.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import cv2
+    >>> import numpy as np
+    >>> from sklearn_pillars import ResourceLimitError, read_image
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "large.png")
+    ...     _ = cv2.imwrite(str(path), np.zeros((1000, 1000), np.uint8))
+    ...     try:
+    ...         read_image(path, max_memory="1M")
+    ...     except ResourceLimitError as error:
+    ...         print(str(error).split(": ")[1][:56])
+    decoding this 1000 x 1000 image would need about 1.9 MiB
+    """
 
 
 def machine_memory():

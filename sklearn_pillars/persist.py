@@ -17,12 +17,37 @@ from ._files import atomic_path, display_name
 from ._sklearn_compat import NEIGHBOUR_TREE_MODULES
 from ._version import __version__
 
+#: The suffixes a model file may have: ``.skops`` (loaded safely) and ``.joblib`` (a pickle).
 MODEL_SUFFIXES = (".skops", ".joblib")
+#: The ``format`` entry of a model file's record, which :func:`load_model` checks.
 FORMAT = "sklearn-pillars model"
 
 
 class ModelFileError(ValueError):
-    """A model file that cannot be used (unknown format, untrusted content, not a model)."""
+    """A model file that cannot be used (unknown format, untrusted content, not a model).
+
+    Raised by :func:`save_model` and :func:`load_model` for a path that does
+    not end in ``.skops`` or ``.joblib``, and by :func:`load_model` for a
+    ``.joblib`` file without ``trusted=True``, a folder, a ``.skops`` file
+    holding types other than scikit-learn's, NumPy's or sklearn-pillars', and
+    a file that is not a readable sklearn-pillars model holding a fitted
+    :class:`~sklearn_pillars.LayeredPeelClassifier`. A subclass of
+    :class:`ValueError`.
+
+    See Also
+    --------
+    load_model : Raises it for a file it will not load.
+    save_model : Raises it for a path of another suffix.
+
+    Examples
+    --------
+    >>> from sklearn_pillars.persist import ModelFileError, load_model
+    >>> try:
+    ...     load_model("pillars.pkl")
+    ... except ModelFileError as error:
+    ...     print(error)
+    pillars.pkl: a model file must end in .skops (safe to load) or .joblib (a pickle)
+    """
 
 
 def _check_suffix(path):
@@ -36,6 +61,13 @@ def _check_suffix(path):
 
 def save_model(model, path, *, grid_size, tile_half, profiles=None):
     """Save a fitted model with the package version and its tiling grid.
+
+    The file records, next to the model, the sklearn-pillars version, the
+    grid and tile size it was fitted with, its preset and the statistics of
+    its training arrays: :func:`load_model` returns them, and
+    :func:`~sklearn_pillars.inspect_arrays` and ``sklearn-pillars inspect
+    --model`` reuse them. The file is written atomically: an error leaves no
+    partial file at ``path``.
 
     Parameters
     ----------
@@ -56,6 +88,8 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
 
     Raises
     ------
+    ModelFileError
+        If ``path`` ends in neither ``.skops`` nor ``.joblib``.
     TypeError
         If ``model`` is not a :class:`~sklearn_pillars.LayeredPeelClassifier`.
     sklearn.exceptions.NotFittedError
@@ -63,6 +97,29 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
     ValueError
         If ``grid_size`` or ``tile_half`` is not a positive integer, or
         ``tile_half`` does not give the tiles the model was fitted on.
+
+    See Also
+    --------
+    load_model : Load the model and what was recorded with it.
+    sklearn_pillars.fit_arrays : Fit a model on many array images first.
+    sklearn_pillars.inspect_arrays : Classify array images with a saved model.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays
+    >>> from sklearn_pillars.persist import load_model, save_model
+    >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0)
+    >>> model = LayeredPeelClassifier().fit(tiles.X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "pillars.skops")
+    ...     save_model(model, path, grid_size=6, tile_half=32)
+    ...     loaded, info = load_model(path)
+    >>> info["grid_size"], info["tile_half"], info["preset"]
+    (6, 32, 'notebook')
+    >>> bool((loaded.predict(tiles.X) == model.predict(tiles.X)).all())
+    True
     """
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
@@ -160,7 +217,12 @@ def check_tile_half(tile_half, info):
 
 
 def load_model(path, *, trusted=False):
-    """Load a model saved by :func:`save_model`.
+    """Load a model saved by :func:`save_model`, with what was recorded with it.
+
+    A ``.skops`` file is loaded with skops' safe loader, accepting only the
+    types of scikit-learn, NumPy and sklearn-pillars: loading it runs no
+    code of the file's. A ``.joblib`` file is a pickle and is loaded only
+    with ``trusted=True``.
 
     Parameters
     ----------
@@ -173,6 +235,7 @@ def load_model(path, *, trusted=False):
     Returns
     -------
     model : LayeredPeelClassifier
+        The fitted model.
     info : dict
         ``version``, ``grid_size`` (an int, or ``"auto"``) and ``tile_half``
         it was saved with, ``preset``: the stage preset it was fitted with
@@ -184,10 +247,39 @@ def load_model(path, *, trusted=False):
     Raises
     ------
     ModelFileError
-        For a ``.joblib`` file without ``trusted=True``, and for a file that
-        is not a readable sklearn-pillars model.
+        For a path that ends in neither ``.skops`` nor ``.joblib``, a
+        ``.joblib`` file without ``trusted=True``, a folder, a ``.skops``
+        file holding types that are not scikit-learn's, NumPy's or
+        sklearn-pillars', and a file that is not a readable sklearn-pillars
+        model holding a fitted :class:`~sklearn_pillars.LayeredPeelClassifier`.
+    FileNotFoundError
+        If there is no file at ``path``.
 
-    Warns when the model was saved by another version of sklearn-pillars.
+    Warns
+    -----
+    UserWarning
+        When the model was saved by another version of sklearn-pillars.
+
+    See Also
+    --------
+    save_model : Save a fitted model.
+    ModelFileError : The error for a file that cannot be used.
+    sklearn_pillars.sanity.drift_warnings : Compare new arrays with ``info["profiles"]``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays
+    >>> from sklearn_pillars.persist import load_model, save_model
+    >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0)
+    >>> model = LayeredPeelClassifier().fit(tiles.X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "pillars.skops")
+    ...     save_model(model, path, grid_size="auto", tile_half=32)
+    ...     loaded, info = load_model(path)
+    >>> type(loaded).__name__, info["grid_size"], info["profiles"], info["pitch"]
+    ('LayeredPeelClassifier', 'auto', [], None)
     """
     path = _check_suffix(path)
     name = display_name(path)

@@ -18,6 +18,10 @@ from .transformers import (
     StitchingFeatures,
 )
 
+#: Names of the stage presets of :class:`~sklearn_pillars.LayeredPeelClassifier` and
+#: :func:`~sklearn_pillars.make_stages`: ``"notebook"`` (the default: four layers scoring
+#: each tile against fixed references, reproducing the original analysis notebook's labels
+#: exactly) and ``"refined"`` (each tile compared with the other tiles of its own array).
 PRESETS = ("notebook", "refined")
 
 

@@ -23,6 +23,7 @@ from ._files import write_text
 from .constants import GOOD, class_order
 from .report import GALLERY_MAX, defect_map, extremes_html, page_head, slugs, tile_mosaic
 
+#: The columns of a streamed report's tiles.csv.
 TILE_FIELDS = [
     "array",
     "row",
@@ -35,7 +36,8 @@ TILE_FIELDS = [
     "x1",
     "y1",
 ]
-INLINE_MAPS = 6  # the worst arrays' maps shown on the page; all are linked from the table
+#: The worst arrays' maps shown on the page; all are linked from the table.
+INLINE_MAPS = 6
 
 
 class StreamingReport:

@@ -31,7 +31,33 @@ DRIFT_FACTORS = {"contrast": 1.6, "pitch": 1.1, "pillar_size": 1.3}
 
 
 class NotAnArrayError(ValueError):
-    """An image that does not show a pillar array of the given grid."""
+    """An image that does not show a pillar array of the given grid.
+
+    Raised by :func:`~sklearn_pillars.check_pillar_array` (and so by
+    :func:`~sklearn_pillars.read_arrays` and the functions built on it with
+    ``input_check="raise"``) for an image that is blank (grey levels spanning
+    less than ``MIN_CONTRAST``) or whose sites do not look alike (lattice
+    score below ``MIN_LATTICE_SCORE``: not a pillar array, or a wrong
+    ``grid_size``). A subclass of :class:`ValueError`;
+    :class:`~sklearn_pillars.NoLatticeError` is a subclass of it.
+
+    See Also
+    --------
+    check_pillar_array : Raises it.
+    NoLatticeError : No lattice found with ``grid_size="auto"``.
+    ArrayProfile : The statistics checked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pillars import NotAnArrayError, check_pillar_array
+    >>> noise = np.random.default_rng(0).integers(0, 256, (324, 324), dtype=np.uint8)
+    >>> try:
+    ...     check_pillar_array(noise, 6, name="noise")
+    ... except NotAnArrayError as error:
+    ...     print(str(error)[:33])
+    noise shows no lattice of 6 x 6 p
+    """
 
 
 @dataclass(frozen=True)
@@ -52,7 +78,21 @@ class ArrayProfile:
     lattice_score : float
         Likeness of crops at the lattice sites (median correlation with their
         median) minus that of crops at random phases of the pitch: about 0
-        without a lattice of this grid, 0.6-0.9 for real and synthetic arrays.
+        without a lattice of this grid, 0.5-0.95 for real and synthetic arrays.
+
+    See Also
+    --------
+    array_profile : Compute it.
+    check_pillar_array : Check an image with it.
+    sklearn_pillars.sanity.drift_warnings : Compare new arrays' profiles with a model's.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import array_profile, make_pillar_arrays
+    >>> image = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0).array_images[0]
+    >>> profile = array_profile(image, 6)
+    >>> sorted(profile.as_dict())
+    ['contrast', 'lattice_score', 'level', 'pillar_size', 'pitch']
     """
 
     contrast: float
@@ -62,7 +102,13 @@ class ArrayProfile:
     lattice_score: float
 
     def as_dict(self):
-        """The statistics as a dict of floats (as model files store them)."""
+        """The statistics as a dict of floats (as model files store them).
+
+        Returns
+        -------
+        dict of str to float
+            One entry per attribute.
+        """
         return {k: float(v) for k, v in asdict(self).items()}
 
 
@@ -277,6 +323,17 @@ def check_pillar_array(grey, grid_size, *, name="image", on_fail="raise", lattic
 def drift_warnings(profiles, reference, names):
     """Messages for arrays whose statistics lie far outside a model's training range.
 
+    For each new array and each of ``contrast``, ``pitch`` and
+    ``pillar_size``, the value is compared with the range of the training
+    arrays' values, widened by the factors of ``DRIFT_FACTORS``: contrast may
+    reach 1/1.6 of the smallest to 1.6 times the largest, pillar size 1/1.3
+    to 1.3 times, and pitch 0.9 to 1.1 times (the features are measured in
+    pixels). A value outside gives one message. Statistics that a profile or
+    every reference lacks are not compared; no reference, or no profiles,
+    give no messages. Nothing is warned here: the callers
+    (:func:`~sklearn_pillars.inspect_arrays`, ``sklearn-pillars inspect``)
+    raise the messages as warnings.
+
     Parameters
     ----------
     profiles : sequence of ArrayProfile or dict
@@ -285,10 +342,34 @@ def drift_warnings(profiles, reference, names):
         The profiles of the arrays the model was fitted on (``info["profiles"]``
         of :func:`~sklearn_pillars.persist.load_model`).
     names : sequence of str
+        The new arrays' names, one per profile, to begin the messages with.
 
     Returns
     -------
     list of str
+        One message per array and statistic out of range, in the order of
+        ``profiles``; empty when all are in range.
+
+    Raises
+    ------
+    ValueError
+        If ``names`` and ``profiles`` differ in length (and there are
+        ``reference`` profiles).
+
+    See Also
+    --------
+    ArrayProfile : The statistics compared.
+    sklearn_pillars.persist.save_model : Records the training arrays' profiles.
+    sklearn_pillars.persist.load_model : Returns them as ``info["profiles"]``.
+
+    Examples
+    --------
+    >>> from sklearn_pillars.sanity import drift_warnings
+    >>> trained = [{"contrast": 100.0, "pitch": 54.0, "pillar_size": 20.0}]
+    >>> drift_warnings([{"contrast": 110.0, "pitch": 56.0, "pillar_size": 21.0}], trained, ["a"])
+    []
+    >>> [message[:41] for message in drift_warnings([{"pitch": 64.0}], trained, ["b"])]
+    ['b: its pitch 64.0 is far outside the 54.0']
     """
     messages = []
     if not reference or not profiles:

@@ -25,11 +25,17 @@ from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
 class ArrayResult:
     """One array's classification.
 
+    What :func:`classify_array` returns and :func:`iter_inspect` yields: the
+    class of every site of one array image, with the image and what is
+    needed to draw or report it, so that the tiles themselves need not be
+    kept.
+
     Attributes
     ----------
     name : str
         The array's name (file name without suffix, as in :func:`~sklearn_pillars.read_arrays`).
     path : Path
+        The array image file (as given to :func:`iter_inspect`).
     labels, scores, kinds : ndarray of shape (n_sites,)
         Class, inconsistency score (NaN where not scored) and defect kind
         (``"seam"``/``"field"`` for Stitching where the model tells them
@@ -52,6 +58,29 @@ class ArrayResult:
     lattice : Lattice or None
         The lattice found in the image (``grid_size="auto"``), in ``image``
         (turned upright if it was rotated); None for the uniform grid.
+
+    See Also
+    --------
+    classify_array : Classify one array image.
+    iter_inspect : Classify many, one result at a time.
+    sklearn_pillars.report.defect_map : Draw a result's defect map to a file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import cv2
+    >>> from sklearn_pillars import LayeredPeelClassifier, classify_array, make_pillar_arrays
+    >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0)
+    >>> model = LayeredPeelClassifier().fit(tiles.X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "wafer_a.png")
+    ...     _ = cv2.imwrite(str(path), tiles.array_images[0])
+    ...     result = classify_array(path, model, grid_size=6, draw_map=True)
+    >>> result.positions[:2].tolist(), result.boxes.shape, result.image.shape
+    ([[1, 1], [1, 2]], (36, 4), (324, 324))
+    >>> result.map_png[:4]
+    b'\\x89PNG'
     """
 
     name: str
@@ -472,6 +501,17 @@ def iter_inspect(
         In the order of ``paths``. The warnings of each array (its ``notes``)
         are raised again here, in this process, as it is yielded.
 
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the model is not fitted.
+    ValueError
+        If ``tile_half`` does not give the tiles the model classifies, both
+        ``n_jobs`` (other than 1) and ``client`` are given, or as
+        :func:`classify_array` for an array.
+    FileNotFoundError, ResourceLimitError, NotAnArrayError
+        As :func:`classify_array`, when the array is reached.
+
     See Also
     --------
     classify_array : Classify one image.
@@ -480,8 +520,26 @@ def iter_inspect(
 
     Examples
     --------
-    >>> for result in iter_inspect(paths, model):  # doctest: +SKIP
-    ...     print(result.name, (result.labels == "Good").mean())
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import cv2
+    >>> from sklearn_pillars import LayeredPeelClassifier, iter_inspect, make_pillar_arrays
+    >>> tiles = make_pillar_arrays(n_arrays=2, grid_size=6, random_state=0)
+    >>> model = LayeredPeelClassifier().fit(tiles.X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     paths = [Path(folder, f"wafer_{i}.png") for i in range(2)]
+    ...     for path, image in zip(paths, tiles.array_images):
+    ...         _ = cv2.imwrite(str(path), image)
+    ...     results = list(iter_inspect(paths, model, grid_size=6))
+    >>> [(result.name, len(result.labels)) for result in results]
+    [('wafer_0', 36), ('wafer_1', 36)]
+
+    The labels are those of one ``predict`` over both arrays' tiles:
+
+    >>> import numpy as np
+    >>> labels = np.concatenate([result.labels for result in results])
+    >>> bool((labels == model.predict(tiles.X)).all())
+    True
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -564,7 +622,8 @@ def report_details(paths, model_text, grid_size, tile_half):
     ]
 
 
-MAX_SHOWN_WARNINGS = 30  # warnings listed on a report page; the rest are counted
+#: Warnings listed on a report page; the rest are counted.
+MAX_SHOWN_WARNINGS = 30
 
 
 def write_streamed_report(
@@ -690,6 +749,18 @@ def inspect_arrays(
     Bunch
         ``folder``, ``n_arrays``, ``n_tiles`` and ``counts`` (tiles of each class).
 
+    Raises
+    ------
+    ValueError
+        If ``inputs`` name no array images, or as :func:`iter_inspect`.
+    FileExistsError
+        If ``out`` holds files and ``force`` is False.
+    ~sklearn_pillars.persist.ModelFileError
+        For a model file :func:`~sklearn_pillars.persist.load_model` will
+        not load (a ``.joblib`` file without ``trusted=True``, for one).
+    FileNotFoundError, ResourceLimitError, NotAnArrayError
+        As :func:`iter_inspect`; ``out`` is then left as it was.
+
     See Also
     --------
     iter_inspect : The results array by array, without a report.
@@ -698,8 +769,23 @@ def inspect_arrays(
 
     Examples
     --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import cv2
+    >>> from sklearn_pillars import LayeredPeelClassifier, inspect_arrays, make_pillar_arrays
+    >>> tiles = make_pillar_arrays(n_arrays=2, grid_size=6, random_state=0)
+    >>> model = LayeredPeelClassifier().fit(tiles.X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     for i, image in enumerate(tiles.array_images):
+    ...         _ = cv2.imwrite(str(Path(folder, f"wafer_{i}.png")), image)
+    ...     summary = inspect_arrays([folder], model, Path(folder, "report"), grid_size=6)
+    ...     page = (summary.folder / "index.html").is_file()
+    >>> summary.n_arrays, summary.n_tiles, sum(summary.counts.values()), page
+    (2, 72, 72, True)
+
+    On a folder of real arrays with a saved model, in two worker processes:
+
     >>> inspect_arrays("wafer_7/", "pillars.skops", "report_7", n_jobs=2)  # doctest: +SKIP
-    {'folder': PosixPath('report_7'), 'n_arrays': 312, 'n_tiles': 137592, 'counts': ...}
     """
     from sklearn.utils import Bunch
 
@@ -900,17 +986,27 @@ def fit_arrays(
     Returns
     -------
     model
-        Fitted, as by :meth:`~sklearn_pillars.LayeredPeelClassifier.fit`.
+        The model given, fitted, as by
+        :meth:`~sklearn_pillars.LayeredPeelClassifier.fit`.
 
-    Notes
+    Raises
+    ------
+    ValueError
+        If ``paths`` is empty or names a file twice, if a stage's features
+        are not all the package's own (or differ in ``layout``,
+        ``batch_size`` or ``n_jobs``), or as
+        :func:`~sklearn_pillars.read_arrays` for an array.
+    FileNotFoundError, ResourceLimitError, NotAnArrayError
+        As :func:`~sklearn_pillars.read_arrays`, for each array; with
+        ``grid_size="auto"``, also :class:`ResourceLimitError` when the
+        sites of all the found lattices are too many to fit on within
+        ``max_memory``.
+
+    Warns
     -----
-    The clustering (KMeans) and the outlier detector (Local Outlier Factor)
-    of each stage still see the features of all the tiles that reach it at
-    once: memory grows with the number of tiles (measured: about 1.5 kB a
-    tile with the notebook preset, 5.5 kB with the refined one, whose LOF
-    has 100 neighbours), and LOF's time a little faster than linearly.
-    Fitting on a random sample of the arrays bounds both; a few dozen arrays
-    give nearly the model of all of them (``docs/scale.md``).
+    UserWarning
+        The warnings of reading each array (such as an image that is not a
+        pillar array, with ``input_check="warn"``), raised in this process.
 
     See Also
     --------
@@ -918,9 +1014,36 @@ def fit_arrays(
     inspect_arrays : Classify many images with the fitted model.
     sklearn_pillars.persist.save_model : Save the fitted model.
 
+    Notes
+    -----
+    The clustering (KMeans) and the outlier detector (Local Outlier Factor)
+    of each stage still see the features of all the tiles that reach it at
+    once: memory grows with the number of tiles (measured: about 1.4 kB a
+    tile with the ``"notebook"`` preset, 5.5 kB with the ``"refined"`` one,
+    whose LOF has 100 neighbours), and LOF's time a little faster than
+    linearly. Fitting on a random sample of the arrays bounds both; a few
+    dozen arrays give nearly the model of all of them (``docs/scale.md``).
+
     Examples
     --------
-    >>> from sklearn_pillars import LayeredPeelClassifier, fit_arrays
-    >>> model = fit_arrays(LayeredPeelClassifier("refined"), paths)  # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import cv2
+    >>> import numpy as np
+    >>> from sklearn_pillars import LayeredPeelClassifier, fit_arrays, make_pillar_arrays
+    >>> tiles = make_pillar_arrays(n_arrays=2, grid_size=6, random_state=0)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     paths = [Path(folder, f"wafer_{i}.png") for i in range(2)]
+    ...     for path, image in zip(paths, tiles.array_images):
+    ...         _ = cv2.imwrite(str(path), image)
+    ...     model = fit_arrays(LayeredPeelClassifier(), paths, grid_size=6)
+    >>> model.labels_.shape
+    (72,)
+
+    The model is the one fitted on all the tiles at once:
+
+    >>> in_memory = LayeredPeelClassifier().fit(tiles.X)
+    >>> bool(np.array_equal(model.labels_, in_memory.labels_))
+    True
     """
     return _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_check)[0]

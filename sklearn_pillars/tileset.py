@@ -22,8 +22,12 @@ from math import isqrt
 
 import numpy as np
 
+#: What the first columns of X hold: array index, 1-based grid row and column, tile
+#: height and width.
 META_COLUMNS = ("array", "row", "col", "height", "width")
+#: Number of those columns before a tile's pixels in a row of X (5).
 N_META = len(META_COLUMNS)
+#: The dtype of X: float32, which holds grey levels 0..255 and the positions exactly.
 X_DTYPE = np.float32
 
 
@@ -195,6 +199,13 @@ def _shape_groups(shapes):
 class TileSet:
     """Tiles cut from one or more array images, ready for scikit-learn.
 
+    What :func:`~sklearn_pillars.read_arrays`,
+    :func:`~sklearn_pillars.tile_array` and
+    :func:`~sklearn_pillars.make_pillar_arrays` return: ``X`` is what every
+    estimator of the package takes, and the other attributes say where each
+    row's tile came from (for reports, maps and label files). ``len()`` is
+    the number of tiles.
+
     Attributes
     ----------
     X : ndarray of shape (n_tiles, 5 + tile_size**2), float32
@@ -224,7 +235,25 @@ class TileSet:
         frames), or None for the uniform grid.
 
     Indexing with an integer array, boolean mask or slice selects tiles and
-    returns a new TileSet sharing ``array_names`` and ``array_images``.
+    returns a new TileSet sharing ``array_names`` and ``array_images`` (and
+    ``array_profiles`` and ``lattices``); an integer alone raises
+    :class:`TypeError`.
+
+    See Also
+    --------
+    read_arrays : Tiles of array image files.
+    tile_array : Tiles of an image in memory.
+    concat_tilesets : Join tile sets, renumbering their arrays.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import make_pillar_arrays
+    >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0)
+    >>> len(tiles), tiles.X.shape, tiles.tile_size
+    (36, (36, 4101), 64)
+    >>> missing = tiles[tiles.y == "Missing"]
+    >>> len(missing), missing.array_names
+    (3, ['synthetic_0'])
     """
 
     X: np.ndarray
@@ -268,7 +297,16 @@ class TileSet:
 
     @property
     def tile_names(self):
-        """Seed-style tile names ``<array>_<row>,<col>``."""
+        """Name of each tile: ``<array>_<row>,<col>`` (1-based row and column).
+
+        The names of the original analysis' tile files.
+
+        Examples
+        --------
+        >>> from sklearn_pillars import make_pillar_arrays
+        >>> make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0).tile_names[:2]
+        ['synthetic_0_1,1', 'synthetic_0_1,2']
+        """
         return [f"{self.array_names[a]}_{r},{c}" for a, r, c in self.positions]
 
 

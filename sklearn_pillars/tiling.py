@@ -2,7 +2,7 @@
 
 Two geometries:
 
-- **uniform** (an integer ``grid_size``, the original notebook's): an
+- **uniform** (an integer ``grid_size``, for images cropped to the array): an
   ``H x W`` image holds a ``grid_size x grid_size`` lattice with pitch
   ``W / grid_size`` by ``H / grid_size``; site ``(r, c)`` (0-based) is
   centred at ``(int((c + 0.5) * W / grid_size), int((r + 0.5) * H / grid_size))``;
@@ -251,12 +251,12 @@ def _lattice_argument(grid_size, lattice):
 
 
 def to_grey(image, name="image"):
-    """Convert an in-memory image to 2-D uint8 grey as the notebook sees it.
+    """Convert an in-memory image to 2-D uint8 grey, as reading it from a BMP file does.
 
     Grey uint8 is returned unchanged. 16-bit images keep their high byte, as
     OpenCV's ``IMREAD_GRAYSCALE`` does. Colour (BGR or BGRA, OpenCV's channel
-    order) goes through OpenCV's BMP codec with ``IMREAD_GRAYSCALE``: the
-    notebook wrote colour tiles to BMP and read them back that way. This
+    order) goes through OpenCV's BMP codec with ``IMREAD_GRAYSCALE``, as the
+    original analysis did (it wrote colour tiles to BMP and read them back). This
     equals reading a colour BMP file; other codecs (PNG, TIFF) convert colour
     with their own rounding and can differ by one grey level, so read such
     files with :func:`~sklearn_pillars.read_arrays` for their exact values.
@@ -288,6 +288,7 @@ def to_grey(image, name="image"):
     return image
 
 
+#: The values of ``input_check``: raise, warn, or do not check an image that is not an array.
 INPUT_CHECKS = ("raise", "warn", "skip")
 
 
