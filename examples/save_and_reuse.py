@@ -13,15 +13,18 @@ your own::
     python examples/save_and_reuse.py [TRAIN_ARRAY ... NEW_ARRAY]
 """
 
+import io
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays, read_arrays
 from sklearn_pillars.persist import load_model, save_model
+from sklearn_pillars.report import defect_map_png
 from sklearn_pillars.sanity import drift_warnings
 
 shared = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "arrays"
@@ -59,3 +62,14 @@ worst = np.argsort(np.nan_to_num(scores, nan=-np.inf))[::-1][:5]
 print(
     "  most inconsistent tiles:", ", ".join(f"{new.tile_names[i]} ({scores[i]:.2f})" for i in worst)
 )
+
+# %%
+# The new array's defect map, as the report draws it: each defect outlined in its class
+# colour, image seams dashed and write-field lines solid.
+png = defect_map_png(
+    new.array_images[0], new.array_names[0], 21, new.positions[:, 1:], labels, result.kinds
+)
+fig, ax = plt.subplots(figsize=(8, 8.5))
+ax.imshow(plt.imread(io.BytesIO(png)))
+ax.set_axis_off()
+fig.tight_layout()
