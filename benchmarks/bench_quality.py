@@ -13,10 +13,19 @@ Sections (``--only`` picks some; all by default):
 - e: clean synthetic arrays (no defects, random_state 0-4) fitted on themselves
 - f: stitch kind (seam / field) of the Stitching tiles, for a, b and c
 - g: real array 1 and a changed copy (0.8 * I + 25) predicted by a model of arrays 2 and 3
+- h: robustness to the ordinary microscope conditions of ``sklearn_pillars.synthetic.CONDITIONS``
+  (gradient, ramp, vignetting, noise, blur, JPEG, scale): each real array, altered by each
+  (``apply_conditions``, random_state 0), predicted by the saved / loaded model of the other two
+  arrays, and the share of its sites (by row and column) whose label is that of the unaltered
+  image; the synthetic set 11 rendered with each (``make_pillar_arrays(conditions=...)``),
+  predicted by a saved / loaded model of set 10: macro-F1 against the truth and agreement with
+  the unaltered set. With ``--grids auto`` the synthetic images are re-cut around the lattice
+  ``tile_array`` finds (the model of set 10 too); an image whose lattice is not found shows
+  ``error: <exception>``, and sites missing from a lattice of another shape count as changed
 - timing: read_arrays + fit_predict on arrays 1-3, predict throughput on their 1,323 tiles
 
-The real-data sections (a, b, g and f's real rows) need ../shared/data (the arrays and
-hand_labels.csv) and are skipped with a note without it. ``--grids`` tiles the real arrays
+The real-data sections (a, b, g and the real rows of f and h) need ../shared/data (the arrays
+and hand_labels.csv) and are skipped with a note without it. ``--grids`` tiles the real arrays
 on the uniform 21 x 21 grid (``21``, the default) and/or around the sites found by
 ``find_lattice`` (``auto``); the synthetic sections do not depend on it. The output is one
 markdown table, one row per measure and one column per preset (and grid). Figures, not
@@ -28,6 +37,7 @@ import functools
 import os
 import platform
 import tempfile
+import warnings
 from pathlib import Path
 
 import _common
@@ -39,12 +49,17 @@ from sklearn_pillars import (
     CLASSES,
     PRESETS,
     LayeredPeelClassifier,
+    NoLatticeError,
+    NotAnArrayError,
+    apply_conditions,
+    concat_tilesets,
     make_pillar_arrays,
     read_arrays,
     read_image,
     tile_array,
 )
 from sklearn_pillars.persist import load_model, save_model
+from sklearn_pillars.synthetic import CONDITIONS
 
 HALF = 32
 ARRAY_NAMES = [path.stem for path in _common.SEED_ARRAYS]
@@ -93,12 +108,18 @@ def real_self(preset, grid):
 
 
 @functools.cache
+def real_loo_model(preset, grid, i):
+    """The saved and reloaded model of the real arrays other than ``i`` (0-based)."""
+    train = real_tiles(tuple(j for j in range(len(ARRAY_NAMES)) if j != i), grid)
+    return roundtrip(LayeredPeelClassifier(preset).fit(train.X))
+
+
+@functools.cache
 def real_leave_one_out(preset, grid):
     """Each real array predicted by a saved and reloaded model of the other two."""
     runs = []
     for i in range(len(ARRAY_NAMES)):
-        train = real_tiles(tuple(j for j in range(len(ARRAY_NAMES)) if j != i), grid)
-        model = roundtrip(LayeredPeelClassifier(preset).fit(train.X))
+        model = real_loo_model(preset, grid, i)
         tiles = real_tiles((i,), grid)
         result = model.trace(tiles.X)
         runs.append(outcome(tiles, result.labels, result.kinds))
@@ -227,6 +248,152 @@ def section_g(preset, grid):
     ]
 
 
+# -- h: robustness to the microscope conditions ----------------------------------------------------
+def cut(image, grid, name):
+    """The tiles of ``image`` (uniform grid or found lattice), or the name of the exception
+    that refused them."""
+    try:
+        return tile_array(image, grid, HALF, name=name, input_check="warn")
+    except (NoLatticeError, NotAnArrayError, ValueError) as error:
+        return type(error).__name__
+
+
+def site_labels(model, tiles, array=0):
+    """{(array, row, col): label} of the sites of one array's TileSet as ``model`` predicts
+    them."""
+    labels = model.predict(tiles.X)
+    rows, cols = tiles.positions[:, 1], tiles.positions[:, 2]
+    return {(array, int(r), int(c)): label for r, c, label in zip(rows, cols, labels, strict=True)}
+
+
+def agreement(original, altered):
+    """Share of the sites of ``original`` that ``altered`` labels alike (a site missing from
+    ``altered`` counts as changed), and how many are missing."""
+    same = sum(altered.get(site) == label for site, label in original.items())
+    return same / len(original), len(original.keys() - altered.keys())
+
+
+def lattice_shape(tiles):
+    return "x".join(str(n) for n in tiles.positions[:, 1:].max(axis=0))
+
+
+@functools.cache
+def real_robustness(preset, grid):
+    """Per real array: its unaltered site labels and, per condition, the altered image's
+    site labels (or the exception's name) and lattice shape, all by the model of the other
+    two arrays."""
+    runs = []
+    for i, (path, name) in enumerate(zip(_common.SEED_ARRAYS, ARRAY_NAMES, strict=True)):
+        model = real_loo_model(preset, grid, i)
+        image = read_image(path)
+        plain = cut(image, grid, name)
+        if isinstance(plain, str):  # the unaltered image is refused: nothing to compare with
+            runs.append(dict.fromkeys(CONDITIONS, plain))
+            continue
+        run = {"name": name, "original": site_labels(model, plain), "shape": lattice_shape(plain)}
+        for condition, kwargs in CONDITIONS.items():
+            tiles = cut(apply_conditions(image, **kwargs, random_state=0), grid, name)
+            if not isinstance(tiles, str):
+                tiles = site_labels(model, tiles), lattice_shape(tiles)
+            run[condition] = tiles
+        runs.append(run)
+    return runs
+
+
+def synthetic_parts(tiles, grid):
+    """The truth {(array, row, col): label} of a synthetic set, and its TileSets to predict:
+    the set itself on the uniform grid, or each image re-cut around the lattice found in it
+    (the exception's name for an image without one)."""
+    truth = dict(zip(map(tuple, tiles.positions.tolist()), tiles.y, strict=True))
+    if grid != "auto":
+        return truth, [tiles]
+    pairs = zip(tiles.array_images, tiles.array_names, strict=True)
+    return truth, [cut(image, "auto", name) for image, name in pairs]
+
+
+@functools.cache
+def synthetic_robustness(preset, grid):
+    """The synthetic set 11, unaltered (``None``) and under each condition: its truth, the
+    site labels of a saved / loaded model of set 10 (cut alike), the exceptions' names and
+    the found lattices' shapes; None when set 10 has an image without a lattice."""
+    _, train = synthetic_parts(make_pillar_arrays(n_arrays=3, random_state=10), grid)
+    if any(isinstance(part, str) for part in train):
+        return None
+    model = roundtrip(LayeredPeelClassifier(preset).fit(concat_tilesets(train).X))
+    runs = {}
+    for condition in (None, *CONDITIONS):
+        kwargs = None if condition is None else dict(CONDITIONS[condition])
+        tiles = make_pillar_arrays(n_arrays=3, random_state=11, conditions=kwargs)
+        truth, parts = synthetic_parts(tiles, grid)
+        labels, errors, shapes = {}, [], []
+        for k, part in enumerate(parts):
+            if isinstance(part, str):
+                errors.append(part)
+            elif grid == "auto":  # one image, array index 0: it is array k
+                labels |= site_labels(model, part, array=k)
+                shapes.append(lattice_shape(part))
+            else:  # the whole set, with its array indices
+                keys = map(tuple, part.positions.tolist())
+                labels |= dict(zip(keys, model.predict(part.X), strict=True))
+        runs[condition] = {"truth": truth, "labels": labels, "errors": errors, "shapes": shapes}
+    return runs
+
+
+def real_rows(preset, grid):
+    runs = real_robustness(preset, grid)
+    rows, reshaped = [], []
+    for condition in CONDITIONS:
+        cells, shares = [], []
+        for run in runs:
+            result = run[condition]
+            if isinstance(result, str):
+                cells.append(f"error: {result}")
+                continue
+            labels, shape = result
+            share, missing = agreement(run["original"], labels)
+            cells.append(f"{share:.3f}")
+            shares.append(share)
+            if shape != run["shape"]:
+                reshaped.append(
+                    f"{condition} {run['name']}: {run['shape']} -> {shape} ({missing} unmatched)"
+                )
+        low = "n/a" if not shares else f"{min(shares):.3f}"
+        of = "" if len(shares) == len(runs) else f" of {len(shares)}"
+        rows.append((f"(h) real {condition}: agreement", f"{', '.join(cells)}; min{of} {low}"))
+    rows.append(("(h) real: lattice of another shape", "; ".join(reshaped) or "none"))
+    return rows
+
+
+def synthetic_rows(preset, grid):
+    runs = synthetic_robustness(preset, grid)
+    if runs is None:
+        return [("(h) synthetic", "error: no lattice found in the training set 10")]
+    plain = runs[None]["labels"]
+    rows, reshaped = [], []
+    for condition, run in runs.items():
+        label = "none" if condition is None else condition
+        truth = run["truth"]
+        # a site without a prediction (no lattice, or one of another shape) counts as wrong
+        predicted = [run["labels"].get(site, "") for site in truth]
+        errors = f" (error: {', '.join(run['errors'])})" if run["errors"] else ""
+        score = macro_f1(list(truth.values()), predicted)
+        rows.append((f"(h) synthetic {label}: macro-F1", f"{score:.3f}{errors}"))
+        if condition is not None:
+            share, _ = agreement(plain, run["labels"])
+            rows.append((f"(h) synthetic {label}: agreement", f"{share:.3f}{errors}"))
+        if run["shapes"] and set(run["shapes"]) != {"21x21"}:
+            reshaped.append(f"{label}: {', '.join(run['shapes'])}")
+    rows.append(("(h) synthetic: lattice not 21x21", "; ".join(reshaped) or "none"))
+    return rows
+
+
+def section_h(preset, grid):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # input checks and the notebook preset on lattices
+        rows = real_rows(preset, grid) if real_available() else []
+        return rows + synthetic_rows(preset, grid)
+
+
 def timing_input(grid):
     """What is timed, and a function giving its X: arrays 1-3 read from their files, or
     without them three synthetic arrays of the same size, rendered beforehand."""
@@ -259,6 +426,7 @@ SECTION_FUNCTIONS = {
     "e": section_e,
     "f": section_f,
     "g": section_g,
+    "h": section_h,
     "timing": section_timing,
 }
 
@@ -306,7 +474,7 @@ def main():
         data = (_common.SHARED / "data").resolve()
         print(
             f"(no real arrays and hand labels under {data}: sections a, b, g and the real "
-            "rows of f skipped; timing on synthetic arrays)\n"
+            "rows of f and h skipped; timing on synthetic arrays)\n"
         )
         sections = [s for s in sections if s not in REAL_SECTIONS]
     runs = [

@@ -64,8 +64,9 @@ print(
     f"upright image is {tiles.array_images[0].shape[1]} x {tiles.array_images[0].shape[0]} px"
 )
 
-# The "refined" preset compares each tile with its own array: fitted on this frame alone.
-model = LayeredPeelClassifier(stages="refined").fit(tiles.X)
+# The default ("refined") preset compares each tile with its own array: fitted on this
+# frame alone.
+model = LayeredPeelClassifier().fit(tiles.X)
 result = model.trace(tiles.X)
 print("  labels:", dict(sorted(Counter(result.labels.tolist()).items())))
 

@@ -6,11 +6,11 @@ from .constants import CLASSES, DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, PEEL_ORDER
 from .io import find_array_images, read_arrays, read_image, read_labels
 from .lattice import Lattice, NoLatticeError, find_lattice
 from .limits import ResourceLimitError
-from .presets import PRESETS, make_stages
+from .presets import DEFAULT_PRESET, PRESETS, NotebookGridWarning, make_stages
 from .sanity import ArrayProfile, NotAnArrayError, array_profile, check_pillar_array
 from .stages import OutlierStage, PeelStage, SeparatedClusters, smallest_cluster
 from .streaming import ArrayResult, classify_array, fit_arrays, inspect_arrays, iter_inspect
-from .synthetic import make_pillar_arrays
+from .synthetic import apply_conditions, make_pillar_arrays
 from .tileset import TileSet, concat_tilesets
 from .tiling import iter_tile_chunks, tile_array, tile_boxes
 from .transformers import (
@@ -32,8 +32,11 @@ from .transformers import (
 
 __all__ = [
     "__version__",
+    "apply_conditions",
     "array_profile",
     "PRESETS",
+    "DEFAULT_PRESET",
+    "NotebookGridWarning",
     "Anisotropy",
     "ArrayProfile",
     "ArrayResult",

@@ -21,8 +21,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._sklearn_compat import StrOptions, _BaseComposition
-from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, GOOD
-from .presets import PRESETS, make_stages
+from .constants import DEFAULT_TILE_HALF, GOOD
+from .presets import DEFAULT_PRESET, PRESETS, make_stages, warn_notebook_on_lattice
 from .stages import OutlierStage, PeelStage
 from .tileset import tile_positions
 from .transformers import _ArrayFeatures, _TileFeatures, array_parts, row_parts
@@ -64,25 +64,29 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
 
     Two presets name complete stage lists (:func:`~sklearn_pillars.make_stages`):
 
-    - ``"notebook"`` (the default): the four layers of the original
-      analysis notebook, reproducing its labels exactly
-      (CenterIntensity, DarknessArea and StitchingFeatures each clustered in
-      3 by KMeans after scaling and PCA, the smallest cluster peeled; then
-      ContextualFeatures scored by Local Outlier Factor). Every cluster stage
-      peels its smallest cluster even when its tiles hold no defect of its
-      kind, so a clean array loses its smallest clusters.
-    - ``"refined"``: the same shape with features that are comparable
-      between arrays (each array's own majority of tiles is its reference),
+    - ``"refined"`` (the default): features that are comparable between
+      arrays (each array's own majority of tiles is its reference),
       stitching lines pooled along whole grid rows and columns, pillar-shape
       descriptors for the last layer, and a rule that peels a cluster only
       when it stands clearly apart (:class:`~sklearn_pillars.SeparatedClusters`).
+      Made for tiles cut around the sites of a found lattice (the default of
+      :func:`~sklearn_pillars.read_arrays` and the other readers).
+    - ``"notebook"``: the four layers of the original analysis notebook,
+      reproducing its labels exactly on its uniform grid (``grid_size=21``):
+      CenterIntensity, DarknessArea and StitchingFeatures each clustered in
+      3 by KMeans after scaling and PCA, the smallest cluster peeled; then
+      ContextualFeatures scored by Local Outlier Factor. Every cluster stage
+      peels its smallest cluster even when its tiles hold no defect of its
+      kind, so a clean array loses its smallest clusters, and which cluster
+      is smallest depends on the tiling: on tiles of a found lattice its
+      labels are unreliable (the readers that take a model warn).
 
     Tiles passed in one X are neighbours of each other when they share an
     array index, so fit and predict one set of arrays at a time.
 
     Parameters
     ----------
-    stages : "notebook", "refined" or sequence of (str, stage) tuples, default="notebook"
+    stages : "refined", "notebook" or sequence of (str, stage) tuples, default="refined"
         A preset name, or the layers in order:
         :class:`~sklearn_pillars.PeelStage` instances, then optionally a
         final :class:`~sklearn_pillars.OutlierStage` (without one, the
@@ -115,8 +119,8 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         The class of the tiles no stage peels: the last stage's
         ``inlier_label``, or ``"Good"`` without an outlier stage.
     labels_ : ndarray of str, shape (n_train,)
-        Class of each training tile (for the ``"notebook"`` preset, the
-        original notebook's labels).
+        Class of each training tile (for the ``"notebook"`` preset on the
+        uniform grid, the original notebook's labels).
     inconsistency_ : ndarray of shape (n_train,)
         Inconsistency score of each training tile that reached the last
         stage (minus scikit-learn's normality score: the higher, the more
@@ -162,7 +166,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         "random_state": [None, "random_state"],
     }
 
-    def __init__(self, stages="notebook", *, layout=None, n_jobs=None, random_state=None):
+    def __init__(self, stages=DEFAULT_PRESET, *, layout=None, n_jobs=None, random_state=None):
         self.stages = stages
         self.layout = layout
         self.n_jobs = n_jobs
@@ -596,7 +600,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
 def predict_in_bands(
     model,
     image,
-    grid_size=DEFAULT_GRID_SIZE,
+    grid_size="auto",
     tile_half=DEFAULT_TILE_HALF,
     *,
     chunk_rows=64,
@@ -657,7 +661,7 @@ def predict_in_bands(
     --------
     >>> from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays, predict_in_bands
     >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=8, random_state=0)
-    >>> model = LayeredPeelClassifier().fit(tiles.X)
+    >>> model = LayeredPeelClassifier("notebook").fit(tiles.X)
     >>> result = predict_in_bands(model, tiles.array_images[0], grid_size=8, chunk_rows=3)
     >>> result.labels.shape, result.scores.shape
     ((8, 8), (8, 8))
@@ -667,6 +671,7 @@ def predict_in_bands(
     from .tiling import iter_tile_chunks
 
     check_is_fitted(model, "stages_")
+    warn_notebook_on_lattice(model, grid_size if lattice is None else "auto")
     bands = iter_tile_chunks(
         image,
         grid_size,

@@ -16,9 +16,7 @@ import numpy as np
 
 from ._version import __version__
 from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, GOOD
-from .presets import PRESETS
-
-DEFAULT_PRESET = "notebook"  # LayeredPeelClassifier's default
+from .presets import DEFAULT_PRESET, PRESETS
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
@@ -33,13 +31,15 @@ examples:
   sklearn-pillars inspect --demo --out report/
       a built-in synthetic array set, no files needed
   sklearn-pillars inspect Array_1Crop.bmp --out report/
-      fit on the given arrays (as the original notebook does) and report
+      find each image's lattice, fit on the given arrays and report
   sklearn-pillars fit Array_1Crop.bmp Array_2Crop.bmp Array_3Crop.bmp --model pillars.skops
   sklearn-pillars inspect Array_4.bmp --model pillars.skops --out report4/
       classify a new array with a saved model
   sklearn-pillars inspect wafer_7/ --model pillars.skops --n-jobs 2 --out report7/
       every image in a folder, one array at a time, in 2 worker processes
       (--scheduler tcp://host:8786: on a Dask cluster instead; the [dask] extra)
+  sklearn-pillars inspect A1.bmp A2.bmp A3.bmp --stages notebook --grid-size 21 --out nb/
+      reproduce the original analysis notebook: its layers on its uniform 21 x 21 grid
 
 model files: .skops (default, safe to load: only scikit-learn, NumPy and
 sklearn-pillars types are accepted, no code runs) or .joblib (a pickle: loading
@@ -105,10 +105,10 @@ def build_parser():
         dest="grid_size",
         default=None,
         metavar="N|auto",
-        help="pillars per row and column of arrays cropped to the array, or "
-        "auto: find the lattice (rows, columns, pitch, rotation) in each "
-        "image, for frames with a margin, rotated or rectangular arrays "
-        f"(default {DEFAULT_GRID_SIZE}, or the model's)",
+        help="auto: find the lattice (rows, columns, pitch, rotation) in each "
+        "image, so frames may have a margin, be rotated or rectangular; or N: "
+        "a uniform grid of N pillars per row and column, for images cropped to "
+        "the array (default auto, or the model's)",
     )
     common.add_argument(
         "--tile-half",
@@ -132,9 +132,8 @@ def build_parser():
         "--stages",
         choices=PRESETS,
         default=None,
-        help="the classifier's preset when fitting: notebook (the original "
-        f"notebook's layers, exactly) or refined (default: "
-        f"{DEFAULT_PRESET})",
+        help="the classifier's preset when fitting: refined (the default) or "
+        "notebook (the original notebook's layers, exactly; with --grid-size 21)",
     )
     common.add_argument(
         "--n-jobs",
@@ -356,10 +355,16 @@ def _grid(args, info=None):
     A model classifies tiles of its own size (``--tile-half`` must be the model's), on a
     grid of any size: an array may have more sites than the model's training arrays.
     """
-    grid_size = _grid_option(args.grid_size)
+    grid_size = _grid_option(args.grid_size) or ("auto" if info is None else info["grid_size"])
     tile_half = _count(args.tile_half, "--tile-half")
     if info is None:
-        return grid_size or DEFAULT_GRID_SIZE, tile_half or DEFAULT_TILE_HALF
+        if getattr(args, "stages", None) == "notebook" and grid_size == "auto":
+            raise UsageError(
+                "--stages notebook reproduces the original notebook on its uniform grid: "
+                "add --grid-size 21 (or the arrays' grid), or leave --stages out for the "
+                "default refined preset, made for the lattice found in each image"
+            )
+        return grid_size, tile_half or DEFAULT_TILE_HALF
     from .persist import check_tile_half
 
     try:
@@ -370,7 +375,7 @@ def _grid(args, info=None):
             f"{info['tile_half']}: a model classifies tiles of its own size; "
             "leave it out to use the model's"
         ) from None
-    return grid_size or info["grid_size"], info["tile_half"]
+    return grid_size, info["tile_half"]
 
 
 def _check_inputs(
@@ -494,12 +499,23 @@ def _demo_frames(tile_half):
         margin=DEMO_MARGIN,
         derotate=False,
     )
-    return concat_tilesets(
+    tiles = concat_tilesets(
         [
             tile_array(image, "auto", tile_half, name=name)
             for image, name in zip(frames.array_images, frames.array_names, strict=True)
         ]
     )
+    # the truth of each site, where the lattice found is the one drawn (it is, but a
+    # report must not show a truth that belongs to other sites)
+    truth = {
+        tuple(p): (y, k)
+        for p, y, k in zip(frames.positions.tolist(), frames.y, frames.stitch_type, strict=True)
+    }
+    found = [truth.get(tuple(p)) for p in tiles.positions.tolist()]
+    if all(f is not None for f in found) and len(found) == len(truth):
+        tiles.y = np.array([f[0] for f in found], dtype=frames.y.dtype)
+        tiles.stitch_type = np.array([f[1] for f in found], dtype=frames.stitch_type.dtype)
+    return tiles
 
 
 def _check_demo(grid_size, tile_half, max_memory, preset):

@@ -18,7 +18,9 @@ PEEL_ORDER = (MISSING, COLLAPSED, STITCHING, IRREGULAR, GOOD)
 #: The default stages' classes, sorted (as ``LayeredPeelClassifier.classes_``).
 CLASSES = tuple(sorted(PEEL_ORDER))
 
-#: Sites per row and column of the uniform grid (the original analysis' arrays: 21 x 21).
+#: Sites per row and column of the uniform grid where one is drawn or cut without a size
+#: (the original analysis' arrays: 21 x 21). The readers find each image's lattice instead,
+#: unless given a ``grid_size``.
 DEFAULT_GRID_SIZE = 21
 #: Half the side of a tile in pixels (tiles of 64 x 64).
 DEFAULT_TILE_HALF = 32

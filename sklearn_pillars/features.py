@@ -16,6 +16,8 @@ from functools import cached_property, lru_cache
 import cv2
 import numpy as np
 
+from .tileset import check_unique_positions
+
 CENTER_INTENSITY_NAMES = (
     "center_mean",
     "center_std",
@@ -438,11 +440,7 @@ def neighbor_deviation(base, positions):
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     if n and (np.diff(sorted_keys) == 0).any():
-        a, r, c = positions[order[np.flatnonzero(np.diff(sorted_keys) == 0)[0]]]
-        raise ValueError(
-            f"two tiles have the same position (array {a}, row {r}, col {c}): give each "
-            "array its own index (sklearn_pillars.concat_tilesets renumbers them)"
-        )
+        check_unique_positions(positions)
     total = np.zeros_like(base)
     count = np.zeros(n, dtype=np.int64)
     # accumulate in the notebook's neighbour order, so sums round alike

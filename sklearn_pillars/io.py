@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from ._files import display_name
-from .constants import CLASSES, DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
+from .constants import CLASSES, DEFAULT_TILE_HALF
 from .limits import check_memory, estimate_memory, format_size, parse_size, read_image_header
 from .tiling import (
     _check_positive_int,
@@ -328,7 +328,7 @@ def read_image(path, *, max_memory=None):
 
 def read_arrays(
     paths,
-    grid_size=DEFAULT_GRID_SIZE,
+    grid_size="auto",
     tile_half=DEFAULT_TILE_HALF,
     *,
     labels=None,
@@ -345,7 +345,7 @@ def read_arrays(
         to grey as ``cv2.IMREAD_GRAYSCALE`` does). Each array is named by its
         file name without suffix (by its path without suffix where two file
         names are the same).
-    grid_size : int or "auto", default=21
+    grid_size : int or "auto", default="auto"
         Sites per row and per column of the uniform grid, for images cropped
         to the array; ``"auto"`` finds each
         image's lattice with :func:`~sklearn_pillars.find_lattice` and cuts

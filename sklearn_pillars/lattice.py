@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from .sanity import NotAnArrayError
+from .sanity import MIN_CONTRAST, NotAnArrayError
 
 __all__ = ["Lattice", "NoLatticeError", "derotate", "find_lattice"]
 
@@ -371,6 +371,12 @@ def _find_lattice(grey, min_pitch, max_pitch):
         raise ValueError(
             f"need 0 < min_pitch < max_pitch, got min_pitch={min_pitch!r}, "
             f"max_pitch={max_pitch!r} (image of {height} x {width} pixels)"
+        )
+    low, high = np.percentile(grey[::4, ::4], [1, 99])  # as check_pillar_array's contrast
+    if high - low < MIN_CONTRAST:
+        raise NoLatticeError(
+            f"no periodic pillar lattice found: the image is blank: its grey levels span only "
+            f"{high - low:.0f} (1st to 99th percentile, at least {MIN_CONTRAST:.0f} needed)"
         )
     flat = flatten_illumination(grey)
     vectors = lattice_vectors(flat, min_pitch, max_pitch)

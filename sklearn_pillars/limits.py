@@ -32,7 +32,8 @@ FIT_BYTES_PER_TILE = {"notebook": 2_000, "refined": 6_000}
 BASE_BYTES = 400 * 2**20
 #: Image pixels a report figure is drawn from, at most.
 FIGURE_PIXELS = 4 * 2**20
-#: The X of one band of a large array classified band by band (one array at a time).
+#: The X of one band of a large array classified band by band (one array at a time) with
+#: the ``"notebook"`` preset; bands are smaller for presets with more work per tile.
 BAND_BYTES = 64 * 2**20
 #: Working memory of finding an image's lattice (find_lattice), per pixel of the image:
 #: its float32 copies (flattened, padded), the template scores, and what turning it upright
@@ -239,15 +240,21 @@ def x_bytes(n_tiles, tile_half):
     return n_tiles * ((2 * tile_half) ** 2 + N_META) * np.dtype(X_DTYPE).itemsize
 
 
-def band_rows(grid_size, tile_half, n_cols=None):
-    """Grid rows per band when an array's X exceeds :data:`BAND_BYTES`, else None.
+def band_rows(grid_size, tile_half, n_cols=None, preset=None):
+    """Grid rows per band when classifying an array at once would exceed the band's work.
 
+    A band's work is that of :data:`BAND_BYTES` of X with the ``"notebook"``
+    preset: a preset with more work per byte of X (:data:`WORK_PER_X_BYTE`;
+    None: the most) gets bands that much smaller, so memory is bounded alike.
     ``grid_size`` rows of ``n_cols`` sites (default ``grid_size``: a square grid).
+    Returns None when the whole array fits.
     """
+    factor = WORK_PER_X_BYTE.get(preset, max(WORK_PER_X_BYTE.values()))
+    budget = BAND_BYTES * WORK_PER_X_BYTE["notebook"] // factor
     per_row = x_bytes(grid_size if n_cols is None else n_cols, tile_half)
-    if per_row * grid_size <= BAND_BYTES:
+    if per_row * grid_size <= budget:
         return None
-    return max(1, BAND_BYTES // per_row)
+    return max(1, budget // per_row)
 
 
 def estimate_memory(
@@ -303,7 +310,7 @@ def estimate_memory(
         n_sites = len(headers) * grid_size * grid_size
     tiles = x_bytes(n_sites, tile_half)
     if banded:
-        rows = band_rows(grid_size, tile_half) or grid_size
+        rows = band_rows(grid_size, tile_half, preset=preset) or grid_size
         tiles = len(headers) * x_bytes(min(grid_size, rows + 2) * grid_size, tile_half)
     factor = WORK_PER_X_BYTE.get(preset, max(WORK_PER_X_BYTE.values()))
     work = factor * tiles + BASE_BYTES if classify else 0

@@ -16,6 +16,7 @@ import numpy as np
 from ._files import atomic_path, display_name
 from ._sklearn_compat import NEIGHBOUR_TREE_MODULES
 from ._version import __version__
+from .constants import DEFAULT_TILE_HALF
 
 #: The suffixes a model file may have: ``.skops`` (loaded safely) and ``.joblib`` (a pickle).
 MODEL_SUFFIXES = (".skops", ".joblib")
@@ -59,7 +60,7 @@ def _check_suffix(path):
     return path
 
 
-def save_model(model, path, *, grid_size, tile_half, profiles=None):
+def save_model(model, path, *, grid_size="auto", tile_half=DEFAULT_TILE_HALF, profiles=None):
     """Save a fitted model with the package version and its tiling grid.
 
     The file records, next to the model, the sklearn-pillars version, the
@@ -75,10 +76,10 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
         A fitted model.
     path : path-like
         Ends in ``.skops`` (safe to load, the default choice) or ``.joblib``.
-    grid_size : int or "auto"
+    grid_size : int or "auto", default="auto"
         The grid the model was fitted with (``"auto"``: found in each
         image); reused when it is loaded.
-    tile_half : int
+    tile_half : int, default=32
         The tiles' half-size the model was fitted with.
     profiles : sequence of ArrayProfile, optional
         Statistics of the arrays it was fitted on (``TileSet.array_profiles``):
@@ -117,7 +118,7 @@ def save_model(model, path, *, grid_size, tile_half, profiles=None):
     ...     save_model(model, path, grid_size=6, tile_half=32)
     ...     loaded, info = load_model(path)
     >>> info["grid_size"], info["tile_half"], info["preset"]
-    (6, 32, 'notebook')
+    (6, 32, 'refined')
     >>> bool((loaded.predict(tiles.X) == model.predict(tiles.X)).all())
     True
     """

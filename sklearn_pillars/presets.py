@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from sklearn.cluster import KMeans
 from sklearn.neighbors import LocalOutlierFactor
 
@@ -19,10 +21,13 @@ from .transformers import (
 )
 
 #: Names of the stage presets of :class:`~sklearn_pillars.LayeredPeelClassifier` and
-#: :func:`~sklearn_pillars.make_stages`: ``"notebook"`` (the default: four layers scoring
-#: each tile against fixed references, reproducing the original analysis notebook's labels
-#: exactly) and ``"refined"`` (each tile compared with the other tiles of its own array).
-PRESETS = ("notebook", "refined")
+#: :func:`~sklearn_pillars.make_stages`: ``"refined"`` (the default: each tile compared with
+#: the other tiles of its own array) and ``"notebook"`` (four layers scoring each tile
+#: against fixed references, reproducing the original analysis notebook's labels exactly on
+#: its uniform grid).
+PRESETS = ("refined", "notebook")
+#: The preset of ``LayeredPeelClassifier()``, ``make_stages()`` and the command line.
+DEFAULT_PRESET = "refined"
 
 
 def _notebook_stages():
@@ -97,16 +102,17 @@ def _refined_stages():
 _FACTORIES = {"notebook": _notebook_stages, "refined": _refined_stages}
 
 
-def make_stages(preset="notebook"):
+def make_stages(preset=DEFAULT_PRESET):
     """A new list of the stages of a preset, sharing no estimator with any other call.
 
     Parameters
     ----------
-    preset : {"notebook", "refined"}, default="notebook"
-        ``"notebook"``: the four layers of the original analysis notebook,
-        reproducing its labels exactly. ``"refined"``: features that compare
-        each tile with its own array and a rule that peels only clusters
-        that stand apart (see :class:`~sklearn_pillars.LayeredPeelClassifier`).
+    preset : {"refined", "notebook"}, default="refined"
+        ``"refined"``: features that compare each tile with its own array
+        and a rule that peels only clusters that stand apart (see
+        :class:`~sklearn_pillars.LayeredPeelClassifier`). ``"notebook"``:
+        the four layers of the original analysis notebook, reproducing its
+        labels exactly on its uniform grid.
 
     Returns
     -------
@@ -127,7 +133,7 @@ def make_stages(preset="notebook"):
     Examples
     --------
     >>> from sklearn_pillars import make_stages
-    >>> [name for name, _ in make_stages("notebook")]
+    >>> [name for name, _ in make_stages()]
     ['missing', 'collapsed', 'stitching', 'irregular']
     >>> make_stages("notebook")[0][1] is make_stages("notebook")[0][1]
     False
@@ -135,3 +141,60 @@ def make_stages(preset="notebook"):
     if preset not in _FACTORIES:
         raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
     return _FACTORIES[preset]()
+
+
+class NotebookGridWarning(UserWarning):
+    """The ``"notebook"`` preset on tiles of a found lattice, where its labels are unreliable.
+
+    The notebook's layers peel each layer's smallest KMeans cluster; which
+    cluster that is depends on how the tiles were cut. On its own uniform
+    grid (``grid_size=21``) the preset reproduces the original notebook;
+    on the tiles of a found lattice it can swap Missing and Collapsed and
+    flag most of a new array Irregular.
+    """
+
+
+def preset_of(model):
+    """The preset name of a model (fitted or not), or None for a stage list."""
+    preset = getattr(model, "preset_", None)
+    if preset is None and isinstance(getattr(model, "stages", None), str):
+        preset = model.stages
+    return preset
+
+
+def notebook_lattice_note(model, grid_size):
+    """The :class:`NotebookGridWarning` message for a ``"notebook"`` model on found lattices.
+
+    Parameters
+    ----------
+    model : LayeredPeelClassifier
+        The model that classifies (or is fitted on) the tiles.
+    grid_size : int, "auto" or None
+        How the tiles are cut: ``"auto"`` (or None with a lattice given)
+        means around a found lattice.
+
+    Returns
+    -------
+    str or None
+        The message, or None when the model's preset is not ``"notebook"``
+        or the grid is uniform.
+    """
+    if preset_of(model) != "notebook" or not (grid_size is None or grid_size == "auto"):
+        return None
+    return (
+        "the 'notebook' preset reproduces the original notebook on its uniform grid; on "
+        "tiles cut around a found lattice its layers peel the wrong clusters and its "
+        "labels are unreliable. Pass grid_size=21 (--grid-size 21) to reproduce the "
+        "notebook, or use the default 'refined' preset."
+    )
+
+
+def warn_notebook_on_lattice(model, grid_size, stacklevel=3):
+    """Warn (:class:`NotebookGridWarning`) when a ``"notebook"`` model meets found lattices.
+
+    ``model`` and ``grid_size`` as for :func:`notebook_lattice_note`;
+    ``stacklevel`` as for :func:`warnings.warn`.
+    """
+    note = notebook_lattice_note(model, grid_size)
+    if note is not None:
+        warnings.warn(note, NotebookGridWarning, stacklevel=stacklevel)

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
+from .constants import DEFAULT_TILE_HALF
+from .presets import (
+    NotebookGridWarning,
+    notebook_lattice_note,
+    preset_of,
+    warn_notebook_on_lattice,
+)
 
 
 @dataclass(eq=False)
@@ -100,7 +106,7 @@ class ArrayResult:
 def classify_array(
     path,
     model,
-    grid_size=DEFAULT_GRID_SIZE,
+    grid_size="auto",
     tile_half=DEFAULT_TILE_HALF,
     *,
     name=None,
@@ -176,11 +182,12 @@ def classify_array(
 
     check_is_fitted(model, "stages_")
     grid_size = check_grid_size(grid_size)
+    warn_notebook_on_lattice(model, grid_size)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if grid_size == "auto":
             result = _classify_found(path, model, tile_half, name, max_memory, input_check)
-        elif band_rows(grid_size, tile_half) is None:
+        elif band_rows(grid_size, tile_half, preset=preset_of(model)) is None:
             tiles = read_arrays(
                 [path], grid_size, tile_half, max_memory=max_memory, input_check=input_check
             )
@@ -249,7 +256,7 @@ def _classify_in_bands(path, model, grid_size, tile_half, name, max_memory, inpu
         grey,
         grid_size,
         tile_half,
-        chunk_rows=band_rows(grid_size, tile_half),
+        chunk_rows=band_rows(grid_size, tile_half, preset=preset_of(model)),
         name=name,
         input_check="skip",
     )  # checked just above
@@ -294,7 +301,7 @@ def _classify_found(path, model, tile_half, name, max_memory, input_check):
     profiles = profile_arrays([grey], [display_name(path)], None, input_check, [lattice])
     name = _array_names([path])[0] if name is None else name
     n_rows, n_cols = lattice.shape
-    chunk_rows = band_rows(n_rows, tile_half, n_cols)
+    chunk_rows = band_rows(n_rows, tile_half, n_cols, preset=preset_of(model))
     if chunk_rows is None:
         tiles = build_tileset([grey], [name], None, tile_half, lattices=[lattice])
         labels, scores, kinds = model._route(tiles.X)
@@ -446,6 +453,14 @@ def start_workers(n_jobs):
 
 
 def _classify(model, path, grid_size, tile_half, name, max_memory, input_check, draw_map):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotebookGridWarning)  # iter_inspect warned once
+        return _classify_unwarned(
+            model, path, grid_size, tile_half, name, max_memory, input_check, draw_map
+        )
+
+
+def _classify_unwarned(model, path, grid_size, tile_half, name, max_memory, input_check, draw_map):
     return classify_array(
         path,
         model,
@@ -461,7 +476,7 @@ def _classify(model, path, grid_size, tile_half, name, max_memory, input_check, 
 def iter_inspect(
     paths,
     model,
-    grid_size=DEFAULT_GRID_SIZE,
+    grid_size="auto",
     tile_half=DEFAULT_TILE_HALF,
     *,
     n_jobs=None,
@@ -549,6 +564,7 @@ def iter_inspect(
     check_is_fitted(model, "stages_")
     _check_tiles_fit_model(model, tile_half)
     grid_size = check_grid_size(grid_size)
+    warn_notebook_on_lattice(model, grid_size)
     if client is not None and n_jobs not in (None, 1):
         raise ValueError(
             "give n_jobs or a Dask client, not both: the cluster's workers are the parallelism"
@@ -725,8 +741,9 @@ def inspect_arrays(
         The report folder; created if missing.
     grid_size, tile_half : int, optional
         The arrays' grid and the tiles' half-size; by default the saved
-        model's, else 21 and 32. A model classifies tiles of its own size
-        (``tile_half``), on a grid of any size.
+        model's, else ``"auto"`` (each array's lattice is found) and 32. A
+        model classifies tiles of its own size (``tile_half``), on a grid of
+        any size.
     n_jobs : int, optional
         Worker processes (see :func:`iter_inspect`).
     client : dask.distributed.Client, optional
@@ -815,10 +832,13 @@ def inspect_arrays(
         tile_half, profiles = info["tile_half"], info["profiles"]
         model_text = describe_model(model, model_path, info)
     else:
-        grid_size = DEFAULT_GRID_SIZE if grid_size is None else check_grid_size(grid_size)
+        grid_size = "auto" if grid_size is None else check_grid_size(grid_size)
         tile_half = DEFAULT_TILE_HALF if tile_half is None else tile_half
         profiles = ()
         model_text = describe_model(model)
+    lattice_note = notebook_lattice_note(model, grid_size)
+    if lattice_note is not None:
+        early.append(lattice_note)  # for the report; iter_inspect warns
     out = check_report_folder(out, paths)
     with folder_lock(out):
         remove_leftovers(out)
@@ -877,6 +897,7 @@ def _fit_arrays(model, paths, grid_size, tile_half, n_jobs, max_memory, input_ch
     from .tiling import check_grid_size
 
     grid_size = check_grid_size(grid_size)
+    warn_notebook_on_lattice(model, grid_size, stacklevel=4)
     paths = unique_paths(paths)
     if not paths:
         raise ValueError("no arrays to fit on")
@@ -957,7 +978,7 @@ def _gather_shared(results, paths, progress):
 def fit_arrays(
     model,
     paths,
-    grid_size=DEFAULT_GRID_SIZE,
+    grid_size="auto",
     tile_half=DEFAULT_TILE_HALF,
     *,
     n_jobs=None,

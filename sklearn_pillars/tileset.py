@@ -142,6 +142,22 @@ def _strip_tiles(X):
     return np.clip(np.rint(X), 0, 255).astype(np.uint8)[:, None, :]
 
 
+def check_unique_positions(positions):
+    """Raise ValueError when two tiles share (array, row, col): they would be neighbours of
+    themselves, and each array's context would hold one site twice."""
+    positions = np.asarray(positions, dtype=np.int64).reshape(-1, 3)
+    if len(positions) < 2:
+        return
+    order = np.lexsort(positions.T[::-1])
+    same = (np.diff(positions[order], axis=0) == 0).all(axis=1)
+    if same.any():
+        a, r, c = positions[order[np.flatnonzero(same)[0]]]
+        raise ValueError(
+            f"two tiles have the same position (array {a}, row {r}, col {c}): give each "
+            "array its own index (sklearn_pillars.concat_tilesets renumbers them)"
+        )
+
+
 def tile_positions(X, layout="tiles"):
     """Positions (array, row, col) of the rows of X.
 

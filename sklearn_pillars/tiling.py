@@ -330,7 +330,7 @@ def profile_arrays(greys, names, grid_size, input_check="raise", lattices=None):
 
 def tile_array(
     image,
-    grid_size=DEFAULT_GRID_SIZE,
+    grid_size="auto",
     tile_half=DEFAULT_TILE_HALF,
     *,
     lattice=None,
@@ -345,7 +345,7 @@ def tile_array(
     image : ndarray
         Grey (H, W) or colour (H, W, 3|4, BGR) image, uint8 or uint16;
         converted to 2-D uint8 grey.
-    grid_size : int or "auto", default=21
+    grid_size : int or "auto", default="auto"
         Sites per row and per column of the uniform geometry, which expects
         the image cropped to the array; ``"auto"`` finds the
         lattice in the image (as ``lattice="auto"``).
@@ -408,6 +408,7 @@ def tile_array(
     (441, (10, 10), (441, 105))
     """
     lattice = _lattice_argument(grid_size, lattice)
+    tile_half = _check_positive_int(tile_half, "tile_half")
     grey = to_grey(image, name=repr(name))
     if lattice is None:
         tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
@@ -456,7 +457,7 @@ def build_tileset(greys, names, grid_size, tile_half, sites=None, lattices=None)
 
 def iter_tile_chunks(
     image,
-    grid_size=DEFAULT_GRID_SIZE,
+    grid_size="auto",
     tile_half=DEFAULT_TILE_HALF,
     *,
     chunk_rows=64,
@@ -521,6 +522,7 @@ def iter_tile_chunks(
     if isinstance(halo, bool) or not isinstance(halo, numbers.Integral) or halo < 0:
         raise ValueError(f"halo must be a non-negative integer, got {halo!r}")
     lattice = _lattice_argument(grid_size, lattice)
+    tile_half = _check_positive_int(tile_half, "tile_half")
     grey = to_grey(image, name=repr(name))
     if lattice is None:
         tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates

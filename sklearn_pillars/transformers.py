@@ -13,7 +13,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import context as C
 from . import features as F
 from ._sklearn_compat import Interval, StrOptions, _check_feature_names_in
-from .tileset import iter_tile_batches, tile_positions, tile_size_from_width, unpack_tiles
+from .tileset import (
+    check_unique_positions,
+    iter_tile_batches,
+    tile_positions,
+    tile_size_from_width,
+    unpack_tiles,
+)
 
 # Rows per joblib task when n_jobs > 1: large enough to amortise the
 # process start-up and transfer, small enough to balance two or more cores.
@@ -789,6 +795,7 @@ def array_parts(computes, X, layout="tiles", n_jobs=None, downsample=1):
     if n == 0:
         raise ValueError("X has no rows: there are no tiles to compute features of")
     positions = tile_positions(X)
+    check_unique_positions(positions)
     groups = [np.flatnonzero(positions[:, 0] == array) for array in np.unique(positions[:, 0])]
 
     def one_array(rows):

@@ -13,6 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_pillars import (
     CLASSES,
+    PRESETS,
     CenterIntensity,
     ContextualFeatures,
     LayeredPeelClassifier,
@@ -35,12 +36,13 @@ def synthetic():
 
 @pytest.fixture(scope="module")
 def fitted(synthetic):
-    return LayeredPeelClassifier().fit(synthetic.X)
+    """The notebook preset, whose stages these tests look into."""
+    return LayeredPeelClassifier("notebook").fit(synthetic.X)
 
 
 def test_reproduces_the_notebook_on_the_shared_arrays(shared_array_paths):
     labels = SHARED_LABELS / "seed_labels.csv"
-    tiles = read_arrays(shared_array_paths[:3], labels=labels)
+    tiles = read_arrays(shared_array_paths[:3], grid_size=21, labels=labels)
     predicted = LayeredPeelClassifier(stages="notebook").fit_predict(tiles.X)
     disagree = [
         name for name, a, b in zip(tiles.tile_names, predicted, tiles.y, strict=True) if a != b
@@ -136,14 +138,14 @@ def test_fit_predict_is_deterministic(synthetic):
 
 
 def test_nested_parameters_and_clone(synthetic):
-    model = LayeredPeelClassifier()
+    model = LayeredPeelClassifier("notebook")
     params = model.get_params()
     assert params["missing__clusterer__n_clusters"] == 3
     assert params["irregular__detector__n_neighbors"] == 20
     model.set_params(missing__clusterer__n_clusters=4, irregular__detector__n_neighbors=10)
     # the preset itself is never modified
     assert dict(make_stages("notebook"))["missing"].clusterer.n_clusters == 3
-    assert LayeredPeelClassifier().get_params()["missing__clusterer__n_clusters"] == 3
+    assert LayeredPeelClassifier("notebook").get_params()["missing__clusterer__n_clusters"] == 3
     copy = clone(model)
     assert copy.get_params()["missing__clusterer__n_clusters"] == 4
     fitted = copy.fit(synthetic.X)
@@ -184,8 +186,9 @@ def test_pipeline_grid_search_and_cross_val_predict(synthetic):
         pipe.fit(synthetic.X).predict(synthetic.X),
         LayeredPeelClassifier().fit(synthetic.X).predict(synthetic.X),
     )
+    # the notebook preset peels its smallest cluster whatever the count, so the count matters
     search = GridSearchCV(
-        LayeredPeelClassifier(),
+        LayeredPeelClassifier("notebook"),
         {"missing__clusterer__n_clusters": [2, 3, 4]},
         scoring="f1_macro",
         cv=GroupKFold(n_splits=2),
@@ -253,11 +256,15 @@ def test_an_array_without_defects_does_not_crash():
         random_state=5,
         defect_rates={"Missing": 0, "Collapsed": 0, "Stitching": 0, "Irregular": 0},
     )
-    model = LayeredPeelClassifier().fit(clean.X)
+    model = LayeredPeelClassifier("notebook").fit(clean.X)
     assert model.labels_.shape == (144,) and set(model.labels_) <= set(CLASSES)
     # documented: the notebook's rule always peels each stage's smallest cluster
     for name, stage in model.stages_[:3]:
         assert stage.peeled_.sum() == stage.cluster_sizes_.min(), name
+    # the default preset peels a cluster only when it stands apart: a clean array keeps
+    # (almost) all its tiles
+    default = LayeredPeelClassifier().fit(clean.X)
+    assert np.mean(default.labels_ != "Good") <= 0.01
 
 
 def test_bad_input(fitted, synthetic):
@@ -351,9 +358,13 @@ def test_outlier_stage_defaults_to_the_notebooks_lof(synthetic):
 
 
 def test_the_shared_feature_pass_changes_nothing(synthetic):
-    shared = LayeredPeelClassifier().fit(synthetic.X)
+    shared = LayeredPeelClassifier("notebook").fit(synthetic.X)
     # different batch sizes disable the shared pass: every stage computes its own features
-    separate = LayeredPeelClassifier().set_params(missing__features__batch_size=7).fit(synthetic.X)
+    separate = (
+        LayeredPeelClassifier("notebook")
+        .set_params(missing__features__batch_size=7)
+        .fit(synthetic.X)
+    )
     np.testing.assert_array_equal(separate.labels_, shared.labels_)
     np.testing.assert_allclose(separate.inconsistency_, shared.inconsistency_, rtol=1e-12)
     new = make_pillar_arrays(n_arrays=1, grid_size=15, random_state=21)
@@ -390,8 +401,9 @@ def test_predict_uses_the_fitted_labels(synthetic):
 
 def test_duplicate_positions_are_refused(synthetic):
     doubled = np.vstack([synthetic.X, synthetic.X])  # the same array index twice
-    with pytest.raises(ValueError, match="same position"):
-        LayeredPeelClassifier().fit(doubled)
+    for preset in PRESETS:
+        with pytest.raises(ValueError, match="same position"):
+            LayeredPeelClassifier(preset).fit(doubled)
 
 
 def test_bad_rules_and_clusterers_are_explained(synthetic):

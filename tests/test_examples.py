@@ -17,7 +17,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("reproduce_notebook.py", "agreement with"),
         ("save_and_reuse.py", "most inconsistent tiles"),
         ("find_the_lattice.py", "true grid 12 x 16, rotated +3."),
-        ("grid_search_clusters.py", "best: {'collapsed__clusterer__n_clusters'"),
+        ("grid_search_clusters.py", "best: {'irregular__threshold'"),
     ],
 )
 def test_example_runs(script, expected, capsys, monkeypatch):

@@ -228,6 +228,7 @@ def _bomb_png(path, width, height):
         "bomb-png-header",
         "grid-1000",
         "tile-half-1000",
+        "tile-half-1000-auto",
         "tile-half-huge-number",
         "sparse-3GB-not-an-image",
         "sparse-3GB-bmp-header",
@@ -250,6 +251,11 @@ def test_oversized_requests_are_refused_in_seconds(case, arrays, tmp_path):
         ),
         "grid-1000": (["inspect", arrays[0], "--grid-size", "1000"], ["pitch", "grid"]),
         "tile-half-1000": (
+            ["inspect", arrays[0], "--grid-size", GRID, "--tile-half", "1000"],
+            ["tile_half=1000", "pitch"],
+        ),
+        # the found lattice's pitch is known once the image is read: the run fails then
+        "tile-half-1000-auto": (
             ["inspect", arrays[0], "--tile-half", "1000"],
             ["tile_half=1000", "pitch"],
         ),
@@ -280,7 +286,7 @@ def test_oversized_requests_are_refused_in_seconds(case, arrays, tmp_path):
         ),
     }
     args, words = cases[case]
-    code = 1 if case == "sparse-3GB-not-an-image" else 2
+    code = 1 if case in ("sparse-3GB-not-an-image", "tile-half-1000-auto") else 2
     run = cli(*args, "--out", out)
     assert_clean_failure(run, code, *words)
     assert run.seconds < 5, run
@@ -311,8 +317,13 @@ def test_a_20000px_image_runs_within_the_memory_ceiling(tmp_path):
         str(path), np.zeros((20000, 20000), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9]
     )
     assert path.stat().st_size < 2**20
-    run = cli("inspect", path, "--out", tmp_path / "o", "--max-memory", "2G")
+    run = cli("inspect", path, "--grid-size", "21", "--out", tmp_path / "o", "--max-memory", "2G")
     assert_clean_failure(run, 1, "big.png", "blank")
+    assert not (tmp_path / "o").exists()
+    # finding its lattice (the default) would need more than 2 GB: refused before reading
+    run = cli("inspect", path, "--out", tmp_path / "o", "--max-memory", "2G")
+    assert_clean_failure(run, 2, "big.png", "memory")
+    assert run.seconds < 5, run
     assert not (tmp_path / "o").exists()
 
 

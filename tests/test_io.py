@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sklearn_pillars import read_arrays, read_image, read_labels, tile_array
+from sklearn_pillars import NoLatticeError, read_arrays, read_image, read_labels, tile_array
 from sklearn_pillars.constants import CLASSES
 
 from .conftest import SHARED_LABELS
@@ -66,6 +66,9 @@ def test_image_smaller_than_grid_names_file_and_parameter(tmp_path):
     with pytest.raises(
         ValueError, match=r"tiny.png: grid_size=21 .* pitch of 0.5 pixels, below the 4"
     ):
+        read_arrays(path, grid_size=21)
+    # the default finds the lattice: none fits, and the file is named
+    with pytest.raises(NoLatticeError, match=r"tiny.png: .*too small"):
         read_arrays(path)
 
 
@@ -75,6 +78,8 @@ def test_one_pixel_image(tmp_path):
     with pytest.raises(
         ValueError, match=r"dot.png: grid_size=21 on an image of 1 x 1 pixels .* below the 4"
     ):
+        read_arrays(path, grid_size=21)
+    with pytest.raises(NoLatticeError, match=r"dot.png: .*too small"):
         read_arrays(path)
     with pytest.raises(ValueError, match="pitch of 1.0 pixels"):
         read_arrays(path, grid_size=1, tile_half=3)

@@ -284,6 +284,7 @@ def test_a_large_found_lattice_is_classified_in_bands(tmp_path, monkeypatch):
     )
     whole = classify_array(path, model, "auto")
     monkeypatch.setattr(limits, "BAND_BYTES", 3 * limits.x_bytes(7, 32))  # 3 rows a band
+    assert limits.band_rows(9, 32, 7, preset="notebook") == 3
     banded = classify_array(path, model, "auto", draw_map=True)
     assert banded.lattice.shape == whole.lattice.shape == (9, 7)
     assert np.array_equal(banded.labels, whole.labels)  # the notebook's features: exact

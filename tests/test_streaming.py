@@ -72,7 +72,9 @@ def test_bad_input_is_refused_with_the_file_named(files, model, tmp_path):
     assert cv2.imwrite(str(blank), np.zeros((1134, 1134), np.uint8))
     stream = iter_inspect([files[0], blank], model)
     assert next(stream).name == "a0"  # arrays before the bad one are classified
-    with pytest.raises(NotAnArrayError, match="blank.png is blank"):
+    with pytest.raises(
+        NotAnArrayError, match="blank.png(: no periodic pillar lattice found: the image)? is blank"
+    ):
         next(stream)
     with pytest.raises(ValueError, match="given twice"):
         list(iter_inspect([files[0], files[0]], model))
@@ -95,7 +97,7 @@ def test_the_command_streams_a_saved_model_report(files, tmp_path, capsys):
     from sklearn_pillars.persist import save_model
 
     model = LayeredPeelClassifier("refined").fit(read_arrays(files[:2]).X)
-    save_model(model, tmp_path / "m.skops", grid_size=21, tile_half=32)
+    save_model(model, tmp_path / "m.skops")  # the defaults: found lattices, tile_half 32
     outs = {}
     for n_jobs in ("1", "2"):
         outs[n_jobs] = tmp_path / f"r{n_jobs}"
@@ -224,7 +226,7 @@ def test_inspect_arrays_writes_the_commands_report(files, tmp_path, capsys):
     from sklearn_pillars.persist import save_model
 
     model = LayeredPeelClassifier("refined").fit(read_arrays(files[:2]).X)
-    save_model(model, tmp_path / "m.skops", grid_size=21, tile_half=32)
+    save_model(model, tmp_path / "m.skops")  # the defaults: found lattices, tile_half 32
     assert (
         main(
             [
@@ -322,7 +324,7 @@ def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys
     from sklearn_pillars.persist import save_model
 
     model = LayeredPeelClassifier("refined").fit(read_arrays(files[:2]).X)
-    save_model(model, tmp_path / "m.skops", grid_size=21, tile_half=32)
+    save_model(model, tmp_path / "m.skops")  # the defaults: found lattices, tile_half 32
     inspect_arrays(files, tmp_path / "m.skops", tmp_path / "serial")
     with Client(cluster) as client:
         results = list(iter_inspect(files, model, client=client))
@@ -370,7 +372,13 @@ def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys
     # an error in a task is raised here, naming the file
     blank = tmp_path / "blank.png"
     assert cv2.imwrite(str(blank), np.zeros((1134, 1134), np.uint8))
-    with Client(cluster) as client, pytest.raises(NotAnArrayError, match="blank.png is blank"):
+    with (
+        Client(cluster) as client,
+        pytest.raises(
+            NotAnArrayError,
+            match="blank.png(: no periodic pillar lattice found: the image)? is blank",
+        ),
+    ):
         list(iter_inspect([files[0], blank], model, client=client))
     assert (
         main(
@@ -472,11 +480,13 @@ def test_the_fit_command_reads_a_folder_array_by_array(files, tmp_path):
 def test_a_large_array_is_classified_in_bands_with_the_same_result(files, monkeypatch):
     from sklearn_pillars import limits
 
-    model = LayeredPeelClassifier("notebook").fit(read_arrays(files[:2]).X)
-    whole = classify_array(files[3], model, draw_map=True)
+    model = LayeredPeelClassifier("notebook").fit(read_arrays(files[:2], 21).X)
+    whole = classify_array(files[3], model, 21, draw_map=True)
     monkeypatch.setattr(limits, "BAND_BYTES", limits.x_bytes(21 * 5, 32))
-    assert limits.band_rows(21, 32) == 5
-    banded = classify_array(files[3], model, draw_map=True)
+    assert limits.band_rows(21, 32, preset="notebook") == 5
+    # the refined preset's work per tile is three times the notebook's: bands a third as large
+    assert limits.band_rows(21, 32, preset="refined") == limits.band_rows(21, 32) == 1
+    banded = classify_array(files[3], model, 21, draw_map=True)
     assert banded.map_png == whole.map_png
     np.testing.assert_array_equal(banded.labels, whole.labels)
     np.testing.assert_array_equal(banded.kinds, whole.kinds)
@@ -487,7 +497,10 @@ def test_a_large_array_is_classified_in_bands_with_the_same_result(files, monkey
     assert banded.profile == whole.profile and banded.name == whole.name == "a3"
     blank = files[0].parent / "blank_banded.png"
     assert cv2.imwrite(str(blank), np.zeros((1134, 1134), np.uint8))
-    with pytest.raises(NotAnArrayError, match="blank_banded.png is blank"):
+    with pytest.raises(
+        NotAnArrayError,
+        match="blank_banded.png(: no periodic pillar lattice found: the image)? is blank",
+    ):
         classify_array(blank, model)
 
 
@@ -503,7 +516,8 @@ def test_the_fit_command_counts_the_memory_of_every_tiles_features(files, tmp_pa
     )
     assert everything > one
     limit = str((one + everything) // 2)  # one array fits; the features of all do not
-    argv = ["fit", *map(str, files), "--model", str(tmp_path / "m.skops"), "--max-memory"]
+    argv = ["fit", *map(str, files), "--model", str(tmp_path / "m.skops")]
+    argv += ["--stages", "notebook", "--grid-size", "21", "--max-memory"]
     assert main([*argv, limit, "-q"]) == 2
     err = capsys.readouterr().err
     assert "fitting on 4 arrays" in err and "fit on a random sample of the arrays" in err

@@ -1,12 +1,13 @@
-"""Synthetic pillar arrays: determinism, rates, labels, plausibility and parameter checks."""
+"""Synthetic pillar arrays: determinism, rates, labels, plausibility and parameter checks;
+the microscope conditions of apply_conditions and make_pillar_arrays(conditions=...)."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_pillars import CLASSES, make_pillar_arrays, tile_boxes
-from sklearn_pillars.synthetic import DEFAULT_DEFECT_RATES
+from sklearn_pillars import CLASSES, apply_conditions, make_pillar_arrays, tile_boxes
+from sklearn_pillars.synthetic import CONDITIONS, DEFAULT_DEFECT_RATES
 from sklearn_pillars.tileset import N_META, pack_tiles
 from sklearn_pillars.tiling import MAX_TILE_PITCHES
 
@@ -328,3 +329,278 @@ def test_a_frame_has_its_margin_of_substrate_and_its_gradient():
     plain = make_pillar_arrays(1, grid_size=6, random_state=1, margin=(2, 0, 0, 0), noise=0)
     tilt = image - plain.array_images[0]
     assert 38 <= np.ptp(tilt) <= 42  # the plane's peak to peak, rounded to grey levels
+
+
+# -- apply_conditions and make_pillar_arrays(conditions=...) -------------------------------------
+@pytest.fixture(scope="module")
+def textured():
+    """A synthetic array image: pillars, halos and lines, like the real ones."""
+    return make_pillar_arrays(1, grid_size=6, random_state=5).array_images[0]
+
+
+def flat(level, height=60, width=90):
+    return np.full((height, width), level, np.uint8)
+
+
+def test_default_conditions_leave_the_image_unchanged_in_a_new_array(textured):
+    out = apply_conditions(textured, random_state=0)
+    np.testing.assert_array_equal(out, textured)
+    assert out.dtype == np.uint8 and not np.shares_memory(out, textured)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    level=st.integers(60, 190),
+    height=st.integers(8, 70),
+    width=st.integers(8, 70),
+    gradient=st.floats(0, 40),
+    ramp=st.floats(0.3, 1.0),
+    vignetting=st.floats(0, 0.5),
+)
+def test_photometric_conditions_on_flat_images(level, height, width, gradient, ramp, vignetting):
+    image = flat(level, height, width)
+    tol = 0.5 + 1e-3  # rounding to grey levels (float32 arithmetic)
+
+    tilted = apply_conditions(image, gradient=gradient).astype(float)
+    assert np.all(tilted == tilted[0])  # a ramp in x only
+    assert np.all(np.diff(tilted[0]) >= 0)
+    assert abs(tilted[0, 0] - (level - gradient / 2)) <= tol
+    assert abs(tilted[0, -1] - (level + gradient / 2)) <= tol
+    assert abs(np.ptp(tilted[0]) - gradient) <= 2 * tol
+
+    dimmed = apply_conditions(image, ramp=ramp).astype(float)
+    assert np.all(dimmed == dimmed[0]) and np.all(np.diff(dimmed[0]) >= 0)
+    assert abs(dimmed[0, 0] - level * ramp) <= tol and dimmed[0, -1] == level
+    # right / left = 1 / ramp, within the rounding of the left edge
+    assert abs(dimmed[0, -1] / dimmed[0, 0] - 1 / ramp) <= tol * level / (level * ramp - tol) ** 2
+
+    vignetted = apply_conditions(image, vignetting=vignetting).astype(float)
+    np.testing.assert_array_equal(vignetted, vignetted[::-1])  # radial: mirror symmetric
+    np.testing.assert_array_equal(vignetted, vignetted[:, ::-1])
+    for corner in (vignetted[0, 0], vignetted[-1, -1]):
+        assert abs(corner - level * (1 - vignetting)) <= tol
+    assert vignetted.max() == vignetted[height // 2, width // 2]  # brightest at the centre
+    assert abs(vignetted[height // 2, width // 2] - level) <= tol + vignetting * level * 0.5 / (
+        (height - 1) ** 2 / 4 + (width - 1) ** 2 / 4
+    )
+    # darker with the distance from the centre, along the middle row
+    half_row = vignetted[height // 2, width // 2 :]
+    assert np.all(np.diff(half_row) <= 0)
+
+    # the multiplicative conditions act before the additive gradient
+    both = apply_conditions(image, ramp=ramp, gradient=gradient).astype(float)
+    assert abs(both[0, 0] - (level * ramp - gradient / 2)) <= tol
+    assert abs(both[0, -1] - (level + gradient / 2)) <= tol
+
+
+def test_ramp_and_vignetting_of_the_conditions_table():
+    image = flat(200, 101, 151)
+    dimmed = apply_conditions(image, **CONDITIONS["ramp 0.5-1"]).astype(float)
+    assert dimmed[:, -1].mean() / dimmed[:, 0].mean() == pytest.approx(2, abs=0.01)
+    vignetted = apply_conditions(image, **CONDITIONS["vignetting 35%"]).astype(float)
+    assert vignetted[0, 0] / vignetted[50, 75] == pytest.approx(0.65, abs=0.005)
+
+
+def test_noise_has_the_standard_deviation_and_follows_the_seed():
+    image = flat(128, 300, 300)
+    out = apply_conditions(image, noise=8, random_state=3).astype(float)
+    residual = out - 128
+    assert abs(residual.mean()) < 0.1
+    assert residual.std() == pytest.approx(8, rel=0.02)  # rounding adds 1/12 to the variance
+    # white: neighbouring pixels are uncorrelated
+    assert abs(np.corrcoef(residual[:, 1:].ravel(), residual[:, :-1].ravel())[0, 1]) < 0.02
+    np.testing.assert_array_equal(apply_conditions(image, noise=8, random_state=3), out)
+    other = apply_conditions(image, noise=8, random_state=4)
+    assert np.mean(other != out) > 0.5
+    # without noise the seed does not matter
+    np.testing.assert_array_equal(
+        apply_conditions(image, gradient=10, random_state=1),
+        apply_conditions(image, gradient=10, random_state=2),
+    )
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 3.5])
+def test_blur_spreads_a_step_edge_by_sigma(sigma):
+    image = np.where(np.arange(120) < 60, 40, 220).astype(np.uint8)[None, :].repeat(40, axis=0)
+    out = apply_conditions(image, blur=sigma).astype(float)
+    # the derivative of a blurred step is a Gaussian of that sigma
+    slope = np.diff(out[20])
+    x = np.arange(slope.size)
+    centre = np.sum(x * slope) / slope.sum()
+    spread = np.sqrt(np.sum((x - centre) ** 2 * slope) / slope.sum())
+    assert spread == pytest.approx(sigma, abs=0.2)
+    assert out.mean() == pytest.approx(image.mean(), abs=0.5)
+    np.testing.assert_array_equal(apply_conditions(image, blur=0), image)
+
+
+def test_jpeg_changes_the_image_a_little_and_more_at_lower_quality(textured):
+    errors = {}
+    for quality in (90, 40, 10):
+        out = apply_conditions(textured, jpeg_quality=quality)
+        assert out.shape == textured.shape and out.dtype == np.uint8
+        errors[quality] = np.abs(out.astype(float) - textured).mean()
+    assert 0 < errors[90] < errors[40] < errors[10]
+    assert errors[40] < 3 and abs(
+        apply_conditions(textured, jpeg_quality=40).mean() - textured.mean()
+    ) < (0.5)
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.8, 1.25, 2.0])
+def test_scale_resizes_and_keeps_the_periodicity(scale, textured):
+    out = apply_conditions(textured, scale=scale)
+    height, width = textured.shape
+    assert out.shape == (round(height * scale), round(width * scale))
+    assert out.mean() == pytest.approx(textured.mean(), abs=1)
+    # the six pillars a row stay six periods across the resized image
+    spectrum = np.abs(np.fft.rfft(out.mean(axis=0) - out.mean()))
+    assert np.argmax(spectrum[3:]) + 3 == 6
+    resized = apply_conditions(flat(77), scale=scale)  # a flat image stays flat
+    np.testing.assert_array_equal(resized, flat(77, round(60 * scale), round(90 * scale)))
+
+
+def test_conditions_table_alters_but_keeps_the_image(textured):
+    assert set(CONDITIONS) == {
+        "gradient 40",
+        "ramp 0.5-1",
+        "vignetting 35%",
+        "noise sd 8",
+        "blur 2",
+        "jpeg 40",
+        "scale 0.8",
+        "scale 1.25",
+    }
+    for name, kwargs in CONDITIONS.items():
+        out = apply_conditions(textured, **kwargs, random_state=0)
+        assert out.dtype == np.uint8, name
+        if out.shape == textured.shape:
+            assert not np.array_equal(out, textured), name
+            # the same picture: the two images are strongly correlated
+            assert np.corrcoef(out.ravel(), textured.ravel())[0, 1] > 0.6, name
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"gradient": -1}, "gradient"),
+        ({"gradient": float("nan")}, "gradient"),
+        ({"gradient": "40"}, "gradient"),
+        ({"ramp": 0}, "ramp"),
+        ({"ramp": -0.5}, "ramp"),
+        ({"ramp": float("inf")}, "ramp"),
+        ({"vignetting": 1.0}, "vignetting"),
+        ({"vignetting": -0.1}, "vignetting"),
+        ({"noise": -1}, "noise"),
+        ({"noise": True}, "noise"),
+        ({"blur": -0.5}, "blur"),
+        ({"blur": float("inf")}, "blur"),
+        ({"jpeg_quality": 0}, "jpeg_quality"),
+        ({"jpeg_quality": 101}, "jpeg_quality"),
+        ({"jpeg_quality": 50.0}, "jpeg_quality"),
+        ({"jpeg_quality": True}, "jpeg_quality"),
+        ({"scale": 0}, "scale"),
+        ({"scale": -1.0}, "scale"),
+        ({"scale": float("nan")}, "scale"),
+        ({"scale": 0.1}, "scale"),  # 60 x 90 -> 6 x 9: under 8 pixels a side
+        ({"random_state": "seed"}, "random_state"),
+    ],
+)
+def test_apply_conditions_bad_parameters_raise_naming_the_parameter(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        apply_conditions(flat(100), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((20, 20, 3), np.uint8),
+        np.zeros((20, 20), np.uint16),
+        np.zeros((20, 20), float),
+        np.zeros(20, np.uint8),
+        [[0, 1], [2, 3]],
+    ],
+)
+def test_apply_conditions_takes_2d_uint8_only(image):
+    with pytest.raises(ValueError, match="image must be a 2-D uint8"):
+        apply_conditions(image, gradient=10)
+
+
+def test_conditions_none_or_empty_is_byte_identical_to_the_default():
+    kwargs = {"n_arrays": 2, "grid_size": 6, "random_state": 7, "photometric": 0.5}
+    default = make_pillar_arrays(**kwargs)
+    for conditions in (None, {}):
+        same = make_pillar_arrays(**kwargs, conditions=conditions)
+        np.testing.assert_array_equal(same.X, default.X)
+        np.testing.assert_array_equal(same.y, default.y)
+        np.testing.assert_array_equal(same.stitch_type, default.stitch_type)
+        for x, y in zip(same.array_images, default.array_images, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("condition", sorted(CONDITIONS))
+def test_conditions_keep_labels_and_one_tile_per_site(condition):
+    kwargs = {"n_arrays": 2, "grid_size": 7, "random_state": 3}
+    plain = make_pillar_arrays(**kwargs)
+    altered = make_pillar_arrays(**kwargs, conditions=CONDITIONS[condition])
+    assert len(altered) == len(plain) == 2 * 49
+    np.testing.assert_array_equal(altered.y, plain.y)
+    np.testing.assert_array_equal(altered.stitch_type, plain.stitch_type)
+    np.testing.assert_array_equal(altered.positions, plain.positions)
+    scale = CONDITIONS[condition].get("scale", 1.0)
+    for image, original in zip(altered.array_images, plain.array_images, strict=True):
+        assert image.shape == tuple(round(side * scale) for side in original.shape)
+        if scale == 1:
+            assert not np.array_equal(image, original)
+    # reproducible: the conditions draw from a stream seeded by random_state
+    again = make_pillar_arrays(**kwargs, conditions=CONDITIONS[condition])
+    np.testing.assert_array_equal(again.X, altered.X)
+
+
+def test_conditions_noise_differs_between_arrays_and_seeds():
+    noisy = {"noise": 8}
+    tiles = make_pillar_arrays(2, grid_size=5, random_state=1, conditions=noisy)
+    plain = make_pillar_arrays(2, grid_size=5, random_state=1)
+    pairs = zip(tiles.array_images, plain.array_images, strict=True)
+    residuals = [a.astype(float) - b for a, b in pairs]
+    for residual in residuals:
+        assert residual.std() == pytest.approx(8, rel=0.05)
+    assert abs(np.corrcoef(residuals[0].ravel(), residuals[1].ravel())[0, 1]) < 0.05
+    other = make_pillar_arrays(2, grid_size=5, random_state=2, conditions=noisy)
+    assert not np.array_equal(other.X, tiles.X)
+
+
+@pytest.mark.parametrize("scale", [0.8, 1.25])
+@pytest.mark.parametrize("frame", [{}, {"rotation": 4.0, "margin": 0.8}])
+def test_scaled_pillars_sit_at_the_tile_centres(scale, frame):
+    kwargs = {"n_arrays": 2, "grid_size": 7, "defect_rates": NO_DEFECTS, "random_state": 4}
+    tiles = make_pillar_arrays(**kwargs, **frame, conditions={"scale": scale})
+    assert len(tiles) == 98
+    images, _ = full_tiles(tiles)
+    dy, dx = pillar_centre(images.mean(axis=0), 54 * scale)
+    assert abs(dx) < 0.7
+    assert -0.6 < dy < 1.0  # as in the unscaled arrays and frames
+    if frame:  # the true lattice is scaled with the image
+        plain = make_pillar_arrays(**kwargs, **frame)
+        for lattice, original in zip(tiles.lattices, plain.lattices, strict=True):
+            assert lattice.shape == original.shape == (7, 7)
+            np.testing.assert_allclose(lattice.pitch, np.multiply(original.pitch, scale), rtol=3e-3)
+    else:
+        assert tiles.lattices is None
+        assert tiles.array_images[0].shape == (round(7 * 54 * scale),) * 2
+
+
+@pytest.mark.parametrize(
+    ("conditions", "name"),
+    [
+        ({"noise": -1}, "noise"),
+        ({"scale": 0}, "scale"),
+        ({"jpeg_quality": 500}, "jpeg_quality"),
+        ({"random_state": 0}, "random_state"),
+        ({"contrast": 2}, "contrast"),
+        ({"scale": 0.01}, "scale"),  # 2 x 54 pixels -> 1 pixel
+        ([("noise", 2)], "conditions"),
+    ],
+)
+def test_bad_conditions_raise_naming_conditions_and_the_parameter(conditions, name):
+    with pytest.raises(ValueError, match="conditions") as info:
+        make_pillar_arrays(1, grid_size=2, random_state=0, conditions=conditions)
+    assert name in str(info.value)

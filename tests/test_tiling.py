@@ -50,7 +50,7 @@ def assert_same_tiles(tileset, reference, array_index=0):
 
 
 def test_read_arrays_equals_seed_tiles_on_shared_arrays(shared_array_paths, tmp_path):
-    tiles = read_arrays(shared_array_paths)
+    tiles = read_arrays(shared_array_paths, grid_size=21)
     assert len(tiles) == 4 * 441
     assert tiles.array_names == [p.stem for p in shared_array_paths]
     for index, path in enumerate(shared_array_paths):
