@@ -3,6 +3,7 @@
 from ._version import __version__
 from .classifier import LayeredPeelClassifier, predict_in_bands
 from .constants import CLASSES, DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, PEEL_ORDER
+from .context import UnevenIlluminationWarning
 from .io import find_array_images, read_arrays, read_image, read_labels
 from .lattice import Lattice, NoLatticeError, find_lattice
 from .limits import ResourceLimitError
@@ -37,6 +38,7 @@ __all__ = [
     "PRESETS",
     "DEFAULT_PRESET",
     "NotebookGridWarning",
+    "UnevenIlluminationWarning",
     "Anisotropy",
     "ArrayProfile",
     "ArrayResult",

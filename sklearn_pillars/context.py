@@ -61,7 +61,26 @@ SHAPE_NAMES = (
 SHAPE_FLOORS = (1.0, 0.02, 0.02, 0.05, 0.02, 0.02)
 """Smallest deviation scale of each shape feature: pixels, contrast units, correlation, ..."""
 _LOW_PCT, _HIGH_PCT = 5, 90  # percentiles giving an array's rim and substrate grey levels
+#: Grid steps around a site whose median grey levels feed its photometric scale.
+LEVEL_RADIUS = 2
+#: The weakest site contrast, as a share of the strongest, that the photometric scale
+#: corrects; an array with less warns (:class:`UnevenIlluminationWarning`).
+MIN_CONTRAST_SHARE = 0.4
+#: The weakest substrate-to-rim contrast of a site, in grey levels, below which an array
+#: warns as too dark: the grey levels' rounding and the sensor noise outweigh the pillars.
+MIN_SITE_CONTRAST = 5.0
 _EPS = 1e-9
+
+
+class UnevenIlluminationWarning(UserWarning):
+    """Part of an array is lit too weakly for its labels to be trusted.
+
+    The tiles are brought to a common photometric scale site by site (ramps,
+    vignetting and gradients are divided out), but where the substrate-to-rim
+    contrast falls below :data:`MIN_CONTRAST_SHARE` of the best-lit part's,
+    or below :data:`MIN_SITE_CONTRAST` grey levels, noise outweighs the
+    pillars.
+    """
 
 
 @dataclass
@@ -72,7 +91,9 @@ class ArrayContext:
     ----------
     tiles : ndarray of shape (n, T, T), float32
         The tiles in contrast units: 0 is the array's substrate level, -1 its
-        typical pillar-rim level; NaN where a clipped edge tile has no pixel.
+        typical pillar-rim level, after the illumination around each site is
+        divided out when the sites are known (see :func:`array_context`);
+        NaN where a clipped edge tile has no pixel.
     reference : ndarray of shape (T, T)
         The array's reference pillar, centred.
     shifted_reference : ndarray of shape (n, T, T)
@@ -84,7 +105,11 @@ class ArrayContext:
     match : ndarray of shape (n,)
         Normalised correlation of each tile with the reference at that shift.
     level, contrast : float
-        The array's substrate grey level and its substrate-to-rim contrast.
+        The array's median substrate grey level and substrate-to-rim contrast.
+    contrasts : ndarray of shape (n,) or None
+        Each site's substrate-to-rim contrast in grey levels, as the smooth
+        illumination surface gives it (None without the sites' grid
+        positions: ``contrast`` everywhere).
     detail : ndarray of shape (n, factor * T, factor * T) or None
         The tiles at full resolution in contrast units, when ``tiles`` are
         downsampled by ``factor``.
@@ -103,6 +128,7 @@ class ArrayContext:
     match: np.ndarray
     level: float
     contrast: float
+    contrasts: np.ndarray | None = None
     detail: np.ndarray | None = None
     factor: int = 1
     sample: np.ndarray | None = None
@@ -241,7 +267,77 @@ def register(tiles, reference, max_shift):
     return dy - max_shift, dx - max_shift, peak
 
 
-def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128, detail=None, factor=1):
+def local_levels(values, sites, radius=LEVEL_RADIUS):
+    """Median of each site's value over the sites within ``radius`` grid steps (a square).
+
+    Sites without a value (NaN) are left out, and so are the site's own grid
+    row and column: what a whole row or column shares (a write-field line
+    darkening its pillars, an image seam) does not set its own level, and
+    one site's defect moves no neighbour's level much.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,)
+    sites : ndarray of shape (n, 2)
+        Grid row and column of each value (distinct).
+    radius : int
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    rows, cols = sites[:, 0] - sites[:, 0].min(), sites[:, 1] - sites[:, 1].min()
+    grid = np.full((rows.max() + 1 + 2 * radius, cols.max() + 1 + 2 * radius), np.nan)
+    grid[rows + radius, cols + radius] = values
+    span = 2 * radius + 1
+    window = np.stack(
+        [
+            grid[dy : dy + rows.max() + 1, dx : dx + cols.max() + 1][rows, cols]
+            for dy in range(span)
+            for dx in range(span)
+            if dy != radius and dx != radius  # not the site's own row or column
+        ]
+    )
+    with _quiet_nan_warnings():
+        out = np.nanmedian(window, axis=0)
+    return np.where(np.isfinite(out), out, np.nanmedian(values))
+
+
+def smooth_levels(values, sites, radius=LEVEL_RADIUS):
+    """A quadratic surface over the grid, fitted to the local medians of ``values``.
+
+    The local medians (:func:`local_levels`) leave defects out; the surface
+    follows what varies smoothly across the array (illumination gradients,
+    ramps, vignetting) and not what changes from one grid line to the next
+    (image seams, write-field lines), which stays in the tiles for the line
+    features to find. Fewer than 24 sites get their local medians.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,)
+    sites : ndarray of shape (n, 2)
+        Grid row and column of each value (distinct).
+    radius : int
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    medians = local_levels(values, sites, radius)
+    r, c = (sites[:, 0] - sites[:, 0].mean()), (sites[:, 1] - sites[:, 1].mean())
+    scale = max(np.abs(r).max(), np.abs(c).max(), 1.0)
+    r, c = r / scale, c / scale
+    design = np.column_stack([np.ones_like(r), r, c, r * r, r * c, c * c])
+    if len(values) < 4 * design.shape[1]:
+        return medians
+    coef, *_ = np.linalg.lstsq(design, medians, rcond=None)
+    return design @ coef
+
+
+def array_context(
+    tiles, max_shift=None, n_iter=1, max_reference_tiles=128, detail=None, factor=1, sites=None
+):
     """Photometric scale, reference pillar, shifts and residuals of one array's tiles.
 
     Parameters
@@ -260,10 +356,23 @@ def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128, deta
         The same tiles at full resolution, when ``tiles`` were downsampled
         by ``factor``: kept (in contrast units) for what needs the detail.
     factor : int, default=1
+    sites : ndarray of shape (n, 2), optional
+        Grid row and column of each tile: each site is then brought to the
+        photometric scale around it (:func:`smooth_levels` of each tile's
+        gain and offset against the reference), which divides out uneven
+        illumination; without them, every tile gets the array's median
+        scale.
 
     Returns
     -------
     ArrayContext
+
+    Warns
+    -----
+    UnevenIlluminationWarning
+        With ``sites``, when a site's contrast is below
+        :data:`MIN_CONTRAST_SHARE` of the strongest or below
+        :data:`MIN_SITE_CONTRAST` grey levels.
     """
     tiles = np.asarray(tiles, dtype=np.float32)
     n, size = tiles.shape[0], tiles.shape[1]
@@ -288,6 +397,20 @@ def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128, deta
     shifted = fourier_shift(reference[None], dy, dx)
     if detail is not None:
         detail = (np.asarray(detail, dtype=np.float32) - level) / contrast
+    gains = None
+    if sites is not None:
+        # each site on the photometric scale of the sites around it: each tile's gain and
+        # offset against the reference, as smooth surfaces over the grid, are divided out
+        # (illumination gradients, ramps, vignetting)
+        gain, offset = _tile_gains(normed, shifted)
+        gains = np.maximum(smooth_levels(gain, np.asarray(sites)), 0.05)
+        offsets = smooth_levels(offset, np.asarray(sites))
+        _warn_uneven(gains * contrast, contrast)
+        g = gains.astype(np.float32)[:, None, None]
+        o = offsets.astype(np.float32)[:, None, None]
+        normed = (normed - o) / g
+        if detail is not None:
+            detail = (detail - o) / g
     return ArrayContext(
         tiles=normed,
         reference=reference,
@@ -298,10 +421,43 @@ def array_context(tiles, max_shift=None, n_iter=1, max_reference_tiles=128, deta
         match=match,
         level=level,
         contrast=contrast,
+        contrasts=None if gains is None else gains * contrast,
         detail=detail,
         factor=factor,
         sample=picked,
     )
+
+
+def _tile_gains(tiles, shifted):
+    """Least-squares gain and offset of each tile against the reference shifted onto it.
+
+    Over the tile's own pixels: ``tiles ~ gain * shifted + offset``.
+    """
+    valid = np.isfinite(tiles)
+    count = np.maximum(valid.sum(axis=(1, 2)), 1)
+    t = np.where(valid, tiles, 0.0).astype(np.float64)
+    r = np.where(valid, shifted, 0.0).astype(np.float64)
+    t_mean = t.sum(axis=(1, 2)) / count
+    r_mean = r.sum(axis=(1, 2)) / count
+    dr = np.where(valid, r - r_mean[:, None, None], 0.0)
+    gain = (dr * (t - t_mean[:, None, None])).sum(axis=(1, 2)) / np.maximum(
+        (dr * dr).sum(axis=(1, 2)), _EPS
+    )
+    return gain, t_mean - gain * r_mean
+
+
+def _warn_uneven(site_contrasts, contrast):
+    weakest, strongest = float(np.min(site_contrasts)), float(np.max(site_contrasts))
+    if weakest < MIN_CONTRAST_SHARE * strongest or weakest < MIN_SITE_CONTRAST:
+        warnings.warn(
+            f"uneven or dim illumination: the weakest-lit part of the array has "
+            f"{weakest:.0f} grey levels of contrast, {weakest / strongest:.0%} of the "
+            f"brightest part's (corrected down to {MIN_CONTRAST_SHARE:.0%} and "
+            f"{MIN_SITE_CONTRAST:.0f} grey levels); the labels of its dark part are not to "
+            "be trusted: flatten the illumination or image the array again",
+            UnevenIlluminationWarning,
+            stacklevel=4,
+        )
 
 
 def fourier_shift(images, dy, dx):
@@ -537,14 +693,18 @@ def line_profiles(context):
 
     In order: along y over the pillar band (horizontal lines), along y over
     the substrate band, along x over the pillar band (vertical lines), along
-    x over the substrate band. From the full-resolution residuals when the
-    context has them: a line 1-2 pixels wide is blurred by downsampling.
+    x over the substrate band; each about its own mean. From the
+    full-resolution residuals when the context has them: a line 1-2 pixels
+    wide is blurred by downsampling.
     """
     residual = context.detail_residual
     inner, outer = _bands(residual.shape[1])
-    return np.hstack(
-        [_profiles(residual, band, axis) for axis in (1, 2) for band in (inner, outer)]
-    ).astype(np.float64)
+    profiles = [_profiles(residual, band, axis) for axis in (1, 2) for band in (inner, outer)]
+    # each profile about its own mean: a tile a little brighter or darker as a whole is
+    # no line, and would move which tile gives the median of a grid line's pixel
+    with _quiet_nan_warnings():
+        profiles = [p - np.nanmean(p, axis=1, keepdims=True) for p in profiles]
+    return np.hstack(profiles).astype(np.float64)
 
 
 def line_features(profiles, positions, margin=None):

@@ -805,6 +805,7 @@ def array_parts(computes, X, layout="tiles", n_jobs=None, downsample=1):
             C.downsample(full, downsample),
             detail=full if downsample > 1 else None,
             factor=downsample,
+            sites=where[:, 1:],
         )
         return [compute(context) for compute in computes]
 
