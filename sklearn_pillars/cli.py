@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
-from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, GOOD
+from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
 from .presets import DEFAULT_PRESET, PRESETS
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -707,10 +707,9 @@ def _inspect_streaming(
         if client is not None:
             client.close()
     if not args.quiet:
-        good = report.counts.get(GOOD, 0) / max(report.n_tiles, 1)
         print(
             f"report written to {display_name(out)}/index.html: {report.n_tiles} tiles of "
-            f"{len(paths)} array(s), yield {good:.1%}",
+            f"{len(paths)} array(s), yield {report.yield_counts()['yield']:.1%}",
             file=sys.stderr,
         )
     return EXIT_OK
@@ -745,7 +744,7 @@ def _inspect_into(args, paths, out, input_notes):
     from .classifier import LayeredPeelClassifier
     from .io import read_arrays
     from .persist import load_model
-    from .report import REPORT_PATTERNS, write_report
+    from .report import REPORT_PATTERNS, write_report, yield_counts
     from .sanity import drift_warnings
     from .streaming import _noted_warnings, describe_model, report_details, start_workers
     from .synthetic import make_pillar_arrays
@@ -811,19 +810,22 @@ def _inspect_into(args, paths, out, input_notes):
                     tiles.array_profiles, info["profiles"], tiles.array_names
                 ):
                     warnings.warn(message, UserWarning, stacklevel=1)
-        if model is None:
-            progress(f"fitting on {len(tiles)} tiles")
-            preset = args.stages or DEFAULT_PRESET
-            model = LayeredPeelClassifier(preset, n_jobs=n_jobs).fit(tiles.X)
-            labels, scores, kinds = model.labels_, model.inconsistency_, model.kinds_
-            diagnostics = model.stage_diagnostics()
-            how = f"fitted on these arrays, preset {preset!r}"
-        else:
-            progress(f"classifying {len(tiles)} tiles")
-            result = model.trace(tiles.X)
-            labels, scores, diagnostics = result.labels, result.scores, result.stages
-            kinds = result.kinds
-            how = describe_model(model, args.model, info)
+        # what the classifier warns of (uneven illumination, ...) goes on the page too
+        with _noted_warnings(show=not args.quiet) as classifying_notes:
+            if model is None:
+                progress(f"fitting on {len(tiles)} tiles")
+                preset = args.stages or DEFAULT_PRESET
+                model = LayeredPeelClassifier(preset, n_jobs=n_jobs).fit(tiles.X)
+                labels, scores, kinds = model.labels_, model.inconsistency_, model.kinds_
+                diagnostics = model.stage_diagnostics()
+                how = f"fitted on these arrays, preset {preset!r}"
+            else:
+                progress(f"classifying {len(tiles)} tiles")
+                result = model.trace(tiles.X)
+                labels, scores, diagnostics = result.labels, result.scores, result.stages
+                kinds = result.kinds
+                how = describe_model(model, args.model, info)
+        notes = [*notes, *dict.fromkeys(classifying_notes)]
         # the report's steps: tables, maps, galleries, stages, extremes, page
         progress.set_total(
             progress.done
@@ -853,10 +855,10 @@ def _inspect_into(args, paths, out, input_notes):
     finally:
         progress.close()
     if not args.quiet:
-        good = np.mean(labels == GOOD)
+        made = yield_counts(labels, kinds)
         print(
             f"report written to {display_name(out)}/index.html: {len(tiles)} tiles, yield "
-            f"{good:.1%}",
+            f"{made['yield']:.1%}",
             file=sys.stderr,
         )
     return EXIT_OK

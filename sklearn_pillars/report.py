@@ -121,13 +121,70 @@ def tile_rows(tiles, labels, scores, kinds=None):
     return rows
 
 
-def summary_rows(tiles, labels, classes=()):
-    """Per array and overall: tile count, count and share of each class, yield (share Good).
+def yield_counts(labels, kinds=None):
+    """What the fabrication yield is made of: Good sites among the sites that count.
+
+    A site labelled Stitching of kind ``"seam"`` lies under a seam where
+    stitched microscope images meet: a measurement artefact, so its pillar
+    was not seen clearly and it counts neither as good nor as bad. Every
+    other site counts, write-field lines (``"field"``, a fabrication
+    defect) and Stitching without a kind (a preset that tells none apart)
+    among the defects.
+
+    Parameters
+    ----------
+    labels : array-like of str
+        The sites' classes.
+    kinds : array-like of str, optional
+        Their kinds (``"seam"``, ``"field"`` or ``""``).
+
+    Returns
+    -------
+    dict
+        ``good``, ``seam``, ``field`` (site counts), ``counted`` (the sites
+        that count: all but the seam sites) and ``yield`` (``good /
+        counted``, NaN when no site counts).
+
+    Examples
+    --------
+    >>> yield_counts(["Good", "Good", "Stitching", "Stitching", "Missing"],
+    ...              ["", "", "seam", "field", ""])["yield"]
+    0.5
+    """
+    labels = np.asarray(labels).astype(str)
+    kinds = np.full(len(labels), "") if kinds is None else np.asarray(kinds).astype(str)
+    stitched = labels == STITCHING
+    seam = int(np.sum(stitched & (kinds == "seam")))
+    good = int(np.sum(labels == GOOD))
+    counted = len(labels) - seam
+    return {
+        "good": good,
+        "seam": seam,
+        "field": int(np.sum(stitched & (kinds == "field"))),
+        "counted": counted,
+        "yield": good / counted if counted else float("nan"),
+    }
+
+
+def yield_columns(counts):
+    """The summary.csv columns of :func:`yield_counts`: ``n_seam``, ``n_field``, ``yield``."""
+    value = counts["yield"]
+    return {
+        "n_seam": counts["seam"],
+        "n_field": counts["field"],
+        "yield": "" if np.isnan(value) else f"{value:.4f}",
+    }
+
+
+def summary_rows(tiles, labels, classes=(), kinds=None):
+    """Per array and overall: tile count, count and share of each class, seam and
+    field-line sites, and the yield (:func:`yield_counts`).
 
     ``classes``: the model's (``classes_``), so that a class without tiles has
     its columns too; labels outside them get columns as well.
     """
     classes = class_order(classes, labels)
+    kinds = np.full(len(labels), "") if kinds is None else np.asarray(kinds).astype(str)
     groups = [(name, tiles.positions[:, 0] == i) for i, name in enumerate(tiles.array_names)]
     if len(groups) > 1:
         groups.append(("(all arrays)", np.ones(len(labels), bool)))
@@ -139,9 +196,18 @@ def summary_rows(tiles, labels, classes=()):
         for cls in classes:
             row[f"n_{cls}"] = counts.get(cls, 0)
             row[f"share_{cls}"] = f"{counts.get(cls, 0) / n:.4f}" if n else ""
-        row["yield"] = f"{counts.get(GOOD, 0) / n:.4f}" if n else ""
+        row.update(yield_columns(yield_counts(labels[member], kinds[member])))
         rows.append(row)
     return rows
+
+
+#: What the report says the yield is.
+YIELD_NOTE = (
+    "<p>Yield: the share of Good sites among the sites that count. Sites under an image "
+    "seam (Stitching, kind seam: where stitched microscope images meet) were not seen "
+    "clearly and count neither way; write-field lines (kind field) are fabrication "
+    "defects and count as such.</p>"
+)
 
 
 def _write_csv(path, rows):
@@ -399,11 +465,12 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
             cv2.putText(
                 canvas, text, (x + swatch + 6, y), font, text_scale, (40, 40, 40), 1, cv2.LINE_AA
             )
-    n = len(labels)
-    good = counts.get("Good", 0)
+    made = yield_counts(labels, kinds)
+    under_seams = f"; {made['seam']} under image seams, not counted" if made["seam"] else ""
     cv2.putText(
         canvas,
-        f"{name}: yield {good / max(n, 1):.1%} ({good}/{n} Good)",
+        f"{name}: yield {made['good'] / max(made['counted'], 1):.1%} "
+        f"({made['good']}/{made['counted']} Good{under_seams})",
         (margin, header - 10),
         font,
         0.6,
@@ -700,7 +767,7 @@ def write_report(
 
     step("tables")
     _write_csv(out / "tiles.csv", tile_rows(tiles, labels, scores, kinds))
-    summary = summary_rows(tiles, labels, classes)
+    summary = summary_rows(tiles, labels, classes, kinds)
     _write_csv(out / "summary.csv", summary)
     written += [out / "tiles.csv", out / "summary.csv"]
 
@@ -872,15 +939,17 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
         "<h2>Summary</h2>",
         "<table><tr><th>array</th><th>tiles</th>"
         + "".join(f"<th>{e(c)}</th>" for c in classes)
-        + "<th>yield</th></tr>",
+        + "<th>seam</th><th>field</th><th>yield</th></tr>",
     ]
     for row in summary:
         cells = "".join(f"<td>{row[f'n_{c}']}</td>" for c in classes)
+        shown = f"{float(row['yield']):.1%}" if row["yield"] else "n/a"
         lines.append(
             f"<tr><td>{e(row['array'])}</td><td>{row['tiles']}</td>{cells}"
-            f"<td>{float(row['yield']):.1%}</td></tr>"
+            f"<td>{row['n_seam']}</td><td>{row['n_field']}</td><td>{shown}</td></tr>"
         )
     lines.append("</table>")
+    lines.append(YIELD_NOTE)
     if tiles.y is not None:
         lines += _truth_table(tiles.y, labels, classes)
     lines.append(

@@ -20,8 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from ._files import write_text
-from .constants import GOOD, class_order
-from .report import GALLERY_MAX, defect_map, extremes_html, page_head, slugs, tile_mosaic
+from .constants import class_order
+from .report import (
+    GALLERY_MAX,
+    YIELD_NOTE,
+    defect_map,
+    extremes_html,
+    page_head,
+    slugs,
+    tile_mosaic,
+    yield_columns,
+    yield_counts,
+)
 
 #: The columns of a streamed report's tiles.csv.
 TILE_FIELDS = [
@@ -83,8 +93,9 @@ class StreamingReport:
         self._summary_file = (self.folder / "summary.csv").open("w", newline="", encoding="utf-8")
         self._summary = csv.DictWriter(self._summary_file, fieldnames=self._summary_fields())
         self._summary.writeheader()
-        self._arrays = []  # (name, counts, n, map file)
+        self._arrays = []  # (name, counts, n, map file, yield_counts)
         self._totals = Counter()
+        self._made = Counter()  # the yield_counts of all arrays
         self._seen = Counter()  # tiles of each class so far (for the reservoirs)
         self._samples = {cls: [] for cls in self.classes}  # (tile, caption) of each class
         self._most, self._least = [], []  # heaps of (key, -order, score, tile, caption)
@@ -99,13 +110,13 @@ class StreamingReport:
     @property
     def n_tiles(self):
         """Tiles so far."""
-        return sum(n for _, _, n, _ in self._arrays)
+        return sum(entry[2] for entry in self._arrays)
 
     def _summary_fields(self):
         fields = ["array", "tiles"]
         for cls in self.classes:
             fields += [f"n_{cls}", f"share_{cls}"]
-        return fields + ["yield"]
+        return fields + ["n_seam", "n_field", "yield"]
 
     def _slug(self, name):
         slug = slugs([name])[0]
@@ -147,10 +158,12 @@ class StreamingReport:
             )
         counts = Counter(labels.tolist())
         n = len(labels)
-        self._summary.writerow(self._summary_row(result.name, counts, n))
+        made = yield_counts(labels, kinds)
+        self._summary.writerow(self._summary_row(result.name, counts, n, made))
         self._tiles_file.flush()
         self._summary_file.flush()
         self._totals.update(counts)
+        self._made.update({key: made[key] for key in ("good", "seam", "field", "counted")})
         slug = self._slug(result.name)
         map_file = f"map_{slug}.png"
         if getattr(result, "map_png", None):  # drawn where it was classified
@@ -167,16 +180,22 @@ class StreamingReport:
                 lattice=getattr(result, "lattice", None),
                 classes=self.classes,
             )
-        self._arrays.append((result.name, counts, n, map_file))
+        self._arrays.append((result.name, counts, n, map_file, made))
         self._sample(result, labels, scores)
 
-    def _summary_row(self, name, counts, n):
+    def _summary_row(self, name, counts, n, made):
         row = {"array": name, "tiles": n}
         for cls in self.classes:
             row[f"n_{cls}"] = counts.get(cls, 0)
             row[f"share_{cls}"] = f"{counts.get(cls, 0) / n:.4f}" if n else ""
-        row["yield"] = f"{counts.get(GOOD, 0) / n:.4f}" if n else ""
+        row.update(yield_columns(made))
         return row
+
+    def yield_counts(self):
+        """:func:`~sklearn_pillars.report.yield_counts` of all the arrays so far."""
+        made = {key: self._made.get(key, 0) for key in ("good", "seam", "field", "counted")}
+        made["yield"] = made["good"] / made["counted"] if made["counted"] else float("nan")
+        return made
 
     def _crop(self, result, i):
         x0, y0, x1, y1 = result.boxes[i]
@@ -214,7 +233,9 @@ class StreamingReport:
         """Write the overall summary row, the galleries and ``index.html``; return the files."""
         total = self.n_tiles
         if len(self._arrays) > 1:
-            self._summary.writerow(self._summary_row("(all arrays)", self._totals, total))
+            self._summary.writerow(
+                self._summary_row("(all arrays)", self._totals, total, self.yield_counts())
+            )
         self._tiles_file.close()
         self._summary_file.close()
         galleries = []
@@ -250,8 +271,14 @@ class StreamingReport:
 
     def _html(self, galleries, extremes, total):
         e = html.escape
-        good = self._totals.get(GOOD, 0)
-        worst = sorted(self._arrays, key=lambda a: (a[1].get(GOOD, 0) / max(a[2], 1), a[0]))
+        made = self.yield_counts()
+
+        def shown(value):
+            return "n/a" if np.isnan(value) else f"{value:.1%}"
+
+        worst = sorted(
+            self._arrays, key=lambda a: (-1 if np.isnan(a[4]["yield"]) else a[4]["yield"], a[0])
+        )
         lines = page_head(
             self.title,
             self.details,
@@ -260,25 +287,28 @@ class StreamingReport:
         ) + [
             "<h2>Summary</h2>",
             f"<p>{len(self._arrays)} arrays, {total} tiles, yield "
-            f"{good / max(total, 1):.1%}: "
+            f"{shown(made['yield'])}: "
             + ", ".join(f"{c} {self._totals.get(c, 0)}" for c in self.classes)
+            + f" ({made['seam']} under image seams, {made['field']} on write-field lines)"
             + '. Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
             '<a href="summary.csv">summary.csv</a></p>',
+            YIELD_NOTE,
             "<p>Worst yield first; click a column to sort.</p>",
             '<table id="arrays"><tr><th>array</th><th>tiles</th>'
             + "".join(f"<th>{e(c)}</th>" for c in self.classes)
-            + "<th>yield</th><th>map</th></tr>",
+            + "<th>seam</th><th>field</th><th>yield</th><th>map</th></tr>",
         ]
-        for name, counts, n, file in worst:
+        for name, counts, n, file, array_made in worst:
             cells = "".join(f"<td>{counts.get(c, 0)}</td>" for c in self.classes)
             lines.append(
                 f"<tr><td>{e(name)}</td><td>{n}</td>{cells}"
-                f"<td>{counts.get(GOOD, 0) / max(n, 1):.1%}</td>"
+                f"<td>{array_made['seam']}</td><td>{array_made['field']}</td>"
+                f"<td>{shown(array_made['yield'])}</td>"
                 f'<td><a href="{e(file)}">map</a></td></tr>'
             )
         lines.append("</table>")
         lines.append(f"<h2>Defect maps of the {min(INLINE_MAPS, len(worst))} worst arrays</h2>")
-        for name, _, _, file in worst[:INLINE_MAPS]:
+        for name, _, _, file, _ in worst[:INLINE_MAPS]:
             lines.append(
                 f'<figure><img src="{e(file)}" alt="defect map of {e(name)}">'
                 f"<figcaption>{e(name)}: non-Good sites outlined in their class "

@@ -127,6 +127,14 @@ def test_the_command_streams_a_saved_model_report(files, tmp_path, capsys):
         summary = list(csv.DictReader(f))
     assert [r["array"] for r in summary] == ["a0", "a1", "a2", "a3", "(all arrays)"]
     assert int(summary[-1]["n_Good"]) == int((whole.labels == "Good").sum())
+    # the yield: Good among the sites not under an image seam, from the tiles' own rows
+    for r in summary:
+        mine = [t for t in rows if r["array"] in (t["array"], "(all arrays)")]
+        counted = [t for t in mine if (t["label"], t["stitch_kind"]) != ("Stitching", "seam")]
+        good = sum(t["label"] == "Good" for t in counted)
+        assert int(r["n_seam"]) == len(mine) - len(counted)
+        assert int(r["n_field"]) == sum(t["stitch_kind"] == "field" for t in mine)
+        assert float(r["yield"]) == pytest.approx(good / len(counted), abs=1e-4)
     page = (out / "index.html").read_text(encoding="utf-8")
     import re
 
