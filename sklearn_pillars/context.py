@@ -69,6 +69,8 @@ MIN_CONTRAST_SHARE = 0.4
 #: The weakest substrate-to-rim contrast of a site, in grey levels, below which an array
 #: warns as too dark: the grey levels' rounding and the sensor noise outweigh the pillars.
 MIN_SITE_CONTRAST = 5.0
+#: How an :class:`UnevenIlluminationWarning` begins (the reports look for it).
+UNEVEN_ILLUMINATION = "uneven or dim illumination"
 _EPS = 1e-9
 
 
@@ -450,7 +452,7 @@ def _warn_uneven(site_contrasts, contrast):
     weakest, strongest = float(np.min(site_contrasts)), float(np.max(site_contrasts))
     if weakest < MIN_CONTRAST_SHARE * strongest or weakest < MIN_SITE_CONTRAST:
         warnings.warn(
-            f"uneven or dim illumination: the weakest-lit part of the array has "
+            f"{UNEVEN_ILLUMINATION}: the weakest-lit part of the array has "
             f"{weakest:.0f} grey levels of contrast, {weakest / strongest:.0%} of the "
             f"brightest part's (corrected down to {MIN_CONTRAST_SHARE:.0%} and "
             f"{MIN_SITE_CONTRAST:.0f} grey levels); the labels of its dark part are not to "

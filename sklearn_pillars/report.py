@@ -21,6 +21,7 @@ import numpy as np
 from ._files import atomic_path, write_text
 from ._version import __version__
 from .constants import COLLAPSED, GOOD, IRREGULAR, MISSING, STITCHING, class_order
+from .context import UNEVEN_ILLUMINATION
 
 #: Colour of each default class on defect maps, legends and figures.
 CLASS_COLORS = {
@@ -199,6 +200,15 @@ def summary_rows(tiles, labels, classes=(), kinds=None):
         row.update(yield_columns(yield_counts(labels[member], kinds[member])))
         rows.append(row)
     return rows
+
+
+#: What follows a yield measured where part of an array was lit too weakly.
+UNCERTAIN = " (uncertain: uneven illumination, see the warning)"
+
+
+def uneven_illumination(note):
+    """Whether a warning's text is an :class:`~sklearn_pillars.UnevenIlluminationWarning`'s."""
+    return str(note).startswith(UNEVEN_ILLUMINATION)
 
 
 #: What the report says the yield is.
@@ -933,8 +943,9 @@ def extremes_html(extremes):
 
 def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles, labels):
     e = html.escape
-    classes = [c for c in summary[0] if c.startswith("n_")] if summary else []
-    classes = [c[2:] for c in classes]
+    classes = [c[2:] for c in summary[0] if c.startswith("n_")] if summary else []
+    classes = [c for c in classes if c not in ("seam", "field")]  # kinds, not classes
+    dim = any(k == "warning" and uneven_illumination(v) for k, v in details)
     lines = page_head(title, details, classes) + [
         "<h2>Summary</h2>",
         "<table><tr><th>array</th><th>tiles</th>"
@@ -944,6 +955,7 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
     for row in summary:
         cells = "".join(f"<td>{row[f'n_{c}']}</td>" for c in classes)
         shown = f"{float(row['yield']):.1%}" if row["yield"] else "n/a"
+        shown += UNCERTAIN if dim and row["yield"] else ""
         lines.append(
             f"<tr><td>{e(row['array'])}</td><td>{row['tiles']}</td>{cells}"
             f"<td>{row['n_seam']}</td><td>{row['n_field']}</td><td>{shown}</td></tr>"

@@ -23,12 +23,14 @@ from ._files import write_text
 from .constants import class_order
 from .report import (
     GALLERY_MAX,
+    UNCERTAIN,
     YIELD_NOTE,
     defect_map,
     extremes_html,
     page_head,
     slugs,
     tile_mosaic,
+    uneven_illumination,
     yield_columns,
     yield_counts,
 )
@@ -159,6 +161,7 @@ class StreamingReport:
         counts = Counter(labels.tolist())
         n = len(labels)
         made = yield_counts(labels, kinds)
+        made["uncertain"] = any(map(uneven_illumination, getattr(result, "notes", ())))
         self._summary.writerow(self._summary_row(result.name, counts, n, made))
         self._tiles_file.flush()
         self._summary_file.flush()
@@ -287,7 +290,8 @@ class StreamingReport:
         ) + [
             "<h2>Summary</h2>",
             f"<p>{len(self._arrays)} arrays, {total} tiles, yield "
-            f"{shown(made['yield'])}: "
+            f"{shown(made['yield'])}"
+            f"{UNCERTAIN if any(a[4]['uncertain'] for a in self._arrays) else ''}: "
             + ", ".join(f"{c} {self._totals.get(c, 0)}" for c in self.classes)
             + f" ({made['seam']} under image seams, {made['field']} on write-field lines)"
             + '. Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
@@ -303,7 +307,8 @@ class StreamingReport:
             lines.append(
                 f"<tr><td>{e(name)}</td><td>{n}</td>{cells}"
                 f"<td>{array_made['seam']}</td><td>{array_made['field']}</td>"
-                f"<td>{shown(array_made['yield'])}</td>"
+                f"<td>{shown(array_made['yield'])}"
+                f"{UNCERTAIN if array_made['uncertain'] else ''}</td>"
                 f'<td><a href="{e(file)}">map</a></td></tr>'
             )
         lines.append("</table>")

@@ -381,11 +381,17 @@ def test_the_warning_reaches_the_report_of_a_saved_model(
     out = tmp_path / "report"
     code = main(["inspect", str(png), "--model", str(saved_model), "--out", str(out), "-q"])
     assert code == 0
-    assert (WARNING_TEXT in (out / "index.html").read_text(encoding="utf-8")) == warns
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert (WARNING_TEXT in page) == warns
+    # no confident yield from a dark image: the array's yield is marked uncertain
+    assert ("uncertain: uneven illumination" in page) == warns
 
 
 def test_the_warning_reaches_the_report_of_arrays_fitted_on_themselves(tmp_path, synthetic_image):
     png = write_png(tmp_path / "array.png", apply_conditions(synthetic_image, vignetting=0.85))
     out = tmp_path / "report"
     assert main(["inspect", str(png), "--out", str(out), "-q"]) == 0
-    assert WARNING_TEXT in (out / "index.html").read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert WARNING_TEXT in page and "uncertain: uneven illumination" in page
+    # the summary's columns: each class once, then the seam and field-line sites
+    assert page.count("<th>seam</th>") == 1 and page.count("<th>field</th>") == 1
