@@ -1,11 +1,13 @@
 """Many arrays: throughput (tiles/s) and peak memory of inspecting them with a saved model.
 
     .venv/bin/python benchmarks/bench_scale.py [--arrays 10 100 1000] [--n-jobs 1 2]
-        [--modes iter cli python dask] [--preset notebook] [--fit 200]
+        [--modes iter cli python dask] [--preset refined] [--grid auto] [--fit 200]
 
 Synthetic 21 x 21 arrays are rendered into a temporary folder (ten distinct ones, copied
 to make up the count); a model fitted on three others is saved and loaded as a user
-would. Each run is a fresh process. Modes:
+would; ``--grid`` is how its tiles and the arrays' are cut (``auto``, the default: around
+the lattice found in each image; ``21``: the uniform grid). Each run is a fresh process.
+Modes:
 
 - ``iter``: :func:`sklearn_pillars.iter_inspect` alone (read, featurise, classify);
 - ``python``: :func:`sklearn_pillars.inspect_arrays`, the report included;
@@ -132,16 +134,23 @@ def measure(argv):
     return seconds, peak["tree"], largest
 
 
-def prepare(folder, n_arrays, preset):
+def prepare(folder, n_arrays, preset, grid):
     import cv2
 
-    from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays
+    from sklearn_pillars import (
+        LayeredPeelClassifier,
+        concat_tilesets,
+        make_pillar_arrays,
+        tile_array,
+    )
     from sklearn_pillars.persist import save_model
 
     train = make_pillar_arrays(n_arrays=3, grid_size=21, random_state=100)
+    if grid == "auto":  # cut as the arrays will be
+        train = concat_tilesets([tile_array(image, "auto") for image in train.array_images])
     model = LayeredPeelClassifier(preset).fit(train.X)
     model_path = Path(folder) / "model.skops"
-    save_model(model, model_path, grid_size=21, tile_half=32)
+    save_model(model, model_path, grid_size=21 if grid == "21" else "auto", tile_half=32)
     arrays = Path(folder) / "arrays"
     arrays.mkdir()
     distinct = make_pillar_arrays(n_arrays=DISTINCT, grid_size=21, random_state=0, photometric=0.5)
@@ -164,7 +173,8 @@ def main():
         default=["iter", "python", "cli", "dask"],
         choices=["iter", "python", "cli", "dask"],
     )
-    parser.add_argument("--preset", default="notebook", choices=["notebook", "refined"])
+    parser.add_argument("--preset", default="refined", choices=["refined", "notebook"])
+    parser.add_argument("--grid", default="auto", choices=["auto", "21"])
     parser.add_argument(
         "--fit",
         type=int,
@@ -175,10 +185,10 @@ def main():
     args = parser.parse_args()
     print(
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"preset {args.preset!r}"
+        f"preset {args.preset!r}, grid {args.grid}"
     )
     with tempfile.TemporaryDirectory() as folder:
-        model_path, arrays = prepare(folder, max(args.arrays + args.fit), args.preset)
+        model_path, arrays = prepare(folder, max(args.arrays + args.fit), args.preset, args.grid)
         out = Path(folder) / "out"
         print(
             f"{'mode':<7} {'arrays':>6} {'tiles':>7} {'n_jobs':>6} {'seconds':>8} "

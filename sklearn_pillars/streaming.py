@@ -455,22 +455,16 @@ def start_workers(n_jobs):
 def _classify(model, path, grid_size, tile_half, name, max_memory, input_check, draw_map):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotebookGridWarning)  # iter_inspect warned once
-        return _classify_unwarned(
-            model, path, grid_size, tile_half, name, max_memory, input_check, draw_map
+        return classify_array(
+            path,
+            model,
+            grid_size,
+            tile_half,
+            name=name,
+            max_memory=max_memory,
+            input_check=input_check,
+            draw_map=draw_map,
         )
-
-
-def _classify_unwarned(model, path, grid_size, tile_half, name, max_memory, input_check, draw_map):
-    return classify_array(
-        path,
-        model,
-        grid_size,
-        tile_half,
-        name=name,
-        max_memory=max_memory,
-        input_check=input_check,
-        draw_map=draw_map,
-    )
 
 
 def iter_inspect(
