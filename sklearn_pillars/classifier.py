@@ -606,6 +606,7 @@ def predict_in_bands(
     chunk_rows=64,
     lattice=None,
     derotate="auto",
+    rescale="auto",
     name="array",
     input_check="raise",
 ):
@@ -628,7 +629,7 @@ def predict_in_bands(
         A fitted model.
     image : ndarray
         The array image (as for :func:`~sklearn_pillars.tile_array`).
-    grid_size, tile_half, lattice, derotate, name, input_check
+    grid_size, tile_half, lattice, derotate, rescale, name, input_check
         As for :func:`~sklearn_pillars.tile_array` (``grid_size="auto"`` or a
         ``lattice`` cut around the sites found in the image).
     chunk_rows : int, default=64
@@ -680,6 +681,7 @@ def predict_in_bands(
         halo=1,
         lattice=lattice,
         derotate=derotate,
+        rescale=rescale,
         name=name,
         input_check=input_check,
     )

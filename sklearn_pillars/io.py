@@ -335,6 +335,7 @@ def read_arrays(
     max_memory=None,
     input_check="raise",
     derotate="auto",
+    rescale="auto",
 ):
     """Read array images and cut each into one tile per lattice site.
 
@@ -374,6 +375,10 @@ def read_arrays(
         never (see :func:`~sklearn_pillars.tile_array`). ``array_images``,
         ``boxes`` and ``lattices`` are then those of the upright image
         (``Lattice.warp`` maps the original's coordinates to it).
+    rescale : {"auto", True, False}, default="auto"
+        With ``grid_size="auto"``, whether an image is magnified so that its
+        pitch is the one the tiles are made for (see
+        :func:`~sklearn_pillars.tile_array`).
 
     Returns
     -------
@@ -434,6 +439,7 @@ def read_arrays(
     auto = grid_size == "auto"
     tile_half = _check_positive_int(tile_half, "tile_half")
     derotate = check_derotate(derotate)
+    rescale = check_derotate(rescale, "rescale")
     limit = parse_size(max_memory)
     checked = [check_image_file(path, max_memory=limit) for path in paths]
     if not auto:
@@ -466,7 +472,12 @@ def read_arrays(
         lattices = []
         for index, path in enumerate(paths):  # one image at a time: turned, it is larger
             greys[index], lattice = place_lattice(
-                greys[index], "auto", derotate, name=display_name(path)
+                greys[index],
+                "auto",
+                derotate,
+                name=display_name(path),
+                tile_half=tile_half,
+                rescale=rescale,
             )
             lattices.append(lattice)
         for path, lattice in zip(paths, lattices, strict=True):

@@ -122,10 +122,14 @@ class Lattice:
         counter-clockwise, when the image was turned upright to hold this
         lattice (:func:`derotate` turns it clockwise by as much); 0 when it
         was not.
+    scaled : float
+        The magnification of the original image in this lattice's image
+        (pitch here over pitch there), when the image was brought to the
+        tiles' pitch (``tile_array(..., rescale=)``); 1.0 when it was not.
     warp : ndarray of shape (2, 3) or None
         The affine map (OpenCV's convention) from the original image's
-        coordinates to this lattice's image, when it was turned upright; None
-        when it was not. ``cv2.invertAffineTransform(warp)`` maps back, e.g.
+        coordinates to this lattice's image, when it was turned upright or
+        magnified; None when it was not. ``cv2.invertAffineTransform(warp)`` maps back, e.g.
         the tile boxes and centres to the original file's pixels.
 
     See Also
@@ -157,6 +161,7 @@ class Lattice:
     matches: np.ndarray = field(repr=False)
     image_shape: tuple = field(repr=False)
     turned: float = 0.0
+    scaled: float = 1.0
     warp: np.ndarray | None = field(default=None, repr=False)
 
     def positions(self):
@@ -243,7 +248,7 @@ class Lattice:
 
         ``origin``, ``vectors`` and ``centers`` are mapped (and ``pitch`` and
         ``angle`` recomputed from the vectors); ``shape``, ``residual``,
-        ``matches``, ``turned`` and ``warp`` are kept as they are.
+        ``matches``, ``turned``, ``scaled`` and ``warp`` are kept as they are.
 
         Parameters
         ----------
@@ -288,9 +293,10 @@ class Lattice:
             if self.turned
             else f"rotated {self.angle:+.2f} deg"
         )
+        magnified = f" (image magnified {self.scaled:.2f}x)" if self.scaled != 1.0 else ""
         return (
             f"{self.shape[0]} x {self.shape[1]} sites, pitch {self.pitch[0]:.2f} x "
-            f"{self.pitch[1]:.2f} px, {rotation}, site (1, 1) at "
+            f"{self.pitch[1]:.2f} px{magnified}, {rotation}, site (1, 1) at "
             f"({self.origin[0]:.1f}, {self.origin[1]:.1f}), residual "
             f"{self.residual:.2f} px"
         )
@@ -475,8 +481,39 @@ def derotate(grey, lattice):
     lattice : Lattice
         The same lattice in the rotated image (angle about 0).
     """
+    return reframe(grey, lattice, angle=lattice.angle)
+
+
+def reframe(grey, lattice, *, angle=0.0, scale=1.0):
+    """Turn an image clockwise by ``angle`` degrees and magnify it by ``scale``.
+
+    The canvas holds the whole result; the corners a rotation adds are filled
+    with the median grey level of the image's border (mostly substrate).
+    Bicubic interpolation keeps thin lines sharp; a shrunk image is first
+    blurred just enough not to alias.
+
+    Parameters
+    ----------
+    grey : ndarray of shape (H, W), uint8
+    lattice : Lattice
+        Found in ``grey``.
+    angle : float, default=0.0
+        Degrees, counter-clockwise as displayed, to take off the rows.
+    scale : float, default=1.0
+        Magnification, positive.
+
+    Returns
+    -------
+    image : ndarray, uint8
+    lattice : Lattice
+        The same lattice in ``image``; ``turned`` adds ``angle``, ``scaled``
+        multiplies by ``scale`` and ``warp`` composes this map with any
+        earlier one.
+    """
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale!r}")
     height, width = grey.shape
-    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), -lattice.angle, 1.0)
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), -angle, scale)
     corners = (
         np.array(
             [[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1], [width - 1, height - 1, 1]], float
@@ -488,8 +525,11 @@ def derotate(grey, lattice):
     matrix[:, 2] -= low
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     fill = float(np.median(border))
+    source = grey
+    if scale < 1:  # the sampling theorem: no detail finer than the new pixel
+        source = cv2.GaussianBlur(grey, (0, 0), 0.5 * math.sqrt(1 / scale**2 - 1))
     image = cv2.warpAffine(
-        grey,
+        source,
         matrix,
         (int(size[0]), int(size[1])),
         flags=cv2.INTER_CUBIC,
@@ -499,7 +539,8 @@ def derotate(grey, lattice):
     earlier = np.vstack([lattice.warp, [0, 0, 1]]) if lattice.warp is not None else np.eye(3)
     return image, replace(
         lattice.warped(matrix, image.shape),
-        turned=lattice.turned + lattice.angle,
+        turned=lattice.turned + angle,
+        scaled=lattice.scaled * scale,
         warp=(np.vstack([matrix, [0, 0, 1]]) @ earlier)[:2],
     )
 

@@ -293,7 +293,7 @@ def _classify_found(path, model, tile_half, name, max_memory, input_check):
         what=f"reading {display_name(path)} and finding its lattice",
     )
     grey = read_image(path, max_memory=max_memory)
-    grey, lattice = place_lattice(grey, "auto", name=display_name(path))
+    grey, lattice = place_lattice(grey, "auto", name=display_name(path), tile_half=tile_half)
     try:
         boxes = lattice_boxes(lattice, tile_half)
     except ValueError as exc:
@@ -312,7 +312,8 @@ def _classify_found(path, model, tile_half, name, max_memory, input_check):
             tile_half=tile_half,
             chunk_rows=chunk_rows,
             lattice=lattice,
-            derotate=False,
+            derotate=False,  # placed just above
+            rescale=False,
             name=name,
             input_check="skip",
         )  # checked just above

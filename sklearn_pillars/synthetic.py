@@ -78,6 +78,7 @@ def make_pillar_arrays(
     margin=0.0,
     gradient=0.0,
     derotate="auto",
+    rescale=False,
     conditions=None,
 ):
     """Render synthetic pillar-array images and cut them into labelled tiles.
@@ -200,6 +201,11 @@ def make_pillar_arrays(
         For a frame, as in :func:`~sklearn_pillars.tile_array`; ``False`` keeps
         ``array_images`` as the microscope would give them (rotated), with
         their true lattices, to test :func:`~sklearn_pillars.find_lattice`.
+    rescale : {"auto", True, False}, default=False
+        For a frame, as in :func:`~sklearn_pillars.tile_array`: ``False``
+        keeps the pitch drawn (``pitch``, times a ``scale`` condition);
+        ``"auto"`` brings a pitch far from the tiles' (``2 * tile_half /
+        TILE_PITCHES``) to it, as reading such a frame does.
     conditions : dict, optional
         Keyword arguments of :func:`apply_conditions` (without
         ``random_state``, which is drawn from ``random_state`` in a stream
@@ -292,6 +298,7 @@ def make_pillar_arrays(
                     input_check="skip",
                     lattice=Lattice.from_centers(centres, image.shape),
                     derotate=derotate,
+                    rescale=rescale,
                 )
             )
         labels.append(y.ravel())

@@ -18,6 +18,7 @@ clipped to the image, so edge tiles may be smaller than ``2 * tile_half``.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import cv2
@@ -34,6 +35,14 @@ MAX_TILE_PITCHES = 4
 #: Rotation (degrees) of a found lattice beyond which ``derotate="auto"`` turns the image
 #: first: at 0.5 degrees the corners of a 64-pixel tile are off by 0.4 pixels.
 DEROTATE_ANGLE = 0.5
+#: A full tile spans this many lattice pitches: the arrays the analysis was designed on
+#: have a pitch of about 54 pixels under tiles of 64.
+TILE_PITCHES = 64 / 54
+#: ``rescale="auto"`` magnifies the image when the pitch found differs from
+#: ``2 * tile_half / TILE_PITCHES`` by more than this fraction.
+RESCALE_TOLERANCE = 0.1
+#: ... and by at most this factor when it enlarges the image (memory grows with its square).
+MAX_ENLARGE = 1.5
 
 
 def _check_positive_int(value, name):
@@ -178,9 +187,9 @@ def lattice_boxes(lattice, tile_half=DEFAULT_TILE_HALF):
     return np.stack([x0, y0, x1, y1], axis=1)
 
 
-def place_lattice(grey, lattice, derotate="auto", *, name="image"):
+def place_lattice(grey, lattice, derotate="auto", *, name="image", tile_half=None, rescale="auto"):
     """The image and lattice to cut tiles from: the lattice found if ``"auto"``, and
-    both turned upright where ``derotate`` asks for it.
+    both turned upright and magnified where ``derotate`` and ``rescale`` ask for it.
 
     Parameters
     ----------
@@ -192,6 +201,10 @@ def place_lattice(grey, lattice, derotate="auto", *, name="image"):
         rotated by more than :data:`DEROTATE_ANGLE` degrees, always, or never.
     name : str
         Names the image in messages.
+    tile_half : int, optional
+        The tiles to be cut; without it nothing is rescaled.
+    rescale : {"auto", True, False}, default="auto"
+        As in :func:`tile_array`.
 
     Returns
     -------
@@ -203,10 +216,10 @@ def place_lattice(grey, lattice, derotate="auto", *, name="image"):
     NoLatticeError
         When ``lattice="auto"`` and the image shows no lattice of pillars.
     """
-    from .lattice import Lattice, NoLatticeError, find_lattice
-    from .lattice import derotate as turn
+    from .lattice import Lattice, NoLatticeError, find_lattice, reframe
 
     derotate = check_derotate(derotate)
+    rescale = check_derotate(rescale, "rescale")
     if isinstance(lattice, str) and lattice == "auto":
         try:
             lattice = find_lattice(grey)
@@ -220,18 +233,32 @@ def place_lattice(grey, lattice, derotate="auto", *, name="image"):
             f"{lattice.image_shape[1]} pixels, but {name} has "
             f"{grey.shape[0]} x {grey.shape[1]}"
         )
-    if derotate is True or (derotate == "auto" and abs(lattice.angle) > DEROTATE_ANGLE):
-        grey, lattice = turn(grey, lattice)
+    turn = derotate is True or (derotate == "auto" and abs(lattice.angle) > DEROTATE_ANGLE)
+    scale = 1.0 if tile_half is None or rescale is False else pitch_scale(lattice, tile_half)
+    if rescale is True and tile_half is not None:  # exactly, within tolerance too
+        scale = min(pitch_scale(lattice, tile_half, tolerance=0.0), MAX_ENLARGE)
+    if turn or scale != 1.0:
+        grey, lattice = reframe(grey, lattice, angle=lattice.angle if turn else 0.0, scale=scale)
     return grey, lattice
 
 
-def check_derotate(derotate):
-    """``derotate`` as ``"auto"``, True or False; ValueError for anything else."""
-    if isinstance(derotate, str) and derotate == "auto":
-        return derotate
-    if isinstance(derotate, (bool, np.bool_)):
-        return bool(derotate)
-    raise ValueError(f"derotate must be 'auto', True or False, got {derotate!r}")
+def pitch_scale(lattice, tile_half, tolerance=RESCALE_TOLERANCE):
+    """The magnification that brings ``lattice``'s pitch (geometric mean of the two) to the
+    one ``tile_half`` is made for, ``2 * tile_half / TILE_PITCHES``; 1.0 within
+    ``tolerance``, at most :data:`MAX_ENLARGE`."""
+    pitch = math.sqrt(lattice.pitch[0] * lattice.pitch[1])
+    scale = 2 * tile_half / TILE_PITCHES / pitch
+    return 1.0 if abs(scale - 1) <= tolerance else min(scale, MAX_ENLARGE)
+
+
+def check_derotate(value, name="derotate"):
+    """``derotate`` (or ``rescale``) as ``"auto"``, True or False; ValueError for anything
+    else."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ValueError(f"{name} must be 'auto', True or False, got {value!r}")
 
 
 def check_grid_size(grid_size):
@@ -335,6 +362,7 @@ def tile_array(
     *,
     lattice=None,
     derotate="auto",
+    rescale="auto",
     name="array",
     input_check="raise",
 ):
@@ -362,6 +390,13 @@ def tile_array(
         cutting: when it is rotated by more than ``DEROTATE_ANGLE``
         degrees (``sklearn_pillars.tiling``), always, or never.
         ``array_images`` and ``boxes`` are then those of the turned image.
+    rescale : {"auto", True, False}, default="auto"
+        With a lattice, magnify the image so that the pitch is the one the
+        tiles are made for, ``2 * tile_half / TILE_PITCHES`` (54 pixels for
+        ``tile_half=32``): when the pitch found differs from it by more than
+        ``RESCALE_TOLERANCE`` (10%), always, or never. The features are
+        measured in pixels, so this keeps them the same under another
+        objective. Enlarging stops at ``MAX_ENLARGE`` (1.5x).
     name : str, default="array"
         Name of the array, used in ``array_names`` and tile names.
     input_check : {"raise", "warn", "skip"}, default="raise"
@@ -413,7 +448,9 @@ def tile_array(
     if lattice is None:
         tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
     else:
-        grey, lattice = place_lattice(grey, lattice, derotate, name=repr(name))
+        grey, lattice = place_lattice(
+            grey, lattice, derotate, name=repr(name), tile_half=tile_half, rescale=rescale
+        )
         lattice_boxes(lattice, tile_half)  # validates
     lattices = None if lattice is None else [lattice]
     profiles = profile_arrays([grey], [name], grid_size, input_check, lattices)
@@ -464,6 +501,7 @@ def iter_tile_chunks(
     halo=0,
     lattice=None,
     derotate="auto",
+    rescale="auto",
     name="array",
     input_check="raise",
 ):
@@ -479,7 +517,7 @@ def iter_tile_chunks(
 
     Parameters
     ----------
-    image, grid_size, tile_half, lattice, derotate, name, input_check
+    image, grid_size, tile_half, lattice, derotate, rescale, name, input_check
         As in :func:`tile_array` (the whole image is checked once, and a
         lattice found once).
     chunk_rows : int, default=64
@@ -528,7 +566,9 @@ def iter_tile_chunks(
         tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
         n_rows = n_cols = grid_size
     else:
-        grey, lattice = place_lattice(grey, lattice, derotate, name=repr(name))
+        grey, lattice = place_lattice(
+            grey, lattice, derotate, name=repr(name), tile_half=tile_half, rescale=rescale
+        )
         lattice_boxes(lattice, tile_half)  # validates
         n_rows, n_cols = lattice.shape
     lattices = None if lattice is None else [lattice]

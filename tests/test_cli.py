@@ -492,13 +492,26 @@ def test_a_model_fitted_on_found_lattices_keeps_its_pitch(frame_files, tmp_path,
     assert "synthetic_0.png: 9 x 12 sites" in err
     _, info = load_model(model)
     assert info["grid_size"] == "auto" and info["pitch"] == pytest.approx(54, abs=0.3)
-    # the same pitch: no warning; a pitch 25% larger: a warning naming it
+    # the same pitch: no warning; a pitch 25% larger is brought to the tiles' pitch first
     code, _, err = run(["inspect", paths[2], "--model", model, "--out", tmp_path / "a"], capsys)
     assert code == 0 and "far outside" not in err, err
     code, _, err = run(["inspect", paths[3], "--model", model, "--out", tmp_path / "b"], capsys)
-    assert code == 0, err
-    assert re.search(r"coarse: its pitch 6[78]\.\d is far outside the 5[34]\.\d-54\.\d", err), err
+    assert code == 0 and "far outside" not in err, err
+    assert re.search(
+        r"coarse: 7 x 9 sites, pitch 5[34]\.\d\d x 5[34]\.\d\d px \(image magnified 0\.79x\)", err
+    ), err
     assert len(rows(tmp_path / "b" / "tiles.csv")) == 63
+    # a pitch too fine to enlarge to the tiles' (more than 1.5x) gets a warning naming it
+    fine = make_pillar_arrays(
+        n_arrays=1, shape=(7, 9), random_state=7, pitch=30, margin=0.5, derotate=False
+    )
+    assert cv2.imwrite(str(tmp_path / "fine.png"), fine.array_images[0])
+    code, _, err = run(
+        ["inspect", tmp_path / "fine.png", "--model", model, "--out", tmp_path / "c"], capsys
+    )
+    assert code == 0, err
+    assert "(image magnified 1.50x)" in err, err
+    assert re.search(r"fine: its pitch 4[45]\.\d is far outside the 5[34]\.\d-54\.\d", err), err
 
 
 def test_grid_auto_refuses_an_image_without_a_lattice(tmp_path, capsys):

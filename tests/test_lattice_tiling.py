@@ -7,6 +7,7 @@ import pytest
 
 from sklearn_pillars import (
     Lattice,
+    LayeredPeelClassifier,
     NoLatticeError,
     concat_tilesets,
     find_lattice,
@@ -131,11 +132,17 @@ def test_read_arrays_auto_finds_each_file_s_lattice(tmp_path):
     paths = [tmp_path / "a.png", tmp_path / "b.png"]
     for path, tiles in zip(paths, (a, b), strict=True):
         assert cv2.imwrite(str(path), tiles.array_images[0])
-    tiles = read_arrays(paths, grid_size="auto", tile_half=26)
+    tiles = read_arrays(paths, grid_size="auto", tile_half=26, rescale=False)
     assert len(tiles) == 48 + 81 and tiles.array_names == ["a", "b"]
     assert [lat.shape for lat in tiles.lattices] == [(6, 8), (9, 9)]
     assert tiles.array_profiles[0].pitch == pytest.approx(48, abs=0.5)
     assert tiles.array_profiles[1].pitch == pytest.approx(54, abs=0.5)
+    # by default both are brought to the pitch 26-pixel halves are made for: 52 * 54 / 64
+    rescaled = read_arrays(paths, grid_size="auto", tile_half=26)
+    assert [lat.shape for lat in rescaled.lattices] == [(6, 8), (9, 9)]
+    assert rescaled.lattices[0].scaled == 1.0  # 48 is within 10% of 43.9
+    assert rescaled.lattices[1].scaled == pytest.approx(43.875 / 54, rel=0.01)
+    assert rescaled.array_profiles[1].pitch == pytest.approx(43.9, abs=0.5)
     # the refined sites look alike: a high lattice score
     assert min(p.lattice_score for p in tiles.array_profiles) > 0.6
 
@@ -303,3 +310,45 @@ def test_real_arrays_read_around_their_lattices(shared_array_paths):
     for auto, grid in zip(found.array_profiles, uniform.array_profiles, strict=True):
         assert auto.lattice_score > grid.lattice_score + 0.05
         assert auto.pitch == pytest.approx(grid.pitch, rel=0.02)
+
+
+@pytest.mark.parametrize("scale", [0.75, 0.8, 1.25, 1.33])
+def test_another_magnification_is_cut_as_the_original(scale):
+    """An objective 0.75x-1.33x that of the arrays gives the same tiles, once the image is
+    brought to the tiles' pitch (2 * 32 / TILE_PITCHES = 54 px), and the same labels."""
+    kwargs = {"n_arrays": 1, "grid_size": 9, "random_state": 3, "margin": 0.5, "derotate": False}
+    plain = make_pillar_arrays(**kwargs)
+    frame = make_pillar_arrays(**kwargs, conditions={"scale": scale}, rescale=False)
+    image = frame.array_images[0]
+    original = tile_array(plain.array_images[0], "auto")
+    tiles = tile_array(image, "auto")
+    lattice = tiles.lattices[0]
+    assert lattice.shape == (9, 9)
+    assert np.allclose(lattice.pitch, 54, atol=0.5)
+    assert lattice.scaled == pytest.approx(1 / scale, rel=0.01)
+    assert f"(image magnified {1 / scale:.2f}x)" in str(lattice)
+    # the warp maps the frame's pixels to the rescaled image's
+    found = find_lattice(image)
+    mapped = found.centers @ lattice.warp[:, :2].T + lattice.warp[:, 2]
+    assert np.abs(mapped - lattice.centers).max() < 1.0
+    # the same pixels as the original, not those of the frame cut as it is
+    as_is = tile_array(image, "auto", rescale=False)
+    difference = np.abs(tiles.X[:, 3:] - original.X[:, 3:]).mean()
+    assert difference < 0.5 * np.abs(as_is.X[:, 3:] - original.X[:, 3:]).mean()
+    model = LayeredPeelClassifier().fit(original.X)
+    assert np.mean(model.predict(tiles.X) == model.labels_) >= 0.97
+
+
+def test_rescale_true_and_false_and_a_bad_value():
+    tiles = make_pillar_arrays(1, grid_size=6, random_state=0, margin=0.5, derotate=False)
+    image = tiles.array_images[0]
+    assert tile_array(image, "auto").lattices[0].scaled == 1.0  # pitch 54: within 10%
+    exact = tile_array(image, "auto", tile_half=30, rescale=True).lattices[0]
+    assert np.sqrt(np.prod(exact.pitch)) == pytest.approx(60 * 54 / 64, rel=1e-3)
+    kept = tile_array(image, "auto", tile_half=20, rescale=False).lattices[0]
+    assert kept.scaled == 1.0 and np.allclose(kept.pitch, 54, atol=0.5)
+    with pytest.raises(ValueError, match="rescale must be 'auto', True or False"):
+        tile_array(image, "auto", rescale="yes")
+    # the uniform grid is never rescaled
+    uniform = tile_array(image[:324, :324], 6, rescale=True, input_check="skip")
+    assert uniform.array_images[0].shape == (324, 324)
