@@ -3,12 +3,17 @@
 from ._version import __version__
 from .classifier import LayeredPeelClassifier, predict_in_bands
 from .constants import CLASSES, DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, PEEL_ORDER
-from .context import UnevenIlluminationWarning
+from .exceptions import (
+    NoLatticeError,
+    NotAnArrayError,
+    NotebookGridWarning,
+    ResourceLimitError,
+    UnevenIlluminationWarning,
+)
 from .io import find_array_images, read_arrays, read_image, read_labels
-from .lattice import Lattice, NoLatticeError, find_lattice
-from .limits import ResourceLimitError
-from .presets import DEFAULT_PRESET, PRESETS, NotebookGridWarning, make_stages
-from .sanity import ArrayProfile, NotAnArrayError, array_profile, check_pillar_array
+from .lattice import Lattice, find_lattice
+from .presets import DEFAULT_PRESET, PRESETS, make_stages
+from .sanity import ArrayProfile, array_profile, check_pillar_array
 from .stages import OutlierStage, PeelStage, SeparatedClusters, smallest_cluster
 from .streaming import ArrayResult, classify_array, fit_arrays, inspect_arrays, iter_inspect
 from .synthetic import apply_conditions, make_pillar_arrays

@@ -7,6 +7,8 @@ import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
+from .exceptions import FolderAccessError, FolderInUseError  # noqa: F401 (also importable from here)
+
 PART_SUFFIX = ".part"  # of the temporary files atomic_path writes
 
 
@@ -66,14 +68,6 @@ def write_text(path, text):
 # -- report folders: one run at a time, all or nothing ---------------------------------
 LOCK_NAME = ".sklearn-pillars.lock"
 STAGING_PREFIX = ".sklearn-pillars-staging-"
-
-
-class FolderInUseError(RuntimeError):
-    """Another run holds the lock of an output folder."""
-
-
-class FolderAccessError(OSError):
-    """An output folder that cannot be created or written to."""
 
 
 def _holder(lock):

@@ -15,8 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
-from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
-from .presets import DEFAULT_PRESET, PRESETS
+from .constants import (
+    DEFAULT_GRID_SIZE,
+    DEFAULT_PRESET,
+    DEFAULT_TILE_HALF,
+    NOTEBOOK_PRESET,
+    PRESETS,
+)
+from .exceptions import UsageError  # noqa: F401 (also importable from here)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
@@ -84,10 +90,6 @@ def _grid_option(text):
         return _count(text, "--grid-size")
     except UsageError as exc:
         raise UsageError(f"{exc} (or auto)") from None
-
-
-class UsageError(Exception):
-    """A problem with the command line: exit code 2."""
 
 
 def build_parser():
@@ -358,17 +360,17 @@ def _grid(args, info=None):
     grid_size = _grid_option(args.grid_size) or ("auto" if info is None else info["grid_size"])
     tile_half = _count(args.tile_half, "--tile-half")
     if info is None:
-        if getattr(args, "stages", None) == "notebook" and grid_size == "auto":
+        if getattr(args, "stages", None) == NOTEBOOK_PRESET and grid_size == "auto":
             raise UsageError(
                 "--stages notebook reproduces the original notebook on its uniform grid: "
                 "add --grid-size 21 (or the arrays' grid), or leave --stages out for the "
                 "default refined preset, made for the lattice found in each image"
             )
         return grid_size, tile_half or DEFAULT_TILE_HALF
-    from .persist import check_tile_half
+    from .persist import check_model_tile_half
 
     try:
-        check_tile_half(tile_half, info)
+        check_model_tile_half(tile_half, info)
     except ValueError:
         raise UsageError(
             f"--tile-half {tile_half} differs from the model's "

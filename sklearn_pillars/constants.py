@@ -1,6 +1,9 @@
-"""The names and defaults the whole package shares: the classes, the default grid and tile."""
+"""The names and defaults the whole package shares: the classes, the presets, the default
+grid and tile, and the check of a positive integer."""
 
 from __future__ import annotations
+
+import numbers
 
 #: Class of a site without a pillar.
 MISSING = "Missing"
@@ -18,12 +21,29 @@ PEEL_ORDER = (MISSING, COLLAPSED, STITCHING, IRREGULAR, GOOD)
 #: The default stages' classes, sorted (as ``LayeredPeelClassifier.classes_``).
 CLASSES = tuple(sorted(PEEL_ORDER))
 
+#: The preset that compares each tile with the other tiles of its own array.
+REFINED_PRESET = "refined"
+#: The preset that reproduces the original analysis notebook on its uniform grid.
+NOTEBOOK_PRESET = "notebook"
+#: Names of the stage presets of ``LayeredPeelClassifier`` and ``make_stages``.
+PRESETS = (REFINED_PRESET, NOTEBOOK_PRESET)
+#: The preset of ``LayeredPeelClassifier()``, ``make_stages()`` and the command line.
+DEFAULT_PRESET = REFINED_PRESET
+
 #: Sites per row and column of the uniform grid where one is drawn or cut without a size
 #: (the original analysis' arrays: 21 x 21). The readers find each image's lattice instead,
 #: unless given a ``grid_size``.
 DEFAULT_GRID_SIZE = 21
 #: Half the side of a tile in pixels (tiles of 64 x 64).
 DEFAULT_TILE_HALF = 32
+
+
+def check_positive_int(value, name):
+    """``value`` as an int when it is a positive integer (not a bool); ValueError naming
+    ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def class_order(classes=(), labels=()):

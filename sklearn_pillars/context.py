@@ -33,6 +33,8 @@ import numpy as np
 from scipy import fft
 from scipy.ndimage import gaussian_filter1d
 
+from .exceptions import UnevenIlluminationWarning  # noqa: F401 (also importable from here)
+
 MISSING_NAMES = ("pillar_residual", "centre_level")
 MISSING_FLOORS = (0.02, 0.02)  # contrast units
 COLLAPSED_NAMES = ("below_rim", "dark_area", "centre_darkness", "median_darkness")
@@ -72,17 +74,6 @@ MIN_SITE_CONTRAST = 5.0
 #: How an :class:`UnevenIlluminationWarning` begins (the reports look for it).
 UNEVEN_ILLUMINATION = "uneven or dim illumination"
 _EPS = 1e-9
-
-
-class UnevenIlluminationWarning(UserWarning):
-    """Part of an array is lit too weakly for its labels to be trusted.
-
-    The tiles are brought to a common photometric scale site by site (ramps,
-    vignetting and gradients are divided out), but where the substrate-to-rim
-    contrast falls below :data:`MIN_CONTRAST_SHARE` of the best-lit part's,
-    or below :data:`MIN_SITE_CONTRAST` grey levels, noise outweighs the
-    pillars.
-    """
 
 
 @dataclass

@@ -10,10 +10,9 @@ import cv2
 import numpy as np
 
 from ._files import display_name
-from .constants import CLASSES, DEFAULT_TILE_HALF
+from .constants import CLASSES, DEFAULT_TILE_HALF, check_positive_int
 from .limits import check_memory, estimate_memory, format_size, parse_size, read_image_header
 from .tiling import (
-    _check_positive_int,
     build_tileset,
     check_derotate,
     check_grid_size,
@@ -437,7 +436,7 @@ def read_arrays(
         raise ValueError("read_arrays needs at least one image path")
     grid_size = check_grid_size(grid_size)
     auto = grid_size == "auto"
-    tile_half = _check_positive_int(tile_half, "tile_half")
+    tile_half = check_positive_int(tile_half, "tile_half")
     derotate = check_derotate(derotate)
     rescale = check_derotate(rescale, "rescale")
     limit = parse_size(max_memory)

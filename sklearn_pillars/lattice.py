@@ -36,7 +36,8 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from .sanity import MIN_CONTRAST, NotAnArrayError
+from .exceptions import NoLatticeError  # noqa: F401 (also importable from here)
+from .sanity import MIN_CONTRAST
 
 __all__ = ["Lattice", "NoLatticeError", "derotate", "find_lattice"]
 
@@ -50,35 +51,6 @@ MIN_ROW_SHARE = 0.5
 #: :data:`MIN_MATCH`) still holds something, a defect rather than substrate, when its
 #: local contrast is at least this share of the pillars' median.
 MIN_CONTRAST_SHARE = 0.5
-
-
-class NoLatticeError(NotAnArrayError):
-    """An image in which no periodic lattice of pillars is found.
-
-    Raised by :func:`find_lattice` (and so by ``grid_size="auto"`` in
-    :func:`~sklearn_pillars.read_arrays`, :func:`~sklearn_pillars.tile_array`
-    and the functions built on them) for noise, a blank frame, a photograph
-    of something else, or an image too small to hold 3 x 3 sites; the
-    message names the file when there is one. A subclass of
-    :class:`~sklearn_pillars.NotAnArrayError`, so one ``except`` catches
-    both; unlike that check, it is raised whatever ``input_check`` says:
-    without a lattice there are no sites to cut.
-
-    See Also
-    --------
-    find_lattice : Raises it.
-    NotAnArrayError : Its base: an image that does not show a pillar array.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_pillars import NoLatticeError, NotAnArrayError, find_lattice
-    >>> try:
-    ...     find_lattice(np.full((200, 200), 128, np.uint8))
-    ... except NoLatticeError as error:
-    ...     print(isinstance(error, NotAnArrayError))
-    True
-    """
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,18 +16,20 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from .constants import NOTEBOOK_PRESET, REFINED_PRESET
+from .exceptions import ResourceLimitError  # noqa: F401 (also importable from here)
 from .tileset import N_META, X_DTYPE
 
 #: Classification and report work per preset, as a multiple of the size of X.
 #: Measured peaks of ``sklearn-pillars inspect`` on 7,056 tiles of 64 pixels
 #: (X 110 MiB) were 3.4x X ("notebook") and 10.8x X ("refined", which holds
 #: each array's aligned tiles and residuals) above the interpreter's own.
-WORK_PER_X_BYTE = {"notebook": 4, "refined": 12}
+WORK_PER_X_BYTE = {NOTEBOOK_PRESET: 4, REFINED_PRESET: 12}
 #: A fit from features (fit_arrays) holds, per tile, its features and the
 #: stages' work on them (LOF's neighbour graph: 100 neighbours with "refined").
 #: Measured (benchmarks/bench_scale.py --fit 200) on 88,200 tiles: about 1.4 kB
 #: ("notebook") and 5.5 kB ("refined") a tile above the interpreter.
-FIT_BYTES_PER_TILE = {"notebook": 2_000, "refined": 6_000}
+FIT_BYTES_PER_TILE = {NOTEBOOK_PRESET: 2_000, REFINED_PRESET: 6_000}
 #: The interpreter with NumPy, scikit-learn, OpenCV and matplotlib loaded.
 BASE_BYTES = 400 * 2**20
 #: Image pixels a report figure is drawn from, at most.
@@ -56,41 +58,6 @@ _UNITS = {
     "tb": 10**12,
     "tib": 2**40,
 }
-
-
-class ResourceLimitError(ValueError):
-    """A request that would need more memory than the limit allows.
-
-    The memory a run needs (the image files and their decoded pixels, the
-    tiles' ``X``, the classifier's work on it, finding lattices) is
-    estimated from the image headers, the grid and the tile size before
-    anything large is allocated; beyond ``max_memory`` (default half the
-    machine's RAM, or of a smaller container limit) this is raised, in
-    milliseconds instead of after minutes of swapping. A subclass of
-    :class:`ValueError`.
-
-    See Also
-    --------
-    read_arrays : Raises it beyond its ``max_memory``.
-    read_image : Raises it for an image too large to decode.
-    fit_arrays : Fits on many arrays in the memory of one at a time.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> import cv2
-    >>> import numpy as np
-    >>> from sklearn_pillars import ResourceLimitError, read_image
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = Path(folder, "large.png")
-    ...     _ = cv2.imwrite(str(path), np.zeros((1000, 1000), np.uint8))
-    ...     try:
-    ...         read_image(path, max_memory="1M")
-    ...     except ResourceLimitError as error:
-    ...         print(str(error).split(": ")[1][:56])
-    decoding this 1000 x 1000 image would need about 1.9 MiB
-    """
 
 
 def machine_memory():
@@ -250,7 +217,7 @@ def band_rows(grid_size, tile_half, n_cols=None, preset=None):
     Returns None when the whole array fits.
     """
     factor = WORK_PER_X_BYTE.get(preset, max(WORK_PER_X_BYTE.values()))
-    budget = BAND_BYTES * WORK_PER_X_BYTE["notebook"] // factor
+    budget = BAND_BYTES * WORK_PER_X_BYTE[NOTEBOOK_PRESET] // factor
     per_row = x_bytes(grid_size if n_cols is None else n_cols, tile_half)
     if per_row * grid_size <= budget:
         return None

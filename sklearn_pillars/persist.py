@@ -16,39 +16,13 @@ import numpy as np
 from ._files import atomic_path, display_name
 from ._sklearn_compat import NEIGHBOUR_TREE_MODULES
 from ._version import __version__
-from .constants import DEFAULT_TILE_HALF
+from .constants import DEFAULT_TILE_HALF, check_positive_int
+from .exceptions import ModelFileError  # noqa: F401 (also importable from here)
 
 #: The suffixes a model file may have: ``.skops`` (loaded safely) and ``.joblib`` (a pickle).
 MODEL_SUFFIXES = (".skops", ".joblib")
 #: The ``format`` entry of a model file's record, which :func:`load_model` checks.
 FORMAT = "sklearn-pillars model"
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be used (unknown format, untrusted content, not a model).
-
-    Raised by :func:`save_model` and :func:`load_model` for a path that does
-    not end in ``.skops`` or ``.joblib``, and by :func:`load_model` for a
-    ``.joblib`` file without ``trusted=True``, a folder, a ``.skops`` file
-    holding types other than scikit-learn's, NumPy's or sklearn-pillars', and
-    a file that is not a readable sklearn-pillars model holding a fitted
-    :class:`~sklearn_pillars.LayeredPeelClassifier`. A subclass of
-    :class:`ValueError`.
-
-    See Also
-    --------
-    load_model : Raises it for a file it will not load.
-    save_model : Raises it for a path of another suffix.
-
-    Examples
-    --------
-    >>> from sklearn_pillars.persist import ModelFileError, load_model
-    >>> try:
-    ...     load_model("pillars.pkl")
-    ... except ModelFileError as error:
-    ...     print(error)
-    pillars.pkl: a model file must end in .skops (safe to load) or .joblib (a pickle)
-    """
 
 
 def _check_suffix(path):
@@ -128,7 +102,6 @@ def save_model(model, path, *, grid_size="auto", tile_half=DEFAULT_TILE_HALF, pr
     from .classifier import LayeredPeelClassifier
     from .sanity import ArrayProfile
     from .tileset import N_META
-    from .tiling import _check_positive_int
 
     path = _check_suffix(path)
     if not isinstance(model, LayeredPeelClassifier):
@@ -140,8 +113,8 @@ def save_model(model, path, *, grid_size="auto", tile_half=DEFAULT_TILE_HALF, pr
     except NotFittedError:
         raise NotFittedError("save_model needs a fitted model: call fit first") from None
     if not (isinstance(grid_size, str) and grid_size == "auto"):
-        grid_size = _check_positive_int(grid_size, "grid_size")
-    tile_half = _check_positive_int(tile_half, "tile_half")
+        grid_size = check_positive_int(grid_size, "grid_size")
+    tile_half = check_positive_int(tile_half, "tile_half")
     profiles = [p.as_dict() if isinstance(p, ArrayProfile) else dict(p) for p in profiles or []]
     pitches = [p["pitch"] for p in profiles if "pitch" in p]
     width = N_META + (2 * tile_half) ** 2
@@ -205,7 +178,7 @@ def _trusted_skops_types(path):
     return untrusted
 
 
-def check_tile_half(tile_half, info):
+def check_model_tile_half(tile_half, info):
     """ValueError unless ``tile_half`` is None or the saved model's (``info``: :func:`load_model`).
 
     A model classifies tiles of its own size, on grids of any size.
@@ -215,6 +188,10 @@ def check_tile_half(tile_half, info):
             f"tile_half={tile_half} differs from the saved model's "
             f"{info['tile_half']}: a model classifies tiles of its own size"
         )
+
+
+#: The name of :func:`check_model_tile_half` before 0.2.
+check_tile_half = check_model_tile_half
 
 
 def load_model(path, *, trusted=False):

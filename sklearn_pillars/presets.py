@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import warnings
 
-from sklearn.cluster import KMeans
-from sklearn.neighbors import LocalOutlierFactor
-
-from .constants import COLLAPSED, IRREGULAR, MISSING, STITCHING
-from .stages import OutlierStage, PeelStage, SeparatedClusters
+from .constants import (
+    COLLAPSED,
+    DEFAULT_PRESET,  # noqa: F401 (importable from here, as before)
+    IRREGULAR,
+    MISSING,
+    NOTEBOOK_PRESET,
+    PRESETS,  # noqa: F401 (importable from here, as before)
+    REFINED_PRESET,
+    STITCHING,
+)
+from .exceptions import NotebookGridWarning  # noqa: F401 (also importable from here)
+from .stages import (
+    OutlierStage,
+    PeelStage,
+    SeparatedClusters,
+    default_clusterer,
+    default_detector,
+)
 from .transformers import (
     CenterIntensity,
     CollapsedContext,
@@ -20,20 +33,9 @@ from .transformers import (
     StitchingFeatures,
 )
 
-#: Names of the stage presets of :class:`~sklearn_pillars.LayeredPeelClassifier` and
-#: :func:`~sklearn_pillars.make_stages`: ``"refined"`` (the default: each tile compared with
-#: the other tiles of its own array) and ``"notebook"`` (four layers scoring each tile
-#: against fixed references, reproducing the original analysis notebook's labels exactly on
-#: its uniform grid).
-PRESETS = ("refined", "notebook")
-#: The preset of ``LayeredPeelClassifier()``, ``make_stages()`` and the command line.
-DEFAULT_PRESET = "refined"
-
 
 def _notebook_stages():
-    def kmeans():
-        return KMeans(n_clusters=3, random_state=42, n_init=10)
-
+    kmeans = default_clusterer
     return [
         ("missing", PeelStage(CenterIntensity(), kmeans(), label=MISSING)),
         ("collapsed", PeelStage(DarknessArea(), kmeans(), label=COLLAPSED)),
@@ -42,7 +44,7 @@ def _notebook_stages():
             "irregular",
             OutlierStage(
                 ContextualFeatures(),
-                LocalOutlierFactor(n_neighbors=20, contamination="auto", novelty=True),
+                default_detector(),
                 label=IRREGULAR,
             ),
         ),
@@ -50,9 +52,7 @@ def _notebook_stages():
 
 
 def _refined_stages():
-    def kmeans(n_clusters=3):
-        return KMeans(n_clusters=n_clusters, random_state=42, n_init=10)
-
+    kmeans = default_clusterer
     return [
         (
             "missing",
@@ -91,7 +91,7 @@ def _refined_stages():
             "irregular",
             OutlierStage(
                 ShapeContext(),
-                LocalOutlierFactor(n_neighbors=100, novelty=True),
+                default_detector(n_neighbors=100),
                 label=IRREGULAR,
                 threshold=2.5,
             ),
@@ -99,7 +99,7 @@ def _refined_stages():
     ]
 
 
-_FACTORIES = {"notebook": _notebook_stages, "refined": _refined_stages}
+_FACTORIES = {NOTEBOOK_PRESET: _notebook_stages, REFINED_PRESET: _refined_stages}
 
 
 def make_stages(preset=DEFAULT_PRESET):
@@ -141,17 +141,6 @@ def make_stages(preset=DEFAULT_PRESET):
     if preset not in _FACTORIES:
         raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
     return _FACTORIES[preset]()
-
-
-class NotebookGridWarning(UserWarning):
-    """The ``"notebook"`` preset on tiles of a found lattice, where its labels are unreliable.
-
-    The notebook's layers peel each layer's smallest KMeans cluster; which
-    cluster that is depends on how the tiles were cut. On its own uniform
-    grid (``grid_size=21``) the preset reproduces the original notebook;
-    on the tiles of a found lattice it can swap Missing and Collapsed and
-    flag most of a new array Irregular.
-    """
 
 
 def preset_of(model):

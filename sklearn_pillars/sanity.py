@@ -17,6 +17,8 @@ import numpy as np
 import scipy.fft
 from scipy import ndimage
 
+from .exceptions import NotAnArrayError  # noqa: F401 (also importable from here)
+
 #: Grey levels (1st to 99th percentile) below which an image counts as blank.
 MIN_CONTRAST = 8.0
 #: Lattice score (site crops' likeness minus random-phase crops') below which
@@ -28,36 +30,6 @@ SAMPLE_SITES = 400
 #: training range before a warning: contrast, pitch, pillar size. The pitch may
 #: stray 10% either way (below: 0.9 times the smallest).
 DRIFT_FACTORS = {"contrast": 1.6, "pitch": 1.1, "pillar_size": 1.3}
-
-
-class NotAnArrayError(ValueError):
-    """An image that does not show a pillar array of the given grid.
-
-    Raised by :func:`~sklearn_pillars.check_pillar_array` (and so by
-    :func:`~sklearn_pillars.read_arrays` and the functions built on it with
-    ``input_check="raise"``) for an image that is blank (grey levels spanning
-    less than ``MIN_CONTRAST``) or whose sites do not look alike (lattice
-    score below ``MIN_LATTICE_SCORE``: not a pillar array, or a wrong
-    ``grid_size``). A subclass of :class:`ValueError`;
-    :class:`~sklearn_pillars.NoLatticeError` is a subclass of it.
-
-    See Also
-    --------
-    check_pillar_array : Raises it.
-    NoLatticeError : No lattice found with ``grid_size="auto"``.
-    ArrayProfile : The statistics checked.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_pillars import NotAnArrayError, check_pillar_array
-    >>> noise = np.random.default_rng(0).integers(0, 256, (324, 324), dtype=np.uint8)
-    >>> try:
-    ...     check_pillar_array(noise, 6, name="noise")
-    ... except NotAnArrayError as error:
-    ...     print(str(error)[:33])
-    noise shows no lattice of 6 x 6 p
-    """
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,18 @@ from ._sklearn_compat import Interval, StrOptions, _check_feature_names_in
 from .constants import GOOD, IRREGULAR, MISSING
 
 
+def default_clusterer(n_clusters=3):
+    """The KMeans of a :class:`PeelStage` without a ``clusterer`` and of the presets:
+    ``KMeans(n_clusters, random_state=42, n_init=10)`` (the original analysis' seed)."""
+    return KMeans(n_clusters=n_clusters, random_state=42, n_init=10)
+
+
+def default_detector(n_neighbors=20):
+    """The outlier detector of an :class:`OutlierStage` without a ``detector`` and of the
+    presets: ``LocalOutlierFactor(n_neighbors, contamination="auto", novelty=True)``."""
+    return LocalOutlierFactor(n_neighbors=n_neighbors, contamination="auto", novelty=True)
+
+
 def smallest_cluster(cluster_labels, embedding=None):
     """The default selection rule of a cluster stage: the cluster with the fewest tiles.
 
@@ -415,11 +427,7 @@ class PeelStage(_Stage):
     def _fit(self, n, featurize):
         """Fit on n tiles; ``featurize(features_)`` fits the features and returns them."""
         self._validate_params()
-        clusterer = (
-            KMeans(n_clusters=3, random_state=42, n_init=10)
-            if self.clusterer is None
-            else clone(self.clusterer)
-        )
+        clusterer = default_clusterer() if self.clusterer is None else clone(self.clusterer)
         if not (hasattr(clusterer, "fit_predict") and hasattr(clusterer, "predict")):
             raise TypeError(
                 f"the clusterer of a PeelStage needs fit_predict and predict (to "
@@ -675,11 +683,7 @@ class OutlierStage(_Stage):
     def _fit(self, n, featurize):
         """Fit on n tiles; ``featurize(features_)`` fits the features and returns them."""
         self._validate_params()
-        detector = (
-            LocalOutlierFactor(n_neighbors=20, contamination="auto")
-            if self.detector is None
-            else clone(self.detector)
-        )
+        detector = default_detector() if self.detector is None else clone(self.detector)
         if "novelty" in detector.get_params():
             detector.set_params(novelty=True)
         self.features_ = clone(self.features)

@@ -818,11 +818,11 @@ def inspect_arrays(
     if not paths:
         raise ValueError("no array images given")
     if isinstance(model, (str, os.PathLike)):
-        from .persist import check_tile_half, load_model
+        from .persist import check_model_tile_half, load_model
 
         model_path = model
         model, info = load_model(model_path, trusted=trusted)
-        check_tile_half(tile_half, info)
+        check_model_tile_half(tile_half, info)
         grid_size = info["grid_size"] if grid_size is None else check_grid_size(grid_size)
         tile_half, profiles = info["tile_half"], info["profiles"]
         model_text = describe_model(model, model_path, info)

@@ -23,10 +23,10 @@ import cv2
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
+from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, check_positive_int
 from .lattice import Lattice
 from .tileset import concat_tilesets
-from .tiling import _check_positive_int, tile_array, tile_boxes
+from .tiling import tile_array, tile_boxes
 
 DEFAULT_DEFECT_RATES = MappingProxyType(
     {"Missing": 0.052, "Collapsed": 0.052, "Stitching": 0.14, "Irregular": 0.02}
@@ -247,10 +247,10 @@ def make_pillar_arrays(
     >>> tiles.array_names, tiles.y.dtype.kind
     (['synthetic_0'], 'U')
     """
-    n_arrays = _check_positive_int(n_arrays, "n_arrays")
-    grid_size = _check_positive_int(grid_size, "grid_size")
-    tile_half = _check_positive_int(tile_half, "tile_half")
-    pitch = _check_positive_int(pitch, "pitch")
+    n_arrays = check_positive_int(n_arrays, "n_arrays")
+    grid_size = check_positive_int(grid_size, "grid_size")
+    tile_half = check_positive_int(tile_half, "tile_half")
+    pitch = check_positive_int(pitch, "pitch")
     if pitch < _MIN_PITCH:
         raise ValueError(f"pitch must be at least {_MIN_PITCH} pixels, got {pitch}")
     noise = _check_number(noise, "noise", low=0.0)
@@ -537,7 +537,7 @@ def _check_frame(grid_size, shape, rotation, margin, gradient):
     else:
         if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
             raise ValueError(f"shape must be a pair (rows, cols), got {shape!r}")
-        shape = tuple(_check_positive_int(n, "shape") for n in shape)
+        shape = tuple(check_positive_int(n, "shape") for n in shape)
         if min(shape) < 2:
             raise ValueError(f"shape needs at least 2 rows and 2 columns, got {shape}")
     rotation = _check_number(rotation, "rotation", low=-45.0)

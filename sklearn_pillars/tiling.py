@@ -24,7 +24,7 @@ import numbers
 import cv2
 import numpy as np
 
-from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF
+from .constants import DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, check_positive_int
 from .tileset import TileSet, pack_tiles
 
 #: The smallest lattice pitch, in pixels, that still resolves a pillar.
@@ -45,12 +45,6 @@ RESCALE_TOLERANCE = 0.1
 MAX_ENLARGE = 1.5
 
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def check_geometry(height, width, grid_size, tile_half):
     """Refuse a grid whose pitch is too small, or tiles much larger than the pitch.
 
@@ -67,8 +61,8 @@ def check_geometry(height, width, grid_size, tile_half):
         When the pitch is below :data:`MIN_PITCH` pixels or a tile
         (``2 * tile_half``) is more than :data:`MAX_TILE_PITCHES` pitches wide.
     """
-    grid_size = _check_positive_int(grid_size, "grid_size")
-    tile_half = _check_positive_int(tile_half, "tile_half")
+    grid_size = check_positive_int(grid_size, "grid_size")
+    tile_half = check_positive_int(tile_half, "tile_half")
     pitch_y, pitch_x = height / grid_size, width / grid_size
     if min(pitch_x, pitch_y) < MIN_PITCH:
         raise ValueError(
@@ -164,7 +158,7 @@ def lattice_boxes(lattice, tile_half=DEFAULT_TILE_HALF):
         site more than half a pitch outside the image (a lattice of another
         image; :func:`~sklearn_pillars.find_lattice` keeps its sites inside).
     """
-    tile_half = _check_positive_int(tile_half, "tile_half")
+    tile_half = check_positive_int(tile_half, "tile_half")
     check_tile_half(tile_half, max(lattice.pitch), "found in the image")
     height, width = lattice.image_shape
     centres = lattice.centers.reshape(-1, 2)
@@ -443,7 +437,7 @@ def tile_array(
     (441, (10, 10), (441, 105))
     """
     lattice = _lattice_argument(grid_size, lattice)
-    tile_half = _check_positive_int(tile_half, "tile_half")
+    tile_half = check_positive_int(tile_half, "tile_half")
     grey = to_grey(image, name=repr(name))
     if lattice is None:
         tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
@@ -556,11 +550,11 @@ def iter_tile_chunks(
     >>> sorted(set(bands[1].positions[:, 1].tolist()))
     [4, 5, 6]
     """
-    chunk_rows = _check_positive_int(chunk_rows, "chunk_rows")
+    chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
     if isinstance(halo, bool) or not isinstance(halo, numbers.Integral) or halo < 0:
         raise ValueError(f"halo must be a non-negative integer, got {halo!r}")
     lattice = _lattice_argument(grid_size, lattice)
-    tile_half = _check_positive_int(tile_half, "tile_half")
+    tile_half = check_positive_int(tile_half, "tile_half")
     grey = to_grey(image, name=repr(name))
     if lattice is None:
         tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)  # validates
