@@ -21,6 +21,8 @@ from .tileset import TileSet, concat_tilesets
 from .tiling import iter_tile_chunks, tile_array, tile_boxes
 from .transformers import (
     Anisotropy,
+    BaseArrayFeatures,
+    BaseTileFeatures,
     CenterIntensity,
     CollapsedContext,
     ContextualFeatures,
@@ -46,6 +48,8 @@ __all__ = [
     "UnevenIlluminationWarning",
     "Anisotropy",
     "ArrayProfile",
+    "BaseArrayFeatures",
+    "BaseTileFeatures",
     "ArrayResult",
     "CLASSES",
     "DEFAULT_GRID_SIZE",

@@ -20,18 +20,31 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._docstrings import fill_doc
 from ._sklearn_compat import StrOptions, _BaseComposition
 from .constants import DEFAULT_TILE_HALF, GOOD
 from .presets import DEFAULT_PRESET, PRESETS, make_stages, warn_notebook_on_lattice
 from .stages import OutlierStage, PeelStage
 from .tileset import tile_positions
-from .transformers import _ArrayFeatures, _TileFeatures, array_parts, row_parts
+from .transformers import BaseArrayFeatures, BaseTileFeatures, array_parts, row_parts
+
+#: Methods the shared pass stands in for: a subclass that overrides one computes its
+#: features its own way, stage by stage.
+_PASS_METHODS = ("fit", "transform", "fit_transform")
 
 
 def _shareable(features):
-    """Whether the shared feature pass may compute these features (the package's own)."""
+    """Whether the shared feature pass may compute these features: they follow its protocol
+    (:class:`~sklearn_pillars.BaseTileFeatures`), whoever wrote them, and leave the methods
+    it stands in for as the base defines them."""
+    if not isinstance(features, BaseTileFeatures):
+        return False
     cls = type(features)
-    return issubclass(cls, _TileFeatures) and cls.__module__.startswith("sklearn_pillars.")
+    own = all(getattr(cls, m) is getattr(BaseTileFeatures, m) for m in _PASS_METHODS)
+    return own and cls._row_features in (
+        BaseTileFeatures._row_features,
+        BaseArrayFeatures._row_features,
+    )
 
 
 def _diagnostics(name, stage, rows, outcome):
@@ -53,6 +66,7 @@ def _diagnostics(name, stage, rows, outcome):
     )
 
 
+@fill_doc
 class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
     """Classify pillar tiles by peeling defect layers off one after another.
 
@@ -98,8 +112,8 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         the stages' labels (all strings, or all integers) and the last
         stage's inlier label.
     layout : {"tiles", "strip"} or None, default=None
-        When set, the ``layout`` of every stage's features (see
-        ``docs/design.md``); None leaves the stages' own setting.
+        When set, the ``layout`` of every stage's features (see the
+        :ref:`X layout <x_layout>`); None leaves the stages' own setting.
     n_jobs : int or None, default=None
         When set, the ``n_jobs`` of every stage's features.
     random_state : int, RandomState instance or None, default=None
@@ -135,11 +149,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         ``embedding_``, ...).
     stage_rows_ : dict of str to ndarray of int
         The training rows each stage was fitted on.
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -388,10 +398,12 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
     def _shared_features(features, X):
         """Row-local parts of every stage's features for all tiles in one pass, when they allow it.
 
-        When every stage's features are the package's tile transformers with
-        the same layout, batch size and n_jobs, each batch of tiles is decoded
+        When every stage's features are tile transformers
+        (:class:`~sklearn_pillars.BaseTileFeatures`, the package's or a
+        user's) with the same layout, batch size and n_jobs, each batch of tiles is decoded
         once and what the stages share (contours, gradients) is computed once;
-        when they are all the package's array-context transformers, each
+        when they are all array-context transformers
+        (:class:`~sklearn_pillars.BaseArrayFeatures`), each
         array's context (photometric scale, reference pillar, residuals) is
         built once, from all of the array's tiles in X. What is not row-local
         (neighbours, pooling along grid lines, the array's robust scale, the
@@ -403,18 +415,21 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         """
         if not features or not all(_shareable(f) for f in features):
             return None
-        if all(isinstance(f, _ArrayFeatures) for f in features):
+        if all(isinstance(f, BaseArrayFeatures) for f in features):
             if len({f.downsample for f in features}) != 1:
                 return None
             for f in features:
                 f._validate_params()
-                f._check_downsample(X)
+                f.check_downsample(X)
             n_jobs = max(effective_n_jobs(f.n_jobs) for f in features)
             parts = array_parts(
-                [f._parts for f in features], X, n_jobs=n_jobs, downsample=features[0].downsample
+                [f.context_rows for f in features],
+                X,
+                n_jobs=n_jobs,
+                downsample=features[0].downsample,
             )
             return parts, tile_positions(X)
-        if any(isinstance(f, _ArrayFeatures) for f in features):
+        if any(isinstance(f, BaseArrayFeatures) for f in features):
             return None
         settings = {(f.layout, f.batch_size, f.n_jobs) for f in features}
         if len(settings) != 1:
@@ -422,7 +437,7 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         for f in features:
             f._validate_params()
         layout, batch_size, n_jobs = settings.pop()
-        parts = row_parts([f._compute for f in features], X, layout, batch_size, n_jobs)
+        parts = row_parts([f.compute_rows for f in features], X, layout, batch_size, n_jobs)
         return parts, tile_positions(X, layout)
 
     @staticmethod
@@ -435,8 +450,8 @@ class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
         parts, positions = shared
         part, where = parts[index][rows], positions[rows]
         if fit:
-            return lambda features: features._fit_rows(part, where, n_features)
-        return lambda features: features._finish(part, where)
+            return lambda features: features.fit_rows(part, where, n_features)
+        return lambda features: features.finish_rows(part, where)
 
     def fit_predict(self, X, y=None):
         """Fit and return the training tiles' classes (``labels_``).

@@ -158,7 +158,7 @@ def _model_types():
     classes += [
         c
         for c in vars(transformers).values()
-        if isinstance(c, type) and issubclass(c, transformers._TileFeatures)
+        if isinstance(c, type) and issubclass(c, transformers.BaseTileFeatures)
     ]
     return {f"{c.__module__}.{c.__qualname__}" for c in classes}
 

@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._docstrings import fill_doc
 from ._sklearn_compat import Interval, StrOptions, _check_feature_names_in
 from .constants import GOOD, IRREGULAR, MISSING
 
@@ -232,7 +233,7 @@ class _Stage(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
-            Tiles in the layout the features read (see ``docs/design.md``).
+            Tiles in the layout the features read (see the :ref:`X layout <x_layout>`).
         y : None
             Ignored.
 
@@ -271,6 +272,7 @@ class _Stage(TransformerMixin, BaseEstimator):
         return np.asarray(self.features_.get_feature_names_out(), dtype=object)
 
 
+@fill_doc
 class PeelStage(_Stage):
     """One layer of the peel-off: features, scaling, PCA, clustering, a rule, a label.
 
@@ -345,11 +347,7 @@ class PeelStage(_Stage):
         Which training tiles were peeled.
     skipped_ : str or None
         Why the stage peeled nothing without clustering (too few tiles).
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -405,7 +403,7 @@ class PeelStage(_Stage):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
-            Tiles in the layout the features read (see ``docs/design.md``).
+            Tiles in the layout the features read (see the :ref:`X layout <x_layout>`).
         y : None
             Ignored.
 
@@ -563,6 +561,7 @@ class PeelStage(_Stage):
         return self._assign(n, featurize)
 
 
+@fill_doc
 class OutlierStage(_Stage):
     """The last layer: features, scaling and an outlier detector; outliers get ``label``.
 
@@ -622,11 +621,7 @@ class OutlierStage(_Stage):
         was skipped.
     skipped_ : str or None
         Why the stage scored nothing (fewer than 2 tiles).
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -669,7 +664,7 @@ class OutlierStage(_Stage):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
-            Tiles in the layout the features read (see ``docs/design.md``).
+            Tiles in the layout the features read (see the :ref:`X layout <x_layout>`).
         y : None
             Ignored.
 

@@ -934,7 +934,8 @@ def _gather_shared(results, paths, progress):
             warnings.warn(note, UserWarning, stacklevel=3)
         if shared is None:
             raise ValueError(
-                "fit_arrays needs stages whose features are all the package's own, with one "
+                "fit_arrays needs stages whose features are all BaseTileFeatures (or all "
+                "BaseArrayFeatures), the package's own or subclasses of yours, with one "
                 "setting of layout, batch_size and n_jobs (or of downsample): other stages "
                 "need the tiles' pixels; fit(read_arrays(paths).X) instead"
             )
@@ -990,8 +991,9 @@ def fit_arrays(
     Parameters
     ----------
     model : LayeredPeelClassifier
-        An unfitted (or to be refitted) model whose stages' features are the
-        package's own (both presets are).
+        An unfitted (or to be refitted) model whose stages' features all
+        follow the shared pass's protocol (:class:`~sklearn_pillars.BaseTileFeatures`
+        or all :class:`~sklearn_pillars.BaseArrayFeatures`; both presets do).
     paths : sequence of path-like
         Array images.
     grid_size, tile_half, max_memory, input_check
@@ -1009,7 +1011,7 @@ def fit_arrays(
     ------
     ValueError
         If ``paths`` is empty or names a file twice, if a stage's features
-        are not all the package's own (or differ in ``layout``,
+        do not all follow that protocol (or differ in ``layout``,
         ``batch_size`` or ``n_jobs``), or as
         :func:`~sklearn_pillars.read_arrays` for an array.
     FileNotFoundError, ResourceLimitError, NotAnArrayError
@@ -1038,7 +1040,7 @@ def fit_arrays(
     tile with the ``"notebook"`` preset, 5.5 kB with the ``"refined"`` one,
     whose LOF has 100 neighbours), and LOF's time a little faster than
     linearly. Fitting on a random sample of the arrays bounds both; a few
-    dozen arrays give nearly the model of all of them (``docs/scale.md``).
+    dozen arrays give nearly the model of all of them (:doc:`/scale`).
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """The tile-set X layout and the :class:`TileSet` container.
 
 Every estimator of the package reads tiles from a plain 2-D numeric array
-``X`` with one row per tile (see ``docs/design.md``)::
+``X`` with one row per tile (see the :ref:`X layout <x_layout>`)::
 
     X[:, 0]   array index (into ``TileSet.array_names``)
     X[:, 1]   grid row, 1-based

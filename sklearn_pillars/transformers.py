@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import context as C
 from . import features as F
+from ._docstrings import fill_doc
 from ._sklearn_compat import Interval, StrOptions, _check_feature_names_in
 from .tileset import (
     check_unique_positions,
@@ -26,17 +27,59 @@ from .tileset import (
 _MIN_ROWS_PER_JOB = 2048
 
 
-class _TileFeatures(TransformerMixin, BaseEstimator):
-    """Common machinery: validation, layout decoding, batching, parallelism.
+@fill_doc
+class BaseTileFeatures(TransformerMixin, BaseEstimator):
+    """Base class of tile feature transformers that join the classifier's shared pass.
 
-    Subclasses define ``feature_names``, ``_compute(batch)`` (row-local
-    features of a :class:`~sklearn_pillars.features.TileBatch`), and may
-    override ``_learn(rows, positions)`` (fit-time state) and
-    ``_finish(rows, positions)`` (features that need other rows).
+    It holds the machinery (validation, X decoding, batching, parallelism)
+    and defines the protocol through which
+    :class:`~sklearn_pillars.LayeredPeelClassifier` computes the features of
+    all its stages in one pass over X: each batch of tiles is decoded once
+    and handed to every stage's :meth:`compute_rows`; each stage then gets
+    the rows of the tiles it receives through :meth:`fit_rows` (in fit) or
+    :meth:`finish_rows` (in predict). A subclass, the package's or yours,
+    defines:
+
+    - ``feature_names``: the output columns' names;
+    - :meth:`compute_rows` ``(batch)``: the row-local numbers of a batch of
+      same-shape tiles (:class:`~sklearn_pillars.features.TileBatch`), one
+      row per tile;
+
+    and may override :meth:`learn_rows` (what fit learns from those rows)
+    and :meth:`finish_rows` (the features from the rows, where they need
+    other tiles or the learnt state). ``fit``, ``transform`` and
+    ``fit_transform`` are built from them. :meth:`compute_rows` must not
+    depend on fitted state (the pass calls it before the stage is fitted).
+    A stage whose features are not a subclass, or override ``fit``,
+    ``transform`` or ``fit_transform``, still works: the classifier then
+    calls its ``fit_transform`` and ``transform`` stage by stage.
+
+    Parameters
+    ----------
+    %(tile_parameters)s
+
+    See Also
+    --------
+    BaseArrayFeatures : The same for features that compare a tile with its array.
+    LayeredPeelClassifier : Runs the shared pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pillars import BaseTileFeatures, make_pillar_arrays
+    >>> class CentreLevel(BaseTileFeatures):
+    ...     feature_names = ("centre_level",)
+    ...     def compute_rows(self, batch):
+    ...         size = batch.tiles.shape[1]
+    ...         middle = batch.tiles[:, size // 4 : -size // 4, size // 4 : -size // 4]
+    ...         return middle.mean(axis=(1, 2))[:, None]
+    >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=4, random_state=0)
+    >>> CentreLevel().fit_transform(tiles.X).shape
+    (16, 1)
     """
 
     feature_names: tuple = ()
-    _row_width = None  # columns of _compute's output when they differ from feature_names
+    _row_width = None  # columns of compute_rows's output when they differ from feature_names
     _parameter_constraints = {
         "layout": [StrOptions({"tiles", "strip"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -48,14 +91,45 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.n_jobs = n_jobs
 
-    # -- hooks -----------------------------------------------------------
-    def _compute(self, batch):
-        raise NotImplementedError
+    # -- the shared-pass protocol ----------------------------------------
+    def compute_rows(self, batch):
+        """Row-local numbers of a batch of tiles (to be defined by a subclass).
 
-    def _learn(self, rows, positions):
-        """Learn fit-time state from the row features; stateless by default."""
+        Parameters
+        ----------
+        batch : TileBatch
+            Same-shape tiles (``batch.tiles``, (k, h, w) uint8) and what
+            several feature families share about them (computed once).
 
-    def _finish(self, rows, positions):
+        Returns
+        -------
+        ndarray of shape (k, n_columns)
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define compute_rows(batch)")
+
+    def learn_rows(self, rows, positions):
+        """Learn fit-time state from the rows of the training tiles; nothing by default.
+
+        Parameters
+        ----------
+        rows : ndarray of shape (n_tiles, n_columns)
+            :meth:`compute_rows` of every training tile.
+        positions : ndarray of shape (n_tiles, 3)
+            Their (array, row, col).
+        """
+
+    def finish_rows(self, rows, positions):
+        """The features from the rows (``rows`` itself by default).
+
+        Parameters
+        ----------
+        rows : ndarray of shape (n_tiles, n_columns)
+        positions : ndarray of shape (n_tiles, 3)
+
+        Returns
+        -------
+        ndarray of shape (n_tiles, n_features_out)
+        """
         return rows
 
     # -- scikit-learn API ------------------------------------------------
@@ -65,7 +139,7 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_tiles, n_features)
-            Tile-set X (see ``docs/design.md``), or any 2-D numeric array
+            Tile-set X (see the :ref:`X layout <x_layout>`), or any 2-D numeric array
             with ``layout="strip"`` (for the transformers that have a
             ``layout`` parameter).
         y : None
@@ -84,11 +158,11 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         X = self._validate_X(X, reset=True)
-        if type(self)._learn is _TileFeatures._learn:  # nothing to learn: only check X
+        if type(self).learn_rows is BaseTileFeatures.learn_rows:  # nothing to learn: only check X
             self._check_tiles(X)
             return self
         rows, positions = self._row_features(X)
-        self._learn(rows, positions)
+        self.learn_rows(rows, positions)
         return self
 
     def fit_transform(self, X, y=None):
@@ -109,8 +183,8 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         self._validate_params()
         X = self._validate_X(X, reset=True)
         rows, positions = self._row_features(X)
-        self._learn(rows, positions)
-        return self._finish(rows, positions)
+        self.learn_rows(rows, positions)
+        return self.finish_rows(rows, positions)
 
     def transform(self, X):
         """Compute the features of each tile.
@@ -129,7 +203,7 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         rows, positions = self._row_features(X)
-        return self._finish(rows, positions)
+        return self.finish_rows(rows, positions)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns.
@@ -166,15 +240,31 @@ class _TileFeatures(TransformerMixin, BaseEstimator):
     def _row_features(self, X):
         """Row-local features of every row of X, and the rows' positions."""
         positions = tile_positions(X, self.layout)
-        rows = row_parts([self._compute], X, self.layout, self.batch_size, self.n_jobs)[0]
+        rows = row_parts([self.compute_rows], X, self.layout, self.batch_size, self.n_jobs)[0]
         return rows, positions
 
-    def _fit_rows(self, rows, positions, n_features_in):
-        """Fit from row-local features computed elsewhere (a shared pass); return the output."""
+    def fit_rows(self, rows, positions, n_features_in):
+        """Fit from rows computed elsewhere (the shared pass) and return the features.
+
+        Equal to ``fit_transform`` of the tiles the rows were computed from.
+
+        Parameters
+        ----------
+        rows : ndarray of shape (n_tiles, n_columns)
+            :meth:`compute_rows` (or ``context_rows``) of the tiles.
+        positions : ndarray of shape (n_tiles, 3)
+            Their (array, row, col).
+        n_features_in : int
+            Columns of the X they were computed from.
+
+        Returns
+        -------
+        ndarray of shape (n_tiles, n_features_out)
+        """
         self._validate_params()
         self.n_features_in_ = n_features_in
-        self._learn(rows, positions)
-        return self._finish(rows, positions)
+        self.learn_rows(rows, positions)
+        return self.finish_rows(rows, positions)
 
 
 def row_parts(computes, X, layout="tiles", batch_size=32, n_jobs=None):
@@ -217,7 +307,8 @@ def _serial_row_parts(computes, X, layout, batch_size):
     return outs
 
 
-class CenterIntensity(_TileFeatures):
+@fill_doc
+class CenterIntensity(BaseTileFeatures):
     """Layer 1 features (Missing): grey levels of the tile's centre against its edge.
 
     Six columns: mean, standard deviation, minimum and maximum of the grey
@@ -229,23 +320,11 @@ class CenterIntensity(_TileFeatures):
 
     Parameters
     ----------
-    layout : {"tiles", "strip"}, default="tiles"
-        How to read a row of X: the tile-set layout, or a 1-pixel-high image
-        of any width (for generic 2-D data; see ``docs/design.md``).
-    batch_size : int, default=32
-        Tiles decoded and processed together; bounds the memory of
-        temporaries.
-    n_jobs : int, default=None
-        Joblib processes for large inputs (X of 4096 rows or more; ``None``
-        means 1, -1 all cores).
+    %(tile_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -262,10 +341,11 @@ class CenterIntensity(_TileFeatures):
     """
 
     feature_names = F.CENTER_INTENSITY_NAMES
-    _compute = staticmethod(F.center_intensity)
+    compute_rows = staticmethod(F.center_intensity)
 
 
-class DarknessArea(_TileFeatures):
+@fill_doc
+class DarknessArea(BaseTileFeatures):
     """Layer 2 features (Collapsed): darkness and the area of the largest dark blob.
 
     Five columns: mean grey level, share of pixels below 80 and below 50,
@@ -277,23 +357,11 @@ class DarknessArea(_TileFeatures):
 
     Parameters
     ----------
-    layout : {"tiles", "strip"}, default="tiles"
-        How to read a row of X: the tile-set layout, or a 1-pixel-high image
-        of any width (for generic 2-D data; see ``docs/design.md``).
-    batch_size : int, default=32
-        Tiles decoded and processed together; bounds the memory of
-        temporaries.
-    n_jobs : int, default=None
-        Joblib processes for large inputs (X of 4096 rows or more; ``None``
-        means 1, -1 all cores).
+    %(tile_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -310,10 +378,11 @@ class DarknessArea(_TileFeatures):
     """
 
     feature_names = F.DARKNESS_AREA_NAMES
-    _compute = staticmethod(F.darkness_area)
+    compute_rows = staticmethod(F.darkness_area)
 
 
-class StitchingFeatures(_TileFeatures):
+@fill_doc
+class StitchingFeatures(BaseTileFeatures):
     """Layer 3 features (Stitching): sharp straight lines through the tile.
 
     Ten columns: largest jumps of the row and column mean profiles,
@@ -324,23 +393,11 @@ class StitchingFeatures(_TileFeatures):
 
     Parameters
     ----------
-    layout : {"tiles", "strip"}, default="tiles"
-        How to read a row of X: the tile-set layout, or a 1-pixel-high image
-        of any width (for generic 2-D data; see ``docs/design.md``).
-    batch_size : int, default=32
-        Tiles decoded and processed together; bounds the memory of
-        temporaries.
-    n_jobs : int, default=None
-        Joblib processes for large inputs (X of 4096 rows or more; ``None``
-        means 1, -1 all cores).
+    %(tile_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -356,10 +413,11 @@ class StitchingFeatures(_TileFeatures):
     """
 
     feature_names = F.STITCHING_NAMES
-    _compute = staticmethod(F.stitching_features)
+    compute_rows = staticmethod(F.stitching_features)
 
 
-class RotationSymmetry(_TileFeatures):
+@fill_doc
+class RotationSymmetry(BaseTileFeatures):
     """Layer 4 features: how much the tile changes under quarter turns.
 
     Four columns: mean and maximum RMS difference and mean and maximum
@@ -370,23 +428,11 @@ class RotationSymmetry(_TileFeatures):
 
     Parameters
     ----------
-    layout : {"tiles", "strip"}, default="tiles"
-        How to read a row of X: the tile-set layout, or a 1-pixel-high image
-        of any width (for generic 2-D data; see ``docs/design.md``).
-    batch_size : int, default=32
-        Tiles decoded and processed together; bounds the memory of
-        temporaries.
-    n_jobs : int, default=None
-        Joblib processes for large inputs (X of 4096 rows or more; ``None``
-        means 1, -1 all cores).
+    %(tile_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -402,10 +448,11 @@ class RotationSymmetry(_TileFeatures):
     """
 
     feature_names = F.ROTATION_NAMES
-    _compute = staticmethod(F.rotation_symmetry)
+    compute_rows = staticmethod(F.rotation_symmetry)
 
 
-class NeighborDeviation(_TileFeatures):
+@fill_doc
+class NeighborDeviation(BaseTileFeatures):
     """Layer 4 features: deviation from the grid neighbours present in X.
 
     Five columns: each tile's mean, standard deviation, blob area ratio
@@ -422,23 +469,11 @@ class NeighborDeviation(_TileFeatures):
 
     Parameters
     ----------
-    layout : {"tiles", "strip"}, default="tiles"
-        How to read a row of X: the tile-set layout, or a 1-pixel-high image
-        of any width (for generic 2-D data; see ``docs/design.md``).
-    batch_size : int, default=32
-        Tiles decoded and processed together; bounds the memory of
-        temporaries.
-    n_jobs : int, default=None
-        Joblib processes for large inputs (X of 4096 rows or more; ``None``
-        means 1, -1 all cores).
+    %(tile_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -454,14 +489,15 @@ class NeighborDeviation(_TileFeatures):
     """
 
     feature_names = F.NEIGHBOR_NAMES
-    _compute = staticmethod(F.base_features)
+    compute_rows = staticmethod(F.base_features)
     _row_width = 4
 
-    def _finish(self, rows, positions):
+    def finish_rows(self, rows, positions):
         return F.neighbor_deviation(rows, positions)
 
 
-class Anisotropy(_TileFeatures):
+@fill_doc
+class Anisotropy(BaseTileFeatures):
     """Layer 4 features: directionality of the tile's gradients.
 
     Four columns: anisotropy and coherence of the structure tensor summed
@@ -472,23 +508,11 @@ class Anisotropy(_TileFeatures):
 
     Parameters
     ----------
-    layout : {"tiles", "strip"}, default="tiles"
-        How to read a row of X: the tile-set layout, or a 1-pixel-high image
-        of any width (for generic 2-D data; see ``docs/design.md``).
-    batch_size : int, default=32
-        Tiles decoded and processed together; bounds the memory of
-        temporaries.
-    n_jobs : int, default=None
-        Joblib processes for large inputs (X of 4096 rows or more; ``None``
-        means 1, -1 all cores).
+    %(tile_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -504,10 +528,11 @@ class Anisotropy(_TileFeatures):
     """
 
     feature_names = F.ANISOTROPY_NAMES
-    _compute = staticmethod(F.anisotropy)
+    compute_rows = staticmethod(F.anisotropy)
 
 
-class CurvatureIrregularity(_TileFeatures):
+@fill_doc
+class CurvatureIrregularity(BaseTileFeatures):
     """Layer 4 features: irregularity of the largest blob's outline.
 
     Five columns: kurtosis, maximum and 95th percentile of the absolute
@@ -519,23 +544,11 @@ class CurvatureIrregularity(_TileFeatures):
 
     Parameters
     ----------
-    layout : {"tiles", "strip"}, default="tiles"
-        How to read a row of X: the tile-set layout, or a 1-pixel-high image
-        of any width (for generic 2-D data; see ``docs/design.md``).
-    batch_size : int, default=32
-        Tiles decoded and processed together; bounds the memory of
-        temporaries.
-    n_jobs : int, default=None
-        Joblib processes for large inputs (X of 4096 rows or more; ``None``
-        means 1, -1 all cores).
+    %(tile_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -551,10 +564,11 @@ class CurvatureIrregularity(_TileFeatures):
     """
 
     feature_names = F.CURVATURE_NAMES
-    _compute = staticmethod(F.curvature_irregularity)
+    compute_rows = staticmethod(F.curvature_irregularity)
 
 
-class RadialDeviation(_TileFeatures):
+@fill_doc
+class RadialDeviation(BaseTileFeatures):
     """Layer 4 features: deviation of the radial profile from the fitted mean profile.
 
     Four columns: norm, maximum, innermost-ring and outermost-ring absolute
@@ -567,25 +581,13 @@ class RadialDeviation(_TileFeatures):
 
     Parameters
     ----------
-    layout : {"tiles", "strip"}, default="tiles"
-        How to read a row of X: the tile-set layout, or a 1-pixel-high image
-        of any width (for generic 2-D data; see ``docs/design.md``).
-    batch_size : int, default=32
-        Tiles decoded and processed together; bounds the memory of
-        temporaries.
-    n_jobs : int, default=None
-        Joblib processes for large inputs (X of 4096 rows or more; ``None``
-        means 1, -1 all cores).
+    %(tile_parameters)s
 
     Attributes
     ----------
     mean_profile_ : ndarray of shape (8,)
         Mean radial profile of the training tiles.
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -601,17 +603,17 @@ class RadialDeviation(_TileFeatures):
     """
 
     feature_names = F.RADIAL_NAMES
-    _compute = staticmethod(F.radial_profile)
+    compute_rows = staticmethod(F.radial_profile)
     _row_width = F.N_RADIAL_BINS
 
-    def _learn(self, rows, positions):
+    def learn_rows(self, rows, positions):
         self.mean_profile_ = rows.mean(axis=0)
 
-    def _finish(self, rows, positions):
+    def finish_rows(self, rows, positions):
         return F.radial_deviation(rows, self.mean_profile_)
 
 
-class _TileFeatureUnion(_TileFeatures):
+class _TileFeatureUnion(BaseTileFeatures):
     """Several feature families in one pass over X, sharing each batch's intermediates.
 
     Equal to a ``FeatureUnion`` of the parts, but each batch of tiles is
@@ -619,29 +621,29 @@ class _TileFeatureUnion(_TileFeatures):
     computed once.
     """
 
-    _parts: tuple = ()  # (name, transformer class) pairs, in column order
+    _families: tuple = ()  # (name, transformer class) pairs, in column order
 
     def _new_parts(self):
         params = {key: getattr(self, key) for key in ("layout", "batch_size", "n_jobs")}
-        return [(name, cls(**params)) for name, cls in self._parts]
+        return [(name, cls(**params)) for name, cls in self._families]
 
-    def _compute(self, batch):
-        return np.hstack([cls._compute(batch) for _, cls in self._parts])
+    def compute_rows(self, batch):
+        return np.hstack([cls.compute_rows(batch) for _, cls in self._families])
 
     def _split(self, rows):
-        widths = [cls._row_width or len(cls.feature_names) for _, cls in self._parts]
+        widths = [cls._row_width or len(cls.feature_names) for _, cls in self._families]
         return np.split(rows, np.cumsum(widths)[:-1], axis=1)
 
-    def _learn(self, rows, positions):
+    def learn_rows(self, rows, positions):
         self.transformers_ = self._new_parts()
         for (_, part), part_rows in zip(self.transformers_, self._split(rows), strict=True):
-            part._learn(part_rows, positions)
+            part.learn_rows(part_rows, positions)
             part.n_features_in_ = self.n_features_in_
 
-    def _finish(self, rows, positions):
+    def finish_rows(self, rows, positions):
         return np.hstack(
             [
-                part._finish(part_rows, positions)
+                part.finish_rows(part_rows, positions)
                 for (_, part), part_rows in zip(self.transformers_, self._split(rows), strict=True)
             ]
         )
@@ -656,6 +658,7 @@ _CONTEXTUAL_PARTS = (
 )
 
 
+@fill_doc
 class ContextualFeatures(_TileFeatureUnion):
     """Layer 4 features (Irregular): 22 contextual columns in one transformer.
 
@@ -671,26 +674,14 @@ class ContextualFeatures(_TileFeatureUnion):
 
     Parameters
     ----------
-    layout : {"tiles", "strip"}, default="tiles"
-        How to read a row of X: the tile-set layout, or a 1-pixel-high image
-        of any width (for generic 2-D data; see ``docs/design.md``).
-    batch_size : int, default=32
-        Tiles decoded and processed together; bounds the memory of
-        temporaries.
-    n_jobs : int, default=None
-        Joblib processes for large inputs (X of 4096 rows or more; ``None``
-        means 1, -1 all cores).
+    %(tile_parameters)s
 
     Attributes
     ----------
     transformers_ : list of (str, transformer)
         The five fitted parts, in column order (``"rotation"``,
         ``"neighbor"``, ``"anisotropy"``, ``"curvature"``, ``"radial"``).
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -706,10 +697,11 @@ class ContextualFeatures(_TileFeatureUnion):
     (441, 22)
     """
 
-    _parts = _CONTEXTUAL_PARTS
-    feature_names = tuple(name for _, cls in _parts for name in cls.feature_names)
+    _families = _CONTEXTUAL_PARTS
+    feature_names = tuple(name for _, cls in _families for name in cls.feature_names)
 
 
+@fill_doc
 class PillarFeatures(_TileFeatureUnion):
     """All four layers' features, 43 columns, in one pass over X.
 
@@ -725,15 +717,7 @@ class PillarFeatures(_TileFeatureUnion):
 
     Parameters
     ----------
-    layout : {"tiles", "strip"}, default="tiles"
-        How to read a row of X: the tile-set layout, or a 1-pixel-high image
-        of any width (for generic 2-D data; see ``docs/design.md``).
-    batch_size : int, default=32
-        Tiles decoded and processed together; bounds the memory of
-        temporaries.
-    n_jobs : int, default=None
-        Joblib processes for large inputs (X of 4096 rows or more; ``None``
-        means 1, -1 all cores).
+    %(tile_parameters)s
 
     Attributes
     ----------
@@ -741,11 +725,7 @@ class PillarFeatures(_TileFeatureUnion):
         The eight fitted parts, in column order (``"center"``,
         ``"darkness"``, ``"stitching"``, then those of
         :class:`~sklearn_pillars.ContextualFeatures`).
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -760,13 +740,13 @@ class PillarFeatures(_TileFeatureUnion):
     (441, 43)
     """
 
-    _parts = (
+    _families = (
         ("center", CenterIntensity),
         ("darkness", DarknessArea),
         ("stitching", StitchingFeatures),
         *_CONTEXTUAL_PARTS,
     )
-    feature_names = tuple(name for _, cls in _parts for name in cls.feature_names)
+    feature_names = tuple(name for _, cls in _families for name in cls.feature_names)
 
 
 def array_parts(computes, X, layout="tiles", n_jobs=None, downsample=1):
@@ -826,20 +806,47 @@ _SATURATION = 10.0
 _TYPICAL = 2.0  # robust deviations within which most tiles of an array lie
 
 
-class _ArrayFeatures(_TileFeatures):
-    """Features of a tile against the other tiles of its array (:mod:`~sklearn_pillars.context`).
+@fill_doc
+class BaseArrayFeatures(BaseTileFeatures):
+    """Base class of features of a tile against the other tiles of its array.
 
-    Subclasses define ``feature_names``, ``_parts(context)`` (per-tile
-    numbers, given the array's context) and may override
-    ``_final(parts, positions)`` (features of one array's tiles from their
-    parts). Each array's features are finally put on the scale of its own
-    majority of tiles (:func:`~sklearn_pillars.context.robust_z`), so that
-    they compare across arrays, and saturated smoothly at about 10 units
+    In the classifier's shared pass each array's context (photometric
+    scale, reference pillar, residuals: :class:`~sklearn_pillars.context.ArrayContext`)
+    is built once, from all its tiles, and handed to every stage's
+    :meth:`context_rows`. A subclass defines ``feature_names`` and
+    :meth:`context_rows` ``(context)`` (per-tile numbers, one row per tile
+    of the array), and may override :meth:`final_rows` ``(parts,
+    positions)`` (the features of one array's tiles from those numbers,
+    where they need the neighbours or the grid lines). Each array's
+    features are finally put on the scale of its own majority of tiles
+    (:func:`~sklearn_pillars.context.robust_z`), so that they compare
+    across arrays, and saturated smoothly at about 10 units
     (``10 * tanh(z / 10)``) so that clustering is not dominated by the most
     extreme tiles. Columns where only one direction means the defect
     (``_signs``) are cut at 2 deviations the other way, so that only
     deviations toward the defect stand out. Nothing
     is learnt in ``fit``: a new array is its own reference.
+
+    Parameters
+    ----------
+    %(array_parameters)s
+
+    See Also
+    --------
+    BaseTileFeatures : The protocol for features of each tile on its own.
+    MissingContext : One of the package's subclasses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pillars import BaseArrayFeatures, make_pillar_arrays
+    >>> class ResidualEnergy(BaseArrayFeatures):
+    ...     feature_names = ("residual_energy",)
+    ...     def context_rows(self, context):
+    ...         return np.nanmean(context.residual**2, axis=(1, 2))[:, None]
+    >>> tiles = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0)
+    >>> ResidualEnergy().fit_transform(tiles.X).shape
+    (36, 1)
     """
 
     _parameter_constraints = {
@@ -854,22 +861,35 @@ class _ArrayFeatures(_TileFeatures):
         self.downsample = downsample
         self.n_jobs = n_jobs
 
-    def _parts(self, context):
-        raise NotImplementedError
+    def context_rows(self, context):
+        """Per-tile numbers of one array's tiles, given its context (for a subclass).
 
-    def _final(self, parts, positions):
+        Parameters
+        ----------
+        context : ArrayContext
+            The array's tiles against its reference pillar.
+
+        Returns
+        -------
+        ndarray of shape (n_tiles_of_the_array, n_columns)
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define context_rows(context)")
+
+    def final_rows(self, parts, positions):
+        """One array's features from its tiles' :meth:`context_rows` (``parts`` by default)."""
         return parts
 
     def _check_tiles(self, X):
-        self._check_downsample(X)
+        self.check_downsample(X)
         tile_positions(X)
 
     def _row_features(self, X):
-        self._check_downsample(X)
-        parts = array_parts([self._parts], X, n_jobs=self.n_jobs, downsample=self.downsample)
+        self.check_downsample(X)
+        parts = array_parts([self.context_rows], X, n_jobs=self.n_jobs, downsample=self.downsample)
         return parts[0], tile_positions(X)
 
-    def _check_downsample(self, X):
+    def check_downsample(self, X):
+        """ValueError unless ``downsample`` divides the tiles of X and leaves 8 pixels a side."""
         size = tile_size_from_width(X.shape[1])
         if size % self.downsample or size // self.downsample < 8:
             raise ValueError(
@@ -879,9 +899,9 @@ class _ArrayFeatures(_TileFeatures):
 
     def _standardised(self, parts, positions):
         """One array's features in robust deviations of its tiles."""
-        return C.robust_z(self._final(parts, positions), self._floor)
+        return C.robust_z(self.final_rows(parts, positions), self._floor)
 
-    def _finish(self, rows, positions):
+    def finish_rows(self, rows, positions):
         out = None
         for array in np.unique(positions[:, 0]):
             members = np.flatnonzero(positions[:, 0] == array)
@@ -900,7 +920,8 @@ class _ArrayFeatures(_TileFeatures):
         return out
 
 
-class MissingContext(_ArrayFeatures):
+@fill_doc
+class MissingContext(BaseArrayFeatures):
     """Refined layer 1 features (Missing): is the site lighter than the array's pillars?
 
     Two columns (``pillar_residual``, ``centre_level``): the mean
@@ -914,23 +935,11 @@ class MissingContext(_ArrayFeatures):
 
     Parameters
     ----------
-    downsample : int, default=2
-        The tiles are compared after averaging blocks of this many pixels a
-        side (2: four times less work; a pillar 35 pixels across and a line
-        2 pixels wide still show). It must divide the tile size and leave at
-        least 8 pixels a side, else ``fit`` and ``transform`` raise
-        ValueError.
-    n_jobs : int, default=None
-        Arrays computed at once, in threads (``None`` means 1, -1 all
-        cores).
+    %(array_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -950,11 +959,12 @@ class MissingContext(_ArrayFeatures):
     _signs = (1, 1)
     _floor = C.MISSING_FLOORS
 
-    def _parts(self, context):
+    def context_rows(self, context):
         return C.missing_features(context)
 
 
-class CollapsedContext(_ArrayFeatures):
+@fill_doc
+class CollapsedContext(BaseArrayFeatures):
     """Refined layer 2 features (Collapsed): a dark filled blob against the reference pillar.
 
     Four columns (``below_rim``, ``dark_area``, ``centre_darkness``,
@@ -969,23 +979,11 @@ class CollapsedContext(_ArrayFeatures):
 
     Parameters
     ----------
-    downsample : int, default=2
-        The tiles are compared after averaging blocks of this many pixels a
-        side (2: four times less work; a pillar 35 pixels across and a line
-        2 pixels wide still show). It must divide the tile size and leave at
-        least 8 pixels a side, else ``fit`` and ``transform`` raise
-        ValueError.
-    n_jobs : int, default=None
-        Arrays computed at once, in threads (``None`` means 1, -1 all
-        cores).
+    %(array_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -1005,11 +1003,12 @@ class CollapsedContext(_ArrayFeatures):
     _signs = (1, 1, 1, 1)
     _floor = C.COLLAPSED_FLOORS
 
-    def _parts(self, context):
+    def context_rows(self, context):
         return C.collapsed_features(context)
 
 
-class LineContext(_ArrayFeatures):
+@fill_doc
+class LineContext(BaseArrayFeatures):
     """Refined layer 3 features (Stitching): straight lines shared by a grid row or column.
 
     Four columns (``line``, ``sharpness``, ``line_outside``,
@@ -1032,23 +1031,11 @@ class LineContext(_ArrayFeatures):
     seam_ratio : float, default=0.5
         A line is a seam when its strength over the substrate is at least
         this share of its strength across the pillars.
-    downsample : int, default=2
-        The tiles are compared after averaging blocks of this many pixels a
-        side (2: four times less work; a pillar 35 pixels across and a line
-        2 pixels wide still show). It must divide the tile size and leave at
-        least 8 pixels a side, else ``fit`` and ``transform`` raise
-        ValueError.
-    n_jobs : int, default=None
-        Arrays computed at once, in threads (``None`` means 1, -1 all
-        cores).
+    %(array_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -1067,7 +1054,7 @@ class LineContext(_ArrayFeatures):
     feature_names = C.STRONGEST_LINE_NAMES
     _signs = (1,) * len(C.STRONGEST_LINE_NAMES)
     _parameter_constraints = {
-        **_ArrayFeatures._parameter_constraints,
+        **BaseArrayFeatures._parameter_constraints,
         "seam_ratio": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -1075,7 +1062,7 @@ class LineContext(_ArrayFeatures):
         super().__init__(downsample=downsample, n_jobs=n_jobs)
         self.seam_ratio = seam_ratio
 
-    def _parts(self, context):
+    def context_rows(self, context):
         return C.line_profiles(context)
 
     def _standardised(self, parts, positions):
@@ -1107,7 +1094,8 @@ class LineContext(_ArrayFeatures):
         return np.where(outside >= self.seam_ratio * inside, "seam", "field")
 
 
-class ShapeContext(_ArrayFeatures):
+@fill_doc
+class ShapeContext(BaseArrayFeatures):
     """Refined layer 4 features (Irregular): the pillar's place, size and outline.
 
     Six columns (``offset_from_neighbours``, ``residual_rms``, ``match``,
@@ -1123,23 +1111,11 @@ class ShapeContext(_ArrayFeatures):
 
     Parameters
     ----------
-    downsample : int, default=2
-        The tiles are compared after averaging blocks of this many pixels a
-        side (2: four times less work; a pillar 35 pixels across and a line
-        2 pixels wide still show). It must divide the tile size and leave at
-        least 8 pixels a side, else ``fit`` and ``transform`` raise
-        ValueError.
-    n_jobs : int, default=None
-        Arrays computed at once, in threads (``None`` means 1, -1 all
-        cores).
+    %(array_parameters)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of columns of X seen in fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns of X seen in fit. Defined only when X has
-        feature names that are all strings.
+    %(fitted_input)s
 
     See Also
     --------
@@ -1157,8 +1133,8 @@ class ShapeContext(_ArrayFeatures):
     feature_names = C.SHAPE_NAMES
     _floor = C.SHAPE_FLOORS
 
-    def _parts(self, context):
+    def context_rows(self, context):
         return C.shape_parts(context)
 
-    def _final(self, parts, positions):
+    def final_rows(self, parts, positions):
         return C.shape_features(parts, positions)
