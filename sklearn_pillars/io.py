@@ -14,7 +14,7 @@ from .constants import CLASSES, DEFAULT_TILE_HALF, check_positive_int
 from .limits import check_memory, estimate_memory, format_size, parse_size, read_image_header
 from .tiling import (
     build_tileset,
-    check_derotate,
+    check_auto_flag,
     check_grid_size,
     lattice_boxes,
     place_lattice,
@@ -437,8 +437,8 @@ def read_arrays(
     grid_size = check_grid_size(grid_size)
     auto = grid_size == "auto"
     tile_half = check_positive_int(tile_half, "tile_half")
-    derotate = check_derotate(derotate)
-    rescale = check_derotate(rescale, "rescale")
+    derotate = check_auto_flag(derotate, "derotate")
+    rescale = check_auto_flag(rescale, "rescale")
     limit = parse_size(max_memory)
     checked = [check_image_file(path, max_memory=limit) for path in paths]
     if not auto:

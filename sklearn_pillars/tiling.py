@@ -212,8 +212,8 @@ def place_lattice(grey, lattice, derotate="auto", *, name="image", tile_half=Non
     """
     from .lattice import Lattice, NoLatticeError, find_lattice, reframe
 
-    derotate = check_derotate(derotate)
-    rescale = check_derotate(rescale, "rescale")
+    derotate = check_auto_flag(derotate, "derotate")
+    rescale = check_auto_flag(rescale, "rescale")
     if isinstance(lattice, str) and lattice == "auto":
         try:
             lattice = find_lattice(grey)
@@ -228,9 +228,10 @@ def place_lattice(grey, lattice, derotate="auto", *, name="image", tile_half=Non
             f"{grey.shape[0]} x {grey.shape[1]}"
         )
     turn = derotate is True or (derotate == "auto" and abs(lattice.angle) > DEROTATE_ANGLE)
-    scale = 1.0 if tile_half is None or rescale is False else pitch_scale(lattice, tile_half)
-    if rescale is True and tile_half is not None:  # exactly, within tolerance too
-        scale = min(pitch_scale(lattice, tile_half, tolerance=0.0), MAX_ENLARGE)
+    scale = 1.0
+    if tile_half is not None and rescale is not False:  # True: exactly, within tolerance too
+        tolerance = 0.0 if rescale is True else RESCALE_TOLERANCE
+        scale = pitch_scale(lattice, tile_half, tolerance=tolerance)
     if turn or scale != 1.0:
         grey, lattice = reframe(grey, lattice, angle=lattice.angle if turn else 0.0, scale=scale)
     return grey, lattice
@@ -245,9 +246,9 @@ def pitch_scale(lattice, tile_half, tolerance=RESCALE_TOLERANCE):
     return 1.0 if abs(scale - 1) <= tolerance else min(scale, MAX_ENLARGE)
 
 
-def check_derotate(value, name="derotate"):
-    """``derotate`` (or ``rescale``) as ``"auto"``, True or False; ValueError for anything
-    else."""
+def check_auto_flag(value, name):
+    """``value`` (``derotate``, ``rescale``) as ``"auto"``, True or False; ValueError naming
+    ``name`` for anything else."""
     if isinstance(value, str) and value == "auto":
         return value
     if isinstance(value, (bool, np.bool_)):
