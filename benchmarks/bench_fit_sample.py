@@ -28,8 +28,8 @@ def fit_worker(preset, folder, size, n_jobs, model_path):
     import random
 
     from sklearn_pillars import LayeredPeelClassifier
+    from sklearn_pillars.batch import fit_arrays_profiled as _fit_arrays
     from sklearn_pillars.persist import save_model
-    from sklearn_pillars.streaming import _fit_arrays
 
     paths = sorted(Path(folder).glob("train_*.png"))
     sample = sorted(random.Random(0).sample(paths, size))

@@ -146,19 +146,19 @@ def real():
         good = np.array([truth[(name, r, c)] == "Good" for _, r, c in uniform.positions])
         # each pillar measured once, in a 64-pixel crop centred half way between the two
         # centres (the measures lean toward the middle of their crop)
-        centres = {"uniform": uniform.boxes[:, :2] + 31.5, "refined": refined.boxes[:, :2] + 31.5}
+        centers = {"uniform": uniform.boxes[:, :2] + 31.5, "refined": refined.boxes[:, :2] + 31.5}
         for measure in (hough_centre, darkness_centroid):
             distances = {"uniform": [], "refined": []}
             for i in np.flatnonzero(good):
-                x, y = np.rint((centres["uniform"][i] + centres["refined"][i]) / 2 + 0.5)
+                x, y = np.rint((centers["uniform"][i] + centers["refined"][i]) / 2 + 0.5)
                 x0, y0 = int(x) - 32, int(y) - 32
                 if x0 < 0 or y0 < 0 or x0 + 64 > image.shape[1] or y0 + 64 > image.shape[0]:
                     continue
-                centre = measure(image[y0 : y0 + 64, x0 : x0 + 64])
-                if centre is None:
+                center = measure(image[y0 : y0 + 64, x0 : x0 + 64])
+                if center is None:
                     continue
                 for kind in distances:
-                    distances[kind].append(np.hypot(*(centre + (x0, y0) - centres[kind][i])))
+                    distances[kind].append(np.hypot(*(center + (x0, y0) - centers[kind][i])))
             print(
                 f"  {len(distances['uniform'])} Good tiles, pillar centre by "
                 f"{measure.__name__}: mean distance {np.mean(distances['uniform']):.2f} px "

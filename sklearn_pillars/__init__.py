@@ -1,8 +1,22 @@
 """sklearn-pillars: fabrication defects in metasurface pillar arrays, the scikit-learn way."""
 
 from ._version import __version__
-from .classifier import LayeredPeelClassifier, predict_in_bands
-from .constants import CLASSES, DEFAULT_GRID_SIZE, DEFAULT_TILE_HALF, PEEL_ORDER
+from .batch import (
+    ArrayResult,
+    classify_array,
+    fit_arrays,
+    inspect_arrays,
+    iter_inspect,
+    predict_in_bands,
+)
+from .constants import (
+    CLASSES,
+    DEFAULT_GRID_SIZE,
+    DEFAULT_PRESET,
+    DEFAULT_TILE_HALF,
+    PEEL_ORDER,
+    PRESETS,
+)
 from .exceptions import (
     NoLatticeError,
     NotAnArrayError,
@@ -10,16 +24,7 @@ from .exceptions import (
     ResourceLimitError,
     UnevenIlluminationWarning,
 )
-from .io import find_array_images, read_arrays, read_image, read_labels
-from .lattice import Lattice, find_lattice
-from .presets import DEFAULT_PRESET, PRESETS, make_stages
-from .sanity import ArrayProfile, array_profile, check_pillar_array
-from .stages import OutlierStage, PeelStage, SeparatedClusters, smallest_cluster
-from .streaming import ArrayResult, classify_array, fit_arrays, inspect_arrays, iter_inspect
-from .synthetic import apply_conditions, make_pillar_arrays
-from .tileset import TileSet, concat_tilesets
-from .tiling import iter_tile_chunks, tile_array, tile_boxes
-from .transformers import (
+from .features import (
     Anisotropy,
     BaseArrayFeatures,
     BaseTileFeatures,
@@ -37,6 +42,18 @@ from .transformers import (
     ShapeContext,
     StitchingFeatures,
 )
+from .io import find_array_images, read_image, read_labels
+from .lattice import ArrayProfile, Lattice, array_profile, check_pillar_array, find_lattice
+from .peel import (
+    LayeredPeelClassifier,
+    OutlierStage,
+    PeelStage,
+    SeparatedClusters,
+    make_stages,
+    smallest_cluster,
+)
+from .synthetic import apply_conditions, make_pillar_arrays
+from .tiling import TileSet, concat_tilesets, iter_tile_chunks, read_arrays, tile_array, tile_boxes
 
 __all__ = [
     "__version__",

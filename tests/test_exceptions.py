@@ -17,8 +17,8 @@ OLD_HOMES = {
     "NoLatticeError": "sklearn_pillars.lattice",
     "ResourceLimitError": "sklearn_pillars.limits",
     "ModelFileError": "sklearn_pillars.persist",
-    "FolderInUseError": "sklearn_pillars._files",
-    "FolderAccessError": "sklearn_pillars._files",
+    "FolderInUseError": "sklearn_pillars.utils.files",  # a private module before 0.3
+    "FolderAccessError": "sklearn_pillars.utils.files",
     "UnevenIlluminationWarning": "sklearn_pillars.context",
     "NotebookGridWarning": "sklearn_pillars.presets",
     "UsageError": "sklearn_pillars.cli",

@@ -30,8 +30,9 @@ from sklearn_pillars import (
     read_arrays,
     tile_array,
 )
-from sklearn_pillars._files import LOCK_NAME, STAGING_PREFIX, atomic_path
-from sklearn_pillars.persist import ModelFileError, load_model, save_model
+from sklearn_pillars.exceptions import ModelFileError
+from sklearn_pillars.peel import load_model, save_model
+from sklearn_pillars.utils.files import LOCK_NAME, STAGING_PREFIX, atomic_path
 
 GiB = 2**30
 MEMORY_CEILING = 2 * GiB  # no case may exceed it
@@ -330,8 +331,8 @@ def test_a_20000px_image_runs_within_the_memory_ceiling(tmp_path):
 def test_the_defect_map_of_a_huge_image_draws_a_bounded_number_of_pixels(tmp_path):
     import tracemalloc
 
-    from sklearn_pillars.limits import FIGURE_PIXELS
     from sklearn_pillars.report import defect_map, shrink
+    from sklearn_pillars.report._maps import FIGURE_PIXELS
 
     image = np.random.default_rng(0).integers(0, 255, (8000, 8000), dtype=np.uint8)
     small, factor = shrink(image)
@@ -561,7 +562,7 @@ def test_interrupting_a_streamed_inspection_leaves_the_previous_report(
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_10k_image_of_185_x_185_sites_is_inspected_in_bands(tmp_path):
     """A saved model on a wafer-sized array: one band of tiles at a time, well under 2 GiB."""
-    from sklearn_pillars import limits
+    from sklearn_pillars.tiling import _budget as limits
 
     array = make_pillar_arrays(n_arrays=1, grid_size=21, random_state=4).array_images[0]
     train = tmp_path / "train.png"
@@ -584,8 +585,9 @@ def test_a_10k_image_of_185_x_185_sites_is_inspected_in_bands(tmp_path):
 
 
 def test_a_failed_forced_run_leaves_the_previous_report(arrays, tmp_path, monkeypatch, capsys):
-    from sklearn_pillars import report as report_module
     from sklearn_pillars.cli import main
+    from sklearn_pillars.report import _stream as report_stream
+    from sklearn_pillars.report import _write as report_write
 
     out = tmp_path / "r"
     assert main(["inspect", str(arrays[0]), "--grid-size", str(GRID), "--out", str(out), "-q"]) == 0
@@ -594,7 +596,8 @@ def test_a_failed_forced_run_leaves_the_previous_report(arrays, tmp_path, monkey
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report_module, "tile_mosaic", full_disk)
+    for module in (report_write, report_stream):
+        monkeypatch.setattr(module, "tile_mosaic", full_disk)
     code = main(
         ["inspect", str(arrays[1]), "--grid-size", str(GRID), "--out", str(out), "--force", "-q"]
     )
@@ -804,8 +807,8 @@ def test_read_arrays_refuses_a_path_given_twice(arrays):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signals_wait_until_a_report_is_moved_into_place(signum, tmp_path):
-    from sklearn_pillars._files import deferred_signals, staged_report
-    from sklearn_pillars.cli import Terminated, _interruptible
+    from sklearn_pillars.cli._signals import Terminated, _interruptible
+    from sklearn_pillars.utils.files import deferred_signals, staged_report
 
     out = tmp_path / "r"
     out.mkdir()

@@ -33,8 +33,9 @@ from sklearn_pillars import (
     read_image,
     tile_array,
 )
-from sklearn_pillars import context as C
+from sklearn_pillars import features as C
 from sklearn_pillars.cli import main
+from sklearn_pillars.features._context import _tile_gains
 
 WARNING_TEXT = "uneven or dim illumination"
 ILLUMINATION = [{"gradient": 40}, {"ramp": 0.5}, {"vignetting": 0.35}]  # synthetic.CONDITIONS
@@ -191,8 +192,8 @@ def test_tile_gains_recover_the_gain_and_offset_of_each_tile(seed, n):
     yy, xx = np.mgrid[0:size, 0:size] - (size - 1) / 2
     radius = np.hypot(yy, xx)
     # the reference pillar (a dark ring on substrate 0) shifted a little onto each tile
-    centres = rng.uniform(3.5, 4.5, n)[:, None, None]
-    shifted = -np.exp(-(((radius - centres) / 1.2) ** 2)).astype(np.float32)
+    centers = rng.uniform(3.5, 4.5, n)[:, None, None]
+    shifted = -np.exp(-(((radius - centers) / 1.2) ** 2)).astype(np.float32)
     shifted += rng.normal(0, 0.05, shifted.shape).astype(np.float32)  # texture
     gain = rng.uniform(0.2, 3.0, n)
     offset = rng.uniform(-2.0, 2.0, n)
@@ -201,7 +202,7 @@ def test_tile_gains_recover_the_gain_and_offset_of_each_tile(seed, n):
     tiles[clipped, : size // 4] = np.nan
     tiles[clipped, :, -3:] = np.nan
     tiles[0, 5, 7] = np.nan
-    got_gain, got_offset = C._tile_gains(tiles, shifted)
+    got_gain, got_offset = _tile_gains(tiles, shifted)
     np.testing.assert_allclose(got_gain, gain, rtol=1e-4)
     np.testing.assert_allclose(got_offset, offset, atol=1e-4)
 

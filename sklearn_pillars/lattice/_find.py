@@ -1,0 +1,375 @@
+"""Finding the pillar lattice of an image: grid size, pitch, origin, rotation, site centres.
+
+:func:`find_lattice` works from the image's periodicity alone, so that a
+frame needs neither cropping to the array nor a known grid size:
+
+1. the illumination is flattened (a quadratic surface is subtracted);
+2. the two lattice vectors are the shortest independent peaks of the
+   image's autocorrelation, refined by a least-squares fit to the peaks of
+   the first few neighbour shells;
+3. the image is folded onto one unit cell; in the mean cell the pillar is
+   the brightest point or half a cell from it, whichever the cell's edges
+   draw circles around (:func:`_cell_centre`); the median of the patches
+   around the pillars is the template of a pillar;
+4. the template is matched around every candidate site; the pillars where
+   it matches well, aligned, give a sharp cell that re-centres the
+   template (stitched frames out of step blur the first one); matched
+   again, the sites where it matches well are the pillars, and a robust
+   least-squares fit to the positions of those the template fits around
+   whole gives the lattice (origin and vectors);
+5. the array is the block of sites whose rows and columns mostly hold
+   something, a pillar or a defect (rows and columns of substrate around it
+   are trimmed, and so are edge rows and columns with a site whose centre
+   lies outside the image);
+6. each site's centre is the lattice position moved by the median offset of
+   the pillars measured in its 3 x 3 neighbourhood: it follows shifts shared
+   by neighbours (a stitching seam, lens distortion) but not a single
+   missing, collapsed or off-centre pillar."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import cv2
+import numpy as np
+
+from ..exceptions import NoLatticeError
+from ..io import read_image, to_grey
+from ..utils.files import display_name
+from ._array_check import MIN_CONTRAST
+from ._lattice import Lattice, _fit_lattice, _look_up, _offset_field, _pitch_and_angle, positions_of
+from ._sites import (
+    _CELL_BINS,
+    ACF_CROP,
+    _aligned_cell,
+    _array_extent,
+    _candidate_sites,
+    _cell_center,
+    _inside_extent,
+    _local_contrast,
+    _match_sites,
+    _median_patches,
+    _padded,
+    _parabola_peak,
+    mean_cell,
+)
+
+#: A site holds a pillar when the mean pillar matches there at least this well (NCC).
+MIN_MATCH = 0.5
+
+
+#: A site that matches the mean pillar poorly (but at least half as well as
+#: :data:`MIN_MATCH`) still holds something, a defect rather than substrate, when its
+#: local contrast is at least this share of the pillars' median.
+MIN_CONTRAST_SHARE = 0.5
+
+
+def find_lattice(image, *, min_pitch=8, max_pitch=None):
+    """Find the lattice of pillar sites in an array image.
+
+    Parameters
+    ----------
+    image : str, path-like or ndarray
+        An image file, or a grey (H, W) or colour (H, W, 3|4) uint8 or
+        uint16 array.
+    min_pitch : float, default=8
+        Smallest site spacing (pixels) to look for.
+    max_pitch : float, optional
+        Largest site spacing to look for; default a third of the image's
+        shorter side (at least three sites a side).
+
+    Returns
+    -------
+    Lattice
+        The sites found: their refined centres, the lattice vectors, pitch
+        and shape (rows, columns).
+
+    Raises
+    ------
+    NoLatticeError
+        When the image shows no periodic lattice of pillars (noise, a blank
+        frame, a photograph of something else) or is too small to hold one;
+        the message names the file when ``image`` is one.
+    ValueError
+        For ``min_pitch`` and ``max_pitch`` that leave no pitch to look for.
+
+    See Also
+    --------
+    tile_array : Cuts tiles around the sites found, with ``grid_size="auto"``.
+    read_arrays : The same for image files.
+    Lattice : The lattice returned.
+
+    Examples
+    --------
+    >>> from sklearn_pillars import find_lattice, make_pillar_arrays
+    >>> image = make_pillar_arrays(n_arrays=1, grid_size=9, random_state=0).array_images[0]
+    >>> lattice = find_lattice(image)
+    >>> lattice.shape, [round(p) for p in lattice.pitch]
+    ((9, 9), [54, 54])
+    """
+
+    name = None
+    if isinstance(image, (str, os.PathLike)):
+        name, grey = display_name(image), read_image(image)
+    else:
+        grey = to_grey(image)
+    try:
+        return _find_lattice(grey, min_pitch, max_pitch)
+    except NoLatticeError as error:
+        if name is None:
+            raise
+        raise NoLatticeError(f"{name}: {error}") from None
+
+
+def _find_lattice(grey, min_pitch, max_pitch):
+    """:func:`find_lattice` of a grey image."""
+    height, width = grey.shape
+    if max_pitch is None:
+        max_pitch = min(height, width) / 3
+        if max_pitch <= min_pitch:
+            raise NoLatticeError(
+                f"no periodic pillar lattice found: an image of {height} x {width} pixels is "
+                f"too small to hold 3 x 3 sites at least min_pitch={min_pitch} pixels apart"
+            )
+    if not 0 < min_pitch < max_pitch:
+        raise ValueError(
+            f"need 0 < min_pitch < max_pitch, got min_pitch={min_pitch!r}, "
+            f"max_pitch={max_pitch!r} (image of {height} x {width} pixels)"
+        )
+    low, high = np.percentile(grey[::4, ::4], [1, 99])  # as check_pillar_array's contrast
+    if high - low < MIN_CONTRAST:
+        raise NoLatticeError(
+            f"no periodic pillar lattice found: the image is blank: its grey levels span only "
+            f"{high - low:.0f} (1st to 99th percentile, at least {MIN_CONTRAST:.0f} needed)"
+        )
+    flat = flatten_illumination(grey)
+    vectors = lattice_vectors(flat, min_pitch, max_pitch)
+    template, phase = mean_cell(flat, vectors)
+    padded, pad = _padded(flat, template.shape)
+    scores = cv2.matchTemplate(padded, template, cv2.TM_CCOEFF_NORMED)
+    origin, field = phase, None
+    for step in range(4):  # a better lattice finds more of the pillars
+        index, positions = _candidate_sites(origin, vectors, (height, width))
+        predicted = positions if field is None else positions + _look_up(field, index)
+        found, match = _match_sites(scores, predicted, template.shape, pad, vectors)
+        pillars = match >= MIN_MATCH
+        if pillars.sum() < 4:
+            raise NoLatticeError(
+                "no periodic pillar lattice found: the image's period does not look like pillars"
+            )
+        # Where the template overlaps the image's edge, its match leans inward: only
+        # the pillars it fits around whole place the lattice.
+        half = template.shape[0] // 2
+        whole = pillars & np.all(
+            (found >= half) & (found <= (width - 1 - half, height - 1 - half)), axis=1
+        )
+        if whole.sum() < 4:
+            whole = pillars
+        if step == 0:
+            # The first phase came from a cell folded over the centre of the image,
+            # blurred where stitched frames are out of step. The pillars aligned where
+            # the template found them give a sharp cell; its pillar may lie a little
+            # (or half a cell) away, which moves every site alike. Its pillars'
+            # median is the template from now on.
+            correction = vectors.T @ (
+                _cell_center(_aligned_cell(flat, found[whole], vectors)) / _CELL_BINS - 0.5
+            )
+            origin = origin + correction
+            template = _median_patches(flat, found[whole] + correction, template.shape[0])
+            scores = cv2.matchTemplate(padded, template, cv2.TM_CCOEFF_NORMED)
+            continue
+        origin, vectors = _fit_lattice(index[whole], found[whole])
+        positions = origin + index[:, 1:2] * vectors[0] + index[:, 0:1] * vectors[1]
+        field = _offset_field(index[whole], found[whole] - positions[whole])
+    # A row of defects (a write-field line through every pillar, collapsed pillars) at
+    # the array's edge matches the mean pillar poorly but is no substrate: the array
+    # is the block of sites that hold something, pillar or defect.
+    contrast = _local_contrast(flat, positions + _look_up(field, index), vectors)
+    occupied = pillars | (
+        (contrast >= MIN_CONTRAST_SHARE * np.median(contrast[pillars])) & (match >= MIN_MATCH / 2)
+    )
+    (r0, r1), (c0, c1) = _array_extent(index, occupied)
+    (r0, r1), (c0, c1) = _inside_extent((r0, r1), (c0, c1), origin, vectors, field, (height, width))
+    rows, cols = r1 - r0 + 1, c1 - c0 + 1
+    if rows < 2 or cols < 2:
+        raise NoLatticeError("no periodic pillar lattice found: fewer than 2 x 2 pillars")
+    origin = origin + c0 * vectors[0] + r0 * vectors[1]
+    rr, cc = np.mgrid[r0 : r1 + 1, c0 : c1 + 1]
+    sites = np.stack([rr.ravel(), cc.ravel()], axis=1)
+    centers = positions_of(origin, vectors, rows, cols) + _look_up(field, sites).reshape(
+        rows, cols, 2
+    )
+    matches = np.zeros((rows, cols))
+    inside = (index[:, 0] >= r0) & (index[:, 0] <= r1) & (index[:, 1] >= c0) & (index[:, 1] <= c1)
+    at = index[inside] - (r0, c0)
+    matches[at[:, 0], at[:, 1]] = match[inside]
+    at = index[inside & pillars] - (r0, c0)
+    error = found[inside & pillars] - centers[at[:, 0], at[:, 1]]
+    squared = np.sort(np.sum(error**2, axis=1))
+    residual = float(np.sqrt(np.mean(squared[: max(1, int(0.9 * len(squared)))])))
+    return Lattice(
+        shape=(int(rows), int(cols)),
+        **_pitch_and_angle(vectors),
+        origin=(float(origin[0]), float(origin[1])),
+        vectors=vectors,
+        centers=centers,
+        residual=residual,
+        matches=matches,
+        image_shape=(height, width),
+    )
+
+
+def flatten_illumination(grey):
+    """``grey`` as float32 less its best-fitting quadratic surface (the illumination)."""
+    image = grey.astype(np.float32)
+    height, width = image.shape
+    step = max(1, int(math.sqrt(image.size / 40_000)))  # fit on about 40,000 pixels
+    ys, xs = np.mgrid[0:height:step, 0:width:step]
+    u, v = (xs.ravel() / width - 0.5), (ys.ravel() / height - 0.5)
+    basis = np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, image[::step, ::step].ravel(), rcond=None)
+    u = (np.arange(width, dtype=np.float32) / width - 0.5)[None, :]
+    v = (np.arange(height, dtype=np.float32) / height - 0.5)[:, None]
+    c = coef.astype(np.float32)
+    return image - (c[0] + c[1] * u + c[2] * v + c[3] * u * u + c[4] * u * v + c[5] * v * v)
+
+
+def autocorrelation(image, reach):
+    """Normalised autocorrelation of ``image`` (its mean removed) at lags up to ``reach``.
+
+    Returns a ``(2 * reach + 1)`` square, lag (0, 0) at its centre. Each lag
+    is divided by the number of pixel pairs it compares and by the variance,
+    so a perfectly periodic image has 1 at every lattice vector. The image is
+    padded by ``reach`` only, which keeps the correlation from wrapping around.
+    """
+    height, width = image.shape
+    reach = int(min(reach, height - 1, width - 1))
+    size = (cv2.getOptimalDFTSize(height + reach), cv2.getOptimalDFTSize(width + reach))
+    padded = np.zeros(size, np.float32)
+    padded[:height, :width] = image - image.mean()
+    spectrum = cv2.dft(padded)
+    acf = cv2.idft(
+        cv2.mulSpectrums(spectrum, spectrum, 0, conjB=True),
+        flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE,
+    )
+    lags = np.arange(-reach, reach + 1)
+    window = acf[np.ix_(lags % size[0], lags % size[1])].astype(float)
+    window /= np.outer(height - np.abs(lags), width - np.abs(lags))
+    return window / max(window[reach, reach], 1e-12)
+
+
+def lattice_vectors(flat, min_pitch, max_pitch):
+    """The two lattice vectors of ``flat`` (a (2, 2) array: along a row, along a column).
+
+    Raises
+    ------
+    NoLatticeError
+        When the autocorrelation has no strong peak between ``min_pitch`` and
+        ``max_pitch`` from the origin.
+    """
+    height, width = flat.shape
+    top, left = max(0, (height - ACF_CROP) // 2), max(0, (width - ACF_CROP) // 2)
+    crop = flat[top : top + ACF_CROP, left : left + ACF_CROP]
+    # Without what varies more slowly than the smallest pitch (uneven pillar density
+    # where many are missing, mottled substrate), the lattice's peaks stand out.
+    reach = int(min(max_pitch * 2.5, min(crop.shape) * 2 / 3))
+    window = autocorrelation(crop - cv2.GaussianBlur(crop, (0, 0), 2 * min_pitch), reach)
+    reach = window.shape[0] // 2
+    peaks = _local_maxima(window, size=max(3, int(min_pitch / 2) | 1))
+    lags = np.stack([peaks[1], peaks[0]], axis=1) - reach
+    heights = window[peaks]
+    length = np.hypot(lags[:, 0], lags[:, 1])
+    usable = (length >= min_pitch) & (length <= max_pitch) & (heights > 0.15)
+    if not usable.any():
+        raise NoLatticeError(
+            "no periodic pillar lattice found: the image does not repeat "
+            f"with a period of {min_pitch:g}-{max_pitch:g} pixels"
+        )
+    strong = usable & (heights >= 0.6 * heights[usable].max())
+    order = np.argsort(length[strong])
+    candidates = lags[strong][order].astype(float)
+    first = candidates[0]
+    second = next(
+        (
+            c
+            for c in candidates[1:]
+            if abs(first[0] * c[1] - first[1] * c[0]) > 0.5 * np.hypot(*first) * np.hypot(*c)
+        ),
+        None,
+    )
+    if second is None:
+        raise NoLatticeError(
+            "no periodic pillar lattice found: the image repeats along "
+            "one direction only (lines, not pillars)"
+        )
+    basis = _canonical(_refine_vectors(window, reach, _reduced(np.array([first, second]))))
+    for vector in basis:
+        # A lattice's pattern shifted by half a step is unlike itself; stripes, or a
+        # gradient, are alike all along their direction.
+        at = np.rint(vector).astype(int) + reach
+        half = np.rint(vector / 2).astype(int) + reach
+        if window[at[1], at[0]] - window[half[1], half[0]] < 0.1:
+            raise NoLatticeError(
+                "no periodic pillar lattice found: the image does not "
+                "repeat in two directions (stripes or a smooth gradient?)"
+            )
+    return basis
+
+
+def _local_maxima(values, size):
+    """Row and column indices of the strict-ish local maxima of ``values`` in ``size`` windows."""
+    kernel = np.ones((size, size), np.uint8)
+    dilated = cv2.dilate(values.astype(np.float32), kernel)
+    return np.nonzero(values.astype(np.float32) >= dilated)
+
+
+def _reduced(basis):
+    """The Lagrange-Gauss reduction of a 2-D lattice basis: its two shortest vectors."""
+    a, b = basis
+    for _ in range(32):
+        if a @ a > b @ b:
+            a, b = b, a
+        mu = round((a @ b) / (a @ a))
+        if mu == 0:
+            break
+        b = b - mu * a
+    return np.array([a, b])
+
+
+def _canonical(basis):
+    """Order and sign a basis: first the step along a row (x > 0), then down a column (y > 0)."""
+    a, b = basis
+    if abs(a[0]) * np.hypot(*b) < abs(b[0]) * np.hypot(*a):  # b is the more horizontal one
+        a, b = b, a
+    a = a if a[0] > 0 else -a
+    b = b if b[1] > 0 else -b
+    return np.array([a, b], dtype=float)
+
+
+def _refine_vectors(acf, center, basis):
+    """Least-squares lattice vectors from the sub-pixel autocorrelation peaks near
+    ``k * a + l * b`` for small ``k``, ``l``."""
+    size = acf.shape[0]
+    ks, ls = np.mgrid[-3:4, -3:4]
+    ks, ls = ks.ravel(), ls.ravel()
+    keep = (ks != 0) | (ls != 0)
+    ks, ls = ks[keep], ls[keep]
+    expected = ks[:, None] * basis[0] + ls[:, None] * basis[1]
+    points, coeffs = [], []
+    for (x, y), k, m in zip(expected, ks, ls, strict=True):
+        ix, iy = int(round(x)) + center, int(round(y)) + center
+        if not (2 <= ix < size - 2 and 2 <= iy < size - 2):
+            continue
+        patch = acf[iy - 2 : iy + 3, ix - 2 : ix + 3]
+        dy, dx = np.unravel_index(np.argmax(patch), patch.shape)
+        py, px = iy + dy - 2, ix + dx - 2
+        if not (1 <= px < size - 1 and 1 <= py < size - 1):
+            continue
+        sx, sy = _parabola_peak(acf[py, px - 1 : px + 2]), _parabola_peak(acf[py - 1 : py + 2, px])
+        points.append((px + sx - center, py + sy - center))
+        coeffs.append((k, m))
+    if len(points) < 4:
+        return basis
+    solution, *_ = np.linalg.lstsq(np.array(coeffs, float), np.array(points), rcond=None)
+    return solution

@@ -1,0 +1,112 @@
+"""The process pool that classifies many arrays, and ordered results from it or from Dask.
+
+The pool is kept between calls (starting workers costs more than most arrays), and
+results come back in the order of the calls whatever the order they finish in."""
+
+from __future__ import annotations
+
+from collections import deque
+from itertools import islice
+
+import cv2
+from joblib import effective_n_jobs
+from joblib.externals.loky import get_reusable_executor
+from threadpoolctl import threadpool_limits
+
+
+def single_threaded(function, *args):
+    """``function(*args)`` with one thread for BLAS and OpenCV: in a worker process, where
+    two processes with a thread pool each would oversubscribe the cores."""
+
+    cv2.setNumThreads(1)
+    with threadpool_limits(limits=1):
+        return function(*args)
+
+
+def in_order(function, first, calls, *, n_jobs=None, client=None, keep_workers=True):
+    """Yield ``function(first, *call)`` for each of ``calls``, in order.
+
+    Here (``n_jobs`` None or 1), in ``n_jobs`` worker processes (loky, as
+    joblib), or as tasks on a Dask cluster (``client``; ``first``, the large
+    argument such as the model, goes to every worker once). Workers are
+    single-threaded, and two calls per worker are in flight at a time, so
+    finished results never pile up however slowly they are consumed. On an
+    error or an interrupt, Dask's calls not started are cancelled, and loky's
+    workers stop after the few calls they hold. Without ``keep_workers``,
+    loky's workers are also stopped when all calls are done, to free their
+    memory for what follows.
+    """
+
+    if client is None and effective_n_jobs(n_jobs) == 1:
+        for call in calls:
+            yield function(first, *call)
+        return
+    if client is not None:
+        [first] = client.scatter([first], broadcast=True, hash=False)
+        window = 2 * max(1, sum(client.nthreads().values()))
+
+        def submit(call):
+            return client.submit(single_threaded, function, first, *call, pure=False)
+    else:
+        executor = _workers(n_jobs)
+        window = 2 * effective_n_jobs(n_jobs)
+
+        def submit(call):
+            return executor.submit(single_threaded, function, first, *call)
+
+    calls = iter(calls)
+    pending = deque(submit(call) for call in islice(calls, window))
+    finished = False
+    try:
+        while pending:
+            result = pending[0].result()
+            pending.popleft()
+            pending.extend(submit(call) for call in islice(calls, 1))
+            yield result
+        finished = True
+    finally:
+        if client is not None:
+            for future in pending:
+                future.cancel()
+        elif not finished or not keep_workers:
+            # The workers finish the few calls they hold (a second at most) and stop. Not
+            # cancel() nor kill_workers: both race loky's own thread over those calls
+            # (InvalidStateError, KeyError), which can leave the process hanging at exit.
+            executor.shutdown(wait=finished)
+
+
+# loky's executors this process used, for stop_workers
+_EXECUTORS = []
+
+
+def _workers(n_jobs):
+    """loky's reusable executor of ``n_jobs`` worker processes (started if need be)."""
+
+    executor = get_reusable_executor(max_workers=effective_n_jobs(n_jobs))
+    if not any(known is executor for known in _EXECUTORS):
+        _EXECUTORS.append(executor)
+    return executor
+
+
+def stop_workers():
+    """Tell the worker processes this process started to stop after the calls they hold.
+
+    loky's threads that stop them are not daemons: the interpreter's exit
+    waits for them, and so must an exit that bypasses it.
+    """
+    while _EXECUTORS:
+        _EXECUTORS.pop().shutdown(wait=False)
+
+
+def start_workers(n_jobs):
+    """Start the worker processes of ``n_jobs`` (loky's, as :func:`iter_inspect` uses) now.
+
+    They take a second or two to start and import the package: started
+    before other work of a run (loading a model, checking its inputs), they
+    are ready when the arrays come.
+    """
+
+    if effective_n_jobs(n_jobs) > 1:
+        executor = _workers(n_jobs)
+        for _ in range(effective_n_jobs(n_jobs)):
+            executor.submit(single_threaded, int)  # imports this module in the worker
