@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..constants import DEFAULT_TILE_HALF
 from ..exceptions import NotebookGridWarning
-from ..io import array_names, check_image_file, read_image
+from ..io import array_names, check_image_file
 from ..peel import classify_tiles, preset_of, warn_notebook_on_lattice
 from ..report import defect_map_png
 from ..tiling import (
@@ -22,16 +22,12 @@ from ..tiling import (
     check_image_grid,
     estimate_memory,
     iter_tile_chunks,
-    lattice_boxes,
-    place_lattice,
-    profile_arrays,
-    read_arrays,
-    tile_boxes,
+    read_array,
     tile_size_from_width,
 )
 from ..utils.files import display_name
 from ..utils.memory import check_memory
-from ..utils.validation import check_grid_size
+from ..utils.validation import check_grid_size, check_positive_int
 from ._result import ArrayResult
 
 
@@ -216,28 +212,8 @@ def classify_array(
     warn_notebook_on_lattice(model, grid_size)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if grid_size == "auto":
-            result = _classify_found(path, model, tile_half, name, max_memory, input_check)
-        elif band_rows(grid_size, tile_half, preset=preset_of(model)) is None:
-            tiles = read_arrays(
-                [path], grid_size, tile_half, max_memory=max_memory, input_check=input_check
-            )
-            labels, scores, kinds = classify_tiles(model, tiles.X)
-            result = ArrayResult(
-                name=tiles.array_names[0] if name is None else name,
-                path=Path(os.fspath(path)),
-                labels=labels,
-                scores=scores,
-                kinds=kinds,
-                positions=tiles.positions[:, 1:].copy(),
-                boxes=tiles.boxes,
-                image=tiles.array_images[0],
-                profile=tiles.array_profiles[0] if tiles.array_profiles else None,
-            )
-        else:
-            result = _classify_in_bands(
-                path, model, grid_size, tile_half, name, max_memory, input_check
-            )
+        placed = _read_one(path, grid_size, tile_half, preset_of(model), max_memory, input_check)
+        result = _classify_placed(model, placed, tile_half, name)
     result.notes = [str(w.message) for w in caught]
     if draw_map:
         result.map_png = defect_map_png(
@@ -253,102 +229,81 @@ def classify_array(
     return result
 
 
-def _classify_in_bands(path, model, grid_size, tile_half, name, max_memory, input_check):
-    """:func:`classify_array` of an array too large for one X: band by band
-    (:func:`~sklearn_pillars.predict_in_bands`), one band's tiles in memory at a time."""
-
+def _read_one(path, grid_size, tile_half, preset, max_memory, input_check):
+    """:func:`~sklearn_pillars.tiling.read_array`, after checking from the image's header
+    that reading it and classifying its tiles (band by band where they are too many)
+    stays within ``max_memory``."""
     path = Path(os.fspath(path))
+    tile_half = check_positive_int(tile_half, "tile_half")
     header, size = check_image_file(path, max_memory=max_memory)
+    auto = grid_size == "auto"
+    if not auto and header is not None and header.format != "unknown":
+        check_image_grid(path, header.height, header.width, grid_size, tile_half)
+    banded = not auto and band_rows(grid_size, tile_half, preset=preset) is not None
+    if auto:
+        what = f"reading {display_name(path)} and finding its lattice"
+    elif banded:
+        what = f"reading {display_name(path)} in bands of {grid_size}-site rows"
+    else:
+        tiles = f"{grid_size} x {grid_size} tiles of {2 * tile_half} pixels"
+        what = f"reading {display_name(path)} as {tiles}"
     check_memory(
         estimate_memory(
             [header] if header else [],
-            grid_size,
+            0 if auto else grid_size,
             tile_half,
             file_bytes=size,
             classify=False,
-            banded=True,
+            banded=banded,
+            lattice=auto,
         ),
         max_memory,
-        what=f"reading {display_name(path)} in bands of {grid_size}-site rows",
+        what=what,
     )
-    grey = read_image(path, max_memory=max_memory)
-    check_image_grid(path, *grey.shape, grid_size, tile_half)
-    profiles = profile_arrays([grey], [display_name(path)], grid_size, input_check)
-    name = array_names([path])[0] if name is None else name
-    bands = predict_in_bands(
-        model,
-        grey,
-        grid_size,
-        tile_half,
-        chunk_rows=band_rows(grid_size, tile_half, preset=preset_of(model)),
-        name=name,
-        input_check="skip",
-    )  # checked just above
-    rows, cols = np.divmod(np.arange(grid_size * grid_size), grid_size)
-    return ArrayResult(
-        name=name,
-        path=path,
-        labels=bands.labels.ravel(),
-        scores=bands.scores.ravel(),
-        kinds=bands.kinds.ravel(),
-        positions=np.stack([rows + 1, cols + 1], axis=1),
-        boxes=tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half),
-        image=grey,
-        profile=profiles[0] if profiles else None,
-    )
+    return read_array(path, grid_size, tile_half, max_memory=max_memory, input_check=input_check)
 
 
-def _classify_found(path, model, tile_half, name, max_memory, input_check):
-    """:func:`classify_array` around the lattice found in the image, band by band when
-    its tiles would exceed ``BAND_BYTES`` (``sklearn_pillars.limits``)."""
-
-    path = Path(os.fspath(path))
-    header, size = check_image_file(path, max_memory=max_memory)
-    check_memory(
-        estimate_memory(
-            [header] if header else [], 0, tile_half, file_bytes=size, classify=False, lattice=True
-        ),
-        max_memory,
-        what=f"reading {display_name(path)} and finding its lattice",
-    )
-    grey = read_image(path, max_memory=max_memory)
-    grey, lattice = place_lattice(grey, "auto", name=display_name(path), tile_half=tile_half)
-    try:
-        boxes = lattice_boxes(lattice, tile_half)
-    except ValueError as exc:
-        raise ValueError(f"{display_name(path)}: {exc}") from None
-    profiles = profile_arrays([grey], [display_name(path)], None, input_check, [lattice])
-    name = array_names([path])[0] if name is None else name
-    n_rows, n_cols = lattice.shape
+def _classify_placed(model, placed, tile_half, name):
+    """Classify the sites of a placed array: at once, or band by band of grid rows
+    (:func:`predict_in_bands`) when its tiles would exceed ``BAND_BYTES``."""
+    name = array_names([placed.path])[0] if name is None else name
+    n_rows, n_cols = placed.shape
+    uniform = placed.lattice is None
     chunk_rows = band_rows(n_rows, tile_half, n_cols, preset=preset_of(model))
     if chunk_rows is None:
-        tiles = build_tileset([grey], [name], None, tile_half, lattices=[lattice])
+        tiles = build_tileset(
+            [placed.grey],
+            [name],
+            n_rows if uniform else None,
+            tile_half,
+            lattices=None if uniform else [placed.lattice],
+        )
         labels, scores, kinds = classify_tiles(model, tiles.X)
     else:
         bands = predict_in_bands(
             model,
-            grey,
-            tile_half=tile_half,
+            placed.grey,
+            n_rows if uniform else "auto",
+            tile_half,
             chunk_rows=chunk_rows,
-            lattice=lattice,
-            derotate=False,  # placed just above
+            lattice=placed.lattice,
+            derotate=False,  # placed already
             rescale=False,
             name=name,
-            input_check="skip",
-        )  # checked just above
+            input_check="skip",  # checked by read_array
+        )
         labels, scores, kinds = (bands.labels.ravel(), bands.scores.ravel(), bands.kinds.ravel())
-    rows, cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
     return ArrayResult(
         name=name,
-        path=path,
+        path=placed.path,
         labels=labels,
         scores=scores,
         kinds=kinds,
-        positions=np.stack([rows + 1, cols + 1], axis=1),
-        boxes=boxes,
-        image=grey,
-        profile=profiles[0] if profiles else None,
-        lattice=lattice,
+        positions=placed.positions,
+        boxes=placed.boxes,
+        image=placed.grey,
+        profile=placed.profile,
+        lattice=placed.lattice,
     )
 
 

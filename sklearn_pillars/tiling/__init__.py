@@ -33,7 +33,9 @@ from ._cut import (
     tile_array,
 )
 from ._read import (
+    PlacedArray,
     check_image_grid,
+    read_array,
     read_arrays,
 )
 from ._tileset import (
@@ -51,6 +53,8 @@ from ._tileset import (
 )
 
 __all__ = [
+    "PlacedArray",
+    "read_array",
     "BAND_BYTES",
     "BASE_BYTES",
     "DEROTATE_ANGLE",

@@ -1,8 +1,11 @@
-"""The one read pipeline: files to a :class:`TileSet` (read, check, find the lattice, tile)."""
+"""The read pipeline: one array image read, checked and placed (:func:`read_array`), and
+many read into one :class:`TileSet` (:func:`read_arrays`)."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +17,116 @@ from ..utils.validation import check_auto_flag, check_grid_size, check_positive_
 from ._boxes import lattice_boxes, place_lattice, tile_boxes
 from ._budget import estimate_memory
 from ._cut import build_tileset, profile_arrays
+
+
+@dataclass(eq=False)
+class PlacedArray:
+    """One array image read and placed: what the tiles of its sites are cut from.
+
+    Attributes
+    ----------
+    path : Path
+        The image file.
+    grey : ndarray of shape (H, W), uint8
+        Its grey levels, turned upright and magnified where its found lattice asked.
+    boxes : ndarray of shape (n_sites, 4)
+        ``x0, y0, x1, y1`` of each site's tile in ``grey``, row-major.
+    shape : tuple of int
+        Rows and columns of sites.
+    lattice : Lattice or None
+        The lattice found in the image; None on the uniform grid.
+    profile : ArrayProfile or None
+        Its profile, where the input was checked.
+    """
+
+    path: Path
+    grey: np.ndarray
+    boxes: np.ndarray
+    shape: tuple
+    lattice: object = None
+    profile: object = None
+
+    @property
+    def positions(self):
+        """1-based row and column of each site, row-major: ndarray of shape (n_sites, 2)."""
+        rows, cols = np.divmod(np.arange(self.shape[0] * self.shape[1]), self.shape[1])
+        return np.stack([rows + 1, cols + 1], axis=1)
+
+
+def read_array(
+    path,
+    grid_size="auto",
+    tile_half=DEFAULT_TILE_HALF,
+    *,
+    max_memory=None,
+    input_check="raise",
+    derotate="auto",
+    rescale="auto",
+):
+    """Read one array image and place its sites: every reader's one pipeline.
+
+    The image is read (refused clearly when it is not an image or would exceed
+    ``max_memory``), its grid checked or its lattice found (turned upright and
+    magnified as :func:`~sklearn_pillars.read_arrays` says), every site's tile
+    checked to lie in the image, and the image checked to show a pillar array
+    (``input_check``). The memory of what comes after (tiles, classifying) is the
+    caller's to check, from the image's header, before calling this.
+
+    Parameters
+    ----------
+    path : path-like
+        The array image file.
+    grid_size, tile_half, max_memory, input_check, derotate, rescale
+        As in :func:`~sklearn_pillars.read_arrays`.
+
+    Returns
+    -------
+    PlacedArray
+    """
+    path = Path(os.fspath(path))
+    grid_size = check_grid_size(grid_size)
+    grey = _read_grey(path, grid_size, tile_half, max_memory)
+    placed = [_place(path, grey, grid_size, tile_half, derotate, rescale)]
+    _profile(placed, grid_size, input_check)
+    return placed[0]
+
+
+def _read_grey(path, grid_size, tile_half, max_memory):
+    """The grey image of ``path``, checked to hold the uniform grid (unless "auto")."""
+    grey = read_image(path, max_memory=max_memory)
+    if grid_size != "auto":
+        check_image_grid(path, *grey.shape, grid_size, tile_half)
+    return grey
+
+
+def _place(path, grey, grid_size, tile_half, derotate, rescale):
+    """The sites of ``grey``: the uniform grid's, or those of the lattice found in it
+    (the image turned upright and magnified where the lattice asks)."""
+    if grid_size != "auto":
+        boxes = tile_boxes(*grey.shape, grid_size=grid_size, tile_half=tile_half)
+        return PlacedArray(path, grey, boxes, (grid_size, grid_size))
+    grey, lattice = place_lattice(
+        grey, "auto", derotate, name=display_name(path), tile_half=tile_half, rescale=rescale
+    )
+    try:
+        boxes = lattice_boxes(lattice, tile_half)
+    except ValueError as exc:
+        raise ValueError(f"{display_name(path)}: {exc}") from None
+    return PlacedArray(path, grey, boxes, tuple(lattice.shape), lattice)
+
+
+def _profile(placed, grid_size, input_check):
+    """Check that each placed image shows a pillar array; set its profile."""
+    auto = grid_size == "auto"
+    profiles = profile_arrays(
+        [array.grey for array in placed],
+        [display_name(array.path) for array in placed],
+        None if auto else grid_size,
+        input_check,
+        [array.lattice for array in placed] if auto else None,
+    )
+    for array, profile in zip(placed, profiles or [None] * len(placed), strict=True):
+        array.profile = profile
 
 
 def read_arrays(
@@ -153,28 +266,14 @@ def read_arrays(
         hint=hint,
     )
     names = array_names(paths)
-    greys, lattices = [], None
-    for path in paths:
-        greys.append(read_image(path, max_memory=limit))
-        if not auto:
-            check_image_grid(path, *greys[-1].shape, grid_size, tile_half)
+    greys = [_read_grey(path, grid_size, tile_half, limit) for path in paths]
+    placed = []
+    for index, path in enumerate(paths):  # one image at a time: turned, it is larger
+        placed.append(_place(path, greys[index], grid_size, tile_half, derotate, rescale))
+        greys[index] = None
+    lattices = None
     if auto:
-        lattices = []
-        for index, path in enumerate(paths):  # one image at a time: turned, it is larger
-            greys[index], lattice = place_lattice(
-                greys[index],
-                "auto",
-                derotate,
-                name=display_name(path),
-                tile_half=tile_half,
-                rescale=rescale,
-            )
-            lattices.append(lattice)
-        for path, lattice in zip(paths, lattices, strict=True):
-            try:
-                lattice_boxes(lattice, tile_half)
-            except ValueError as exc:
-                raise ValueError(f"{display_name(path)}: {exc}") from None
+        lattices = [array.lattice for array in placed]
         check_memory(
             estimate_memory(
                 headers,
@@ -188,12 +287,10 @@ def read_arrays(
             what=f"reading {len(paths)} array(s) of found lattices of {2 * tile_half}-pixel tiles",
             hint=hint,
         )
-        grid_size = None
-    profiles = profile_arrays(
-        greys, [display_name(p) for p in paths], grid_size, input_check, lattices
-    )
-    tiles = build_tileset(greys, names, grid_size, tile_half, lattices=lattices)
-    tiles.array_profiles = profiles
+    _profile(placed, grid_size, input_check)
+    greys = [array.grey for array in placed]
+    tiles = build_tileset(greys, names, None if auto else grid_size, tile_half, lattices=lattices)
+    tiles.array_profiles = None if input_check == "skip" else [a.profile for a in placed]
     if labels is not None:
         tiles.y, tiles.stitch_type = lookup_labels(labels, tiles)
     return tiles
