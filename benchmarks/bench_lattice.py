@@ -5,7 +5,7 @@
 Synthetic frames are drawn as the acceptance of issue 11 asks (5-60 sites a side,
 rectangular too; pitch 30-80 px; rotation up to 5 degrees; margins up to 2 pitches;
 an illumination gradient; the default defect rates, about a quarter of the sites)
-with ``tests/test_lattice.py``'s ``random_frame``. On the real arrays (when
+with ``tests/lattice/test_lattice.py``'s ``random_frame``. On the real arrays (when
 ``../shared/data`` is there) it reports the lattice found, the time, and, over
 the hand-labelled Good tiles of arrays 1-3, the uniform grid's tiles against the
 tiles cut around the refined centres:

@@ -152,7 +152,7 @@ class UnevenIlluminationWarning(UserWarning):
     The tiles are brought to a common photometric scale site by site (ramps,
     vignetting and gradients are divided out), but where the substrate-to-rim
     contrast falls below ``MIN_CONTRAST_SHARE`` of the best-lit part's,
-    or below ``MIN_SITE_CONTRAST`` grey levels (``sklearn_pillars.context``), noise outweighs the
+    or below ``MIN_SITE_CONTRAST`` grey levels (``sklearn_pillars.features``), noise outweighs the
     pillars.
     """
 

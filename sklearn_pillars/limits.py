@@ -2,6 +2,7 @@
 
 Import them from :mod:`sklearn_pillars` or its subpackages instead."""
 
+from .constants import NOTEBOOK_PRESET, REFINED_PRESET  # noqa: F401
 from .exceptions import *  # noqa: F403
 from .io import ImageHeader, read_image_header  # noqa: F401
 from .report import FIGURE_PIXELS  # noqa: F401

@@ -46,7 +46,8 @@ COMPAT_MODULES = {
     "tileset",
     "transformers",
 }
-#: The only imports allowed inside functions: optional extras and platform modules.
+#: The only imports allowed inside functions, each with a comment saying why: the
+#: optional extras [cli] (skops, matplotlib, tqdm) and [dask], and POSIX-only fcntl.
 LAZY_IMPORTS = {"skops", "matplotlib", "tqdm", "dask", "distributed", "fcntl"}
 
 
@@ -61,6 +62,11 @@ def is_package(path):
 
 def imports(path):
     """(imported module, line, inside a function) of every import in the file at ``path``."""
+    return [(target, line, inside) for target, line, inside, _ in imports_and_names(path)]
+
+
+def imports_and_names(path):
+    """(imported module, line, inside a function, name or None) of every import at ``path``."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     here = module_name(path).split(".")
     base = here if is_package(path) else here[:-1]
@@ -74,7 +80,7 @@ def imports(path):
     for node in ast.walk(tree):
         inside = id(node) in nested
         if isinstance(node, ast.Import):
-            found += [(alias.name, node.lineno, inside) for alias in node.names]
+            found += [(alias.name, node.lineno, inside, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parent = base[: len(base) - node.level + 1]
@@ -88,7 +94,14 @@ def imports(path):
                     spec = importlib.util.find_spec(candidate)
                 except (ImportError, ValueError):
                     spec = None
-                found.append((candidate if spec else target, node.lineno, inside))
+                found.append(
+                    (
+                        candidate if spec else target,
+                        node.lineno,
+                        inside,
+                        None if spec else alias.name,
+                    )
+                )
     return found
 
 
@@ -162,13 +175,72 @@ def test_no_module_imports_another_subpackages_private_module():
     assert not found, found
 
 
-def test_imports_sit_at_module_level():
-    inside = [
+def test_no_module_imports_its_own_package():
+    # ``from ..batch import x`` inside batch runs batch/__init__, which imports this module
+    found = [
         f"{path.relative_to(PACKAGE)}:{line} imports {target}"
-        for path in MODULES
-        for target, line, nested in imports(path)
-        if nested and target.split(".")[0] not in LAZY_IMPORTS
+        for path, source, target, line, _ in internal_imports()
+        if not is_package(path)
+        and part_of(source) == part_of(target)
+        and target == f"sklearn_pillars.{part_of(source)}"
     ]
+    assert not found, found
+
+
+def test_no_private_name_crosses_a_subpackage():
+    """Neither imported (``from ..x import _name``) nor used as an attribute (``obj._name``)
+    where only another subpackage defines it."""
+    defined = {}  # private attribute or method name -> the parts that define it
+    for path in MODULES:
+        part = part_of(module_name(path))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        defined.setdefault(item.name, set()).add(part)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                defined.setdefault(node.attr, set()).add(part)
+    found = []
+    for path in MODULES:
+        part = part_of(module_name(path))
+        if part in COMPAT_MODULES:
+            continue
+        where = path.relative_to(PACKAGE)
+        for target, line, _, name in imports_and_names(path):
+            if (
+                name
+                and private(name)
+                and target.startswith("sklearn_pillars")
+                and part_of(target) not in {part, "_version"}
+            ):
+                found.append(f"{where}:{line} imports {name} from {target}")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Attribute) and private(node.attr)):
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"}:
+                continue
+            owners = defined.get(node.attr, set())
+            if owners and part not in owners:
+                found.append(f"{where}:{node.lineno} uses .{node.attr} of {sorted(owners)}")
+    assert not found, found
+
+
+def private(name):
+    return name.startswith("_") and not name.startswith("__")
+
+
+def test_imports_sit_at_module_level():
+    inside = []
+    for path in MODULES:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for target, line, nested in imports(path):
+            if not nested:
+                continue
+            # the line itself or the one above says why: an optional extra or POSIX only
+            said = " ".join(lines[line - 2 : line]).lower()
+            why = "optional extra" in said or "posix only" in said
+            if target.split(".")[0] not in LAZY_IMPORTS or not why:
+                inside.append(f"{path.relative_to(PACKAGE)}:{line} imports {target}")
     assert not inside, inside
 
 

@@ -16,14 +16,13 @@ from ..io import array_names, check_image_file
 from ..peel import classify_tiles, preset_of, warn_notebook_on_lattice
 from ..report import defect_map_png
 from ..tiling import (
-    N_META,
+    READ_MEMORY_HINT,
     band_rows,
     build_tileset,
     check_image_grid,
     estimate_memory,
     iter_tile_chunks,
     read_array,
-    tile_size_from_width,
 )
 from ..utils.files import display_name
 from ..utils.memory import check_memory
@@ -149,7 +148,7 @@ def classify_array(
     """Read one array image and classify its tiles with a fitted model.
 
     An array whose tiles would take more than
-    ``BAND_BYTES`` of ``sklearn_pillars.limits`` (64 MiB: about 4,000 tiles of
+    ``BAND_BYTES`` of ``sklearn_pillars.tiling`` (64 MiB: about 4,000 tiles of
     64 pixels, a 63 x 63 grid) is classified band by band of grid rows with
     :func:`~sklearn_pillars.predict_in_bands`, so memory stays bounded for a
     wafer-sized grid; its results are then those of ``predict_in_bands``
@@ -240,13 +239,14 @@ def _read_one(path, grid_size, tile_half, preset, max_memory, input_check):
     if not auto and header is not None and header.format != "unknown":
         check_image_grid(path, header.height, header.width, grid_size, tile_half)
     banded = not auto and band_rows(grid_size, tile_half, preset=preset) is not None
+    hint = None
     if auto:
         what = f"reading {display_name(path)} and finding its lattice"
     elif banded:
         what = f"reading {display_name(path)} in bands of {grid_size}-site rows"
-    else:
-        tiles = f"{grid_size} x {grid_size} tiles of {2 * tile_half} pixels"
-        what = f"reading {display_name(path)} as {tiles}"
+    else:  # as read_arrays says it
+        what = f"reading 1 array(s) of {grid_size} x {grid_size} tiles of {2 * tile_half} pixels"
+        hint = READ_MEMORY_HINT
     check_memory(
         estimate_memory(
             [header] if header else [],
@@ -259,6 +259,7 @@ def _read_one(path, grid_size, tile_half, preset, max_memory, input_check):
         ),
         max_memory,
         what=what,
+        hint=hint,
     )
     return read_array(path, grid_size, tile_half, max_memory=max_memory, input_check=input_check)
 
@@ -272,7 +273,7 @@ def _classify_placed(model, placed, tile_half, name):
     chunk_rows = band_rows(n_rows, tile_half, n_cols, preset=preset_of(model))
     if chunk_rows is None:
         tiles = build_tileset(
-            [placed.grey],
+            [placed.image],
             [name],
             n_rows if uniform else None,
             tile_half,
@@ -282,7 +283,7 @@ def _classify_placed(model, placed, tile_half, name):
     else:
         bands = predict_in_bands(
             model,
-            placed.grey,
+            placed.image,
             n_rows if uniform else "auto",
             tile_half,
             chunk_rows=chunk_rows,
@@ -301,22 +302,10 @@ def _classify_placed(model, placed, tile_half, name):
         kinds=kinds,
         positions=placed.positions,
         boxes=placed.boxes,
-        image=placed.grey,
+        image=placed.image,
         profile=placed.profile,
         lattice=placed.lattice,
     )
-
-
-def _check_tiles_fit_model(model, tile_half):
-    """ValueError unless the model classifies tiles of side ``2 * tile_half``."""
-
-    width = getattr(model, "n_features_in_", None)
-    if width is not None and width != (2 * tile_half) ** 2 + N_META:
-        side = tile_size_from_width(width)
-        raise ValueError(
-            f"tile_half={tile_half} cuts tiles of {2 * tile_half} px, but the "
-            f"model classifies tiles of {side} px (tile_half={side // 2})"
-        )
 
 
 def _classify(model, path, grid_size, tile_half, name, max_memory, input_check, draw_map):

@@ -21,6 +21,7 @@ from ..io import array_names, find_array_images, unique_paths
 from ..lattice import drift_warnings
 from ..peel import (
     check_model_tile_half,
+    check_tiles_fit_model,
     load_model,
     notebook_lattice_note,
     warn_notebook_on_lattice,
@@ -36,7 +37,7 @@ from ..utils.files import (
 )
 from ..utils.parallel import in_order
 from ..utils.validation import check_grid_size
-from ._classify import _check_tiles_fit_model, _classify
+from ._classify import _classify
 
 
 def iter_inspect(
@@ -124,7 +125,7 @@ def iter_inspect(
     """
 
     check_is_fitted(model, "stages_")
-    _check_tiles_fit_model(model, tile_half)
+    check_tiles_fit_model(model, tile_half)
     grid_size = check_grid_size(grid_size)
     warn_notebook_on_lattice(model, grid_size)
     if client is not None and n_jobs not in (None, 1):

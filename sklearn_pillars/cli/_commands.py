@@ -256,7 +256,7 @@ def _saying_lattices(results, progress):
 def _dask_client(address):
     """A client of the Dask scheduler at ``address`` (the [dask] extra)."""
     try:
-        from distributed import Client
+        from distributed import Client  # optional extra [dask]
     except ImportError:
         raise UsageError("--scheduler needs Dask: pip install 'sklearn-pillars[dask]'") from None
     try:

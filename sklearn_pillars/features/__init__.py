@@ -6,6 +6,7 @@ from ._base import (
     BaseArrayFeatures,
     BaseTileFeatures,
     array_parts,
+    joins_shared_pass,
     row_parts,
 )
 from ._context import (
@@ -96,6 +97,7 @@ from ._tile import (
 )
 
 __all__ = [
+    "joins_shared_pass",
     "ANISOTROPY_NAMES",
     "Anisotropy",
     "ArrayContext",

@@ -19,7 +19,7 @@ from ..tiling import (
     unpack_tiles,
 )
 from ..utils.docstrings import fill_doc
-from ..utils.fixes import Interval, StrOptions, _check_feature_names_in
+from ..utils.fixes import Interval, StrOptions, check_feature_names_in
 from ._context import array_context, centered_tiles, robust_z
 from ._context import downsample as downsample_tiles
 from ._tile import TileBatch
@@ -222,7 +222,7 @@ class BaseTileFeatures(TransformerMixin, BaseEstimator):
             The feature names, in column order.
         """
         check_is_fitted(self, "n_features_in_")
-        _check_feature_names_in(self, input_features)
+        check_feature_names_in(self, input_features)
         return np.asarray(self.feature_names, dtype=object)
 
     def __sklearn_tags__(self):
@@ -480,3 +480,33 @@ class BaseArrayFeatures(BaseTileFeatures):
                 out = np.empty((len(rows), features.shape[1]))
             out[members] = features
         return out
+
+
+#: Methods the shared pass stands in for: a subclass that overrides one computes its
+#: features its own way, stage by stage.
+_PASS_METHODS = ("fit", "transform", "fit_transform")
+
+
+def joins_shared_pass(features):
+    """Whether the shared feature pass may compute these features.
+
+    They may when they follow its protocol (:class:`BaseTileFeatures`), whoever wrote
+    them, and leave the methods it stands in for (``fit``, ``transform``,
+    ``fit_transform``) as the base defines them; otherwise the classifier fits them
+    stage by stage.
+
+    Examples
+    --------
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_pillars import MissingContext
+    >>> joins_shared_pass(MissingContext()), joins_shared_pass(StandardScaler())
+    (True, False)
+    """
+    if not isinstance(features, BaseTileFeatures):
+        return False
+    cls = type(features)
+    own = all(getattr(cls, m) is getattr(BaseTileFeatures, m) for m in _PASS_METHODS)
+    return own and cls._row_features in (
+        BaseTileFeatures._row_features,
+        BaseArrayFeatures._row_features,
+    )

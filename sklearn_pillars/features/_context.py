@@ -313,7 +313,7 @@ def array_context(
     Parameters
     ----------
     tiles : ndarray of shape (n, T, T)
-        The array's tiles from :func:`centred_tiles` (NaN outside clipped tiles).
+        The array's tiles from :func:`centered_tiles` (NaN outside clipped tiles).
     max_shift : int, optional
         Largest pillar displacement searched, in pixels (default ``T // 6``).
     n_iter : int, default=1

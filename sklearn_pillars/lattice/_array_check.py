@@ -150,7 +150,7 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
         of the uniform grid's (``grid_size`` is then ignored).
     random_state : int, default=0
         Which sites are sampled (at most ``SAMPLE_SITES`` of
-        ``sklearn_pillars.sanity``), and the random phases.
+        ``sklearn_pillars.lattice``), and the random phases.
 
     Returns
     -------
@@ -239,7 +239,7 @@ def check_pillar_array(grey, grid_size, *, name="image", on_fail="raise", lattic
     NotAnArrayError
         With ``on_fail="raise"``, when the image is blank (contrast below
         ``MIN_CONTRAST``) or its lattice score is below
-        ``MIN_LATTICE_SCORE`` (constants of ``sklearn_pillars.sanity``).
+        ``MIN_LATTICE_SCORE`` (constants of ``sklearn_pillars.lattice``).
     ValueError
         If ``on_fail`` is neither ``"raise"`` nor ``"warn"``.
 

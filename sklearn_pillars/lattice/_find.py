@@ -9,7 +9,7 @@ frame needs neither cropping to the array nor a known grid size:
    the first few neighbour shells;
 3. the image is folded onto one unit cell; in the mean cell the pillar is
    the brightest point or half a cell from it, whichever the cell's edges
-   draw circles around (:func:`_cell_centre`); the median of the patches
+   draw circles around (:func:`_cell_center`); the median of the patches
    around the pillars is the template of a pillar;
 4. the template is matched around every candidate site; the pillars where
    it matches well, aligned, give a sharp cell that re-centres the

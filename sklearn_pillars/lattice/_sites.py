@@ -21,7 +21,7 @@ def mean_cell(flat, vectors):
     """The mean unit cell of ``flat`` and the position of its pillar.
 
     Every pixel is folded onto the lattice's unit cell and the cells are
-    averaged; :func:`_cell_centre` finds the pillar in it.
+    averaged; :func:`_cell_center` finds the pillar in it.
 
     Returns
     -------

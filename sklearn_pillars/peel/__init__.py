@@ -11,7 +11,7 @@ from ._persist import (
     FORMAT,
     MODEL_SUFFIXES,
     check_model_tile_half,
-    check_tile_half,
+    check_tiles_fit_model,
     load_model,
     save_model,
 )
@@ -49,7 +49,7 @@ __all__ = [
     "PeelStage",
     "SeparatedClusters",
     "check_model_tile_half",
-    "check_tile_half",
+    "check_tiles_fit_model",
     "default_clusterer",
     "default_detector",
     "load_model",

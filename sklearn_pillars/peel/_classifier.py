@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..constants import DEFAULT_PRESET, GOOD, PRESETS
 from ..utils.docstrings import fill_doc
-from ..utils.fixes import StrOptions, _BaseComposition
+from ..utils.fixes import BaseComposition, StrOptions
 from ._outlier import OutlierStage
 from ._presets import make_stages
 from ._shared import _featurizer, shared_features
@@ -47,7 +47,7 @@ def _diagnostics(name, stage, rows, outcome):
 
 
 @fill_doc
-class LayeredPeelClassifier(ClassifierMixin, _BaseComposition):
+class LayeredPeelClassifier(ClassifierMixin, BaseComposition):
     """Classify pillar tiles by peeling defect layers off one after another.
 
     Each stage computes features of the tiles it receives, clusters them

@@ -20,7 +20,7 @@ from .._version import __version__
 from ..constants import DEFAULT_TILE_HALF
 from ..exceptions import ModelFileError
 from ..lattice import ArrayProfile
-from ..tiling import N_META
+from ..tiling import N_META, tile_size_from_width
 from ..utils.files import atomic_path, display_name
 from ..utils.fixes import NEIGHBOR_TREE_MODULES
 from ..utils.validation import check_positive_int
@@ -123,13 +123,8 @@ def save_model(model, path, *, grid_size="auto", tile_half=DEFAULT_TILE_HALF, pr
     tile_half = check_positive_int(tile_half, "tile_half")
     profiles = [p.as_dict() if isinstance(p, ArrayProfile) else dict(p) for p in profiles or []]
     pitches = [p["pitch"] for p in profiles if "pitch" in p]
-    width = N_META + (2 * tile_half) ** 2
-    in_tiles = model.layout == "tiles" or (model.layout is None and model.preset_ is not None)
-    if in_tiles and getattr(model, "n_features_in_", width) != width:
-        raise ValueError(
-            f"tile_half={tile_half} gives rows of {width} values, but the model "
-            f"was fitted on rows of {model.n_features_in_}"
-        )
+    if model.layout == "tiles" or (model.layout is None and model.preset_ is not None):
+        check_tiles_fit_model(model, tile_half)
     record = {
         "format": FORMAT,
         "version": __version__,
@@ -183,6 +178,19 @@ def _trusted_skops_types(path):
     return untrusted
 
 
+def check_tiles_fit_model(model, tile_half):
+    """ValueError unless ``model`` (fitted on tile-set X) classifies tiles of side
+    ``2 * tile_half``."""
+    width = getattr(model, "n_features_in_", None)
+    if width is not None and width != (2 * tile_half) ** 2 + N_META:
+        side = tile_size_from_width(width)
+        raise ValueError(
+            f"tile_half={tile_half} cuts tiles of {2 * tile_half} px, but the model "
+            f"classifies tiles of {side} px (tile_half={side // 2}): it was fitted on "
+            f"rows of {width} values"
+        )
+
+
 def check_model_tile_half(tile_half, info):
     """ValueError unless ``tile_half`` is None or the saved model's (``info``: :func:`load_model`).
 
@@ -193,10 +201,6 @@ def check_model_tile_half(tile_half, info):
             f"tile_half={tile_half} differs from the saved model's "
             f"{info['tile_half']}: a model classifies tiles of its own size"
         )
-
-
-#: The name of :func:`check_model_tile_half` before 0.2.
-check_tile_half = check_model_tile_half
 
 
 def load_model(path, *, trusted=False):

@@ -164,7 +164,7 @@ def notebook_lattice_note(model, grid_size):
         The message, or None when the model's preset is not ``"notebook"``
         or the grid is uniform.
     """
-    if preset_of(model) != "notebook" or not (grid_size is None or grid_size == "auto"):
+    if preset_of(model) != NOTEBOOK_PRESET or not (grid_size is None or grid_size == "auto"):
         return None
     return (
         "the 'notebook' preset reproduces the original notebook on its uniform grid; on "

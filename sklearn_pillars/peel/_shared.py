@@ -10,26 +10,8 @@ from __future__ import annotations
 
 from joblib import effective_n_jobs
 
-from ..features import BaseArrayFeatures, BaseTileFeatures, array_parts, row_parts
+from ..features import BaseArrayFeatures, array_parts, joins_shared_pass, row_parts
 from ..tiling import tile_positions
-
-#: Methods the shared pass stands in for: a subclass that overrides one computes its
-#: features its own way, stage by stage.
-_PASS_METHODS = ("fit", "transform", "fit_transform")
-
-
-def _shareable(features):
-    """Whether the shared feature pass may compute these features: they follow its protocol
-    (:class:`~sklearn_pillars.BaseTileFeatures`), whoever wrote them, and leave the methods
-    it stands in for as the base defines them."""
-    if not isinstance(features, BaseTileFeatures):
-        return False
-    cls = type(features)
-    own = all(getattr(cls, m) is getattr(BaseTileFeatures, m) for m in _PASS_METHODS)
-    return own and cls._row_features in (
-        BaseTileFeatures._row_features,
-        BaseArrayFeatures._row_features,
-    )
 
 
 def shared_features(features, X):
@@ -50,7 +32,7 @@ def shared_features(features, X):
     stages, which disables the shared pass) build each context from the
     stage's own tiles instead, which can differ slightly.
     """
-    if not features or not all(_shareable(f) for f in features):
+    if not features or not all(joins_shared_pass(f) for f in features):
         return None
     if all(isinstance(f, BaseArrayFeatures) for f in features):
         if len({f.downsample for f in features}) != 1:

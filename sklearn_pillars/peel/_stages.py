@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..constants import MISSING
 from ..utils.docstrings import fill_doc
-from ..utils.fixes import Interval, StrOptions, _check_feature_names_in
+from ..utils.fixes import Interval, StrOptions, check_feature_names_in
 from ._rules import _RULES
 
 
@@ -111,7 +111,7 @@ class _Stage(TransformerMixin, BaseEstimator):
             The names, in column order.
         """
         check_is_fitted(self, "n_features_in_")
-        _check_feature_names_in(self, input_features)
+        check_feature_names_in(self, input_features)
         pca = getattr(self, "pca_", None)
         if pca is not None:
             return np.asarray([f"pca{i}" for i in range(pca.n_components_)], dtype=object)

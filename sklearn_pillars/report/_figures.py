@@ -47,9 +47,8 @@ MOSAIC_CELL = 128
 
 
 def _figure(width, height):
-    # optional extra [cli]
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # optional extra [cli]
+    from matplotlib.figure import Figure  # optional extra [cli]
 
     fig = Figure(figsize=(width, height), dpi=110)
     FigureCanvasAgg(fig)

@@ -1,6 +1,9 @@
 """Tiles: the X layout and :class:`TileSet`, tile boxes on a uniform grid or a found
 lattice, cutting images into tiles, the memory they need, and reading arrays into tiles."""
 
+# names of 0.2's sklearn_pillars.tiling that live elsewhere now
+from ..io import to_grey
+from ..utils.validation import check_auto_flag, check_grid_size
 from ._boxes import (
     DEROTATE_ANGLE,
     MAX_ENLARGE,
@@ -9,12 +12,13 @@ from ._boxes import (
     RESCALE_TOLERANCE,
     TILE_PITCHES,
     check_geometry,
-    check_tile_half,
+    check_tile_span,
     lattice_boxes,
     pitch_scale,
     place_lattice,
     tile_boxes,
 )
+from ._boxes import check_tile_span as check_tile_half
 from ._budget import (
     BAND_BYTES,
     BASE_BYTES,
@@ -33,6 +37,7 @@ from ._cut import (
     tile_array,
 )
 from ._read import (
+    READ_MEMORY_HINT,
     PlacedArray,
     check_image_grid,
     read_array,
@@ -53,6 +58,11 @@ from ._tileset import (
 )
 
 __all__ = [
+    "READ_MEMORY_HINT",
+    "check_auto_flag",
+    "check_grid_size",
+    "check_tile_half",
+    "to_grey",
     "PlacedArray",
     "read_array",
     "BAND_BYTES",
@@ -75,7 +85,7 @@ __all__ = [
     "build_tileset",
     "check_geometry",
     "check_image_grid",
-    "check_tile_half",
+    "check_tile_span",
     "check_unique_positions",
     "concat_tilesets",
     "estimate_memory",

@@ -79,7 +79,7 @@ def check_geometry(height, width, grid_size, tile_half):
             f"pitch of {min(pitch_x, pitch_y):.1f} pixels, below the {MIN_PITCH} needed to "
             "see a pillar; check the grid size"
         )
-    check_tile_half(tile_half, max(pitch_x, pitch_y), f"for grid_size={grid_size}")
+    check_tile_span(tile_half, max(pitch_x, pitch_y), f"for grid_size={grid_size}")
 
 
 def tile_boxes(height, width, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TILE_HALF):
@@ -134,8 +134,8 @@ def tile_boxes(height, width, grid_size=DEFAULT_GRID_SIZE, tile_half=DEFAULT_TIL
     return np.stack([x0[cols], y0[rows], x1[cols], y1[rows]], axis=1)
 
 
-def check_tile_half(tile_half, pitch, what):
-    """Refuse tiles more than :data:`MAX_TILE_PITCHES` pitches wide."""
+def check_tile_span(tile_half, pitch, what):
+    """Refuse tiles (of side ``2 * tile_half``) more than :data:`MAX_TILE_PITCHES` pitches wide."""
     if 2 * tile_half > MAX_TILE_PITCHES * pitch:
         raise ValueError(
             f"tile_half={tile_half} gives tiles of {2 * tile_half} pixels, more than "
@@ -168,7 +168,7 @@ def lattice_boxes(lattice, tile_half=DEFAULT_TILE_HALF):
         image; :func:`~sklearn_pillars.find_lattice` keeps its sites inside).
     """
     tile_half = check_positive_int(tile_half, "tile_half")
-    check_tile_half(tile_half, max(lattice.pitch), "found in the image")
+    check_tile_span(tile_half, max(lattice.pitch), "found in the image")
     height, width = lattice.image_shape
     centers = lattice.centers.reshape(-1, 2)
     reach = 0.5 * min(lattice.pitch)

@@ -18,6 +18,11 @@ from ._boxes import lattice_boxes, place_lattice, tile_boxes
 from ._budget import estimate_memory
 from ._cut import build_tileset, profile_arrays
 
+#: What to do when reading arrays would exceed the memory limit.
+READ_MEMORY_HINT = (
+    "read fewer arrays at a time, or classify a large array in bands with predict_in_bands"
+)
+
 
 @dataclass(eq=False)
 class PlacedArray:
@@ -27,10 +32,10 @@ class PlacedArray:
     ----------
     path : Path
         The image file.
-    grey : ndarray of shape (H, W), uint8
+    image : ndarray of shape (H, W), uint8
         Its grey levels, turned upright and magnified where its found lattice asked.
     boxes : ndarray of shape (n_sites, 4)
-        ``x0, y0, x1, y1`` of each site's tile in ``grey``, row-major.
+        ``x0, y0, x1, y1`` of each site's tile in ``image``, row-major.
     shape : tuple of int
         Rows and columns of sites.
     lattice : Lattice or None
@@ -40,7 +45,7 @@ class PlacedArray:
     """
 
     path: Path
-    grey: np.ndarray
+    image: np.ndarray
     boxes: np.ndarray
     shape: tuple
     lattice: object = None
@@ -85,13 +90,16 @@ def read_array(
     """
     path = Path(os.fspath(path))
     grid_size = check_grid_size(grid_size)
-    grey = _read_grey(path, grid_size, tile_half, max_memory)
+    tile_half = check_positive_int(tile_half, "tile_half")
+    derotate = check_auto_flag(derotate, "derotate")
+    rescale = check_auto_flag(rescale, "rescale")
+    grey = _read_checked(path, grid_size, tile_half, max_memory)
     placed = [_place(path, grey, grid_size, tile_half, derotate, rescale)]
     _profile(placed, grid_size, input_check)
     return placed[0]
 
 
-def _read_grey(path, grid_size, tile_half, max_memory):
+def _read_checked(path, grid_size, tile_half, max_memory):
     """The grey image of ``path``, checked to hold the uniform grid (unless "auto")."""
     grey = read_image(path, max_memory=max_memory)
     if grid_size != "auto":
@@ -119,7 +127,7 @@ def _profile(placed, grid_size, input_check):
     """Check that each placed image shows a pillar array; set its profile."""
     auto = grid_size == "auto"
     profiles = profile_arrays(
-        [array.grey for array in placed],
+        [array.image for array in placed],
         [display_name(array.path) for array in placed],
         None if auto else grid_size,
         input_check,
@@ -251,7 +259,7 @@ def read_arrays(
                 check_image_grid(path, header.height, header.width, grid_size, tile_half)
     headers = [h for h, _ in checked if h is not None]
     grid_text = "found lattices" if auto else f"{grid_size} x {grid_size} tiles"
-    hint = "read fewer arrays at a time, or classify a large array in bands with predict_in_bands"
+    hint = READ_MEMORY_HINT
     check_memory(
         estimate_memory(
             headers,
@@ -266,7 +274,7 @@ def read_arrays(
         hint=hint,
     )
     names = array_names(paths)
-    greys = [_read_grey(path, grid_size, tile_half, limit) for path in paths]
+    greys = [_read_checked(path, grid_size, tile_half, limit) for path in paths]
     placed = []
     for index, path in enumerate(paths):  # one image at a time: turned, it is larger
         placed.append(_place(path, greys[index], grid_size, tile_half, derotate, rescale))
@@ -288,7 +296,7 @@ def read_arrays(
             hint=hint,
         )
     _profile(placed, grid_size, input_check)
-    greys = [array.grey for array in placed]
+    greys = [array.image for array in placed]
     tiles = build_tileset(greys, names, None if auto else grid_size, tile_half, lattices=lattices)
     tiles.array_profiles = None if input_check == "skip" else [a.profile for a in placed]
     if labels is not None:

@@ -36,7 +36,13 @@ NEIGHBOR_TREE_MODULES = (
 )
 
 
+#: Public names of the private ones above, for the rest of the package.
+BaseComposition = _BaseComposition
+check_feature_names_in = _check_feature_names_in
+
 __all__ = [
+    "BaseComposition",
+    "check_feature_names_in",
     "NEIGHBOR_TREE_MODULES",
     "Interval",
     "StrOptions",

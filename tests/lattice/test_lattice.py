@@ -34,7 +34,7 @@ def rms(a, b):
 
 
 def best_angle(centers):
-    """Rotation (degrees counter-clockwise) of the lattice that best fits ``centres``: a
+    """Rotation (degrees counter-clockwise) of the lattice that best fits ``centers``: a
     seam shifts the sites beyond it along the seam, which shears the array a little."""
     rows, cols = np.mgrid[: centers.shape[0], : centers.shape[1]]
     design = np.column_stack([np.ones(rows.size), cols.ravel(), rows.ravel()])

@@ -1,4 +1,4 @@
-"""Shared docstring text is written once (sklearn_pillars._docstrings) and filled in."""
+"""Shared docstring text is written once (sklearn_pillars.utils.docstrings) and filled in."""
 
 import inspect
 from pathlib import Path

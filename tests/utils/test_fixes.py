@@ -40,3 +40,5 @@ def test_the_compat_names_are_scikit_learns():
     assert fixes.Interval is _param_validation.Interval
     assert fixes._BaseComposition is metaestimators._BaseComposition
     assert fixes._check_feature_names_in is validation._check_feature_names_in
+    assert fixes.BaseComposition is metaestimators._BaseComposition
+    assert fixes.check_feature_names_in is validation._check_feature_names_in
