@@ -25,6 +25,18 @@ from ._context import (
     row_percentiles,
     smooth_levels,
 )
+from ._contextual import (
+    ANISOTROPY_NAMES,
+    CURVATURE_NAMES,
+    N_RADIAL_BINS,
+    NEIGHBOR_NAMES,
+    RADIAL_NAMES,
+    anisotropy,
+    curvature_irregularity,
+    neighbor_deviation,
+    radial_deviation,
+    radial_profile,
+)
 from ._lines import (
     LINE_FLOORS,
     LINE_NAMES,
@@ -69,29 +81,19 @@ from ._shape import (
     shape_parts,
 )
 from ._tile import (
-    ANISOTROPY_NAMES,
     BORDER,
     CENTER_INTENSITY_NAMES,
-    CURVATURE_NAMES,
     DARKNESS_AREA_NAMES,
-    N_RADIAL_BINS,
-    NEIGHBOR_NAMES,
-    RADIAL_NAMES,
     ROTATION_NAMES,
     SSIM_C1,
     SSIM_C2,
     SSIM_WIN,
     STITCHING_NAMES,
     TileBatch,
-    anisotropy,
     as_batch,
     base_features,
     center_intensity,
-    curvature_irregularity,
     darkness_area,
-    neighbor_deviation,
-    radial_deviation,
-    radial_profile,
     rotation_symmetry,
     stitching_features,
 )

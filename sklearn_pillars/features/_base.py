@@ -193,8 +193,7 @@ class BaseTileFeatures(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tile-set X with as many columns as the X seen in ``fit``.
+        %(model_X)s
 
         Returns
         -------

@@ -6,24 +6,26 @@ import numpy as np
 
 from ..utils.docstrings import fill_doc
 from ._base import BaseTileFeatures
-from ._tile import (
+from ._contextual import (
     ANISOTROPY_NAMES,
-    CENTER_INTENSITY_NAMES,
     CURVATURE_NAMES,
-    DARKNESS_AREA_NAMES,
     N_RADIAL_BINS,
     NEIGHBOR_NAMES,
     RADIAL_NAMES,
-    ROTATION_NAMES,
-    STITCHING_NAMES,
     anisotropy,
-    base_features,
-    center_intensity,
     curvature_irregularity,
-    darkness_area,
     neighbor_deviation,
     radial_deviation,
     radial_profile,
+)
+from ._tile import (
+    CENTER_INTENSITY_NAMES,
+    DARKNESS_AREA_NAMES,
+    ROTATION_NAMES,
+    STITCHING_NAMES,
+    base_features,
+    center_intensity,
+    darkness_area,
     rotation_symmetry,
     stitching_features,
 )

@@ -402,8 +402,7 @@ class LayeredPeelClassifier(ClassifierMixin, BaseComposition):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tile-set X with as many columns as the X seen in ``fit``.
+        %(model_X)s
 
         Returns
         -------
@@ -462,8 +461,7 @@ class LayeredPeelClassifier(ClassifierMixin, BaseComposition):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tile-set X with as many columns as the X seen in ``fit``.
+        %(model_X)s
 
         Returns
         -------
@@ -490,8 +488,7 @@ class LayeredPeelClassifier(ClassifierMixin, BaseComposition):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tile-set X with as many columns as the X seen in ``fit``.
+        %(model_X)s
 
         Returns
         -------
@@ -508,8 +505,7 @@ class LayeredPeelClassifier(ClassifierMixin, BaseComposition):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tile-set X with as many columns as the X seen in ``fit``.
+        %(model_X)s
         y : array-like of shape (n_tiles,)
             The true class of each tile (``TileSet.y``).
         sample_weight : array-like of shape (n_tiles,), default=None

@@ -119,10 +119,7 @@ class OutlierStage(_Stage):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tiles in the layout the features read (see the :ref:`X layout <x_layout>`).
-        y : None
-            Ignored.
+        %(stage_fit_X)s
 
         Returns
         -------
@@ -173,8 +170,7 @@ class OutlierStage(_Stage):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tiles with as many columns as the X seen in ``fit``.
+        %(stage_X)s
 
         Returns
         -------
@@ -196,8 +192,7 @@ class OutlierStage(_Stage):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tiles with as many columns as the X seen in ``fit``.
+        %(stage_X)s
 
         Returns
         -------
@@ -214,8 +209,7 @@ class OutlierStage(_Stage):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tiles with as many columns as the X seen in ``fit``.
+        %(stage_X)s
 
         Returns
         -------
@@ -232,8 +226,7 @@ class OutlierStage(_Stage):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tiles with as many columns as the X seen in ``fit``.
+        %(stage_X)s
 
         Returns
         -------

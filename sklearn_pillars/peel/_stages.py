@@ -52,6 +52,7 @@ def _n_clusters(clusterer):
     return 1
 
 
+@fill_doc
 class _Stage(TransformerMixin, BaseEstimator):
     """What both kinds of stage share: input checks, tags and output names.
 
@@ -78,10 +79,7 @@ class _Stage(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tiles in the layout the features read (see the :ref:`X layout <x_layout>`).
-        y : None
-            Ignored.
+        %(stage_fit_X)s
 
         Returns
         -------
@@ -248,10 +246,7 @@ class PeelStage(_Stage):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tiles in the layout the features read (see the :ref:`X layout <x_layout>`).
-        y : None
-            Ignored.
+        %(stage_fit_X)s
 
         Returns
         -------
@@ -332,8 +327,7 @@ class PeelStage(_Stage):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tiles with as many columns as the X seen in ``fit``.
+        %(stage_X)s
 
         Returns
         -------
@@ -356,8 +350,7 @@ class PeelStage(_Stage):
 
         Parameters
         ----------
-        X : array-like of shape (n_tiles, n_features)
-            Tiles with as many columns as the X seen in ``fit``.
+        %(stage_X)s
 
         Returns
         -------

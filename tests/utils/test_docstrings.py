@@ -56,3 +56,39 @@ def test_fill_doc_replaces_whole_lines_and_refuses_an_unknown_block():
 
     with pytest.raises(KeyError, match="no_such_block"):
         fill_doc(Misspelt)
+
+
+def test_no_placeholder_is_left_in_any_docstring_of_the_package():
+    import importlib
+    import pkgutil
+
+    left = []
+    for info in pkgutil.walk_packages(sklearn_pillars.__path__, "sklearn_pillars."):
+        if info.name.endswith("__main__") or info.name.endswith(".docstrings"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if getattr(obj, "__module__", None) != module.__name__:
+                continue
+            members = [obj]
+            if inspect.isclass(obj):
+                members += [getattr(v, "__func__", v) for v in vars(obj).values()]
+            left += [name for m in members if "%(" in (getattr(m, "__doc__", None) or "")]
+    assert not left
+
+
+def test_a_method_gets_its_block_at_its_own_indentation():
+    class Stage:
+        """Title."""
+
+        def fit(self, X, y=None):
+            """Fit.
+
+            Parameters
+            ----------
+            %(stage_fit_X)s
+            """
+
+    text = fill_doc(Stage).fit.__doc__
+    assert "\n            X : array-like of shape (n_tiles, n_features)\n" in text
+    assert "\n                Ignored." in text and "%(" not in text
