@@ -174,13 +174,13 @@ def stage_figure(path, diag, tsne=None):
             axes[1].text(
                 bar.get_x() + bar.get_width() / 2,
                 size,
-                f"{size}{' → ' + diag.label if is_chosen else ''}",
+                str(size),
                 ha="center",
                 va="bottom",
                 fontsize=8,
                 weight="bold",
             )
-        axes[1].set_title("Cluster sizes (hatched: peeled)")
+        axes[1].set_title(f"Cluster sizes (hatched: peeled as {diag.label})")
         if tsne is not None:
             _scatter_clusters(axes[2], tsne, diag.clusters, diag.selected, None)
             axes[2].set_xlabel("t-SNE 1")
