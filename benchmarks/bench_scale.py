@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_scale.py [--arrays 10 100 1000] [--n-jobs 1 2]
         [--modes iter cli python dask] [--preset refined] [--grid auto] [--fit 200]
+        [--steps]
 
 Synthetic 21 x 21 arrays are rendered into a temporary folder (ten distinct ones, copied
 to make up the count); a model fitted on three others is saved and loaded as a user
@@ -19,7 +20,12 @@ Peak memory is measured two ways: the largest single process (its ``VmHWM``, the
 own process or any of its workers) and the whole process tree (the run and all its
 workers, their resident sizes summed, sampled every 0.1 s). *tiles.csv* is the start of
 the report table's SHA-256: the same for every way of running the same arrays. ``--fit N``
-also times :func:`sklearn_pillars.fit_arrays` on N arrays. Figures, not pass/fail.
+also times :func:`sklearn_pillars.fit_arrays` on N arrays. ``--steps`` first prints where
+one array's time goes, step by step, in this process (median over the distinct arrays, one
+thread): read, check (is it a pillar array?), lattice (finding and placing it; the uniform
+grid's boxes), tiling, features (the stages' shared pass), classify (the rest of predict),
+map (drawing and encoding the defect map) and write (the report's rows). Figures, not
+pass/fail.
 """
 
 import argparse
@@ -163,13 +169,94 @@ def prepare(folder, n_arrays, preset, grid):
     return model_path, arrays
 
 
+def steps(model_path, arrays):
+    """Median milliseconds of each step of inspecting one array, over the distinct arrays."""
+    from threadpoolctl import threadpool_limits
+
+    from sklearn_pillars.io import read_image
+    from sklearn_pillars.peel import classify_tiles, load_model, shared_features
+    from sklearn_pillars.report import StreamingReport, defect_map_png
+    from sklearn_pillars.tiling import build_tileset, place_lattice, profile_arrays, tile_boxes
+
+    model, info = load_model(model_path)
+    grid = info["grid_size"]
+    features = [stage.features_ for _, stage in model.stages_]
+    times = {}
+
+    def timed(step, function, *args, **kwargs):
+        start = time.perf_counter()
+        value = function(*args, **kwargs)
+        times.setdefault(step, []).append(1000 * (time.perf_counter() - start))
+        return value
+
+    paths = sorted(arrays.glob("*.png"))[:DISTINCT]
+    with tempfile.TemporaryDirectory() as out, threadpool_limits(1):
+        report = StreamingReport(out, grid_size=grid, title="steps", classes=model.classes_)
+        for repeat in range(2):  # the first round warms caches up; the second is measured
+            if repeat:
+                times.clear()
+            for path in paths:
+                grey = timed("read", read_image, path)
+                if grid == "auto":
+                    grey, lattice = timed("lattice", place_lattice, grey, "auto", tile_half=32)
+                    lattices, grid_size = [lattice], None
+                else:
+                    timed("lattice", tile_boxes, *grey.shape, grid_size=grid, tile_half=32)
+                    lattices, grid_size = None, grid
+                timed("check", profile_arrays, [grey], [path.stem], grid_size, "raise", lattices)
+                tiles = timed(
+                    "tiling", build_tileset, [grey], [path.stem], grid_size, 32, lattices=lattices
+                )
+                timed("features", shared_features, features, tiles.X)
+                start = time.perf_counter()
+                labels, scores, kinds = classify_tiles(model, tiles.X)
+                whole = 1000 * (time.perf_counter() - start)
+                times.setdefault("classify", []).append(whole - times["features"][-1])
+                positions = tiles.positions[:, 1:]
+                png = timed(
+                    "map",
+                    defect_map_png,
+                    grey,
+                    path.stem,
+                    grid_size or "auto",
+                    positions,
+                    labels.astype(str),
+                    kinds,
+                    lattice=lattices and lattices[0],
+                    classes=model.classes_,
+                )
+                result = type("Result", (), {})()
+                result.__dict__.update(
+                    name=f"{path.stem}_{repeat}",
+                    labels=labels,
+                    scores=scores,
+                    kinds=kinds,
+                    positions=positions,
+                    boxes=tiles.boxes,
+                    image=grey,
+                    notes=[],
+                    map_png=png,
+                    lattice=None,
+                )
+                timed("write", report.add, result)
+        report.abort()
+    import statistics
+
+    total = sum(statistics.median(v) for v in times.values())
+    print(f"{'step':<9} {'ms/array':>9} {'share':>6}   (median of {len(paths)} arrays, 1 thread)")
+    for step in ("read", "check", "lattice", "tiling", "features", "classify", "map", "write"):
+        ms = statistics.median(times[step])
+        print(f"{step:<9} {ms:>9.1f} {ms / total:>6.1%}")
+    print(f"{'total':<9} {total:>9.1f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arrays", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--n-jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
         "--modes",
-        nargs="+",
+        nargs="*",
         default=["iter", "python", "cli", "dask"],
         choices=["iter", "python", "cli", "dask"],
     )
@@ -182,6 +269,7 @@ def main():
         default=[],
         help="also time fit_arrays on these numbers of arrays",
     )
+    parser.add_argument("--steps", action="store_true", help="first, the time of each step")
     args = parser.parse_args()
     print(
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
@@ -189,6 +277,10 @@ def main():
     )
     with tempfile.TemporaryDirectory() as folder:
         model_path, arrays = prepare(folder, max(args.arrays + args.fit), args.preset, args.grid)
+        if args.steps:
+            steps(model_path, arrays)
+            if not args.modes:
+                return
         out = Path(folder) / "out"
         print(
             f"{'mode':<7} {'arrays':>6} {'tiles':>7} {'n_jobs':>6} {'seconds':>8} "

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..constants import GOOD, class_order
 from ..utils.files import atomic_path
-from ._figures import _color
+from ._figures import PNG_PARAMS, _color
 from ._tables import yield_counts
 
 #: Image pixels a report figure is drawn from, at most.
@@ -279,7 +279,7 @@ def defect_map_png(image, name, grid_size, positions, labels, kinds=None, lattic
     )
     x0 = (width - picture.shape[1]) // 2
     canvas[header : header + picture.shape[0], x0 : x0 + picture.shape[1]] = picture
-    ok, png = cv2.imencode(".png", canvas, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    ok, png = cv2.imencode(".png", canvas, PNG_PARAMS)
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
         raise RuntimeError("could not encode the defect map as PNG")
     return png.tobytes()
