@@ -33,6 +33,7 @@ import hashlib
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -173,6 +174,7 @@ def steps(model_path, arrays):
     """Median milliseconds of each step of inspecting one array, over the distinct arrays."""
     from threadpoolctl import threadpool_limits
 
+    from sklearn_pillars import ArrayResult
     from sklearn_pillars.io import read_image
     from sklearn_pillars.peel import classify_tiles, load_model, shared_features
     from sklearn_pillars.report import StreamingReport, defect_map_png
@@ -225,23 +227,19 @@ def steps(model_path, arrays):
                     lattice=lattices and lattices[0],
                     classes=model.classes_,
                 )
-                result = type("Result", (), {})()
-                result.__dict__.update(
+                result = ArrayResult(
                     name=f"{path.stem}_{repeat}",
+                    path=path,
                     labels=labels,
                     scores=scores,
                     kinds=kinds,
                     positions=positions,
                     boxes=tiles.boxes,
                     image=grey,
-                    notes=[],
                     map_png=png,
-                    lattice=None,
                 )
                 timed("write", report.add, result)
         report.abort()
-    import statistics
-
     total = sum(statistics.median(v) for v in times.values())
     print(f"{'step':<9} {'ms/array':>9} {'share':>6}   (median of {len(paths)} arrays, 1 thread)")
     for step in ("read", "check", "lattice", "tiling", "features", "classify", "map", "write"):
