@@ -12,11 +12,12 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
 import scipy.fft
-from scipy import ndimage
 
 from ..exceptions import NotAnArrayError
+from ._sites import median_of
 
 #: Grey levels (1st to 99th percentile) below which an image counts as blank.
 MIN_CONTRAST = 8.0
@@ -107,12 +108,42 @@ def _likeness(crops):
     """Median correlation of each crop with the crops' median."""
     flat = crops.reshape(len(crops), -1)
     flat = flat - flat.mean(axis=1, keepdims=True)
-    reference = np.median(flat, axis=0)
+    reference = median_of(flat[:, None, :])[0]
     reference -= reference.mean()
     norms = np.linalg.norm(flat, axis=1) * np.linalg.norm(reference)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.where(norms > 0, flat @ reference / np.maximum(norms, 1e-12), 0.0)
     return float(np.median(corr))
+
+
+def _smoothed(crops, sigma):
+    """Each crop (n, k, k) blurred by a Gaussian of ``sigma`` pixels, as
+    ``scipy.ndimage.gaussian_filter(crops, (0, sigma, sigma))`` (edges reflected,
+    truncated at 4 sigma) in two OpenCV passes over the stacked crops."""
+    n, k, _ = crops.shape
+    radius = int(4.0 * sigma + 0.5)
+    kernel = cv2.getGaussianKernel(2 * radius + 1, sigma, cv2.CV_32F)
+    blurred = cv2.filter2D(crops.reshape(n * k, k), -1, kernel.T, borderType=cv2.BORDER_REFLECT)
+    turned = np.ascontiguousarray(blurred.reshape(n, k, k).transpose(0, 2, 1)).reshape(n * k, k)
+    blurred = cv2.filter2D(turned, -1, kernel.T, borderType=cv2.BORDER_REFLECT)
+    return blurred.reshape(n, k, k).transpose(0, 2, 1)
+
+
+def _percentiles(values, q):
+    """``np.percentile(values, q)`` (linear interpolation) of unsigned integers, from their
+    histogram: the same values without sorting a million pixels."""
+    values = np.asarray(values)
+    if values.dtype not in (np.uint8, np.uint16) or values.size == 0:
+        return np.percentile(values, q)
+    counts = np.bincount(values.ravel(), minlength=2 if values.dtype == np.uint8 else 0)
+    cumulative = np.cumsum(counts)
+    position = np.asarray(q, float) / 100 * (values.size - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, values.size - 1)
+    # the k-th smallest value (from 0) is the first level whose cumulative count exceeds k
+    low = np.searchsorted(cumulative, below, side="right")
+    high = np.searchsorted(cumulative, above, side="right")
+    return low + (position - below) * (high - low)
 
 
 def _feature_size(crops):
@@ -123,13 +154,15 @@ def _feature_size(crops):
     """
     flat = crops - crops.mean(axis=(1, 2), keepdims=True)
     k = crops.shape[1]
-    spectrum = np.abs(scipy.fft.rfft2(flat, s=(2 * k, 2 * k))) ** 2  # scipy's: 2x numpy's
-    acf = scipy.fft.irfft2(spectrum.mean(axis=0), s=(2 * k, 2 * k))
+    # Padded by half a crop: the lags up to k / 2, all the profile reads, do not wrap.
+    size = scipy.fft.next_fast_len(k + k // 2 + 1, real=True)
+    spectrum = np.abs(scipy.fft.rfft2(flat, s=(size, size))) ** 2  # scipy's: 2x numpy's
+    acf = scipy.fft.irfft2(spectrum.mean(axis=0), s=(size, size))
     if acf[0, 0] <= 0:
         return 0.0
-    acf = scipy.fft.fftshift(acf / acf[0, 0])
-    yy, xx = np.indices(acf.shape) - k
-    radius = np.hypot(yy, xx).astype(np.int64).ravel()
+    acf = acf / acf[0, 0]
+    lags = np.minimum(np.arange(size), size - np.arange(size))  # circular lag of each index
+    radius = np.hypot(lags[:, None], lags[None, :]).astype(np.int64).ravel()
     profile = np.bincount(radius, acf.ravel()) / np.maximum(np.bincount(radius), 1)
     below = np.flatnonzero(profile[: k // 2 + 1] < 0.5)
     return float(2 * below[0]) if below.size else float(k)
@@ -177,7 +210,7 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
     h, w = grey.shape
     rng = np.random.default_rng(random_state)
     step = max(1, grey.size // 2**20)  # percentiles of about a million pixels
-    low, level, high = np.percentile(grey.ravel()[::step], [1, 50, 99])
+    low, level, high = _percentiles(grey.ravel()[::step], [1, 50, 99])
     if lattice is None:
         pitch_y, pitch_x = h / grid_size, w / grid_size
         n_sites = grid_size * grid_size
@@ -202,7 +235,7 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
         crops = _crops(grey, centers_y, centers_x, side, samples)
         if len(scores) == 0:
             pillar = _feature_size(crops) * side / samples
-        scores.append(_likeness(ndimage.gaussian_filter(crops, (0, sigma, sigma))))
+        scores.append(_likeness(_smoothed(crops, sigma)))
     return ArrayProfile(
         contrast=float(high - low),
         level=float(level),

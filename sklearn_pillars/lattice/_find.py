@@ -4,19 +4,23 @@
 frame needs neither cropping to the array nor a known grid size:
 
 1. the illumination is flattened (a quadratic surface is subtracted);
-2. the two lattice vectors are the shortest independent peaks of the
-   image's autocorrelation, refined by a least-squares fit to the peaks of
-   the first few neighbour shells;
-3. the image is folded onto one unit cell; in the mean cell the pillar is
-   the brightest point or half a cell from it, whichever the cell's edges
-   draw circles around (:func:`_cell_center`); the median of the patches
-   around the pillars is the template of a pillar;
-4. the template is matched around every candidate site; the pillars where
-   it matches well, aligned, give a sharp cell that re-centres the
-   template (stitched frames out of step blur the first one); matched
-   again, the sites where it matches well are the pillars, and a robust
-   least-squares fit to the positions of those the template fits around
-   whole gives the lattice (origin and vectors);
+2. a first guess comes from the image downsampled 4 or 2 times (or at full
+   resolution when its pillars are too close for that, :func:`_first_pillars`):
+   the two lattice vectors are the shortest independent peaks of the image's
+   autocorrelation, refined by a least-squares fit to the peaks of the first
+   few neighbour shells; the image folded onto one unit cell gives a mean cell,
+   whose pillar is the brightest point or half a cell from it, whichever the
+   cell's edges draw circles around (:func:`_cell_center`); matched around
+   every candidate site, the mean cell finds the first pillars;
+3. at full resolution, those pillars aligned give a sharp cell that centres a
+   new template on the pillar (stitched frames out of step blur the mean
+   cell); the median of the patches around them is that template;
+4. the template is matched around every candidate site; the sites where it
+   matches well are the pillars, and a robust least-squares fit to the
+   positions of those the template fits around whole gives the lattice
+   (origin and vectors), three rounds; the cell aligned on the pillars found
+   then centres the sites once more, so that they depend on the image, not on
+   the first guess;
 5. the array is the block of sites whose rows and columns mostly hold
    something, a pillar or a defect (rows and columns of substrate around it
    are trimmed, and so are edge rows and columns with a site whose centre
@@ -51,7 +55,9 @@ from ._sites import (
     _match_sites,
     _median_patches,
     _padded,
-    _parabola_peak,
+    _parabola_offsets,
+    _template_side,
+    match_template,
     mean_cell,
 )
 
@@ -144,12 +150,19 @@ def _find_lattice(grey, min_pitch, max_pitch):
             f"{high - low:.0f} (1st to 99th percentile, at least {MIN_CONTRAST:.0f} needed)"
         )
     flat = flatten_illumination(grey)
-    vectors = lattice_vectors(flat, min_pitch, max_pitch)
-    template, phase = mean_cell(flat, vectors)
+    vectors, origin, seen = _first_pillars(flat, min_pitch, max_pitch)
+    # The first pillars came from a cell folded over the centre of the image (blurred
+    # where stitched frames are out of step), at a lower resolution. Those pillars aligned
+    # give a sharp cell; its pillar may lie a little (or half a cell) away, which moves
+    # every site alike. Its pillars' median is the template from now on.
+    first_cell = _aligned_cell(flat, seen, vectors, most=FIRST_CELL_SITES)
+    correction = vectors.T @ (_cell_center(first_cell) / _CELL_BINS - 0.5)
+    origin = origin + correction
+    template = _median_patches(flat, seen + correction, _template_side(vectors))
     padded, pad = _padded(flat, template.shape)
-    scores = cv2.matchTemplate(padded, template, cv2.TM_CCOEFF_NORMED)
-    origin, field = phase, None
-    for step in range(4):  # a better lattice finds more of the pillars
+    scores = match_template(padded, template)
+    field = None
+    for _ in range(3):  # a better lattice finds more of the pillars
         index, positions = _candidate_sites(origin, vectors, (height, width))
         predicted = positions if field is None else positions + _look_up(field, index)
         found, match = _match_sites(scores, predicted, template.shape, pad, vectors)
@@ -158,30 +171,14 @@ def _find_lattice(grey, min_pitch, max_pitch):
             raise NoLatticeError(
                 "no periodic pillar lattice found: the image's period does not look like pillars"
             )
-        # Where the template overlaps the image's edge, its match leans inward: only
-        # the pillars it fits around whole place the lattice.
-        half = template.shape[0] // 2
-        whole = pillars & np.all(
-            (found >= half) & (found <= (width - 1 - half, height - 1 - half)), axis=1
-        )
-        if whole.sum() < 4:
-            whole = pillars
-        if step == 0:
-            # The first phase came from a cell folded over the centre of the image,
-            # blurred where stitched frames are out of step. The pillars aligned where
-            # the template found them give a sharp cell; its pillar may lie a little
-            # (or half a cell) away, which moves every site alike. Its pillars'
-            # median is the template from now on.
-            correction = vectors.T @ (
-                _cell_center(_aligned_cell(flat, found[whole], vectors)) / _CELL_BINS - 0.5
-            )
-            origin = origin + correction
-            template = _median_patches(flat, found[whole] + correction, template.shape[0])
-            scores = cv2.matchTemplate(padded, template, cv2.TM_CCOEFF_NORMED)
-            continue
+        whole = _whole(found, pillars, template.shape[0] // 2, (height, width))
         origin, vectors = _fit_lattice(index[whole], found[whole])
         positions = origin + index[:, 1:2] * vectors[0] + index[:, 0:1] * vectors[1]
         field = _offset_field(index[whole], found[whole] - positions[whole])
+    # The template was centred on the first pillars, placed roughly; centred again on the
+    # pillars it found, the sites depend on the image, not on the first guess.
+    shift = _recentring(flat, found[whole], vectors)
+    origin, positions, found = origin + shift, positions + shift, found + shift
     # A row of defects (a write-field line through every pillar, collapsed pillars) at
     # the array's edge matches the mean pillar poorly but is no substrate: the array
     # is the block of sites that hold something, pillar or defect.
@@ -220,19 +217,116 @@ def _find_lattice(grey, min_pitch, max_pitch):
     )
 
 
+#: Most pillars in the first aligned cell (the last one, which places the sites, has
+#: up to ``ALIGNED_SITES``): it only needs to find the pillar within a quarter cell.
+FIRST_CELL_SITES = 160
+
+
+#: Downsampling factors tried for the first pillars, coarsest first (see
+#: :func:`_first_pillars`).
+SEED_FACTORS = (4, 2)
+
+
+#: Shortest lattice step (pixels of the downsampled image) for a downsampled search to
+#: be trusted: below it the pillars are too few pixels apart to be told from aliases.
+MIN_SEED_PITCH = 8
+
+
+def _first_pillars(flat, min_pitch, max_pitch):
+    """The lattice vectors, a pillar's position and the pillars found by the mean cell
+    of ``flat``: a first guess, to be refined at full resolution.
+
+    The search runs on ``flat`` downsampled by the largest factor of
+    :data:`SEED_FACTORS` that keeps ``min_pitch`` at 2 pixels or more and
+    finds a step of at least :data:`MIN_SEED_PITCH` pixels there (it costs a
+    small fraction of a full-resolution search), else at full resolution,
+    whose refusals (:class:`NoLatticeError`) are the ones raised.
+
+    Returns
+    -------
+    vectors : ndarray of shape (2, 2)
+    origin : ndarray of shape (2,)
+        ``(x, y)`` of a pillar.
+    pillars : ndarray of shape (n, 2)
+        ``(x, y)`` of the pillars found whole in the image (at least 4).
+    """
+    height, width = flat.shape
+    for factor in SEED_FACTORS:
+        if min_pitch / factor < 2 or min(height, width) // factor < 3 * MIN_SEED_PITCH:
+            continue
+        small = cv2.resize(
+            flat[: height - height % factor, : width - width % factor],
+            (width // factor, height // factor),
+            interpolation=cv2.INTER_AREA,
+        )
+        try:
+            vectors, origin, pillars = _pillars_of_mean_cell(
+                small, min_pitch / factor, max_pitch / factor
+            )
+        except NoLatticeError:
+            continue
+        if min(np.hypot(*vectors[0]), np.hypot(*vectors[1])) >= MIN_SEED_PITCH:
+            # pixel j of the small image averages pixels factor * j .. factor * j + factor - 1
+            shift = (factor - 1) / 2
+            return factor * vectors, factor * origin + shift, factor * pillars + shift
+    return _pillars_of_mean_cell(flat, min_pitch, max_pitch)
+
+
+def _pillars_of_mean_cell(flat, min_pitch, max_pitch):
+    """:func:`_first_pillars` at the resolution of ``flat``."""
+    vectors = lattice_vectors(flat, min_pitch, max_pitch)
+    template, phase = mean_cell(flat, vectors)
+    padded, pad = _padded(flat, template.shape)
+    scores = match_template(padded, template)
+    index, positions = _candidate_sites(phase, vectors, flat.shape)
+    found, match = _match_sites(scores, positions, template.shape, pad, vectors)
+    pillars = match >= MIN_MATCH
+    if pillars.sum() < 4:
+        raise NoLatticeError(
+            "no periodic pillar lattice found: the image's period does not look like pillars"
+        )
+    return vectors, phase, found[_whole(found, pillars, template.shape[0] // 2, flat.shape)]
+
+
+def _recentring(flat, pillars, vectors):
+    """The shift (x, y) that centres the sites on the pillars at ``pillars``: the position
+    of the pillar in their aligned cell (:func:`_cell_center`), when it lies within a
+    quarter cell of the centre (else none: the cell's pillar is another candidate than
+    the one the sites were placed on)."""
+    offset = _cell_center(_aligned_cell(flat, pillars, vectors)) / _CELL_BINS - 0.5
+    return vectors.T @ offset if np.abs(offset).max() <= 0.25 else np.zeros(2)
+
+
+def _whole(found, pillars, half, image_shape):
+    """The ``pillars`` found where a template ``2 * half + 1`` wide fits in the image (all
+    of them if fewer than 4 do): where it overlaps the image's edge, its match leans inward."""
+    height, width = image_shape
+    whole = pillars & np.all(
+        (found >= half) & (found <= (width - 1 - half, height - 1 - half)), axis=1
+    )
+    return whole if whole.sum() >= 4 else pillars
+
+
 def flatten_illumination(grey):
     """``grey`` as float32 less its best-fitting quadratic surface (the illumination)."""
-    image = grey.astype(np.float32)
-    height, width = image.shape
-    step = max(1, int(math.sqrt(image.size / 40_000)))  # fit on about 40,000 pixels
-    ys, xs = np.mgrid[0:height:step, 0:width:step]
-    u, v = (xs.ravel() / width - 0.5), (ys.ravel() / height - 0.5)
+    height, width = grey.shape
+    step = max(1, int(math.sqrt(grey.size / 40_000)))  # fit on about 40,000 pixels
+    v, u = np.meshgrid(
+        np.arange(0, height, step) / height - 0.5,
+        np.arange(0, width, step) / width - 0.5,
+        indexing="ij",
+    )
+    u, v = u.ravel(), v.ravel()
     basis = np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=1)
-    coef, *_ = np.linalg.lstsq(basis, image[::step, ::step].ravel(), rcond=None)
+    sample = grey[::step, ::step].ravel().astype(float)
+    c = np.linalg.solve(basis.T @ basis, basis.T @ sample).astype(np.float32)
+    # c0 + c1 u + c2 v + c3 u^2 + c4 u v + c5 v^2 = v (c2 + c4 u) + (c0 + c1 u + c3 u^2) + c5 v^2
     u = (np.arange(width, dtype=np.float32) / width - 0.5)[None, :]
     v = (np.arange(height, dtype=np.float32) / height - 0.5)[:, None]
-    c = coef.astype(np.float32)
-    return image - (c[0] + c[1] * u + c[2] * v + c[3] * u * u + c[4] * u * v + c[5] * v * v)
+    surface = cv2.gemm(v, c[2] + c[4] * u, 1.0, None, 0.0)  # an outer product
+    surface += c[0] + c[1] * u + c[3] * u * u
+    surface += c[5] * v * v
+    return cv2.subtract(grey, surface, dtype=cv2.CV_32F)
 
 
 def autocorrelation(image, reach):
@@ -356,20 +450,20 @@ def _refine_vectors(acf, center, basis):
     keep = (ks != 0) | (ls != 0)
     ks, ls = ks[keep], ls[keep]
     expected = ks[:, None] * basis[0] + ls[:, None] * basis[1]
-    points, coeffs = [], []
-    for (x, y), k, m in zip(expected, ks, ls, strict=True):
-        ix, iy = int(round(x)) + center, int(round(y)) + center
-        if not (2 <= ix < size - 2 and 2 <= iy < size - 2):
-            continue
-        patch = acf[iy - 2 : iy + 3, ix - 2 : ix + 3]
-        dy, dx = np.unravel_index(np.argmax(patch), patch.shape)
-        py, px = iy + dy - 2, ix + dx - 2
-        if not (1 <= px < size - 1 and 1 <= py < size - 1):
-            continue
-        sx, sy = _parabola_peak(acf[py, px - 1 : px + 2]), _parabola_peak(acf[py - 1 : py + 2, px])
-        points.append((px + sx - center, py + sy - center))
-        coeffs.append((k, m))
-    if len(points) < 4:
+    ix, iy = (np.rint(expected).astype(int) + center).T
+    inside = (ix >= 2) & (ix < size - 2) & (iy >= 2) & (iy < size - 2)
+    ix, iy, ks, ls = ix[inside], iy[inside], ks[inside], ls[inside]
+    steps = np.arange(-2, 3)
+    patches = acf[(iy[:, None] + steps)[:, :, None], (ix[:, None] + steps)[:, None, :]]
+    dy, dx = np.divmod(patches.reshape(len(ix), -1).argmax(axis=1), 5)
+    px, py = ix + dx - 2, iy + dy - 2
+    inside = (px >= 1) & (px < size - 1) & (py >= 1) & (py < size - 1)
+    px, py, ks, ls = px[inside], py[inside], ks[inside], ls[inside]
+    if len(px) < 4:
         return basis
-    solution, *_ = np.linalg.lstsq(np.array(coeffs, float), np.array(points), rcond=None)
+    sx = _parabola_offsets(acf[py, px - 1], acf[py, px], acf[py, px + 1])
+    sy = _parabola_offsets(acf[py - 1, px], acf[py, px], acf[py + 1, px])
+    points = np.stack([px + sx - center, py + sy - center], axis=1)
+    coeffs = np.stack([ks, ls], axis=1).astype(float)
+    solution, *_ = np.linalg.lstsq(coeffs, points, rcond=None)
     return solution
