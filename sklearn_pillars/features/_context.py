@@ -32,6 +32,7 @@ from scipy import fft
 
 from ..constants import UNEVEN_ILLUMINATION
 from ..exceptions import UnevenIlluminationWarning
+from ..utils.arrays import median_of, nan_median_of
 
 _LOW_PCT, _HIGH_PCT = 5, 90  # percentiles giving an array's rim and substrate grey levels
 
@@ -365,8 +366,8 @@ def array_context(
         reference = _nan_median(fourier_shift(_mean_filled(sample), -dy, -dx))
     dy, dx, match = register(normed, reference, max_shift)
     shifted = fourier_shift(reference[None], dy, dx)
-    if detail is not None:
-        detail = (np.asarray(detail, dtype=np.float32) - level) / contrast
+    # the full-resolution tiles on the same scale, in one pass: (detail - level - o c) / (c g)
+    offsets, scales = np.zeros(n, np.float32), np.ones(n, np.float32)
     gains = None
     if sites is not None:
         # each site on the photometric scale of the sites around it: each tile's gain and
@@ -374,13 +375,15 @@ def array_context(
         # (illumination gradients, ramps, vignetting)
         gain, offset = _tile_gains(normed, shifted)
         gains = np.maximum(smooth_levels(gain, np.asarray(sites)), 0.05)
-        offsets = smooth_levels(offset, np.asarray(sites))
+        offset = smooth_levels(offset, np.asarray(sites))
         _warn_uneven(gains * contrast, contrast)
-        g = gains.astype(np.float32)[:, None, None]
-        o = offsets.astype(np.float32)[:, None, None]
-        normed = (normed - o) / g
-        if detail is not None:
-            detail = (detail - o) / g
+        offsets, scales = offset.astype(np.float32), gains.astype(np.float32)
+        normed -= offsets[:, None, None]
+        normed /= scales[:, None, None]
+    if detail is not None:
+        detail = np.array(detail, dtype=np.float32)
+        detail -= (level + offsets * contrast)[:, None, None]
+        detail /= (contrast * scales)[:, None, None]
     return ArrayContext(
         tiles=normed,
         reference=reference,
@@ -405,13 +408,14 @@ def _tile_gains(tiles, shifted):
     """
     valid = np.isfinite(tiles)
     count = np.maximum(valid.sum(axis=(1, 2)), 1)
-    t = np.where(valid, tiles, 0.0).astype(np.float64)
-    r = np.where(valid, shifted, 0.0).astype(np.float64)
-    t_mean = t.sum(axis=(1, 2)) / count
-    r_mean = r.sum(axis=(1, 2)) / count
-    dr = np.where(valid, r - r_mean[:, None, None], 0.0)
-    gain = (dr * (t - t_mean[:, None, None])).sum(axis=(1, 2)) / np.maximum(
-        (dr * dr).sum(axis=(1, 2)), _EPS
+    t = np.where(valid, tiles, np.float32(0))
+    r = np.where(valid, shifted, np.float32(0))
+    t_mean = t.sum(axis=(1, 2), dtype=np.float64) / count
+    r_mean = r.sum(axis=(1, 2), dtype=np.float64) / count
+    dr = np.where(valid, r - r_mean[:, None, None].astype(np.float32), np.float32(0))
+    dt = t - t_mean[:, None, None].astype(np.float32)
+    gain = np.einsum("nij,nij->n", dr, dt, dtype=np.float64) / np.maximum(
+        np.einsum("nij,nij->n", dr, dr, dtype=np.float64), _EPS
     )
     return gain, t_mean - gain * r_mean
 
@@ -441,9 +445,13 @@ def fourier_shift(images, dy, dx):
     kx = np.fft.rfftfreq(size)[None, None, :]
     dy = np.asarray(dy, dtype=np.float64)[:, None, None]
     dx = np.asarray(dx, dtype=np.float64)[:, None, None]
-    phase = (np.exp(-2j * np.pi * ky * dy) * np.exp(-2j * np.pi * kx * dx)).astype(np.complex64)
-    moved = fft.irfft2(fft.rfft2(np.asarray(images, dtype=np.float32)) * phase, s=(size, size))
-    return moved.astype(np.float32, copy=False)
+    spectrum = fft.rfft2(np.asarray(images, dtype=np.float32))
+    if spectrum.shape[0] != len(dy):
+        spectrum = np.repeat(spectrum, len(dy), axis=0)
+    # the phase ramp is separable: multiply by its y and x factors in turn
+    spectrum *= np.exp(-2j * np.pi * ky * dy).astype(np.complex64)
+    spectrum *= np.exp(-2j * np.pi * kx * dx).astype(np.complex64)
+    return fft.irfft2(spectrum, s=(size, size)).astype(np.float32, copy=False)
 
 
 def _mean_filled(images):
@@ -472,9 +480,8 @@ def _nan_median(images, fill=None):
     """
     valid = np.isfinite(images)
     if valid.all():
-        return np.median(images, axis=0)
-    with _quiet_nan_warnings():
-        median = np.nanmedian(images, axis=0)
+        return median_of(images)
+    median = nan_median_of(images)
     hole = ~np.isfinite(median)
     if hole.any():
         if fill is None:

@@ -36,16 +36,27 @@ def _bands(size):
     return inner, outer
 
 
-def _profiles(residual, band, axis):
+def _profiles(residual, band, axis, whole=None):
     """Mean residual along lines of one direction, over the pixels of ``band`` across them.
 
     axis 1: profile along y of horizontal lines (mean over the columns in
-    ``band``); axis 2: profile along x of vertical lines.
+    ``band``); axis 2: profile along x of vertical lines. ``whole``, if
+    known, marks the tiles without NaN.
     """
-    with _quiet_nan_warnings():
-        if axis == 1:
-            return np.nanmean(residual[:, :, band], axis=2)
-        return np.nanmean(residual[:, band, :], axis=1)
+    across = 3 - axis
+    if whole is None:
+        whole = np.isfinite(residual).all(axis=(1, 2))
+    # Tiles without NaN (nearly all): sums over the band's runs of adjacent pixels, views
+    # of the residual (no copy); the others by nanmean over a copy of the band.
+    runs = np.split(band, np.flatnonzero(np.diff(band) != 1) + 1)
+    spans = [slice(run[0], run[-1] + 1) for run in runs]
+    cut = (lambda span: residual[:, :, span]) if axis == 1 else (lambda span: residual[:, span, :])
+    out = sum(cut(span).sum(axis=across) for span in spans) / np.float32(len(band))
+    if not whole.all():
+        part = residual[~whole][:, :, band] if axis == 1 else residual[~whole][:, band, :]
+        with _quiet_nan_warnings():
+            out[~whole] = np.nanmean(part, axis=across)
+    return out
 
 
 def _pooled(profiles, site, margin, side, reach=3):
@@ -67,17 +78,20 @@ def _pooled(profiles, site, margin, side, reach=3):
     lines, inverse = np.unique(site, return_inverse=True)
     inverse = inverse.ravel()
     size = profiles.shape[1]
-    pooled = np.full((len(lines), size), np.nan)
-    with _quiet_nan_warnings():
-        for i in range(len(lines)):
-            pooled[i] = _small_nan_median(profiles[inverse == i])
-        local = np.full_like(pooled, np.nan)
-        inner = (lines != lines.min()) & (lines != lines.max())  # edge lines are no reference
-        for i, line in enumerate(lines):
-            offset = (lines - line) * side
-            near = np.flatnonzero((offset > 0) & (offset <= reach) & inner)
-            if len(near):
-                local[i] = np.nan_to_num(_small_nan_median(pooled[near]))
+    # each line's profiles stacked, NaN below the shorter lines' (the medians skip NaN)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=len(lines))
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    stack = np.full((counts.max(), len(lines), size), np.nan, dtype=profiles.dtype)
+    stack[rank, inverse[order]] = profiles[order]
+    pooled = _small_nan_median(stack).astype(float)
+    # the lines up to ``reach`` away on one side, edge lines left out (they are no reference)
+    inner = (lines != lines.min()) & (lines != lines.max())
+    offset = (lines[None, :] - lines[:, None]) * side
+    near = (offset > 0) & (offset <= reach) & inner[None, :]
+    neighbours = np.where(near.T[:, :, None], pooled[:, None, :], np.nan)
+    local = np.nan_to_num(_small_nan_median(neighbours))
+    local[~near.any(axis=1)] = np.nan
     pooled = pooled - local
     blank = ~np.isfinite(pooled)
     if margin:  # widen every gap in the data by the margin: a clipped tile's edge is an edge
@@ -131,7 +145,10 @@ def line_profiles(context):
     """
     residual = context.detail_residual
     inner, outer = _bands(residual.shape[1])
-    profiles = [_profiles(residual, band, axis) for axis in (1, 2) for band in (inner, outer)]
+    whole = np.isfinite(residual).all(axis=(1, 2))
+    profiles = [
+        _profiles(residual, band, axis, whole) for axis in (1, 2) for band in (inner, outer)
+    ]
     # each profile about its own mean: a tile a little brighter or darker as a whole is
     # no line, and would move which tile gives the median of a grid line's pixel
     with _quiet_nan_warnings():

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.fft
 
 from ..exceptions import NotAnArrayError
-from ._sites import median_of
+from ..utils.arrays import integer_percentiles, median_of
 
 #: Grey levels (1st to 99th percentile) below which an image counts as blank.
 MIN_CONTRAST = 8.0
@@ -30,6 +30,13 @@ MIN_LATTICE_SCORE = 0.3
 
 #: Sites sampled for the check (enough for a stable median, bounded for huge grids).
 SAMPLE_SITES = 400
+
+
+#: Samples across each site crop for the pillar size, and for the lattice score (whose crops
+#: are blurred by a sixteenth of their side: fewer samples lose nothing of them and cost a
+#: quarter; scores move by at most 0.02 against 48 samples, on real, synthetic and noise
+#: images).
+PILLAR_SAMPLES, SCORE_SAMPLES = 48, 24
 
 
 #: How far (as a factor) a new array's statistic may stray beyond a model's
@@ -129,23 +136,6 @@ def _smoothed(crops, sigma):
     return blurred.reshape(n, k, k).transpose(0, 2, 1)
 
 
-def _percentiles(values, q):
-    """``np.percentile(values, q)`` (linear interpolation) of unsigned integers, from their
-    histogram: the same values without sorting a million pixels."""
-    values = np.asarray(values)
-    if values.dtype not in (np.uint8, np.uint16) or values.size == 0:
-        return np.percentile(values, q)
-    counts = np.bincount(values.ravel(), minlength=2 if values.dtype == np.uint8 else 0)
-    cumulative = np.cumsum(counts)
-    position = np.asarray(q, float) / 100 * (values.size - 1)
-    below = np.floor(position).astype(np.int64)
-    above = np.minimum(below + 1, values.size - 1)
-    # the k-th smallest value (from 0) is the first level whose cumulative count exceeds k
-    low = np.searchsorted(cumulative, below, side="right")
-    high = np.searchsorted(cumulative, above, side="right")
-    return low + (position - below) * (high - low)
-
-
 def _feature_size(crops):
     """Diameter (in crop pixels) at which the crops' mean autocorrelation falls to half.
 
@@ -210,7 +200,7 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
     h, w = grey.shape
     rng = np.random.default_rng(random_state)
     step = max(1, grey.size // 2**20)  # percentiles of about a million pixels
-    low, level, high = _percentiles(grey.ravel()[::step], [1, 50, 99])
+    low, level, high = integer_percentiles(grey.ravel()[::step], [1, 50, 99])
     if lattice is None:
         pitch_y, pitch_x = h / grid_size, w / grid_size
         n_sites = grid_size * grid_size
@@ -218,8 +208,8 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
         pitch_x, pitch_y = lattice.pitch
         n_sites = lattice.centers.shape[0] * lattice.centers.shape[1]
     side = max(4, int(min(pitch_x, pitch_y)))
-    samples = min(side, 48)
-    sigma = max(0.5, samples / 16)  # tolerate a pixel or two of lattice distortion
+    samples, coarse = min(side, PILLAR_SAMPLES), min(side, SCORE_SAMPLES)
+    sigma = max(0.5, coarse / 16)  # tolerate a pixel or two of lattice distortion
     n = min(SAMPLE_SITES, n_sites)
     sites = rng.choice(n_sites, size=n, replace=False) if n < n_sites else np.arange(n)
     scores = []
@@ -232,9 +222,10 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
             centers_x, centers_y = (
                 lattice.centers.reshape(-1, 2)[sites] + phase @ lattice.vectors
             ).T
-        crops = _crops(grey, centers_y, centers_x, side, samples)
         if len(scores) == 0:
+            crops = _crops(grey, centers_y, centers_x, side, samples)
             pillar = _feature_size(crops) * side / samples
+        crops = _crops(grey, centers_y, centers_x, side, coarse)
         scores.append(_likeness(_smoothed(crops, sigma)))
     return ArrayProfile(
         contrast=float(high - low),

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from ..constants import GOOD, class_order
+from ..utils.arrays import integer_percentiles
 from ..utils.files import atomic_path
 from ._figures import PNG_PARAMS, _color
 from ._tables import yield_counts
@@ -35,7 +36,7 @@ def shrink(image, max_pixels=None):
 
 
 def _display_range(image):
-    low, high = np.percentile(image, [0.5, 99.5])
+    low, high = integer_percentiles(image, [0.5, 99.5])
     return float(low), float(max(high, low + 1))
 
 

@@ -2,6 +2,8 @@
 plain ways give: the same values, or within rounding; and the lattice does not depend on
 how its first guess was made."""
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from scipy import ndimage
 
 from sklearn_pillars import make_pillar_arrays
 from sklearn_pillars.lattice import _array_check, _find, _sites, find_lattice
+from sklearn_pillars.utils.arrays import integer_percentiles, median_of, nan_median_of
 
 from .test_lattice import frame, rms
 
@@ -28,8 +31,27 @@ from .test_lattice import frame, rms
     )
 )
 def test_median_of_is_numpys_median(stack):
-    median = _sites.median_of(stack)
+    median = median_of(stack)
     expected = np.median(stack, axis=0)
+    assert median.dtype == expected.dtype
+    np.testing.assert_array_equal(median, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stack=st.tuples(st.integers(1, 9), st.integers(1, 5), st.integers(1, 5)).flatmap(
+        lambda shape: arrays(
+            st.sampled_from([np.float32, np.float64]),
+            shape,
+            elements=st.one_of(st.floats(-1e3, 1e3, width=32), st.just(np.nan)),
+        )
+    )
+)
+def test_nan_median_of_is_numpys_nanmedian(stack):
+    median = nan_median_of(stack)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
+        expected = np.nanmedian(stack, axis=0)
     assert median.dtype == expected.dtype
     np.testing.assert_array_equal(median, expected)
 
@@ -46,14 +68,14 @@ def test_median_of_is_numpys_median(stack):
 def test_percentiles_of_integers_are_numpys(values, q):
     values = values * (1 if values.dtype == np.uint8 else 257)
     np.testing.assert_allclose(
-        _array_check._percentiles(values, q), np.percentile(values, q), rtol=0, atol=1e-9
+        integer_percentiles(values, q), np.percentile(values, q), rtol=0, atol=1e-9
     )
 
 
 def test_percentiles_of_other_types_fall_back_to_numpy():
     values = np.array([0.5, -3.0, 7.25, 2.0])
     np.testing.assert_array_equal(
-        _array_check._percentiles(values, [1, 50, 99]), np.percentile(values, [1, 50, 99])
+        integer_percentiles(values, [1, 50, 99]), np.percentile(values, [1, 50, 99])
     )
 
 
