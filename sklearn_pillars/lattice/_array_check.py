@@ -144,10 +144,12 @@ def _feature_size(crops):
     """
     flat = crops - crops.mean(axis=(1, 2), keepdims=True)
     k = crops.shape[1]
-    # Padded by half a crop: the lags up to k / 2, all the profile reads, do not wrap.
-    size = scipy.fft.next_fast_len(k + k // 2 + 1, real=True)
-    spectrum = np.abs(scipy.fft.rfft2(flat, s=(size, size))) ** 2  # scipy's: 2x numpy's
-    acf = scipy.fft.irfft2(spectrum.mean(axis=0), s=(size, size))
+    # Padded by half a crop: the lags up to k / 2, all the profile reads, do not wrap (a
+    # lag j wraps onto j - size, at least k away, where the crops no longer overlap).
+    size = scipy.fft.next_fast_len(k + k // 2, real=True)
+    spectrum = scipy.fft.rfft2(flat, s=(size, size))  # scipy's: 2x numpy's
+    power = (spectrum.real**2 + spectrum.imag**2).mean(axis=0)
+    acf = scipy.fft.irfft2(power, s=(size, size))
     if acf[0, 0] <= 0:
         return 0.0
     acf = acf / acf[0, 0]
