@@ -1,4 +1,6 @@
-"""Labels stay those of main before the speed work (issue 21), saved in tests/data/labels_0.2.0.
+"""Labels stay those saved in tests/data/labels_0.2.0: main's before the speed work (issue 21),
+except on found lattices, re-saved when find_lattice changed (d01f500; its README says how
+many changed).
 
 With the library versions that saved them, the notebook preset must give the same labels on
 every tile and the refined preset may differ on at most 0.2% of the tiles of each case

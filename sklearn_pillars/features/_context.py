@@ -437,16 +437,16 @@ def _warn_uneven(site_contrasts, contrast):
 def fourier_shift(images, dy, dx):
     """Move images by sub-pixel (dy, dx) with the Fourier shift theorem (wrapping around).
 
-    ``images`` of shape (m, T, T) with m equal to ``len(dy)``, or 1 to move one
-    image to each of the shifts.
+    ``images`` of shape (m, T, T) with m equal to ``len(dy)``, or one image (1, T, T)
+    or (T, T) to move to each of the shifts.
     """
     size = images.shape[-1]
     ky = np.fft.fftfreq(size)[None, :, None]
     kx = np.fft.rfftfreq(size)[None, None, :]
     dy = np.asarray(dy, dtype=np.float64)[:, None, None]
     dx = np.asarray(dx, dtype=np.float64)[:, None, None]
-    spectrum = fft.rfft2(np.asarray(images, dtype=np.float32))
-    if spectrum.shape[0] != len(dy):
+    spectrum = fft.rfft2(np.asarray(images, dtype=np.float32).reshape(-1, size, size))
+    if len(spectrum) == 1 and len(dy) > 1:  # one image to each of the shifts
         spectrum = np.repeat(spectrum, len(dy), axis=0)
     # the phase ramp is separable: multiply by its y and x factors in turn
     spectrum *= np.exp(-2j * np.pi * ky * dy).astype(np.complex64)

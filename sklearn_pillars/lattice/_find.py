@@ -319,7 +319,8 @@ def flatten_illumination(grey):
     u, v = u.ravel(), v.ravel()
     basis = np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=1)
     sample = grey[::step, ::step].ravel().astype(float)
-    c = np.linalg.solve(basis.T @ basis, basis.T @ sample).astype(np.float32)
+    # the normal equations (6 x 6): least squares, for samples too few to fix every term
+    c = np.linalg.lstsq(basis.T @ basis, basis.T @ sample, rcond=None)[0].astype(np.float32)
     # c0 + c1 u + c2 v + c3 u^2 + c4 u v + c5 v^2 = v (c2 + c4 u) + (c0 + c1 u + c3 u^2) + c5 v^2
     u = (np.arange(width, dtype=np.float32) / width - 0.5)[None, :]
     v = (np.arange(height, dtype=np.float32) / height - 0.5)[:, None]

@@ -205,11 +205,18 @@ def match_template(image, template):
     """Normalised cross-correlation of ``template`` at every position in ``image``: the
     values of ``cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED)``, from an
     unnormalised correlation and two box filters (OpenCV's own normalisation takes
-    twice as long as the correlation). Windows without variance score 0; rounding may
-    take a score a few millionths beyond 1."""
+    twice as long as the correlation). Windows without variance, and every window for a
+    template without variance, score 0 (OpenCV gives such a template 1); rounding may take
+    a score a few millionths beyond 1."""
     template = template.astype(np.float32) - np.float32(template.mean())
     norm = float(np.linalg.norm(template))
     th, tw = template.shape
+    image = np.asarray(image, dtype=np.float32)
+    sample = image[::8, ::8]
+    if abs(float(sample.mean())) > 4 * float(sample.std()):
+        # far from zero mean: moved there, so that the window sums of squares keep the
+        # variance's digits (a flattened image is there already)
+        image = cv2.subtract(image, float(sample.mean()))
     scores = cv2.matchTemplate(image, template, cv2.TM_CCORR)
     if norm == 0:
         return np.zeros_like(scores)

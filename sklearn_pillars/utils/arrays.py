@@ -8,27 +8,25 @@ import numpy as np
 
 
 def median_of(stack):
-    """Pixel-wise median of a stack of images (n, ...): ``np.median(stack, axis=0)``.
-
-    The same values, from a sort along a contiguous axis, several times faster
-    than NumPy's partition across the stack.
-    """
+    """Pixel-wise median of a non-empty stack of float images (n, ...) without NaN: the
+    values of ``np.median(stack, axis=0)``, from a sort along a contiguous axis, several
+    times faster than NumPy's partition across the stack."""
     stack = np.asarray(stack)
     n, rest = stack.shape[0], stack.shape[1:]
     ordered = np.sort(np.ascontiguousarray(stack.reshape(n, -1).T), axis=1)
     middle = ordered[:, n // 2]
     if n % 2 == 0:
         middle = (ordered[:, n // 2 - 1] + middle) / 2
-    return middle.reshape(rest)
+    return np.ascontiguousarray(middle).reshape(rest)  # not a view of the whole sort
 
 
 def nan_median_of(stack):
-    """Pixel-wise median of a stack of images (n, ...) ignoring NaN, NaN where all are:
-    the values of ``np.nanmedian(stack, axis=0)``, from one sort."""
+    """Pixel-wise median of a non-empty stack of float images (n, ...) ignoring NaN, NaN
+    where all are: the values of ``np.nanmedian(stack, axis=0)``, from one sort."""
     stack = np.asarray(stack)
     n, rest = stack.shape[0], stack.shape[1:]
     ordered = np.sort(np.ascontiguousarray(stack.reshape(n, -1).T), axis=1)  # NaN last
-    count = np.isfinite(ordered).sum(axis=1)
+    count = (~np.isnan(ordered)).sum(axis=1)
     pixels = np.arange(ordered.shape[0])
     low = ordered[pixels, np.maximum((count - 1) // 2, 0)]
     high = ordered[pixels, np.maximum(count // 2, 0)]

@@ -43,7 +43,9 @@ def test_median_of_is_numpys_median(stack):
         lambda shape: arrays(
             st.sampled_from([np.float32, np.float64]),
             shape,
-            elements=st.one_of(st.floats(-1e3, 1e3, width=32), st.just(np.nan)),
+            elements=st.one_of(
+                st.floats(-1e3, 1e3, width=32), st.sampled_from([np.nan, np.inf, -np.inf])
+            ),
         )
     )
 )
@@ -102,13 +104,24 @@ def _feature_size_padded_twice(crops):
     return float(2 * below[0]) if below.size else float(k)
 
 
-@pytest.mark.parametrize("side", [5, 16, 31, 48])
+@pytest.mark.parametrize("side", [5, 16, 24, 31, 48])
 @pytest.mark.parametrize("blur", [0.0, 1.0, 4.0])
 def test_the_feature_size_needs_only_half_a_crop_of_padding(side, blur):
     rng = np.random.default_rng(side)
     crops = rng.normal(0, 1, (20, side, side)).astype(np.float32)
     if blur:
         crops = ndimage.gaussian_filter(crops, (0, blur, blur)).astype(np.float32)
+    assert _array_check._feature_size(crops) == _feature_size_padded_twice(crops)
+
+
+@pytest.mark.parametrize("side", [12, 24, 48])
+@pytest.mark.parametrize("radius_share", [0.2, 0.35, 0.45])
+def test_the_feature_size_of_large_pillars_is_that_of_the_full_padding(side, radius_share):
+    # a disk filling most of its crop: an autocorrelation too little padded wraps onto it
+    rng = np.random.default_rng(side)
+    yy, xx = np.mgrid[:side, :side] - (side - 1) / 2
+    disk = (np.hypot(yy, xx) < radius_share * side).astype(np.float32)
+    crops = disk[None] * 100 + rng.normal(0, 1, (10, side, side)).astype(np.float32)
     assert _array_check._feature_size(crops) == _feature_size_padded_twice(crops)
 
 
@@ -178,3 +191,9 @@ def test_pillars_too_close_for_a_downsampled_guess_are_found_at_full_resolution(
     assert rms(lattice.centers, truth) < 1.5
     # at a quarter its pitch is 3.5 px, at a half 7: both too fine to trust
     assert tried[-1] == image.shape and len(tried) == 3
+
+
+def test_flattening_a_sliver_of_an_image_does_not_fail():
+    for shape in [(1, 40), (2, 2), (3, 500)]:
+        flat = _find.flatten_illumination(np.arange(np.prod(shape), dtype=np.uint8).reshape(shape))
+        assert flat.shape == shape and np.isfinite(flat).all()
