@@ -222,8 +222,9 @@ def match_template(image, template):
         return np.zeros_like(scores)
     height, width = scores.shape
     # sums over each window, anchored at its top-left corner as the correlation's
-    sums = cv2.boxFilter(image, -1, (tw, th), anchor=(0, 0), normalize=False)[:height, :width]
-    squares = cv2.sqrBoxFilter(image, -1, (tw, th), anchor=(0, 0), normalize=False)
+    sums = cv2.boxFilter(image, cv2.CV_32F, (tw, th), anchor=(0, 0), normalize=False)
+    sums = sums[:height, :width]
+    squares = cv2.sqrBoxFilter(image, cv2.CV_32F, (tw, th), anchor=(0, 0), normalize=False)
     squares = squares[:height, :width]
     mean_squared = cv2.multiply(sums, sums, scale=1 / (tw * th))
     deviations = cv2.subtract(squares, mean_squared)

@@ -30,7 +30,9 @@ def nan_median_of(stack):
     pixels = np.arange(ordered.shape[0])
     low = ordered[pixels, np.maximum((count - 1) // 2, 0)]
     high = ordered[pixels, np.maximum(count // 2, 0)]
-    return np.where(count > 0, (low + high) / 2, np.nan).astype(stack.dtype).reshape(rest)
+    with np.errstate(invalid="ignore"):  # -inf and inf in the middle: NaN, as NumPy's
+        middle = np.where(count > 0, (low + high) / 2, np.nan)
+    return middle.astype(stack.dtype).reshape(rest)
 
 
 def integer_percentiles(values, q):
