@@ -20,16 +20,15 @@ from sklearn_pillars.utils.arrays import integer_percentiles, median_of, nan_med
 from .test_lattice import frame, rms
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    stack=st.tuples(st.integers(1, 9), st.integers(1, 5), st.integers(1, 5)).flatmap(
-        lambda shape: arrays(
-            st.sampled_from([np.float32, np.float64]),
-            shape,
-            elements=st.floats(-1e3, 1e3, width=32),
-        )
+def float_stacks(elements):
+    """Stacks (n, h, w) of small float32 or float64 images with values from ``elements``."""
+    return st.tuples(st.integers(1, 9), st.integers(1, 5), st.integers(1, 5)).flatmap(
+        lambda shape: arrays(st.sampled_from([np.float32, np.float64]), shape, elements=elements)
     )
-)
+
+
+@settings(max_examples=60, deadline=None)
+@given(stack=float_stacks(st.floats(-1e3, 1e3, width=32)))
 def test_median_of_is_numpys_median(stack):
     median = median_of(stack)
     expected = np.median(stack, axis=0)
@@ -39,14 +38,8 @@ def test_median_of_is_numpys_median(stack):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    stack=st.tuples(st.integers(1, 9), st.integers(1, 5), st.integers(1, 5)).flatmap(
-        lambda shape: arrays(
-            st.sampled_from([np.float32, np.float64]),
-            shape,
-            elements=st.one_of(
-                st.floats(-1e3, 1e3, width=32), st.sampled_from([np.nan, np.inf, -np.inf])
-            ),
-        )
+    stack=float_stacks(
+        st.one_of(st.floats(-1e3, 1e3, width=32), st.sampled_from([np.nan, np.inf, -np.inf]))
     )
 )
 def test_nan_median_of_is_numpys_nanmedian(stack):
