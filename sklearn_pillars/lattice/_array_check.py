@@ -40,6 +40,12 @@ SAMPLE_SITES = 400
 PILLAR_SAMPLES, SCORE_SAMPLES = 48, 24
 
 
+#: Sampled sites whose crops give the pillar size (the first of the ``SAMPLE_SITES``): its
+#: interpolated profile moved by at most 6% (0.9% on average) against all 400, on the real
+#: arrays and synthetic ones, less than one step of the profile's whole radii (12-17%).
+PILLAR_SITES = 160
+
+
 #: How far (as a factor) a new array's statistic may stray beyond a model's
 #: training range before a warning: contrast, pitch, pillar size. The pitch may
 #: stray 10% either way (below: 0.9 times the smallest).
@@ -59,8 +65,8 @@ class ArrayProfile:
     pitch : float
         Lattice pitch in pixels (mean of the horizontal and vertical).
     pillar_size : float
-        Equivalent diameter in pixels of the site's central feature in the
-        median site crop.
+        Width in pixels of the site's central feature: the diameter at which
+        the site crops' mean autocorrelation falls to half.
     lattice_score : float
         Likeness of crops at the lattice sites (median correlation with their
         median) minus that of crops at random phases of the pitch: about 0
@@ -109,7 +115,9 @@ def _crops(grey, centers_y, centers_x, side, samples):
     xs = np.round(centers_x).astype(np.int64)[:, None] + offsets
     ys = np.clip(ys, 0, grey.shape[0] - 1)
     xs = np.clip(xs, 0, grey.shape[1] - 1)
-    return grey[ys[:, :, None], xs[:, None, :]].astype(np.float32)
+    # flat indices: one gather, faster than indexing two axes
+    index = (ys * grey.shape[1])[:, :, None] + xs[:, None, :]
+    return np.take(grey.ravel(), index).astype(np.float32)
 
 
 def _likeness(crops):
@@ -141,15 +149,19 @@ def _feature_size(crops):
     """Diameter (in crop pixels) at which the crops' mean autocorrelation falls to half.
 
     The autocorrelation does not depend on where in the crop the pillar sits, so an
-    imperfect lattice does not change the size.
+    imperfect lattice does not change the size. Its radial profile is interpolated
+    linearly between the whole radii around the crossing, so the size moves smoothly
+    with the pillars (and little with which sites are sampled).
     """
     flat = crops - crops.mean(axis=(1, 2), keepdims=True)
-    k = crops.shape[1]
+    n, k = crops.shape[:2]
     # Padded by half a crop: the lags up to k / 2, all the profile reads, do not wrap (a
     # lag j wraps onto j - size, at least k away, where the crops no longer overlap).
     size = scipy.fft.next_fast_len(k + k // 2, real=True)
-    spectrum = scipy.fft.rfft2(flat, s=(size, size))  # scipy's: 2x numpy's
-    power = (spectrum.real**2 + spectrum.imag**2).mean(axis=0)
+    # rfft2 in two passes, so that the padding rows are not transformed
+    spectrum = scipy.fft.fft(scipy.fft.rfft(flat, n=size, axis=2), n=size, axis=1)
+    parts = spectrum.view(np.float32 if spectrum.dtype == np.complex64 else np.float64)
+    power = np.einsum("nab,nab->ab", parts, parts).reshape(size, -1, 2).sum(axis=2) / n
     acf = scipy.fft.irfft2(power, s=(size, size))
     if acf[0, 0] <= 0:
         return 0.0
@@ -158,7 +170,11 @@ def _feature_size(crops):
     radius = np.hypot(lags[:, None], lags[None, :]).astype(np.int64).ravel()
     profile = np.bincount(radius, acf.ravel()) / np.maximum(np.bincount(radius), 1)
     below = np.flatnonzero(profile[: k // 2 + 1] < 0.5)
-    return float(2 * below[0]) if below.size else float(k)
+    if not below.size:
+        return float(k)
+    j = below[0]  # > 0: the profile starts at 1
+    above = profile[j - 1]
+    return float(2 * (j - 1 + (above - 0.5) / (above - profile[j])))
 
 
 def array_profile(grey, grid_size, *, lattice=None, random_state=0):
@@ -226,7 +242,8 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
                 lattice.centers.reshape(-1, 2)[sites] + phase @ lattice.vectors
             ).T
         if len(scores) == 0:
-            crops = _crops(grey, centers_y, centers_x, side, samples)
+            few = slice(0, PILLAR_SITES)
+            crops = _crops(grey, centers_y[few], centers_x[few], side, samples)
             pillar = _feature_size(crops) * side / samples
         crops = _crops(grey, centers_y, centers_x, side, coarse)
         scores.append(_likeness(_smoothed(crops, sigma)))
