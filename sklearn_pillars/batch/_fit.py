@@ -8,11 +8,11 @@ from contextlib import closing
 import numpy as np
 
 from ..constants import DEFAULT_TILE_HALF
-from ..io import unique_paths
+from ..io import find_array_images, unique_paths
 from ..peel import begin_fit, fit_from_shared, shared_features, warn_notebook_on_lattice
 from ..tiling import FIT_BYTES_PER_TILE, read_arrays
 from ..utils.memory import check_memory
-from ..utils.parallel import in_order
+from ..utils.parallel import capped_n_jobs, in_order
 from ..utils.validation import check_grid_size
 
 
@@ -39,9 +39,10 @@ def fit_arrays_profiled(
 
     grid_size = check_grid_size(grid_size)
     warn_notebook_on_lattice(model, grid_size, stacklevel=4)
-    paths = unique_paths(paths)
-    if not paths:
+    if isinstance(paths, (list, tuple)) and not paths:
         raise ValueError("no arrays to fit on")
+    paths = unique_paths(find_array_images(paths))
+    n_jobs = capped_n_jobs(n_jobs, len(paths), stacklevel=4)
     stages = begin_fit(model)
     features = [stage.features for _, stage in stages]
     calls = [(path.absolute(), grid_size, tile_half, max_memory, input_check) for path in paths]
@@ -138,12 +139,14 @@ def fit_arrays(
         An unfitted (or to be refitted) model whose stages' features all
         follow the shared pass's protocol (:class:`~sklearn_pillars.BaseTileFeatures`
         or all :class:`~sklearn_pillars.BaseArrayFeatures`; both presets do).
-    paths : sequence of path-like
-        Array images.
+    paths : path-like, str or sequence of them
+        Array images, folders of them or glob patterns
+        (:func:`~sklearn_pillars.io.find_array_images`).
     grid_size, tile_half, max_memory, input_check
         As in :func:`~sklearn_pillars.read_arrays`, for each array.
     n_jobs : int, optional
-        Worker processes that read and featurise arrays at the same time.
+        Worker processes that read and featurise arrays at the same time (at
+        most one per CPU and per array, with a warning when fewer than asked).
 
     Returns
     -------

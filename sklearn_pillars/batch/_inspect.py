@@ -35,22 +35,24 @@ from ..utils.files import (
     remove_leftovers,
     staged_report,
 )
-from ..utils.parallel import in_order
-from ..utils.validation import check_grid_size
+from ..utils.parallel import capped_n_jobs, in_order
+from ..utils.validation import check_grid_size, check_n_jobs
 from ._classify import _classify
 
 
 def iter_inspect(
     paths,
     model,
-    grid_size="auto",
-    tile_half=DEFAULT_TILE_HALF,
+    grid_size=None,
+    tile_half=None,
     *,
     n_jobs=None,
     client=None,
     max_memory=None,
     input_check="raise",
     draw_maps=False,
+    skip_non_images=False,
+    trusted=False,
 ):
     """Classify array images one at a time with a fitted model; yield each array's result.
 
@@ -58,15 +60,24 @@ def iter_inspect(
 
     Parameters
     ----------
-    paths : sequence of path-like
-        Array images.
-    model : LayeredPeelClassifier
-        A fitted model.
-    grid_size, tile_half, max_memory, input_check
+    paths : path-like, str or sequence of them
+        Array images, folders of them or glob patterns, as
+        :func:`inspect_arrays` takes them
+        (:func:`~sklearn_pillars.io.find_array_images`).
+    model : LayeredPeelClassifier or path-like
+        A fitted model, or a model file saved by
+        :func:`~sklearn_pillars.persist.save_model` (loaded with
+        ``trusted``; its grid size and tile size come with it).
+    grid_size, tile_half : optional
+        As in :func:`~sklearn_pillars.read_arrays`, for each array; by
+        default the model file's, else ``"auto"`` and 32.
+    max_memory, input_check
         As in :func:`~sklearn_pillars.read_arrays`, for each array.
     n_jobs : int, optional
         Worker processes (joblib's loky backend); None or 1 classifies in
-        this process. The results are the same for every ``n_jobs``.
+        this process. At most one per CPU and per array are started (with a
+        warning when fewer than asked). The results are the same for every
+        ``n_jobs``.
     client : dask.distributed.Client, optional
         Classify on this Dask cluster instead (the ``[dask]`` extra): the
         model is sent to every worker once, each array is one task, and a
@@ -76,6 +87,10 @@ def iter_inspect(
     draw_maps : bool, default=False
         Also draw each array's defect map where it is classified (in the
         workers with ``n_jobs`` or ``client``): ``ArrayResult.map_png``.
+    skip_non_images : bool, default=False
+        As in :func:`~sklearn_pillars.io.find_array_images`.
+    trusted : bool, default=False
+        As in :func:`~sklearn_pillars.persist.load_model`, for a model file.
 
     Yields
     ------
@@ -124,20 +139,29 @@ def iter_inspect(
     True
     """
 
-    check_is_fitted(model, "stages_")
-    check_tiles_fit_model(model, tile_half)
-    grid_size = check_grid_size(grid_size)
-    warn_notebook_on_lattice(model, grid_size)
+    n_jobs = check_n_jobs(n_jobs)
     if client is not None and n_jobs not in (None, 1):
         raise ValueError(
             "give n_jobs or a Dask client, not both: the cluster's workers are the parallelism"
         )
-    paths = unique_paths(paths)
+    if isinstance(model, (str, os.PathLike)):
+        model, info = load_model(model, trusted=trusted)
+        check_model_tile_half(tile_half, info)
+        grid_size = info["grid_size"] if grid_size is None else grid_size
+        tile_half = info["tile_half"]
+    grid_size = "auto" if grid_size is None else check_grid_size(grid_size)
+    tile_half = DEFAULT_TILE_HALF if tile_half is None else tile_half
+    check_is_fitted(model, "stages_")
+    check_tiles_fit_model(model, tile_half)
+    warn_notebook_on_lattice(model, grid_size)
+    paths = unique_paths(find_array_images(paths, skip_non_images=skip_non_images))
     names = array_names(paths)
     calls = [
         (path.absolute(), grid_size, tile_half, name, max_memory, input_check, draw_maps)
         for path, name in zip(paths, names, strict=True)
     ]  # workers may have another cwd
+    if client is None:
+        n_jobs = capped_n_jobs(n_jobs, len(calls))
     results = in_order(_classify, model, calls, n_jobs=n_jobs, client=client)
     try:
         for path, result in zip(paths, results, strict=True):

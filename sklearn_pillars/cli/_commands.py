@@ -45,6 +45,7 @@ from ._preflight import (
     _input_paths,
     _max_memory,
     _model_path,
+    _workers,
 )
 from ._signals import EXIT_OK, checkpoint
 
@@ -111,7 +112,7 @@ def cmd_fit(args):
         raise UsageError(f"{display_name(model_path)}: exists (use --force to replace it)")
     grid_size, tile_half = _grid(args)
     max_memory = _max_memory(args)
-    n_jobs = _count(args.n_jobs, "--n-jobs") or 1
+    n_jobs, _ = _workers(_count(args.n_jobs, "--n-jobs") or 1, len(paths), args.quiet)
     preset = args.stages or DEFAULT_PRESET
     _check_inputs(
         paths,
@@ -119,7 +120,7 @@ def cmd_fit(args):
         tile_half,
         max_memory,
         preset,
-        at_once=min(n_jobs, len(paths)),
+        at_once=n_jobs,
         fitting=True,
     )
     progress = Progress(len(paths) + 1, args.quiet)
@@ -160,6 +161,11 @@ def cmd_inspect(args):
     _count(args.tile_half, "--tile-half")
     _count(args.n_jobs, "--n-jobs")
     _max_memory(args)
+    if args.scheduler is not None and not args.scheduler.strip():
+        raise UsageError(
+            "--scheduler needs the address of a Dask scheduler, e.g. tcp://host:8786 "
+            "(leave it out to classify on this machine)"
+        )
     paths, notes = (
         ([], []) if args.demo else _input_paths(args.arrays, args.skip_non_images, args.quiet)
     )
@@ -270,14 +276,20 @@ def _dask_client(address):
 def _inspect_into(args, paths, out, input_notes):
 
     model, info = (None, None)
+    # a saved model classifies array by array, one worker each; a fit, tile by tile
+    n_jobs, job_notes = _workers(
+        _count(args.n_jobs, "--n-jobs") or 1,
+        len(paths) if args.model and paths else None,
+        args.quiet,
+    )
+    input_notes = [*input_notes, *job_notes]
     if args.model:
         if paths and not args.scheduler:
-            start_workers(_count(args.n_jobs, "--n-jobs"))  # while the model loads
+            start_workers(n_jobs)  # while the model loads
         model, info = load_model(args.model, trusted=args.trust_model)
     grid_size, tile_half = _grid(args, info)
     max_memory = _max_memory(args)
     preset = info["preset"] if info is not None else args.stages or DEFAULT_PRESET
-    n_jobs = _count(args.n_jobs, "--n-jobs") or 1
     streaming = model is not None and bool(paths)
     if paths:
         _check_inputs(
@@ -286,7 +298,7 @@ def _inspect_into(args, paths, out, input_notes):
             tile_half,
             max_memory,
             preset,
-            at_once=min(n_jobs, len(paths)) if streaming else None,
+            at_once=n_jobs if streaming else None,
             banded=streaming,
         )
     else:

@@ -16,6 +16,7 @@ from ..synthetic import make_pillar_arrays
 from ..tiling import check_geometry, concat_tilesets, estimate_memory, tile_array
 from ..utils.files import display_name
 from ..utils.memory import check_memory, parse_size
+from ..utils.parallel import capped_n_jobs
 from ._parser import _count, _grid_option
 
 
@@ -27,6 +28,14 @@ def _input_paths(arrays, skip_non_images=False, quiet=False):
             return find_array_images(arrays, skip_non_images=skip_non_images), notes
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+
+
+def _workers(n_jobs, n_arrays, quiet=False):
+    """``--n-jobs`` at most one per CPU and per array (None: the arrays are not files),
+    and the note saying so when fewer (shown already, unless quiet)."""
+    with noted_warnings(show=not quiet) as notes:
+        workers = capped_n_jobs(n_jobs, n_arrays, name="--n-jobs")
+    return workers, notes
 
 
 def _model_path(value, must_exist):

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -20,6 +20,8 @@ from ..tiling import (
 )
 from ..utils.docstrings import fill_doc
 from ..utils.fixes import Interval, StrOptions, check_feature_names_in
+from ..utils.parallel import worker_count
+from ..utils.validation import N_JOBS_CONSTRAINT
 from ._context import array_context, centered_tiles, robust_z
 from ._context import downsample as downsample_tiles
 from ._tile import TileBatch
@@ -85,7 +87,7 @@ class BaseTileFeatures(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "layout": [StrOptions({"tiles", "strip"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [None, Integral],
+        "n_jobs": N_JOBS_CONSTRAINT,
     }
 
     def __init__(self, *, layout="tiles", batch_size=32, n_jobs=None):
@@ -284,7 +286,7 @@ def row_parts(computes, X, layout="tiles", batch_size=32, n_jobs=None):
     n = X.shape[0]
     if n == 0:
         raise ValueError("X has no rows: there are no tiles to compute features of")
-    n_jobs = effective_n_jobs(n_jobs)
+    n_jobs = worker_count(n_jobs)
     if n_jobs > 1 and n >= 2 * _MIN_ROWS_PER_JOB:
         n_chunks = min(n // _MIN_ROWS_PER_JOB, 4 * n_jobs)
         bounds = np.linspace(0, n, n_chunks + 1).astype(int)
@@ -348,7 +350,7 @@ def array_parts(computes, X, layout="tiles", n_jobs=None, downsample=1):
         )
         return [compute(context) for compute in computes]
 
-    workers = min(effective_n_jobs(n_jobs), len(groups))
+    workers = worker_count(n_jobs, len(groups))
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(one_array, groups))
@@ -412,7 +414,7 @@ class BaseArrayFeatures(BaseTileFeatures):
 
     _parameter_constraints = {
         "downsample": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [None, Integral],
+        "n_jobs": N_JOBS_CONSTRAINT,
     }
 
     _signs = None  # per column: +1 (-1) keeps only deviations up (down), 0 both

@@ -19,6 +19,7 @@ class ImageHeader:
     channels: int
     sample_bytes: int
     format: str
+    mode: str = ""  # Pillow's mode, where Pillow read the header ("F": floating point)
 
     @property
     def decoded_bytes(self):
@@ -91,4 +92,4 @@ def read_image_header(path):
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
     channels, sample_bytes = _PIL_CHANNELS.get(mode, (4, 2))
-    return ImageHeader(int(width), int(height), channels, sample_bytes, str(fmt))
+    return ImageHeader(int(width), int(height), channels, sample_bytes, str(fmt), str(mode))

@@ -241,8 +241,10 @@ def check_image_file(path, *, max_memory=None):
             f"{header.width} x {header.height} image its header describes "
             f"({format_size(header.decoded_bytes)}); not reading it"
         )
+    grey_bytes = header.width * header.height * (3 if header.sample_bytes == 2 else 1)
     check_memory(
-        size + header.decoded_bytes + header.width * header.height,
+        # the file, the decoder's buffer, the grey image (and a 16-bit one before it)
+        size + header.decoded_bytes + grey_bytes,
         max_memory,
         what=f"{display_name(path)}: decoding this {header.width} x {header.height} image",
     )
@@ -250,7 +252,11 @@ def check_image_file(path, *, max_memory=None):
 
 
 def read_image(path, *, max_memory=None):
-    """Read an image file as 2-D uint8 grey, exactly as ``cv2.IMREAD_GRAYSCALE``.
+    """Read an image file as 2-D uint8 grey, as ``cv2.IMREAD_GRAYSCALE`` does 8-bit ones.
+
+    16-bit images keep the top 8 bits of the bit depth they use (10, 12, 14 or 16
+    bits: :func:`sixteen_to_eight_bits`), so that a 12-bit camera's image is not
+    read as nearly blank.
 
     The header is checked first (:func:`check_image_file`): nothing is read
     whole that could not be decoded within ``max_memory``.
@@ -258,7 +264,7 @@ def read_image(path, *, max_memory=None):
     Parameters
     ----------
     path : str or path-like
-        A BMP, PNG or TIFF file, 8- or 16-bit, grey or colour.
+        A BMP, PNG or TIFF file, 8- or 16-bit, grey or colour (not floating-point).
     max_memory : int or str, optional
         Memory limit (bytes, or e.g. ``"4G"``); default half the machine's RAM.
 
@@ -300,11 +306,17 @@ def read_image(path, *, max_memory=None):
     ((40, 60), dtype('uint8'))
     """
     path = Path(os.fspath(path))
-    check_image_file(path, max_memory=max_memory)
+    header, _ = check_image_file(path, max_memory=max_memory)
+    if header is not None and header.mode == "F":
+        raise ValueError(
+            f"{display_name(path)}: 32-bit floating-point {header.format} images are not "
+            "supported (their grey levels have no fixed scale); save it with 8- or 16-bit "
+            "integer grey levels"
+        )
     data = np.fromfile(path, dtype=np.uint8)
     with _QuietOpenCV():
         try:
-            image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+            image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH)
         except cv2.error as exc:
             raise ValueError(
                 f"{display_name(path)}: OpenCV cannot decode this image ({exc.err})"
@@ -314,7 +326,33 @@ def read_image(path, *, max_memory=None):
             f"{display_name(path)}: not a readable image (unknown format, corrupt or "
             "truncated file)"
         )
+    if image.dtype == np.uint16:
+        return sixteen_to_eight_bits(image)
+    if image.dtype != np.uint8:
+        raise ValueError(
+            f"{display_name(path)}: {image.dtype} grey levels are not supported; save it "
+            "with 8- or 16-bit integer grey levels"
+        )
     return image
+
+
+#: Bit depths a 16-bit image's grey levels may use (cameras write 10, 12 or 14 bits into
+#: 16-bit files, in their low bits).
+BIT_DEPTHS = (8, 10, 12, 14, 16)
+
+
+def sixteen_to_eight_bits(image):
+    """16-bit grey levels as 8-bit ones, by the bit depth the image uses.
+
+    The depth is the smallest of :data:`BIT_DEPTHS` that holds the brightest
+    pixel, and its top 8 bits are kept: a 12-bit camera's image (0-4095) is
+    shifted by 4, a full 16-bit one by 8 (its high byte, as
+    ``cv2.IMREAD_GRAYSCALE`` keeps), data under 256 not at all. Keeping only the
+    high byte would make a 12-bit image nearly blank (0-15).
+    """
+    brightest = int(image.max()) if image.size else 0
+    depth = next(d for d in BIT_DEPTHS if brightest < 2**d)
+    return np.right_shift(image, depth - 8).astype(np.uint8)
 
 
 def array_names(paths):
@@ -334,17 +372,18 @@ def array_names(paths):
 def to_grey(image, name="image"):
     """Convert an in-memory image to 2-D uint8 grey, as reading it from a BMP file does.
 
-    Grey uint8 is returned unchanged. 16-bit images keep their high byte, as
-    OpenCV's ``IMREAD_GRAYSCALE`` does. Colour (BGR or BGRA, OpenCV's channel
-    order) goes through OpenCV's BMP codec with ``IMREAD_GRAYSCALE``, as the
-    original analysis did (it wrote colour tiles to BMP and read them back). This
-    equals reading a colour BMP file; other codecs (PNG, TIFF) convert colour
-    with their own rounding and can differ by one grey level, so read such
-    files with :func:`~sklearn_pillars.read_arrays` for their exact values.
+    Grey uint8 is returned unchanged. 16-bit images keep the top 8 bits of the bit
+    depth they use (:func:`sixteen_to_eight_bits`), as :func:`read_image` does.
+    Colour (BGR or BGRA, OpenCV's channel order) goes through OpenCV's BMP codec
+    with ``IMREAD_GRAYSCALE``, as the original analysis did (it wrote colour tiles
+    to BMP and read them back). This equals reading a colour BMP file; other codecs
+    (PNG, TIFF) convert colour with their own rounding and can differ by one grey
+    level, so read such files with :func:`~sklearn_pillars.read_arrays` for their
+    exact values.
     """
     image = np.asarray(image)
     if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+        image = sixteen_to_eight_bits(image)
     elif image.dtype != np.uint8:
         raise TypeError(
             f"{name} must be uint8 or uint16 grey levels, got dtype {image.dtype}; "

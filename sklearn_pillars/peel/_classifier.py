@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..constants import DEFAULT_PRESET, GOOD, PRESETS
 from ..utils.docstrings import fill_doc
 from ..utils.fixes import BaseComposition, StrOptions
+from ..utils.validation import N_JOBS_CONSTRAINT
 from ._outlier import OutlierStage
 from ._presets import make_stages
 from ._shared import _featurizer, shared_features
@@ -152,7 +153,7 @@ class LayeredPeelClassifier(ClassifierMixin, BaseComposition):
     _parameter_constraints = {
         "stages": [StrOptions(set(PRESETS)), list, tuple],
         "layout": [None, StrOptions({"tiles", "strip"})],
-        "n_jobs": [None, Integral],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "random_state": [None, "random_state"],
     }
 
@@ -204,6 +205,11 @@ class LayeredPeelClassifier(ClassifierMixin, BaseComposition):
 
     # -- fitting -----------------------------------------------------------------
     def _validate_stages(self, stages):
+        if not stages:
+            raise ValueError(
+                "stages is empty: a model with no stages would call every tile Good; give "
+                f"a preset ({', '.join(repr(p) for p in PRESETS)}) or (name, stage) pairs"
+            )
         names = [name for name, _ in stages]
         self._validate_names(names)
         for i, (name, stage) in enumerate(stages):
@@ -279,7 +285,7 @@ class LayeredPeelClassifier(ClassifierMixin, BaseComposition):
         TypeError
             If a stage is neither a PeelStage nor an OutlierStage.
         ValueError
-            If an OutlierStage is not last, two stages share a name, the
+            If there are no stages, an OutlierStage is not last, two stages share a name, the
             labels mix strings and integers, or X (or y) is invalid.
         """
         self._validate_params()

@@ -5,13 +5,44 @@ results come back in the order of the calls whatever the order they finish in.""
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from itertools import islice
 
 import cv2
-from joblib import effective_n_jobs
+from joblib import cpu_count, effective_n_jobs
 from joblib.externals.loky import get_reusable_executor
 from threadpoolctl import threadpool_limits
+
+from .validation import check_n_jobs
+
+
+def worker_count(n_jobs, n_tasks=None):
+    """How many worker processes ``n_jobs`` starts for ``n_tasks`` tasks: joblib's count,
+    at most one per CPU and one per task (more would only wait, each holding memory)."""
+    wanted = effective_n_jobs(check_n_jobs(n_jobs))
+    cap = cpu_count()  # joblib's: the CPUs this process may use (affinity, cgroups)
+    if n_tasks is not None:
+        cap = min(cap, max(1, n_tasks))
+    return max(1, min(wanted, cap))
+
+
+def capped_n_jobs(n_jobs, n_tasks=None, *, name="n_jobs", stacklevel=3):
+    """:func:`worker_count` of ``n_jobs``, with a UserWarning naming ``name`` when it is
+    fewer than a count asked for explicitly; returns it as an ``n_jobs``."""
+    workers = worker_count(n_jobs, n_tasks)
+    asked = check_n_jobs(n_jobs, name)
+    if asked is not None and asked > workers:
+        reasons = f"{cpu_count()} CPUs" + (
+            "" if n_tasks is None else f", {n_tasks} array(s)"
+        )
+        warnings.warn(
+            f"{name} {asked}: starting {workers} worker process(es) ({reasons}); more would "
+            "only wait, each holding memory",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    return workers
 
 
 def single_threaded(function, *args):
@@ -26,18 +57,20 @@ def single_threaded(function, *args):
 def in_order(function, first, calls, *, n_jobs=None, client=None, keep_workers=True):
     """Yield ``function(first, *call)`` for each of ``calls``, in order.
 
-    Here (``n_jobs`` None or 1), in ``n_jobs`` worker processes (loky, as
-    joblib), or as tasks on a Dask cluster (``client``; ``first``, the large
-    argument such as the model, goes to every worker once). Workers are
-    single-threaded, and two calls per worker are in flight at a time, so
-    finished results never pile up however slowly they are consumed. On an
-    error or an interrupt, Dask's calls not started are cancelled, and loky's
-    workers stop after the few calls they hold. Without ``keep_workers``,
-    loky's workers are also stopped when all calls are done, to free their
-    memory for what follows.
+    Here (``n_jobs`` None or 1), in ``n_jobs`` worker processes (loky, as joblib; at
+    most one per CPU and per call, :func:`worker_count`), or as tasks on a Dask
+    cluster (``client``; ``first``, the large argument such as the model, goes to
+    every worker once). Workers are single-threaded, and two calls per worker are in
+    flight at a time, so finished results never pile up however slowly they are
+    consumed. On an error or an interrupt, Dask's calls not started are cancelled,
+    and loky's workers stop after the few calls they hold. Without ``keep_workers``,
+    loky's workers are also stopped when all calls are done, to free their memory
+    for what follows.
     """
 
-    if client is None and effective_n_jobs(n_jobs) == 1:
+    if client is None:
+        n_jobs = worker_count(n_jobs, len(calls) if hasattr(calls, "__len__") else None)
+    if client is None and n_jobs == 1:
         for call in calls:
             yield function(first, *call)
         return
@@ -106,7 +139,8 @@ def start_workers(n_jobs):
     are ready when the arrays come.
     """
 
-    if effective_n_jobs(n_jobs) > 1:
+    n_jobs = worker_count(n_jobs)
+    if n_jobs > 1:
         executor = _workers(n_jobs)
-        for _ in range(effective_n_jobs(n_jobs)):
+        for _ in range(n_jobs):
             executor.submit(single_threaded, int)  # imports this module in the worker

@@ -1,11 +1,35 @@
 """Checks of the arguments several subpackages take: positive integers, ``"auto"`` flags,
-the grid size."""
+the grid size, ``n_jobs``."""
 
 from __future__ import annotations
 
 import numbers
 
 import numpy as np
+
+from .fixes import Interval
+
+#: ``_parameter_constraints`` entry of an ``n_jobs`` parameter, as joblib reads it: None,
+#: a positive count, or -1, -2, ... (all CPUs, all but one, ...); 0 means nothing.
+N_JOBS_CONSTRAINT = [
+    None,
+    Interval(numbers.Integral, 1, None, closed="left"),
+    Interval(numbers.Integral, None, -1, closed="right"),
+]
+
+
+def check_n_jobs(n_jobs, name="n_jobs"):
+    """``n_jobs`` when it is None or a non-zero integer (not a bool); ValueError naming
+    ``name`` otherwise."""
+    if n_jobs is None:
+        return None
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral):
+        raise ValueError(
+            f"{name} must be None or an integer (1, 2, ... workers; -1 all CPUs), got {n_jobs!r}"
+        )
+    if n_jobs == 0:
+        raise ValueError(f"{name} must not be 0: 1 works here, -1 on every CPU")
+    return int(n_jobs)
 
 
 def check_positive_int(value, name):

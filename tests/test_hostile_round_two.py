@@ -1,0 +1,187 @@
+"""Hostile input, second round (issue 22): odd files, found lattices, parallel runs and the
+Python API. Each case failed on main before it was fixed; the numbers are the issue's."""
+
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+
+from sklearn_pillars import make_pillar_arrays, read_arrays, read_image
+from sklearn_pillars.io import to_grey
+
+
+@pytest.fixture(scope="module")
+def array_image():
+    return make_pillar_arrays(n_arrays=1, grid_size=9, random_state=3).array_images[0]
+
+
+# --- case 3: 12-bit data in a 16-bit file --------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [10, 12, 14, 16])
+def test_a_cameras_bit_depth_keeps_its_grey_levels(tmp_path, array_image, depth):
+    # a camera writes its 10-16 bits into the low bits of a 16-bit file
+    path = tmp_path / f"array{depth}.png"
+    assert cv2.imwrite(str(path), array_image.astype(np.uint16) << (depth - 8))
+    np.testing.assert_array_equal(read_image(path), array_image)
+    np.testing.assert_array_equal(
+        to_grey(array_image.astype(np.uint16) << (depth - 8)), array_image
+    )
+    tiles = read_arrays(path)  # checked: not "blank"
+    assert tiles.array_profiles[0].contrast > 20
+
+
+def test_a_16_bit_image_using_every_bit_keeps_its_high_byte(tmp_path):
+    image = np.random.default_rng(0).integers(0, 2**16, (60, 70), dtype=np.uint16)
+    image[0, 0] = 2**16 - 1
+    path = tmp_path / "full.tif"
+    assert cv2.imwrite(str(path), image)
+    np.testing.assert_array_equal(read_image(path), (image >> 8).astype(np.uint8))
+
+
+# --- case 7: floating-point TIFF --------------------------------------------------------------
+
+
+def test_a_float_tiff_is_refused_by_name(tmp_path, array_image):
+    path = tmp_path / "float.tif"
+    assert cv2.imwrite(str(path), array_image.astype(np.float32))
+    with pytest.raises(ValueError, match=r"float\.tif: 32-bit floating-point TIFF images are not"):
+        read_image(path)
+
+
+# --- case 13: iter_inspect takes what inspect_arrays takes ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    from sklearn_pillars import LayeredPeelClassifier
+    from sklearn_pillars.persist import save_model
+
+    tiles = make_pillar_arrays(n_arrays=2, grid_size=6, random_state=0)
+    folder = tmp_path_factory.mktemp("model")
+    for index, image in enumerate(tiles.array_images):
+        cv2.imwrite(str(folder / f"wafer_{index}.png"), image)
+    model = LayeredPeelClassifier().fit(tiles.X)
+    save_model(model, tmp_path_factory.mktemp("saved") / "m.skops", grid_size=6, tile_half=32)
+    return folder, model
+
+
+@pytest.mark.parametrize("given", ["str", "Path", "folder", "pattern"])
+def test_iter_inspect_takes_a_path_a_folder_a_pattern_and_a_model_file(saved_model, given):
+    from sklearn_pillars import iter_inspect
+
+    folder, model = saved_model
+    one = folder / "wafer_1.png"
+    inputs = {
+        "str": str(one),
+        "Path": one,
+        "folder": folder,
+        "pattern": str(folder / "wafer_*.png"),
+    }[given]
+    model_file = next(folder.parent.glob("saved*/m.skops"))
+    results = list(iter_inspect(inputs, model_file))
+    names = [result.name for result in results]
+    assert names == (["wafer_1"] if given in ("str", "Path") else ["wafer_0", "wafer_1"])
+    # the model file's grid (6) and tiles, and the model's labels
+    expected = list(iter_inspect([one], model, grid_size=6))[0].labels
+    np.testing.assert_array_equal(results[-1].labels, expected)
+
+
+# --- cases 14, 15: the estimator's parameters -------------------------------------------------
+
+
+def test_a_model_without_stages_is_refused():
+    from sklearn_pillars import LayeredPeelClassifier
+
+    X = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0).X
+    for empty in ([], ()):
+        with pytest.raises(ValueError, match="stages is empty: a model with no stages"):
+            LayeredPeelClassifier(stages=empty).fit(X)
+
+
+@pytest.mark.parametrize("n_jobs", ["two", 0, 1.5, -0.5])
+def test_n_jobs_is_validated_by_name(saved_model, n_jobs):
+    from sklearn_pillars import LayeredPeelClassifier, fit_arrays, iter_inspect
+
+    folder, model = saved_model
+    X = make_pillar_arrays(n_arrays=1, grid_size=6, random_state=0).X
+    with pytest.raises(ValueError, match="n_jobs"):
+        LayeredPeelClassifier(n_jobs=n_jobs).fit(X)
+    with pytest.raises(ValueError, match=r"n_jobs must"):
+        list(iter_inspect(folder, model, grid_size=6, n_jobs=n_jobs))
+    with pytest.raises(ValueError, match=r"n_jobs must"):
+        fit_arrays(LayeredPeelClassifier(), folder / "wafer_0.png", grid_size=6, n_jobs=n_jobs)
+
+
+# --- case 10: workers capped at the CPUs and the arrays ---------------------------------------
+
+
+def test_workers_are_capped_at_cpus_and_arrays(monkeypatch):
+    from sklearn_pillars.utils import parallel
+
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 4)
+    assert parallel.worker_count(100) == 4
+    assert parallel.worker_count(100, 2) == 2
+    assert parallel.worker_count(-1, 1) == 1
+    assert parallel.worker_count(None, 10) == 1
+    assert parallel.worker_count(3, 0) == 1
+    with pytest.warns(UserWarning, match=r"n_jobs 30: starting 2 worker process\(es\) \(4 CPUs, 2"):
+        assert parallel.capped_n_jobs(30, 2) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no word when nothing was asked for, or all is given
+        assert parallel.capped_n_jobs(-1, 2) == 2
+        assert parallel.capped_n_jobs(2, 5) == 2
+
+
+def test_iter_inspect_starts_no_more_workers_than_arrays(saved_model, monkeypatch):
+    from sklearn_pillars import iter_inspect
+    from sklearn_pillars.utils import parallel
+
+    folder, model = saved_model
+    started = []
+    real = parallel._workers
+    monkeypatch.setattr(parallel, "_workers", lambda n: started.append(n) or real(n))
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 8)  # the arrays are the cap
+    with pytest.warns(UserWarning, match=r"n_jobs 50: starting 2 worker"):
+        results = list(iter_inspect(folder, model, grid_size=6, n_jobs=50))
+    assert len(results) == 2 and started == [2]
+
+
+# --- cases 10, 16 on the command line ---------------------------------------------------------
+
+
+def test_the_command_caps_its_workers_and_says_so(saved_model, tmp_path, capsys, monkeypatch):
+    from sklearn_pillars.cli import main
+    from sklearn_pillars.utils import parallel
+
+    folder, _ = saved_model
+    model_file = next(folder.parent.glob("saved*/m.skops"))
+    started = []
+    real = parallel._workers
+    monkeypatch.setattr(parallel, "_workers", lambda n: started.append(n) or real(n))
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 8)  # the arrays are the cap
+    code = main(
+        ["inspect", str(folder), "--model", str(model_file), "--out", str(tmp_path / "r"),
+         "--n-jobs", "100"]  # fmt: skip
+    )
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "--n-jobs 100: starting 2 worker process(es)" in err
+    assert started and max(started) == 2
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "--n-jobs 100: starting 2 worker" in page  # the note is on the report too
+
+
+def test_an_empty_scheduler_address_is_refused(saved_model, tmp_path, capsys):
+    from sklearn_pillars.cli import main
+
+    folder, _ = saved_model
+    model_file = next(folder.parent.glob("saved*/m.skops"))
+    code = main(
+        ["inspect", str(folder), "--model", str(model_file), "--out", str(tmp_path / "r"),
+         "--scheduler", " "]  # fmt: skip
+    )
+    assert code == 2
+    assert "--scheduler needs the address of a Dask scheduler" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
