@@ -47,7 +47,16 @@ def files(arrays, tmp_path_factory):
 
 @pytest.mark.parametrize("name", READERS)
 def test_every_reader_finds_the_lattice_by_default(name):
-    assert inspect.signature(getattr(sp, name)).parameters["grid_size"].default == "auto"
+    default = inspect.signature(getattr(sp, name)).parameters["grid_size"].default
+    # iter_inspect, as inspect_arrays: None is a model file's own grid, else "auto"
+    assert default == ("auto" if name != "iter_inspect" else None)
+
+
+def test_iter_inspect_finds_the_lattice_by_default(arrays, files):
+    model = LayeredPeelClassifier().fit(arrays.X)
+    results = list(sp.iter_inspect(files, model))
+    assert all(result.lattice is not None for result in results)
+    assert [result.lattice.shape for result in results] == [(8, 8), (8, 8)]
 
 
 def test_the_default_classifier_is_the_refined_preset():

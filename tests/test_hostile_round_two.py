@@ -1,7 +1,9 @@
 """Hostile input, second round (issue 22): odd files, found lattices, parallel runs and the
 Python API. Each case failed on main before it was fixed; the numbers are the issue's."""
 
+import html
 import warnings
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -162,8 +164,16 @@ def test_the_command_caps_its_workers_and_says_so(saved_model, tmp_path, capsys,
     monkeypatch.setattr(parallel, "_workers", lambda n: started.append(n) or real(n))
     monkeypatch.setattr(parallel, "cpu_count", lambda: 8)  # the arrays are the cap
     code = main(
-        ["inspect", str(folder), "--model", str(model_file), "--out", str(tmp_path / "r"),
-         "--n-jobs", "100"]  # fmt: skip
+        [
+            "inspect",
+            str(folder),
+            "--model",
+            str(model_file),
+            "--out",
+            str(tmp_path / "r"),
+            "--n-jobs",
+            "100",
+        ]  # fmt: skip
     )
     err = capsys.readouterr().err
     assert code == 0
@@ -179,9 +189,117 @@ def test_an_empty_scheduler_address_is_refused(saved_model, tmp_path, capsys):
     folder, _ = saved_model
     model_file = next(folder.parent.glob("saved*/m.skops"))
     code = main(
-        ["inspect", str(folder), "--model", str(model_file), "--out", str(tmp_path / "r"),
-         "--scheduler", " "]  # fmt: skip
+        [
+            "inspect",
+            str(folder),
+            "--model",
+            str(model_file),
+            "--out",
+            str(tmp_path / "r"),
+            "--scheduler",
+            " ",
+        ]  # fmt: skip
     )
     assert code == 2
     assert "--scheduler needs the address of a Dask scheduler" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+# --- cases 5, 6: links to nothing, folders that cannot be made ---------------------------------
+
+
+def test_a_broken_link_among_the_arrays_is_named_and_can_be_skipped(saved_model, tmp_path):
+    from sklearn_pillars.io import find_array_images
+
+    folder, _ = saved_model
+    arrays = tmp_path / "arrays"
+    arrays.mkdir()
+    (arrays / "a.png").symlink_to(folder / "wafer_0.png")
+    (arrays / "b.png").symlink_to(tmp_path / "gone.png")
+    with pytest.raises(FileNotFoundError, match=r"b\.png \(in folder .*\): a broken symbolic link"):
+        find_array_images(arrays)
+    with pytest.warns(UserWarning, match=r"skipped 1 files that are not images: .*b\.png"):
+        assert [p.name for p in find_array_images(arrays, skip_non_images=True)] == ["a.png"]
+    with pytest.raises(FileNotFoundError, match=r"b\.png: a broken symbolic link \(to .*gone"):
+        read_image(arrays / "b.png")
+
+
+def test_a_report_folder_that_cannot_be_made_is_not_in_use(saved_model, tmp_path, capsys):
+    from sklearn_pillars.cli import main
+
+    folder, _ = saved_model
+    model_file = next(folder.parent.glob("saved*/m.skops"))
+    dangling = tmp_path / "report"
+    dangling.symlink_to(tmp_path / "nowhere")
+    code = main(["inspect", str(folder), "--model", str(model_file), "--out", str(dangling)])
+    err = capsys.readouterr().err
+    assert code == 2 and "report: a broken symbolic link" in err and "in use" not in err
+    if Path("/proc/self").is_dir():  # Linux: nothing can be made in /proc
+        code = main(["inspect", str(folder), "--model", str(model_file), "--out", "/proc/nope"])
+        err = capsys.readouterr().err
+        assert code == 2 and "cannot create or write to /proc/nope" in err and "in use" not in err
+
+
+# --- cases 7 (small crops) and 17: too few pillars ---------------------------------------------
+
+
+def test_a_crop_of_2_x_2_pillars_is_too_few_for_a_lattice(array_image):
+    from sklearn_pillars import NoLatticeError
+    from sklearn_pillars.lattice import find_lattice
+
+    pitch = array_image.shape[0] // 9
+    crop = array_image[pitch // 2 : pitch // 2 + 2 * pitch, pitch // 2 : pitch // 2 + 2 * pitch]
+    with pytest.raises(NoLatticeError, match="fewer than 3 x 3 pillars are too few to find a"):
+        find_lattice(crop)
+    tiles = read_arrays_in_memory(crop, 2)  # a uniform grid cuts it
+    assert len(tiles) == 4
+
+
+def read_arrays_in_memory(image, grid):
+    from sklearn_pillars import tile_array
+
+    return tile_array(image, grid, input_check="skip")
+
+
+@pytest.mark.parametrize("preset", ["notebook", "refined"])
+def test_fitting_on_too_few_tiles_to_cluster_is_warned_about(preset):
+    from sklearn_pillars import LayeredPeelClassifier
+    from sklearn_pillars.peel._classifier import MIN_FIT_TILES
+
+    few = make_pillar_arrays(n_arrays=1, grid_size=2, random_state=0).X  # the issue's 2 x 2
+    with pytest.warns(UserWarning, match=r"fitting on 4 tiles: too few to cluster \(25 at least"):
+        LayeredPeelClassifier(preset).fit(few)
+    enough = make_pillar_arrays(n_arrays=1, grid_size=5, random_state=0).X
+    assert len(enough) == MIN_FIT_TILES
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LayeredPeelClassifier(preset).fit(enough)
+    assert not [w for w in caught if "too few to cluster" in str(w.message)]
+
+
+# --- case 9: a model used on another kind of grid than its own ---------------------------------
+
+
+@pytest.mark.parametrize(("saved", "given"), [("auto", 6), (6, "auto")])
+def test_a_model_on_another_kind_of_grid_says_so(saved_model, tmp_path, capsys, saved, given):
+    from sklearn_pillars import inspect_arrays, iter_inspect
+    from sklearn_pillars.cli import main
+    from sklearn_pillars.persist import save_model
+
+    folder, model = saved_model
+    path = tmp_path / "m.skops"
+    save_model(model, path, grid_size=saved, tile_half=32)
+    said = "the model was fitted on " + (
+        "tiles cut around each image's found lattice" if saved == "auto" else "tiles of a uniform"
+    )
+    with pytest.warns(UserWarning, match=said):
+        list(iter_inspect(folder, path, grid_size=given))
+    with pytest.warns(UserWarning, match=said):
+        inspect_arrays(folder, path, tmp_path / "py", grid_size=given)
+    assert said in html.unescape((tmp_path / "py" / "index.html").read_text())
+    code = main(["inspect", str(folder), "--model", str(path), "--out", str(tmp_path / "cli"),
+                 "--grid", str(given)])  # fmt: skip
+    assert code == 0 and said in capsys.readouterr().err
+    with warnings.catch_warnings():  # the model's own grid: nothing to say
+        warnings.simplefilter("error")
+        list(iter_inspect(folder, path))

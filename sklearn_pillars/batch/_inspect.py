@@ -24,6 +24,7 @@ from ..peel import (
     check_tiles_fit_model,
     load_model,
     notebook_lattice_note,
+    warn_grid_mismatch,
     warn_notebook_on_lattice,
 )
 from ..report import REPORT_PATTERNS, StreamingReport
@@ -147,6 +148,7 @@ def iter_inspect(
     if isinstance(model, (str, os.PathLike)):
         model, info = load_model(model, trusted=trusted)
         check_model_tile_half(tile_half, info)
+        warn_grid_mismatch(grid_size, info, stacklevel=4)
         grid_size = info["grid_size"] if grid_size is None else grid_size
         tile_half = info["tile_half"]
     grid_size = "auto" if grid_size is None else check_grid_size(grid_size)
@@ -396,6 +398,9 @@ def inspect_arrays(
         model_path = model
         model, info = load_model(model_path, trusted=trusted)
         check_model_tile_half(tile_half, info)
+        with noted_warnings() as grid_notes:
+            warn_grid_mismatch(grid_size, info, stacklevel=4)
+        early.extend(grid_notes)  # on the report too
         grid_size = info["grid_size"] if grid_size is None else check_grid_size(grid_size)
         tile_half, profiles = info["tile_half"], info["profiles"]
         model_text = describe_model(model, model_path, info)

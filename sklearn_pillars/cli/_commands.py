@@ -18,7 +18,7 @@ from ..batch import (
 from ..constants import DEFAULT_PRESET
 from ..exceptions import FolderAccessError, FolderInUseError, UsageError
 from ..lattice import drift_warnings
-from ..peel import LayeredPeelClassifier, load_model, save_model
+from ..peel import LayeredPeelClassifier, load_model, save_model, warn_grid_mismatch
 from ..report import REPORT_PATTERNS, write_report, yield_counts
 from ..synthetic import make_pillar_arrays
 from ..tiling import read_arrays
@@ -288,6 +288,10 @@ def _inspect_into(args, paths, out, input_notes):
             start_workers(n_jobs)  # while the model loads
         model, info = load_model(args.model, trusted=args.trust_model)
     grid_size, tile_half = _grid(args, info)
+    if info is not None:
+        with noted_warnings(show=not args.quiet) as grid_notes:
+            warn_grid_mismatch(_grid_option(args.grid_size), info, option="--grid")
+        input_notes = [*input_notes, *grid_notes]
     max_memory = _max_memory(args)
     preset = info["preset"] if info is not None else args.stages or DEFAULT_PRESET
     streaming = model is not None and bool(paths)

@@ -44,6 +44,11 @@ def check_regular_file(path):
     or ValueError (a FIFO, device or socket: never opened, so never blocks) otherwise."""
     path = Path(os.fspath(path))
     if not path.exists():
+        if path.is_symlink():
+            raise FileNotFoundError(
+                f"{display_name(path)}: a broken symbolic link (to "
+                f"{display_name(Path(os.readlink(path)))}, which does not exist)"
+            )
         raise FileNotFoundError(f"{display_name(path)}: no such file")
     if path.is_dir():
         raise IsADirectoryError(f"{display_name(path)}: is a folder, not an image file")
@@ -143,6 +148,16 @@ def find_array_images(inputs, *, skip_non_images=False):
             continue
         images = []
         for file in found:
+            if file.is_symlink() and not file.exists():
+                if skip_non_images:
+                    skipped.append(file)
+                    continue
+                raise FileNotFoundError(
+                    f"{display_name(file)} (in {where}): a broken symbolic link (to "
+                    f"{display_name(Path(os.readlink(file)))}, which does not exist); remove "
+                    "it, or skip the files that are not images (--skip-non-images, "
+                    "skip_non_images=True)"
+                )
             if not os.access(file, os.R_OK):
                 raise PermissionError(
                     f"{display_name(file)} (in {where}): cannot be read (permission denied)"

@@ -131,6 +131,7 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
 def _find_lattice(grey, min_pitch, max_pitch):
     """:func:`find_lattice` of a grey image."""
     height, width = grey.shape
+    sized_by_image = max_pitch is None
     if max_pitch is None:
         max_pitch = min(height, width) / 3
         if max_pitch <= min_pitch:
@@ -150,7 +151,16 @@ def _find_lattice(grey, min_pitch, max_pitch):
             f"{high - low:.0f} (1st to 99th percentile, at least {MIN_CONTRAST:.0f} needed)"
         )
     flat = flatten_illumination(grey)
-    vectors, origin, seen = _first_pillars(flat, min_pitch, max_pitch)
+    try:
+        vectors, origin, seen = _first_pillars(flat, min_pitch, max_pitch)
+    except NoLatticeError as error:
+        if not sized_by_image or "repeat" not in str(error):
+            raise
+        raise NoLatticeError(
+            f"{error} (in an image of {height} x {width} pixels, periods up to a third of its "
+            "side are sought: fewer than 3 x 3 pillars are too few to find a lattice in; a "
+            "uniform grid cuts any crop: grid_size=N, --grid N)"
+        ) from None
     # The first pillars came from a cell folded over the centre of the image (blurred
     # where stitched frames are out of step), at a lower resolution. Those pillars aligned
     # give a sharp cell; its pillar may lie a little (or half a cell) away, which moves

@@ -14,6 +14,7 @@ from ._persist import (
     check_tiles_fit_model,
     load_model,
     save_model,
+    warn_grid_mismatch,
 )
 from ._presets import (
     make_stages,
@@ -49,6 +50,7 @@ __all__ = [
     "PeelStage",
     "SeparatedClusters",
     "check_model_tile_half",
+    "warn_grid_mismatch",
     "check_tiles_fit_model",
     "default_clusterer",
     "default_detector",

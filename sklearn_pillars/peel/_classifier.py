@@ -357,6 +357,8 @@ class LayeredPeelClassifier(ClassifierMixin, BaseComposition):
             n, n_features = X.shape
         else:
             n = len(shared[1])
+        if fit:
+            _warn_few_tiles(self.stages_, n)
         labels = np.full(n, self.inlier_label_, dtype=object)
         inconsistency = np.full(n, np.nan)
         kinds = np.full(n, "", dtype=object)
@@ -533,3 +535,21 @@ class LayeredPeelClassifier(ClassifierMixin, BaseComposition):
         # unsupervised: the classes are the stages' labels whatever y holds
         tags.classifier_tags.poor_score = True
         return tags
+
+
+#: Fewest tiles a model is fitted on without a warning (a 5 x 5 array): every peel stage
+#: calls one of its clusters or more defects, whether or not any tile is one, and fewer
+#: tiles than this make clusters of a tile or two.
+MIN_FIT_TILES = 25
+
+
+def _warn_few_tiles(stages, n):
+    """Warn when ``n`` tiles are too few for the peel stages to cluster."""
+    if n < MIN_FIT_TILES and any(isinstance(stage, PeelStage) for _, stage in stages):
+        warnings.warn(
+            f"fitting on {n} tiles: too few to cluster ({MIN_FIT_TILES} at least, a 5 x 5 "
+            "array), so the stages may call good pillars defects; fit on more arrays, or "
+            "classify with a model fitted on them",
+            UserWarning,
+            stacklevel=4,
+        )

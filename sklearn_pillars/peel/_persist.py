@@ -203,6 +203,32 @@ def check_model_tile_half(tile_half, info):
         )
 
 
+def warn_grid_mismatch(grid_size, info, option="grid_size", stacklevel=3):
+    """Warn when tiles are cut on another kind of grid than the saved model's.
+
+    A model fitted on tiles cut around found lattices (``"auto"``) and used
+    on a uniform grid, or the reverse, sees tiles placed otherwise on their
+    pillars than those it learned, and labels them otherwise. ``grid_size``
+    None (the model's) says nothing; ``option`` names the setting.
+    """
+    saved = info.get("grid_size")
+    if grid_size is None or saved is None or (grid_size == "auto") == (saved == "auto"):
+        return
+    if saved == "auto":
+        learned = "tiles cut around each image's found lattice (grid 'auto')"
+        now = f"{option} {grid_size} cuts a uniform grid"
+    else:
+        learned = f"tiles of a uniform {saved} x {saved} grid"
+        now = f"{option} auto cuts around each image's found lattice"
+    warnings.warn(
+        f"the model was fitted on {learned}; {now}, whose tiles sit otherwise on the "
+        f"pillars: expect other labels than the model's own grid gives (leave {option} out "
+        "to use it)",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
 def load_model(path, *, trusted=False):
     """Load a model saved by :func:`save_model`, with what was recorded with it.
 

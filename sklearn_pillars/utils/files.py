@@ -91,6 +91,13 @@ def _acquire(folder, lock):
     for _ in range(10):
         try:
             folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # not a run's doing: a path nothing can be made at
+            raise _os_error(
+                FolderAccessError,
+                exc.errno,
+                f"cannot create or write to {display_name(folder)}: {exc.strerror}",
+            ) from None
+        try:
             flags = os.O_RDWR | os.O_CREAT | (0 if fcntl else os.O_EXCL)
             fd = os.open(lock, flags, 0o666)
         except FileExistsError:  # pragma: no cover - Windows
@@ -172,6 +179,11 @@ def check_report_folder(folder, inputs=()):
     Raises NotADirectoryError or ValueError, naming the folder.
     """
     folder = Path(os.fspath(folder))
+    if folder.is_symlink() and not folder.exists():
+        raise NotADirectoryError(
+            f"{display_name(folder)}: a broken symbolic link (to "
+            f"{display_name(Path(os.readlink(folder)))}, which does not exist); give a folder"
+        )
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{display_name(folder)}: exists and is not a folder")
     if folder.is_dir() and any(Path(p).resolve().parent == folder.resolve() for p in inputs):

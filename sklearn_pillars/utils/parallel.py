@@ -33,9 +33,7 @@ def capped_n_jobs(n_jobs, n_tasks=None, *, name="n_jobs", stacklevel=3):
     workers = worker_count(n_jobs, n_tasks)
     asked = check_n_jobs(n_jobs, name)
     if asked is not None and asked > workers:
-        reasons = f"{cpu_count()} CPUs" + (
-            "" if n_tasks is None else f", {n_tasks} array(s)"
-        )
+        reasons = f"{cpu_count()} CPUs" + ("" if n_tasks is None else f", {n_tasks} array(s)")
         warnings.warn(
             f"{name} {asked}: starting {workers} worker process(es) ({reasons}); more would "
             "only wait, each holding memory",
