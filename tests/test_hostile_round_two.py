@@ -303,3 +303,20 @@ def test_a_model_on_another_kind_of_grid_says_so(saved_model, tmp_path, capsys, 
     with warnings.catch_warnings():  # the model's own grid: nothing to say
         warnings.simplefilter("error")
         list(iter_inspect(folder, path))
+
+
+# --- case 8: an array in a wide border has its own contrast ---------------------------------
+
+
+def test_a_border_around_an_array_does_not_change_its_profile(array_image):
+    from sklearn_pillars.lattice import array_profile, drift_warnings, find_lattice
+
+    # (with 400 px left and right the lattice found is wrong: issue 22's case 1, open)
+    bordered = np.zeros((array_image.shape[0] + 600, array_image.shape[1] + 600), np.uint8)
+    bordered[300:-300, 300:-300] = array_image
+    alone, framed = find_lattice(array_image), find_lattice(bordered)
+    assert framed.shape == alone.shape == (9, 9)
+    own = array_profile(array_image, None, lattice=alone)
+    seen = array_profile(bordered, None, lattice=framed)
+    assert abs(seen.contrast - own.contrast) <= 1 and abs(seen.level - own.level) <= 1
+    assert drift_warnings([seen], [own], ["bordered"]) == []

@@ -177,6 +177,17 @@ def _feature_size(crops):
     return float(2 * (j - 1 + (above - 0.5) / (above - profile[j])))
 
 
+def _array_area(grey, lattice):
+    """The part of ``grey`` between its lattice's outer site centres: the array's own grey
+    levels, not those of a frame or border around it (the outer sites' cells reach to
+    the border, whose few pixels would set the 1st percentile)."""
+    centers = lattice.centers.reshape(-1, 2)
+    x0, y0 = np.maximum(np.floor(centers.min(axis=0)), 0).astype(int)
+    x1, y1 = np.ceil(centers.max(axis=0)).astype(int) + 1
+    area = grey[y0:y1, x0:x1]
+    return area if area.size >= 64 else grey
+
+
 def array_profile(grey, grid_size, *, lattice=None, random_state=0):
     """Basic statistics of an array image: contrast, level, pitch, pillar size, lattice score.
 
@@ -197,10 +208,11 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
     Returns
     -------
     ArrayProfile
-        ``contrast`` (1st to 99th percentile of the grey levels), ``level``
-        (their median), ``pitch`` (mean site spacing, pixels),
-        ``pillar_size`` and ``lattice_score`` (how much more alike the
-        sampled sites are than random places: high for a pillar array).
+        ``contrast`` (1st to 99th percentile of the grey levels; with a
+        ``lattice``, of the area its sites cover), ``level`` (their median),
+        ``pitch`` (mean site spacing, pixels), ``pillar_size`` and
+        ``lattice_score`` (how much more alike the sampled sites are than
+        random places: high for a pillar array).
 
     See Also
     --------
@@ -218,8 +230,9 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
     grey = np.asarray(grey)
     h, w = grey.shape
     rng = np.random.default_rng(random_state)
-    step = max(1, grey.size // 2**20)  # percentiles of about a million pixels
-    low, level, high = integer_percentiles(grey.ravel()[::step], [1, 50, 99])
+    area = grey if lattice is None else _array_area(grey, lattice)
+    step = max(1, area.size // 2**20)  # percentiles of about a million pixels
+    low, level, high = integer_percentiles(area.ravel()[::step], [1, 50, 99])
     if lattice is None:
         pitch_y, pitch_x = h / grid_size, w / grid_size
         n_sites = grid_size * grid_size

@@ -154,7 +154,7 @@ def _find_lattice(grey, min_pitch, max_pitch):
     try:
         vectors, origin, seen = _first_pillars(flat, min_pitch, max_pitch)
     except NoLatticeError as error:
-        if not sized_by_image or "repeat" not in str(error):
+        if not sized_by_image or min(height, width) >= SMALL_SIDE or "repeat" not in str(error):
             raise
         raise NoLatticeError(
             f"{error} (in an image of {height} x {width} pixels, periods up to a third of its "
@@ -225,6 +225,11 @@ def _find_lattice(grey, min_pitch, max_pitch):
         matches=matches,
         image_shape=(height, width),
     )
+
+
+#: Side (pixels) under which an image that shows no lattice is told it may hold too few
+#: pillars (3 x 3 pillars 80 px apart need 240).
+SMALL_SIDE = 256
 
 
 #: Most pillars in the first aligned cell (the last one, which places the sites, has
