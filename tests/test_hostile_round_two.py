@@ -320,3 +320,42 @@ def test_a_border_around_an_array_does_not_change_its_profile(array_image):
     seen = array_profile(bordered, None, lattice=framed)
     assert abs(seen.contrast - own.contrast) <= 1 and abs(seen.level - own.level) <= 1
     assert drift_warnings([seen], [own], ["bordered"]) == []
+
+
+# --- case 1: two arrays in one image ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("gap_sites", [2, 7])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_two_arrays_in_one_image_are_not_one_array(gap_sites, axis):
+    from sklearn_pillars import NoLatticeError
+    from sklearn_pillars.lattice import find_lattice
+
+    first, second = make_pillar_arrays(n_arrays=2, grid_size=9, random_state=5).array_images
+    pitch = first.shape[0] / 9
+    substrate = int(np.median(first))
+    shape = list(first.shape)
+    shape[axis] = int(gap_sites * pitch)
+    image = np.concatenate([first, np.full(shape, substrate, np.uint8), second], axis=axis)
+    what = "rows" if axis == 0 else "columns"
+    with pytest.raises(NoLatticeError, match=rf"holds more than one array: {what} 10-"):
+        find_lattice(image)
+    with pytest.raises(NoLatticeError, match="more than one array"):
+        read_arrays_in_memory_auto(image)
+
+
+def read_arrays_in_memory_auto(image):
+    from sklearn_pillars import tile_array
+
+    return tile_array(image, "auto")
+
+
+def test_one_row_of_missing_pillars_is_a_defect_not_a_gap():
+    from sklearn_pillars.lattice import find_lattice
+
+    image = make_pillar_arrays(n_arrays=1, grid_size=9, random_state=5).array_images[0].copy()
+    pitch = image.shape[0] / 9
+    substrate = int(np.median(image))
+    row = slice(int(4 * pitch) + 4, int(5 * pitch) - 4)  # the pillars of row 5 wiped out
+    image[row, :] = substrate
+    assert find_lattice(image).shape == (9, 9)

@@ -50,6 +50,7 @@ from ._sites import (
     _array_extent,
     _candidate_sites,
     _cell_center,
+    _empty_gap,
     _inside_extent,
     _local_contrast,
     _match_sites,
@@ -198,6 +199,14 @@ def _find_lattice(grey, min_pitch, max_pitch):
     )
     (r0, r1), (c0, c1) = _array_extent(index, occupied)
     (r0, r1), (c0, c1) = _inside_extent((r0, r1), (c0, c1), origin, vectors, field, (height, width))
+    gap = _empty_gap(index, occupied, (r0, r1), (c0, c1))
+    if gap is not None:
+        what, first, last = gap
+        raise NoLatticeError(
+            f"the image holds more than one array: {what} {first + 1}-{last + 1} of the "
+            f"{r1 - r0 + 1} x {c1 - c0 + 1} sites found hold no pillars, a gap between arrays "
+            "(crop each array into an image of its own)"
+        )
     rows, cols = r1 - r0 + 1, c1 - c0 + 1
     if rows < 2 or cols < 2:
         raise NoLatticeError("no periodic pillar lattice found: fewer than 2 x 2 pillars")

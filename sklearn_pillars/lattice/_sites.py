@@ -318,6 +318,34 @@ def _array_extent(index, pillars):
     return (int(r0), int(r1)), (int(c0), int(c1))
 
 
+#: Consecutive rows (or columns) inside an array that may hold few pillars (under
+#: ``MIN_ROW_SHARE`` of their sites) before the image counts as two arrays with a gap
+#: between them: one such line is a defect to report (a row of missing pillars).
+MAX_EMPTY_LINES = 1
+
+
+def _empty_gap(index, occupied, row_span, col_span):
+    """The first run of more than :data:`MAX_EMPTY_LINES` consecutive rows or columns of
+    the block (0-based, within it) that hold few pillars, as ``("rows" | "columns", first,
+    last)``; None when there is none."""
+    rows, cols = index[:, 0], index[:, 1]
+    (r0, r1), (c0, c1) = row_span, col_span
+    block = (rows >= r0) & (rows <= r1) & (cols >= c0) & (cols <= c1)
+    for name, line, low, high in (("rows", rows, r0, r1), ("columns", cols, c0, c1)):
+        totals = np.bincount(line[block] - low, minlength=high - low + 1)
+        held = np.bincount(line[block] - low, occupied[block], minlength=high - low + 1)
+        few = held < MIN_ROW_SHARE * np.maximum(totals, 1)
+        run = 0
+        for at, empty in enumerate(few):
+            run = run + 1 if empty else 0
+            if run > MAX_EMPTY_LINES:
+                last = at
+                while last + 1 < len(few) and few[last + 1]:
+                    last += 1
+                return name, at - run + 1, last
+    return None
+
+
 def _inside_extent(row_span, col_span, origin, vectors, field, image_shape):
     """The block of rows and columns trimmed, edge by edge, until no site's centre lies
     more than a quarter pitch outside the image (a rotated array can run out of its
