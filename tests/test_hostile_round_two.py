@@ -359,3 +359,38 @@ def test_one_row_of_missing_pillars_is_a_defect_not_a_gap():
     row = slice(int(4 * pitch) + 4, int(5 * pitch) - 4)  # the pillars of row 5 wiped out
     image[row, :] = substrate
     assert find_lattice(image).shape == (9, 9)
+
+
+# --- case 4: a checkerboard is no pillar array, on either grid --------------------------------
+
+
+def _checkerboard(square, side=1134):
+    rows, cols = np.mgrid[:side, :side]
+    return (((rows // square) + (cols // square)) % 2 * 200 + 25).astype(np.uint8)
+
+
+@pytest.mark.parametrize("square", [20, 40])
+def test_a_checkerboard_is_refused_on_found_lattices(square):
+    from sklearn_pillars import NotAnArrayError, tile_array
+
+    with pytest.raises(NotAnArrayError, match="shows a checkerboard, not pillars"):
+        tile_array(_checkerboard(square), "auto")
+
+
+def test_a_checkerboard_on_the_uniform_grid_is_refused():
+    from sklearn_pillars import NotAnArrayError, tile_array
+
+    # squares half the grid's pitch: every site alike (lattice score 0.96), and so is the
+    # point between four sites
+    with pytest.raises(NotAnArrayError, match="repeats at half the pitch of its 21 x 21"):
+        tile_array(_checkerboard(27), 21)
+
+
+def test_a_blurred_array_is_no_checkerboard(array_image):
+    from sklearn_pillars import tile_array
+    from sklearn_pillars.synthetic import apply_conditions
+
+    for blur in (0, 4, 8):  # (blurred by 8 px, the lattice found takes in a margin row)
+        image = apply_conditions(array_image, blur=blur, random_state=0)
+        assert len(tile_array(image, 9)) == 81  # checked, not refused
+        assert len(tile_array(image, "auto")) >= 81
