@@ -394,3 +394,39 @@ def test_a_blurred_array_is_no_checkerboard(array_image):
         image = apply_conditions(array_image, blur=blur, random_state=0)
         assert len(tile_array(image, 9)) == 81  # checked, not refused
         assert len(tile_array(image, "auto")) >= 81
+
+
+# --- case 2: a line across an array is a defect, not a reason to refuse it --------------------
+
+
+LINES = {  # value, width, from, to (fractions of the width and height)
+    "white, 8 px, across the middle": (250, 8, (0, 0.5), (1, 0.5)),
+    "white, 6 px, diagonal": (250, 6, (0, 1), (1, 0)),
+    "dark, 6 px, diagonal": (10, 6, (0, 0), (1, 1)),
+}
+
+
+def _with_line(image, line):
+    value, width, start, end = LINES[line]
+    h, w = image.shape
+    out = image.copy()
+    point = lambda f: (int(f[0] * (w - 1)), int(f[1] * (h - 1)))  # noqa: E731
+    cv2.line(out, point(start), point(end), value, width)
+    return out
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_a_line_across_a_real_array_leaves_its_lattice(line, shared_array_paths):
+    from sklearn_pillars.lattice import find_lattice
+
+    for path in shared_array_paths[:3]:
+        image = read_image(path)
+        assert find_lattice(_with_line(image, line)).shape == (21, 21), path.name
+
+
+def test_a_line_across_a_synthetic_array_leaves_its_lattice():
+    from sklearn_pillars.lattice import find_lattice
+
+    image = make_pillar_arrays(n_arrays=1, grid_size=21, random_state=3).array_images[0]
+    for line in ("white, 8 px, across the middle", "white, 6 px, diagonal"):
+        assert find_lattice(_with_line(image, line)).shape == (21, 21), line

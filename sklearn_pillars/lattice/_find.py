@@ -378,6 +378,11 @@ def autocorrelation(image, reach):
     return window / max(window[reach, reach], 1e-12)
 
 
+#: Percentiles (this one and 100 less it) the detail is clipped to when no lattice shows
+#: in it as it is: a line across the image, at an extreme, flattened.
+CLIP_PERCENT = 5
+
+
 def lattice_vectors(flat, min_pitch, max_pitch):
     """The two lattice vectors of ``flat`` (a (2, 2) array: along a row, along a column).
 
@@ -393,7 +398,24 @@ def lattice_vectors(flat, min_pitch, max_pitch):
     # Without what varies more slowly than the smallest pitch (uneven pillar density
     # where many are missing, mottled substrate), the lattice's peaks stand out.
     reach = int(min(max_pitch * 2.5, min(crop.shape) * 2 / 3))
-    window = autocorrelation(crop - cv2.GaussianBlur(crop, (0, 0), 2 * min_pitch), reach)
+    detail = crop - cv2.GaussianBlur(crop, (0, 0), 2 * min_pitch)
+    try:
+        return _vectors_of(detail, min_pitch, max_pitch, reach)
+    except NoLatticeError:
+        # A scratch or a line across the array (a few % of the pixels, at an extreme)
+        # makes a ridge of the autocorrelation along it, which can hide the lattice's
+        # other direction: the pixels clipped to their percentiles, once more.
+        low, high = np.percentile(detail[::2, ::2], [CLIP_PERCENT, 100 - CLIP_PERCENT])
+        try:
+            return _vectors_of(np.clip(detail, low, high), min_pitch, max_pitch, reach)
+        except NoLatticeError:
+            pass
+        raise
+
+
+def _vectors_of(detail, min_pitch, max_pitch, reach):
+    """:func:`lattice_vectors` of the detail of its crop, from its autocorrelation."""
+    window = autocorrelation(detail, reach)
     reach = window.shape[0] // 2
     peaks = _local_maxima(window, size=max(3, int(min_pitch / 2) | 1))
     lags = np.stack([peaks[1], peaks[0]], axis=1) - reach
