@@ -69,6 +69,27 @@ def saved_model(tmp_path_factory):
     return folder, model
 
 
+def _inspect(saved_model, out, *options):
+    """``sklearn-pillars inspect`` of the saved model's arrays with its model file."""
+    from sklearn_pillars.cli import main
+
+    folder, _ = saved_model
+    model_file = next(folder.parent.glob("saved*/m.skops"))
+    return main(["inspect", str(folder), "--model", str(model_file), "--out", str(out), *options])
+
+
+@pytest.fixture
+def started_workers(monkeypatch):
+    """The worker counts the process pool is started with (8 CPUs: the arrays cap it)."""
+    from sklearn_pillars.utils import parallel
+
+    started = []
+    real = parallel._workers
+    monkeypatch.setattr(parallel, "_workers", lambda n: started.append(n) or real(n))
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 8)
+    return started
+
+
 @pytest.mark.parametrize("given", ["str", "Path", "folder", "pattern"])
 def test_iter_inspect_takes_a_path_a_folder_a_pattern_and_a_model_file(saved_model, given):
     from sklearn_pillars import iter_inspect
@@ -136,70 +157,30 @@ def test_workers_are_capped_at_cpus_and_arrays(monkeypatch):
         assert parallel.capped_n_jobs(2, 5) == 2
 
 
-def test_iter_inspect_starts_no_more_workers_than_arrays(saved_model, monkeypatch):
+def test_iter_inspect_starts_no_more_workers_than_arrays(saved_model, started_workers):
     from sklearn_pillars import iter_inspect
-    from sklearn_pillars.utils import parallel
 
     folder, model = saved_model
-    started = []
-    real = parallel._workers
-    monkeypatch.setattr(parallel, "_workers", lambda n: started.append(n) or real(n))
-    monkeypatch.setattr(parallel, "cpu_count", lambda: 8)  # the arrays are the cap
     with pytest.warns(UserWarning, match=r"n_jobs 50: starting 2 worker"):
         results = list(iter_inspect(folder, model, grid_size=6, n_jobs=50))
-    assert len(results) == 2 and started == [2]
+    assert len(results) == 2 and started_workers == [2]
 
 
 # --- cases 10, 16 on the command line ---------------------------------------------------------
 
 
-def test_the_command_caps_its_workers_and_says_so(saved_model, tmp_path, capsys, monkeypatch):
-    from sklearn_pillars.cli import main
-    from sklearn_pillars.utils import parallel
-
-    folder, _ = saved_model
-    model_file = next(folder.parent.glob("saved*/m.skops"))
-    started = []
-    real = parallel._workers
-    monkeypatch.setattr(parallel, "_workers", lambda n: started.append(n) or real(n))
-    monkeypatch.setattr(parallel, "cpu_count", lambda: 8)  # the arrays are the cap
-    code = main(
-        [
-            "inspect",
-            str(folder),
-            "--model",
-            str(model_file),
-            "--out",
-            str(tmp_path / "r"),
-            "--n-jobs",
-            "100",
-        ]  # fmt: skip
-    )
+def test_the_command_caps_its_workers_and_says_so(saved_model, tmp_path, capsys, started_workers):
+    code = _inspect(saved_model, tmp_path / "r", "--n-jobs", "100")
     err = capsys.readouterr().err
     assert code == 0
     assert "--n-jobs 100: starting 2 worker process(es)" in err
-    assert started and max(started) == 2
+    assert started_workers and max(started_workers) == 2
     page = (tmp_path / "r" / "index.html").read_text()
     assert "--n-jobs 100: starting 2 worker" in page  # the note is on the report too
 
 
 def test_an_empty_scheduler_address_is_refused(saved_model, tmp_path, capsys):
-    from sklearn_pillars.cli import main
-
-    folder, _ = saved_model
-    model_file = next(folder.parent.glob("saved*/m.skops"))
-    code = main(
-        [
-            "inspect",
-            str(folder),
-            "--model",
-            str(model_file),
-            "--out",
-            str(tmp_path / "r"),
-            "--scheduler",
-            " ",
-        ]  # fmt: skip
-    )
+    code = _inspect(saved_model, tmp_path / "r", "--scheduler", " ")
     assert code == 2
     assert "--scheduler needs the address of a Dask scheduler" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
@@ -371,10 +352,34 @@ def _checkerboard(square, side=1134):
 
 @pytest.mark.parametrize("square", [20, 40])
 def test_a_checkerboard_is_refused_on_found_lattices(square):
-    from sklearn_pillars import NotAnArrayError, tile_array
+    from sklearn_pillars import tile_array
 
-    with pytest.raises(NotAnArrayError, match="shows a checkerboard, not pillars"):
+    # refused by the check (its diagonal lattice found) or, with OpenCV 4.8, by the finder
+    with pytest.raises(
+        ValueError, match="shows a checkerboard, not pillars|no periodic pillar lattice found"
+    ):
         tile_array(_checkerboard(square), "auto")
+
+
+@pytest.mark.parametrize("square", [20, 27, 40])
+def test_a_checkerboard_is_its_own_negative_half_a_cell_away(square):
+    from types import SimpleNamespace
+
+    from sklearn_pillars.lattice._array_check import (
+        CHECKERBOARD_LIKENESS,
+        half_cell_likeness,
+    )
+
+    # its lattice: the centres of the squares of one colour, one step along each diagonal
+    i, j = np.mgrid[4:30, 4:30]
+    same = (i + j) % 2 == 0
+    centers = np.stack([(i[same] + 0.5) * square - 0.5, (j[same] + 0.5) * square - 0.5], 1)
+    vectors = np.array([[square, square], [square, -square]], float)
+    lattice = SimpleNamespace(
+        pitch=(square * 2**0.5,) * 2, centers=centers.reshape(-1, 1, 2), vectors=vectors
+    )
+    board = _checkerboard(square, side=40 * square)
+    assert half_cell_likeness(board, None, lattice=lattice) <= CHECKERBOARD_LIKENESS
 
 
 def test_a_checkerboard_on_the_uniform_grid_is_refused():
@@ -430,3 +435,34 @@ def test_a_line_across_a_synthetic_array_leaves_its_lattice():
     image = make_pillar_arrays(n_arrays=1, grid_size=21, random_state=3).array_images[0]
     for line in ("white, 8 px, across the middle", "white, 6 px, diagonal"):
         assert find_lattice(_with_line(image, line)).shape == (21, 21), line
+
+
+# --- case 11: Ctrl-C once the report is written ----------------------------------------------
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.3])
+def test_ctrl_c_after_the_report_is_written_shows_no_traceback(saved_model, tmp_path, delay):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder, _ = saved_model
+    model_file = next(folder.parent.glob("saved*/m.skops"))
+    command = [sys.executable, "-m", "sklearn_pillars", "inspect", str(folder), "--model",
+               str(model_file), "--out", str(tmp_path / "r"), "--n-jobs", "2"]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    said = []
+    for line in process.stderr:  # the worker pool's threads are joined after this line
+        said.append(line)
+        if "report written" in line:
+            time.sleep(delay)
+            process.send_signal(signal.SIGINT)
+            break
+    said.append(process.stderr.read())
+    code = process.wait(timeout=60)
+    text = "".join(said)
+    assert "report written" in text
+    assert "Traceback" not in text and "Exception ignored" not in text, text
+    assert code in (0, 130), text  # done, or stopped cleanly just before returning
+    assert (tmp_path / "r" / "index.html").is_file()

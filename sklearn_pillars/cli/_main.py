@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -74,6 +75,8 @@ def run(argv=None):
     without the interpreter's teardown: a signal can land anywhere in a
     compiled library, and once (in CI; not in 300 runs here) the teardown
     after it aborted the process ("Fatal Python error: PyThreadState_Get").
+    A run that ended otherwise ignores both signals while the interpreter
+    tears down: its work is done, and its exit code says how it went.
     """
     code = main(argv)
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
@@ -84,6 +87,11 @@ def run(argv=None):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    # The run is over (its report written, or its error said): a Ctrl-C or SIGTERM from
+    # here on would only break into the interpreter's teardown, which joins the worker
+    # pool's threads, with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(code)
 
 

@@ -199,6 +199,15 @@ def _array_area(grey, lattice):
     return area if area.size >= 64 else grey
 
 
+def _sites_and_pitch(shape, grid_size, lattice):
+    """Pitch (x, y; pixels) and number of sites of the uniform grid of ``grid_size`` over
+    an image of ``shape``, or of ``lattice``."""
+    if lattice is None:
+        return shape[1] / grid_size, shape[0] / grid_size, grid_size * grid_size
+    pitch_x, pitch_y = lattice.pitch
+    return pitch_x, pitch_y, lattice.centers.shape[0] * lattice.centers.shape[1]
+
+
 def half_cell_likeness(grey, grid_size, *, lattice=None, random_state=0):
     """Correlation of the median site crop with the median crop half a cell away
     diagonally (the point between four sites).
@@ -209,14 +218,8 @@ def half_cell_likeness(grey, grid_size, *, lattice=None, random_state=0):
     :func:`array_profile`; ``PILLAR_SITES`` sites are sampled.
     """
     grey = np.asarray(grey)
-    h, w = grey.shape
     rng = np.random.default_rng(random_state)
-    if lattice is None:
-        pitch_y, pitch_x = h / grid_size, w / grid_size
-        n_sites = grid_size * grid_size
-    else:
-        pitch_x, pitch_y = lattice.pitch
-        n_sites = lattice.centers.shape[0] * lattice.centers.shape[1]
+    pitch_x, pitch_y, n_sites = _sites_and_pitch(grey.shape, grid_size, lattice)
     side = max(4, int(min(pitch_x, pitch_y)))
     coarse = min(side, SCORE_SAMPLES)
     n = min(PILLAR_SITES, n_sites)
@@ -278,17 +281,11 @@ def array_profile(grey, grid_size, *, lattice=None, random_state=0):
     (54, True)
     """
     grey = np.asarray(grey)
-    h, w = grey.shape
     rng = np.random.default_rng(random_state)
     area = grey if lattice is None else _array_area(grey, lattice)
     step = max(1, area.size // 2**20)  # percentiles of about a million pixels
     low, level, high = integer_percentiles(area.ravel()[::step], [1, 50, 99])
-    if lattice is None:
-        pitch_y, pitch_x = h / grid_size, w / grid_size
-        n_sites = grid_size * grid_size
-    else:
-        pitch_x, pitch_y = lattice.pitch
-        n_sites = lattice.centers.shape[0] * lattice.centers.shape[1]
+    pitch_x, pitch_y, n_sites = _sites_and_pitch(grey.shape, grid_size, lattice)
     side = max(4, int(min(pitch_x, pitch_y)))
     samples, coarse = min(side, PILLAR_SAMPLES), min(side, SCORE_SAMPLES)
     sigma = max(0.5, coarse / 16)  # tolerate a pixel or two of lattice distortion
