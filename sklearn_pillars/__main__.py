@@ -1,5 +1,5 @@
 """``python -m sklearn_pillars``: the sklearn-pillars command."""
 
-from .cli import run
+from ._launcher import run
 
 run()

@@ -466,3 +466,105 @@ def test_ctrl_c_after_the_report_is_written_shows_no_traceback(saved_model, tmp_
     assert "Traceback" not in text and "Exception ignored" not in text, text
     assert code in (0, 130), text  # done, or stopped cleanly just before returning
     assert (tmp_path / "r" / "index.html").is_file()
+
+
+# --- case 11: Ctrl-C while the command starts -------------------------------------------------
+
+
+def _python(code, *args, **kwargs):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=120, **kwargs)  # fmt: skip
+
+
+def test_importing_the_package_loads_none_of_its_dependencies():
+    shown = _python(
+        "import sys, sklearn_pillars\n"
+        "print(sorted(m for m in ('numpy', 'scipy', 'sklearn', 'cv2', 'skimage', 'joblib')"
+        " if m in sys.modules))"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "[]"
+
+
+def test_public_names_and_subpackages_load_on_first_use():
+    shown = _python(
+        "import sklearn_pillars as sp\n"
+        "from sklearn_pillars.peel import LayeredPeelClassifier\n"
+        "assert sp.LayeredPeelClassifier is LayeredPeelClassifier\n"
+        "assert sp.persist.load_model is sp.peel.load_model\n"
+        "assert set(sp.__all__) <= set(dir(sp))\n"
+        "try:\n    sp.no_such_name\nexcept AttributeError as e:\n    print(e)\n"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "module 'sklearn_pillars' has no attribute 'no_such_name'"
+
+
+@pytest.mark.parametrize("signame, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_while_the_command_loads_stops_it_in_one_line(signame, code):
+    # the signal lands inside the import of the command's modules, deterministically
+    loading = _python(
+        "import importlib.abc, os, signal, sys\n"
+        "class Signal(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'sklearn_pillars.cli':\n"
+        f"            os.kill(os.getpid(), signal.{signame})\n"
+        "sys.meta_path.insert(0, Signal())\n"
+        "sys.argv = ['sklearn-pillars', '--help']\n"
+        "from sklearn_pillars._launcher import run\n"
+        "run()\n"
+    )
+    word = "interrupted" if signame == "SIGINT" else "terminated"
+    assert loading.stderr == f"sklearn-pillars: {word}\n"
+    assert loading.returncode == code
+    assert loading.stdout == ""  # stopped before the help was printed
+
+
+def _listening(pid, timeout=60):
+    """Wait until process ``pid`` handles SIGTERM (its launcher is listening)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+                     .split()[1], 16)  # fmt: skip
+        if caught & (1 << (15 - 1)):
+            return
+        time.sleep(0.005)
+    raise AssertionError("the command never listened for SIGTERM")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+@pytest.mark.parametrize("delay", [0.0, 0.2, 0.5, 1.0])
+def test_ctrl_c_while_the_command_starts_shows_no_traceback(saved_model, tmp_path, delay):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder, _ = saved_model
+    model_file = next(folder.parent.glob("saved*/m.skops"))
+    command = [sys.executable, "-m", "sklearn_pillars", "inspect", str(folder), "--model",
+               str(model_file), "--out", str(tmp_path / "r")]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        _listening(process.pid)
+        time.sleep(delay)  # in the imports (about 1.5 s), reading arguments, or the run
+        process.send_signal(signal.SIGINT)
+        said = process.stderr.read()
+        code = process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert "Traceback" not in said and "Exception ignored" not in said, said
+    assert code == 130, said
+    assert said.strip().endswith("sklearn-pillars: interrupted"), said
+
+
+def test_the_console_script_starts_with_the_launcher():
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    scripts = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts == {"sklearn-pillars": "sklearn_pillars._launcher:run"}

@@ -29,7 +29,7 @@ PATHS_OF_0_2 = [
     "sklearn_pillars.context.array_context",
     "sklearn_pillars.context.robust_z",
     "sklearn_pillars.cli.main",
-    "sklearn_pillars.cli.run",  # the console script
+    "sklearn_pillars.cli.run",  # the command, as the console script runs it
     "sklearn_pillars.classifier.LayeredPeelClassifier",
     "sklearn_pillars.transformers.MissingContext",
     "sklearn_pillars.stages.PeelStage",
