@@ -10,7 +10,7 @@ import traceback
 import warnings
 
 from ..exceptions import ResourceLimitError, UsageError
-from ..utils.parallel import stop_workers
+from ..utils.parallel import release_semaphores, stop_workers
 from ._commands import cmd_fit, cmd_inspect
 from ._parser import build_parser
 from ._signals import (
@@ -71,7 +71,7 @@ def run(argv=None):
     """The ``sklearn-pillars`` command as a process: run :func:`main` and exit with its code.
 
     A run stopped by Ctrl-C or SIGTERM has cleaned up when :func:`main`
-    returns; it then waits for its worker processes and exits at once,
+    returns; it then stops its worker processes and exits at once,
     without the interpreter's teardown: a signal can land anywhere in a
     compiled library, and once (in CI; not in 300 runs here) the teardown
     after it aborted the process ("Fatal Python error: PyThreadState_Get").
@@ -84,6 +84,7 @@ def run(argv=None):
         for thread in threading.enumerate():  # as the interpreter's exit does
             if thread is not threading.main_thread() and not thread.daemon:
                 thread.join()
+        release_semaphores()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

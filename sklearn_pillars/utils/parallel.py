@@ -5,6 +5,10 @@ results come back in the order of the calls whatever the order they finish in.""
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.util
+import os
+import signal
 import warnings
 from collections import deque
 from itertools import islice
@@ -100,9 +104,9 @@ def in_order(function, first, calls, *, n_jobs=None, client=None, keep_workers=T
             for future in pending:
                 future.cancel()
         elif not finished or not keep_workers:
-            # The workers finish the few calls they hold (a second at most) and stop. Not
-            # cancel() nor kill_workers: both race loky's own thread over those calls
-            # (InvalidStateError, KeyError), which can leave the process hanging at exit.
+            # The workers finish the few calls they hold (a second or two) and stop; an
+            # exit stops them at once (stop_workers). Not cancel() nor kill_workers: both
+            # race loky's own thread over those calls (InvalidStateError, KeyError).
             executor.shutdown(wait=finished)
 
 
@@ -120,13 +124,34 @@ def _workers(n_jobs):
 
 
 def stop_workers():
-    """Tell the worker processes this process started to stop after the calls they hold.
+    """Stop the worker processes this process started, at once, whatever they hold.
 
-    loky's threads that stop them are not daemons: the interpreter's exit
-    waits for them, and so must an exit that bypasses it.
+    For a process about to exit. They are killed as a crashed worker would
+    be: loky's thread that manages them then fails their calls and closes its
+    queues, a path it is built for (its own ``kill_workers`` races that thread
+    over the calls still queued, with a KeyError). That thread is not a
+    daemon: the interpreter's exit waits for it, and so must an exit that
+    bypasses it.
     """
     while _EXECUTORS:
         _EXECUTORS.pop().shutdown(wait=False)
+    for child in multiprocessing.active_children():
+        try:
+            os.kill(child.pid, signal.SIGKILL)  # loky's process has no kill()
+        except ProcessLookupError:
+            pass
+
+
+def release_semaphores():
+    """Unlink the semaphores of the worker pools' queues, as the interpreter's exit does.
+
+    For an exit that bypasses it (``os._exit``): otherwise loky's resource
+    tracker warns of "leaked semlock objects". Only multiprocessing's exit
+    finalizers of priority 0 and up run (closing queues, unlinking
+    semaphores), not those that join the threads feeding the queues: with the
+    workers stopped, those could wait forever.
+    """
+    multiprocessing.util._run_finalizers(0)
 
 
 def start_workers(n_jobs):
