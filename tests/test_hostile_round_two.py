@@ -292,7 +292,6 @@ def test_a_model_on_another_kind_of_grid_says_so(saved_model, tmp_path, capsys, 
 def test_a_border_around_an_array_does_not_change_its_profile(array_image):
     from sklearn_pillars.lattice import array_profile, drift_warnings, find_lattice
 
-    # (with 400 px left and right the lattice found is wrong: issue 22's case 1, open)
     bordered = np.zeros((array_image.shape[0] + 600, array_image.shape[1] + 600), np.uint8)
     bordered[300:-300, 300:-300] = array_image
     alone, framed = find_lattice(array_image), find_lattice(bordered)
@@ -301,6 +300,56 @@ def test_a_border_around_an_array_does_not_change_its_profile(array_image):
     seen = array_profile(bordered, None, lattice=framed)
     assert abs(seen.contrast - own.contrast) <= 1 and abs(seen.level - own.level) <= 1
     assert drift_warnings([seen], [own], ["bordered"]) == []
+
+
+def _padded(image, value, top, bottom, left, right):
+    return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=value)
+
+
+BORDERS = {  # (top, bottom, left, right) of a uniform border, black, white or mid-grey
+    "400 px left and right": (0, 0, 400, 400),
+    "200 px all round": (200, 200, 200, 200),
+    "100 px top, 700 px right": (100, 0, 0, 700),
+}
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+@pytest.mark.parametrize("border", BORDERS)
+def test_a_uniform_border_leaves_the_lattice_as_it_was(array_image, value, border):
+    from sklearn_pillars.lattice import find_lattice
+
+    top, bottom, left, right = BORDERS[border]
+    framed = find_lattice(_padded(array_image, value, top, bottom, left, right))
+    alone = find_lattice(array_image)
+    assert framed.shape == alone.shape == (9, 9)
+    np.testing.assert_allclose(framed.centers, alone.centers + (left, top), atol=1e-9)
+    assert framed.image_shape == (array_image.shape[0] + top + bottom,
+                                  array_image.shape[1] + left + right)  # fmt: skip
+
+
+def test_a_uniform_border_leaves_a_real_arrays_lattice_as_it_was(shared_array_paths):
+    from sklearn_pillars.lattice import find_lattice
+
+    for path in shared_array_paths:
+        image = read_image(path)
+        alone = find_lattice(image)
+        for value in (0, 255):  # each gave an extra row or column of sites, or a refusal
+            framed = find_lattice(_padded(image, value, 0, 0, 400, 400))
+            assert framed.shape == alone.shape, (path.name, value)
+            np.testing.assert_allclose(framed.centers, alone.centers + (400, 0), atol=1e-9)
+
+
+def test_a_jpeg_border_is_still_a_border(array_image):
+    from sklearn_pillars.lattice import content_box
+
+    framed = _padded(array_image, 0, 0, 0, 400, 400)
+    ok, encoded = cv2.imencode(".jpg", framed, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    top, bottom, left, right = content_box(cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE))
+    assert (top, bottom) == (0, framed.shape[0])
+    # the compression's ringing reaches a block (8 px) or two past the array's edge
+    assert 400 - 16 <= left <= 400 and framed.shape[1] - 400 <= right <= framed.shape[1] - 384
+    assert content_box(array_image) == (0, array_image.shape[0], 0, array_image.shape[1])
+    assert content_box(np.zeros((50, 60), np.uint8)) == (0, 50, 0, 60)  # blank: whole
 
 
 # --- case 1: two arrays in one image ----------------------------------------------------------

@@ -13,9 +13,11 @@ from ._array_check import (
     drift_warnings,
 )
 from ._find import (
+    MARGIN_SPREAD,
     MIN_CONTRAST_SHARE,
     MIN_MATCH,
     autocorrelation,
+    content_box,
     find_lattice,
     flatten_illumination,
     lattice_vectors,
@@ -40,6 +42,7 @@ __all__ = [
     "ArrayProfile",
     "DRIFT_FACTORS",
     "Lattice",
+    "MARGIN_SPREAD",
     "MIN_CONTRAST",
     "MIN_CONTRAST_SHARE",
     "MIN_LATTICE_SCORE",
@@ -49,6 +52,7 @@ __all__ = [
     "array_profile",
     "autocorrelation",
     "check_pillar_array",
+    "content_box",
     "derotate",
     "drift_warnings",
     "find_lattice",

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -122,11 +123,51 @@ def find_lattice(image, *, min_pitch=8, max_pitch=None):
     else:
         grey = to_grey(image)
     try:
-        return _find_lattice(grey, min_pitch, max_pitch)
+        return _find_lattice_within_margins(grey, min_pitch, max_pitch)
     except NoLatticeError as error:
         if name is None:
             raise
         raise NoLatticeError(f"{name}: {error}") from None
+
+
+#: Grey levels a row or column at the image's edge may span and still be margin: one level
+#: of padding (a letterbox, a frame pasted on black), give or take a compression artefact.
+MARGIN_SPREAD = 4
+
+
+def content_box(grey):
+    """``(top, bottom, left, right)`` of ``grey`` inside its uniform margins: the rows and
+    columns at its edges whose grey levels span at most :data:`MARGIN_SPREAD` (the whole
+    image when it has none, or is uniform)."""
+    height, width = grey.shape
+    edges = (grey[0], grey[-1], grey[:, 0], grey[:, -1])
+    if all(int(edge.max()) - int(edge.min()) > MARGIN_SPREAD for edge in edges):
+        return 0, height, 0, width
+    spread = [
+        cv2.reduce(grey, axis, cv2.REDUCE_MAX).ravel().astype(np.int16)
+        - cv2.reduce(grey, axis, cv2.REDUCE_MIN).ravel()
+        for axis in (1, 0)  # along each row, along each column
+    ]
+    rows, cols = (np.flatnonzero(s > MARGIN_SPREAD) for s in spread)
+    if len(rows) == 0 or len(cols) == 0:
+        return 0, height, 0, width
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _find_lattice_within_margins(grey, min_pitch, max_pitch):
+    """:func:`find_lattice` of a grey image, looked for inside its uniform margins (where
+    the step to the margin would look like a row of defects) and placed in the image."""
+    top, bottom, left, right = content_box(grey)
+    if (bottom - top, right - left) == grey.shape:
+        return _find_lattice(grey, min_pitch, max_pitch)
+    inner = _find_lattice(np.ascontiguousarray(grey[top:bottom, left:right]), min_pitch, max_pitch)
+    shift = np.array([left, top], dtype=float)
+    return replace(
+        inner,
+        origin=tuple(float(v) for v in np.asarray(inner.origin) + shift),
+        centers=inner.centers + shift,
+        image_shape=grey.shape,
+    )
 
 
 def _find_lattice(grey, min_pitch, max_pitch):
