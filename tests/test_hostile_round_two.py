@@ -695,3 +695,15 @@ def test_a_run_with_workers_stops_within_a_second_on_a_busy_machine(
         time.sleep(0.05)
     assert _session_alive(process.pid) == []  # no worker left behind
     assert not (tmp_path / "r" / "index.html").exists()
+
+
+def test_a_uniform_margin_at_the_substrates_level_is_not_padding():
+    from sklearn_pillars.lattice import content_box
+
+    # the synthetic frames' margin is noiseless substrate: part of the image, as before
+    frame = make_pillar_arrays(n_arrays=1, random_state=0, rotation=2.0, margin=0.6)
+    image = frame.array_images[0]
+    assert content_box(image) == (0, image.shape[0], 0, image.shape[1])
+    # the same frame pasted on black: the black goes, the substrate margin stays
+    framed = _padded(image, 0, 30, 0, 50, 0)
+    assert content_box(framed) == (30, framed.shape[0], 50, framed.shape[1])

@@ -136,9 +136,14 @@ MARGIN_SPREAD = 4
 
 
 def content_box(grey):
-    """``(top, bottom, left, right)`` of ``grey`` inside its uniform margins: the rows and
-    columns at its edges whose grey levels span at most :data:`MARGIN_SPREAD` (the whole
-    image when it has none, or is uniform)."""
+    """``(top, bottom, left, right)`` of ``grey`` inside its padding: the uniform margins
+    at its edges (rows or columns whose grey levels span at most :data:`MARGIN_SPREAD`) of
+    a level outside the rest of the image's 1st-99th percentiles.
+
+    The whole image when it has none. A uniform margin at a level the image shows
+    elsewhere (a noiseless substrate around the array) is kept: its step into the
+    array is no larger than the array's own.
+    """
     height, width = grey.shape
     edges = (grey[0], grey[-1], grey[:, 0], grey[:, -1])
     if all(int(edge.max()) - int(edge.min()) > MARGIN_SPREAD for edge in edges):
@@ -151,7 +156,23 @@ def content_box(grey):
     rows, cols = (np.flatnonzero(s > MARGIN_SPREAD) for s in spread)
     if len(rows) == 0 or len(cols) == 0:
         return 0, height, 0, width
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    low, high = np.percentile(grey[top:bottom:4, left:right:4], [1, 99])
+    levels = {  # each margin's level (its outermost line's median)
+        "top": np.median(grey[0]) if top else None,
+        "bottom": np.median(grey[-1]) if bottom < height else None,
+        "left": np.median(grey[:, 0]) if left else None,
+        "right": np.median(grey[:, -1]) if right < width else None,
+    }
+    padding = {
+        side: level is not None and not low <= level <= high for side, level in levels.items()
+    }
+    return (
+        top if padding["top"] else 0,
+        bottom if padding["bottom"] else height,
+        left if padding["left"] else 0,
+        right if padding["right"] else width,
+    )
 
 
 def _find_lattice_within_margins(grey, min_pitch, max_pitch):
