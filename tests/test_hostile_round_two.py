@@ -460,8 +460,8 @@ LINES = {  # value, width, from, to (fractions of the width and height)
 }
 
 
-def _with_line(image, line):
-    value, width, start, end = LINES[line]
+def _with_line(image, line, lines=LINES):
+    value, width, start, end = lines[line]
     h, w = image.shape
     out = image.copy()
     point = lambda f: (int(f[0] * (w - 1)), int(f[1] * (h - 1)))  # noqa: E731
@@ -484,6 +484,66 @@ def test_a_line_across_a_synthetic_array_leaves_its_lattice():
     image = make_pillar_arrays(n_arrays=1, grid_size=21, random_state=3).array_images[0]
     for line in ("white, 8 px, across the middle", "white, 6 px, diagonal"):
         assert find_lattice(_with_line(image, line)).shape == (21, 21), line
+
+
+SLANTED = {  # value, width, from, to: dark lines a third of the way down, slanting
+    "dark, 10 px, slanting": (0, 10, (0, 0.3), (1, 0.6)),
+    "dark, 16 px, slanting": (0, 16, (0, 0.3), (1, 0.6)),
+}
+
+
+@pytest.mark.parametrize("line", SLANTED)
+def test_a_slanting_line_gives_the_lattice_or_a_refusal_never_a_wrong_one(line, shared_array_paths):
+    from sklearn_pillars import NoLatticeError
+    from sklearn_pillars.lattice import find_lattice
+
+    # before: 15 or 16 x 21 sites, sheared by 18 degrees onto the line, with no word
+    found = refused = 0
+    for path in shared_array_paths:
+        image = read_image(path)
+        alone = find_lattice(image)
+        crossed = _with_line(image, line, SLANTED)
+        try:
+            lattice = find_lattice(crossed)
+        except NoLatticeError as error:
+            assert "sit off (or between the sites of) every lattice tried" in str(error)
+            refused += 1
+            continue
+        assert lattice.shape == alone.shape, path.name
+        np.testing.assert_allclose(lattice.pitch, alone.pitch, atol=0.2)
+        found += 1
+    assert found >= 3, (found, refused)  # the lattice of most is found
+
+
+def test_a_lattice_of_every_other_column_is_refined_to_the_arrays():
+    from sklearn_pillars.lattice import find_lattice
+
+    image = make_pillar_arrays(n_arrays=1, grid_size=21, random_state=3).array_images[0]
+    h, w = image.shape
+    crossed = cv2.line(image.copy(), (0, int(0.3 * (h - 1))), (w - 1, int(0.6 * (h - 1))), 0, 10)
+    # before: 21 x 10 sites, 108 px apart along the rows (every other column)
+    lattice = find_lattice(crossed)
+    assert lattice.shape == (21, 21)
+    np.testing.assert_allclose(lattice.pitch, find_lattice(image).pitch, atol=0.1)
+
+
+def test_pillars_between_the_sites_tell_a_wrong_lattice(monkeypatch):
+    from sklearn_pillars import NoLatticeError
+    from sklearn_pillars.lattice import _find
+
+    image = make_pillar_arrays(n_arrays=1, grid_size=15, random_state=2).array_images[0]
+    flat = _find.flatten_illumination(image)
+    right, (between, _) = _find._lattice_from(flat, 8, image.shape[0] / 3, True)
+    assert _find._fits(right, between)
+    doubled = right.vectors * [[2], [1]]  # every other column
+    wrong, (between, finer) = _find._lattice_from(flat, 8, image.shape[0] / 3, True,
+                                                  vectors=doubled)  # fmt: skip
+    assert not _find._fits(wrong, between)
+    np.testing.assert_allclose(finer, right.vectors, atol=1.0)
+    # and a lattice no basis mends is refused, by name
+    monkeypatch.setattr(_find, "_fits", lambda lattice, between: False)
+    with pytest.raises(NoLatticeError, match=r"sit off \(or between the sites of\) every"):
+        _find.find_lattice(image)
 
 
 # --- case 11: Ctrl-C once the report is written ----------------------------------------------

@@ -214,8 +214,74 @@ def _find_lattice(grey, min_pitch, max_pitch):
             f"{high - low:.0f} (1st to 99th percentile, at least {MIN_CONTRAST:.0f} needed)"
         )
     flat = flatten_illumination(grey)
+    lattice, (between, finer) = _lattice_from(flat, min_pitch, max_pitch, sized_by_image)
+    if _fits(lattice, between):
+        return lattice
+    # The pillars sit poorly on it, or between its sites too: a line across the image can
+    # pull an autocorrelation peak onto the ridge it makes. The lattice of the pillars
+    # between, then the next bases of the peaks.
+    tried = [lattice]
+    for rank in range(1, MAX_BASIS_RANK + 1):
+        try:
+            if _on_its_sites(lattice):  # pillars between its sites: a finer lattice
+                lattice, (between, finer) = _lattice_from(
+                    flat, min_pitch, max_pitch, sized_by_image, vectors=finer
+                )
+            else:
+                lattice, (between, finer) = _lattice_from(
+                    flat, min_pitch, max_pitch, sized_by_image, rank
+                )
+        except NoLatticeError:
+            break
+        if _fits(lattice, between):
+            return lattice
+        tried.append(lattice)
+    best = min(tried, key=lambda found: found.residual / min(found.pitch))
+    raise NoLatticeError(
+        "no periodic pillar lattice found: the pillars sit off (or between the sites of) "
+        f"every lattice tried (the closest: {best}; a residual of at most "
+        f"{MAX_RESIDUAL_SHARE:.0%} of the pitch expected). A line or scratch across the array "
+        "can do this: a uniform grid cuts any crop (grid_size=N, --grid N)"
+    )
+
+
+def _on_its_sites(lattice):
+    """Whether the pillars sit closely on ``lattice``'s sites."""
+    return lattice.residual <= MAX_RESIDUAL_SHARE * min(lattice.pitch)
+
+
+def _fits(lattice, between):
+    """Whether the pillars sit on ``lattice``: closely, and not between its sites too
+    (``between``: :func:`_between_sites_match`, against the pillars' median match)."""
+    pillars = lattice.matches[lattice.matches >= MIN_MATCH]
+    return _on_its_sites(lattice) and between < MAX_BETWEEN_SHARE * np.median(pillars)
+
+
+#: Most root-mean-square distance of the pillars to the lattice found, as a share of its
+#: pitch (the arrays measured: at most 0.03) for the lattice to be taken.
+MAX_RESIDUAL_SHARE = 0.1
+
+#: Most median template match between sites (a half or a third of the way to the next),
+#: as a share of the pillars' median match, for the lattice to be taken: pillars there
+#: match as well as at the sites (the arrays measured: at most 0.55 of it).
+MAX_BETWEEN_SHARE = 0.85
+
+#: Alternative bases of the autocorrelation's peaks tried when the first fits poorly.
+MAX_BASIS_RANK = 3
+
+
+def _lattice_from(flat, min_pitch, max_pitch, sized_by_image, rank=0, vectors=None):
+    """:func:`find_lattice` of a flattened image, from the ``rank``-th basis of its
+    autocorrelation's peaks (:func:`lattice_vectors`), or from ``vectors``; with
+    :func:`_between_sites_match`."""
+    height, width = flat.shape
     try:
-        vectors, origin, seen = _first_pillars(flat, min_pitch, max_pitch)
+        if vectors is None:
+            vectors, origin, seen = _first_pillars(flat, min_pitch, max_pitch, rank)
+        else:
+            vectors, origin, seen = _pillars_of_mean_cell(
+                flat, min_pitch, max_pitch, vectors=vectors
+            )
     except NoLatticeError as error:
         if not sized_by_image or min(height, width) >= SMALL_SIDE or "repeat" not in str(error):
             raise
@@ -286,7 +352,7 @@ def _find_lattice(grey, min_pitch, max_pitch):
     error = found[inside & pillars] - centers[at[:, 0], at[:, 1]]
     squared = np.sort(np.sum(error**2, axis=1))
     residual = float(np.sqrt(np.mean(squared[: max(1, int(0.9 * len(squared)))])))
-    return Lattice(
+    lattice = Lattice(
         shape=(int(rows), int(cols)),
         **_pitch_and_angle(vectors),
         origin=(float(origin[0]), float(origin[1])),
@@ -296,6 +362,32 @@ def _find_lattice(grey, min_pitch, max_pitch):
         matches=matches,
         image_shape=(height, width),
     )
+    return lattice, _between_sites_match(scores, pad, centers, vectors)
+
+
+def _between_sites_match(scores, pad, centers, vectors):
+    """The median template match a half and a third of the way between neighbouring
+    sites, along each vector, whichever is highest: high when pillars sit there too (the
+    lattice found is every second or third row or column of the array's). Returns it
+    and the vectors with that vector divided accordingly."""
+    reach = max(1, int(0.1 * min(np.hypot(*vectors[0]), np.hypot(*vectors[1]))))
+    offsets = np.arange(-reach, reach + 1)
+    height, width = scores.shape
+    best, finer = 0.0, vectors
+    for parts in (2, 3):
+        for which, sites in ((0, centers[:, :-1]), (1, centers[:-1, :])):
+            points = (sites + vectors[which] / parts).reshape(-1, 2)
+            if len(points) == 0:
+                continue
+            ix = np.rint(points[:, 0]).astype(int) + pad
+            iy = np.rint(points[:, 1]).astype(int) + pad
+            xs = np.clip(ix[:, None, None] + offsets[None, None, :], 0, width - 1)
+            ys = np.clip(iy[:, None, None] + offsets[None, :, None], 0, height - 1)
+            median = float(np.median(scores[ys, xs].reshape(len(points), -1).max(axis=1)))
+            if median > best:
+                best, finer = median, vectors.copy()
+                finer[which] = vectors[which] / parts
+    return best, finer
 
 
 #: Side (pixels) under which an image that shows no lattice is told it may hold too few
@@ -318,7 +410,7 @@ SEED_FACTORS = (4, 2)
 MIN_SEED_PITCH = 8
 
 
-def _first_pillars(flat, min_pitch, max_pitch):
+def _first_pillars(flat, min_pitch, max_pitch, rank=0):
     """The lattice vectors, a pillar's position and the pillars found by the mean cell
     of ``flat``: a first guess, to be refined at full resolution.
 
@@ -347,7 +439,7 @@ def _first_pillars(flat, min_pitch, max_pitch):
         )
         try:
             vectors, origin, pillars = _pillars_of_mean_cell(
-                small, min_pitch / factor, max_pitch / factor
+                small, min_pitch / factor, max_pitch / factor, rank
             )
         except NoLatticeError:
             continue
@@ -355,12 +447,13 @@ def _first_pillars(flat, min_pitch, max_pitch):
             # pixel j of the small image averages pixels factor * j .. factor * j + factor - 1
             shift = (factor - 1) / 2
             return factor * vectors, factor * origin + shift, factor * pillars + shift
-    return _pillars_of_mean_cell(flat, min_pitch, max_pitch)
+    return _pillars_of_mean_cell(flat, min_pitch, max_pitch, rank)
 
 
-def _pillars_of_mean_cell(flat, min_pitch, max_pitch):
-    """:func:`_first_pillars` at the resolution of ``flat``."""
-    vectors = lattice_vectors(flat, min_pitch, max_pitch)
+def _pillars_of_mean_cell(flat, min_pitch, max_pitch, rank=0, vectors=None):
+    """:func:`_first_pillars` at the resolution of ``flat`` (with ``vectors``, if given)."""
+    if vectors is None:
+        vectors = lattice_vectors(flat, min_pitch, max_pitch, rank=rank)
     template, phase = mean_cell(flat, vectors)
     padded, pad = _padded(flat, template.shape)
     scores = match_template(padded, template)
@@ -445,14 +538,20 @@ def autocorrelation(image, reach):
 CLIP_PERCENT = 5
 
 
-def lattice_vectors(flat, min_pitch, max_pitch):
+def lattice_vectors(flat, min_pitch, max_pitch, *, rank=0):
     """The two lattice vectors of ``flat`` (a (2, 2) array: along a row, along a column).
+
+    ``rank`` 0 gives the basis of the shortest strong autocorrelation peak and
+    the shortest one not collinear with it; 1, 2, ... the next distinct bases
+    of pairs of strong peaks, for when the first fits the pillars poorly (a
+    line across the image adds a ridge to the autocorrelation, which can pull
+    a peak onto it).
 
     Raises
     ------
     NoLatticeError
         When the autocorrelation has no strong peak between ``min_pitch`` and
-        ``max_pitch`` from the origin.
+        ``max_pitch`` from the origin, or has no basis of that rank.
     """
     height, width = flat.shape
     top, left = max(0, (height - ACF_CROP) // 2), max(0, (width - ACF_CROP) // 2)
@@ -462,20 +561,22 @@ def lattice_vectors(flat, min_pitch, max_pitch):
     reach = int(min(max_pitch * 2.5, min(crop.shape) * 2 / 3))
     detail = crop - cv2.GaussianBlur(crop, (0, 0), 2 * min_pitch)
     try:
-        return _vectors_of(detail, min_pitch, max_pitch, reach)
+        return _vectors_of(detail, min_pitch, max_pitch, reach, rank)
     except NoLatticeError:
+        if rank:
+            raise
         # A scratch or a line across the array (a few % of the pixels, at an extreme)
         # makes a ridge of the autocorrelation along it, which can hide the lattice's
         # other direction: the pixels clipped to their percentiles, once more.
         low, high = np.percentile(detail[::2, ::2], [CLIP_PERCENT, 100 - CLIP_PERCENT])
         try:
-            return _vectors_of(np.clip(detail, low, high), min_pitch, max_pitch, reach)
+            return _vectors_of(np.clip(detail, low, high), min_pitch, max_pitch, reach, rank)
         except NoLatticeError:
             pass
         raise
 
 
-def _vectors_of(detail, min_pitch, max_pitch, reach):
+def _vectors_of(detail, min_pitch, max_pitch, reach, rank=0):
     """:func:`lattice_vectors` of the detail of its crop, from its autocorrelation."""
     window = autocorrelation(detail, reach)
     reach = window.shape[0] // 2
@@ -492,21 +593,15 @@ def _vectors_of(detail, min_pitch, max_pitch, reach):
     strong = usable & (heights >= 0.6 * heights[usable].max())
     order = np.argsort(length[strong])
     candidates = lags[strong][order].astype(float)
-    first = candidates[0]
-    second = next(
-        (
-            c
-            for c in candidates[1:]
-            if abs(first[0] * c[1] - first[1] * c[0]) > 0.5 * np.hypot(*first) * np.hypot(*c)
-        ),
-        None,
-    )
-    if second is None:
+    bases = _bases(candidates, rank + 1)
+    if not bases:
         raise NoLatticeError(
             "no periodic pillar lattice found: the image repeats along "
             "one direction only (lines, not pillars)"
         )
-    basis = _canonical(_refine_vectors(window, reach, _reduced(np.array([first, second]))))
+    if len(bases) <= rank:
+        raise NoLatticeError(f"no periodic pillar lattice found: no basis of rank {rank}")
+    basis = _canonical(_refine_vectors(window, reach, bases[rank]))
     for vector in basis:
         # A lattice's pattern shifted by half a step is unlike itself; stripes, or a
         # gradient, are alike all along their direction.
@@ -518,6 +613,30 @@ def _vectors_of(detail, min_pitch, max_pitch, reach):
                 "repeat in two directions (stripes or a smooth gradient?)"
             )
     return basis
+
+
+#: Candidates (shortest first) the first vector of the alternative bases is drawn from.
+BASIS_CANDIDATES = 12
+
+
+def _bases(candidates, most):
+    """Up to ``most`` distinct reduced bases from pairs of non-collinear ``candidates``
+    (lags, shortest first), in the order of the pairs: the first is the shortest
+    candidate with the shortest one not collinear with it."""
+    bases, seen = [], set()
+    for i, first in enumerate(candidates[:BASIS_CANDIDATES]):
+        for second in candidates[i + 1 :]:
+            cross = abs(first[0] * second[1] - first[1] * second[0])
+            if cross <= 0.5 * np.hypot(*first) * np.hypot(*second):
+                continue
+            basis = _reduced(np.array([first, second]))
+            key = tuple(np.rint(_canonical(basis)).astype(int).ravel())
+            if key not in seen:
+                seen.add(key)
+                bases.append(basis)
+                if len(bases) == most:
+                    return bases
+    return bases
 
 
 def _local_maxima(values, size):

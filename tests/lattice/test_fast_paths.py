@@ -182,9 +182,9 @@ def test_pillars_too_close_for_a_downsampled_guess_are_found_at_full_resolution(
     tried = []
     search = _find._pillars_of_mean_cell
 
-    def spy(flat, min_pitch, max_pitch):
+    def spy(flat, min_pitch, max_pitch, *rest, **options):
         tried.append(flat.shape)
-        return search(flat, min_pitch, max_pitch)
+        return search(flat, min_pitch, max_pitch, *rest, **options)
 
     monkeypatch.setattr(_find, "_pillars_of_mean_cell", spy)
     lattice = find_lattice(image)
