@@ -6,12 +6,13 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 import warnings
 
 from ..exceptions import ResourceLimitError, UsageError
 from ..utils.parallel import release_semaphores, stop_workers
-from ._commands import cmd_fit, cmd_inspect
+from ._commands import cmd_evaluate, cmd_fit, cmd_inspect
 from ._parser import build_parser
 from ._signals import (
     EXIT_FAILURE,
@@ -30,7 +31,7 @@ def main(argv=None):
 
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on usage errors
-    command = {"fit": cmd_fit, "inspect": cmd_inspect}[args.command]
+    command = {"fit": cmd_fit, "inspect": cmd_inspect, "evaluate": cmd_evaluate}[args.command]
     with warnings.catch_warnings(), _interruptible():
         warnings.showwarning = _show_warning
         if args.quiet:
@@ -67,11 +68,15 @@ def main(argv=None):
             return EXIT_FAILURE
 
 
+#: Seconds a stopped run waits for the threads that manage its (killed) workers.
+STOP_WAIT = 0.5
+
+
 def run(argv=None):
     """The ``sklearn-pillars`` command as a process: run :func:`main` and exit with its code.
 
     A run stopped by Ctrl-C or SIGTERM has cleaned up when :func:`main`
-    returns; it then stops its worker processes and exits at once,
+    returns; it then kills its worker processes and exits at once,
     without the interpreter's teardown: a signal can land anywhere in a
     compiled library, and once (in CI; not in 300 runs here) the teardown
     after it aborted the process ("Fatal Python error: PyThreadState_Get").
@@ -81,9 +86,12 @@ def run(argv=None):
     code = main(argv)
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         stop_workers()
-        for thread in threading.enumerate():  # as the interpreter's exit does
+        # As the interpreter's exit does, but not for long: with its workers killed, loky's
+        # thread can wait forever on a pipe to them (a call it was still sending).
+        deadline = time.monotonic() + STOP_WAIT
+        for thread in threading.enumerate():
             if thread is not threading.main_thread() and not thread.daemon:
-                thread.join()
+                thread.join(max(0.0, deadline - time.monotonic()))
         release_semaphores()
         sys.stdout.flush()
         sys.stderr.flush()
