@@ -13,7 +13,9 @@ from ._version import __version__
 _PUBLIC_NAMES = {
     "batch": (
         "ArrayResult",
+        "Evaluation",
         "classify_array",
+        "evaluate",
         "fit_arrays",
         "inspect_arrays",
         "iter_inspect",

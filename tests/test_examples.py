@@ -18,6 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("save_and_reuse.py", "most inconsistent tiles"),
         ("find_the_lattice.py", "true grid 12 x 16, rotated +3."),
         ("grid_search_clusters.py", "best: {'irregular__threshold'"),
+        ("measure_on_your_arrays.py", "225 labelled tiles: accuracy"),
     ],
 )
 def test_example_runs(script, expected, capsys, monkeypatch):

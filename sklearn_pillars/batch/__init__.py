@@ -5,6 +5,10 @@ from ._classify import (
     classify_array,
     predict_in_bands,
 )
+from ._evaluate import (
+    Evaluation,
+    evaluate,
+)
 from ._fit import (
     fit_arrays,
     fit_arrays_profiled,
@@ -24,9 +28,11 @@ from ._result import (
 
 __all__ = [
     "ArrayResult",
+    "Evaluation",
     "MAX_SHOWN_WARNINGS",
     "classify_array",
     "describe_model",
+    "evaluate",
     "fit_arrays",
     "fit_arrays_profiled",
     "inspect_arrays",

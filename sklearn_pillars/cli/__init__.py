@@ -1,7 +1,7 @@
 """The ``sklearn-pillars`` command: fit a model, inspect arrays, write a report."""
 
 from ..exceptions import UsageError
-from ._commands import Progress, cmd_fit, cmd_inspect
+from ._commands import Progress, cmd_evaluate, cmd_fit, cmd_inspect
 from ._main import main, run
 from ._parser import DESCRIPTION, EPILOG, MAX_COUNT, build_parser
 from ._signals import (
@@ -28,6 +28,7 @@ __all__ = [
     "UsageError",
     "build_parser",
     "checkpoint",
+    "cmd_evaluate",
     "cmd_fit",
     "cmd_inspect",
     "main",

@@ -1,4 +1,4 @@
-"""The commands: ``fit`` and ``inspect``."""
+"""The commands: ``fit``, ``inspect`` and ``evaluate``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 
 from ..batch import (
     describe_model,
+    evaluate,
     fit_arrays_profiled,
     iter_inspect,
     noted_warnings,
@@ -17,9 +18,16 @@ from ..batch import (
 )
 from ..constants import DEFAULT_PRESET
 from ..exceptions import FolderAccessError, FolderInUseError, UsageError
+from ..io import read_labels
 from ..lattice import drift_warnings
 from ..peel import LayeredPeelClassifier, load_model, save_model, warn_grid_mismatch
-from ..report import REPORT_PATTERNS, write_report, yield_counts
+from ..report import (
+    EVALUATION_PATTERNS,
+    REPORT_PATTERNS,
+    write_evaluation,
+    write_report,
+    yield_counts,
+)
 from ..synthetic import make_pillar_arrays
 from ..tiling import read_arrays
 from ..utils.files import (
@@ -395,6 +403,128 @@ def _inspect_into(args, paths, out, input_notes):
         print(
             f"report written to {display_name(out)}/index.html: {len(tiles)} tiles, yield "
             f"{made['yield']:.1%}",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def cmd_evaluate(args):
+
+    _grid_option(args.grid_size)  # option errors before anything else
+    _count(args.tile_half, "--tile-half")
+    _count(args.n_jobs, "--n-jobs")
+    _max_memory(args)
+    try:
+        table = read_labels(args.labels)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--labels {exc}") from None
+    if not table:
+        raise UsageError(f"--labels {display_name(args.labels)}: holds no labels")
+    paths, notes = _input_paths(args.arrays, args.skip_non_images, args.quiet)
+    if args.model:
+        model_path = _model_path(args.model, must_exist=True)
+        if model_path.suffix == ".joblib" and not args.trust_model:
+            raise UsageError(
+                f"--model {display_name(model_path)}: a .joblib model is a pickle, and loading "
+                "it runs whatever code it holds; pass --trust-model if you made it yourself, "
+                "or save the model as .skops, which loads safely"
+            )
+        if args.stages:
+            raise UsageError(
+                "--stages chooses how to fit; a saved --model was fitted already "
+                "(leave --stages out)"
+            )
+    try:
+        out = check_report_folder(args.out, paths)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        with folder_lock(out):
+            remove_leftovers(out)
+            if not is_empty_folder(out) and not args.force:
+                raise UsageError(
+                    f"{display_name(out)}: folder is not empty (use --force to write into it)"
+                )
+            return _evaluate_into(args, paths, out, table, notes)
+    except (FolderInUseError, FolderAccessError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _evaluate_into(args, paths, out, table, input_notes):
+
+    n_jobs, job_notes = _workers(_count(args.n_jobs, "--n-jobs") or 1, None, args.quiet)
+    model, info = LayeredPeelClassifier(args.stages or DEFAULT_PRESET, n_jobs=n_jobs), None
+    if args.model:
+        model, info = load_model(args.model, trusted=args.trust_model)
+    grid_size, tile_half = _grid(args, info)
+    notes = [*input_notes, *job_notes]
+    if info is not None:
+        with noted_warnings(show=not args.quiet) as grid_notes:
+            warn_grid_mismatch(_grid_option(args.grid_size), info, option="--grid")
+        notes += grid_notes
+    max_memory = _max_memory(args)
+    preset = info["preset"] if info is not None else model.stages
+    _check_inputs(paths, grid_size, tile_half, max_memory, preset)
+    progress = Progress(4, args.quiet)
+    try:
+        progress("reading arrays")
+        with noted_warnings(show=not args.quiet) as reading_notes:
+            tiles = read_arrays(
+                paths,
+                grid_size,
+                tile_half,
+                max_memory=max_memory,
+                input_check="warn" if args.force_input else "raise",
+            )
+            progress.lattices(tiles.array_names, tiles.lattices)
+            if info is not None and tiles.array_profiles is not None:
+                for message in drift_warnings(
+                    tiles.array_profiles, info["profiles"], tiles.array_names
+                ):
+                    warnings.warn(message, UserWarning, stacklevel=1)
+        progress(f"{'classifying' if info else 'fitting on'} {len(tiles)} tiles")
+        with noted_warnings(show=not args.quiet) as classifying_notes:
+            try:
+                evaluation = evaluate(model, tiles, table)
+            except ValueError as exc:
+                if "no label matches a tile" in str(exc):
+                    raise UsageError(f"--labels {display_name(args.labels)}: {exc}") from None
+                raise
+        how = (
+            describe_model(model, args.model, info)
+            if info is not None
+            else f"fitted on these arrays, preset {model.stages!r}"
+        )
+        details = [
+            *report_details(paths, how, grid_size, tile_half),
+            ("labels", display_name(args.labels)),
+        ]
+        unmatched = evaluation.unmatched
+        if unmatched:
+            first = ", ".join(f"{a} {r},{c}" for a, r, c, _ in unmatched[:5])
+            message = (
+                f"{len(unmatched)} label(s) of {display_name(args.labels)} match no tile "
+                f"({first}{' ...' if len(unmatched) > 5 else ''}): listed in unmatched.csv"
+            )
+            progress.say(f"sklearn-pillars: warning: {message}")
+            notes.append(message)
+        details += [
+            ("warning", note)
+            for note in dict.fromkeys([*notes, *reading_notes, *classifying_notes])
+        ]
+        progress("writing the evaluation")
+        with staged_report(out, EVALUATION_PATTERNS) as staging:
+            write_evaluation(
+                staging, evaluation, tiles, title="Pillar array evaluation", details=details
+            )
+            checkpoint()  # an interrupt before this point leaves the folder as it was
+    finally:
+        progress.close()
+    if not args.quiet:
+        print(
+            f"evaluation written to {display_name(out)}/index.html: {evaluation.n_labelled} "
+            f"labelled tiles of {len(tiles.array_names)} array(s), accuracy "
+            f"{evaluation.accuracy:.1%}, macro-F1 {evaluation.macro_f1:.3f}",
             file=sys.stderr,
         )
     return EXIT_OK

@@ -208,4 +208,47 @@ def build_parser():
         "(tcp://host:8786; the [dask] extra); the workers must see the "
         "array files at the same paths",
     )
+    evaluate = commands.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score a model against labels a person gave the tiles",
+        description="Score a model's labels of the arrays' tiles against a labels file "
+        "(array,row,col,label[,stitch_type,...], as the review page downloads it): per-class "
+        "precision, recall and F1, macro-F1 and accuracy, the confusion matrix, each array's "
+        "figures and a gallery of the disagreements, in a folder with an index.html.",
+        epilog="examples:\n"
+        "  sklearn-pillars evaluate a1.bmp a2.bmp --labels labels.csv --model m.skops "
+        "--out eval/\n"
+        "  sklearn-pillars evaluate a1.bmp --labels labels.csv --out eval/   "
+        "# fitted on the arrays\n\n"
+        "Labels that match no tile are listed (unmatched.csv), not dropped silently; tiles "
+        "without a label are not scored.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument(
+        "arrays",
+        nargs="+",
+        metavar="ARRAY",
+        help="the labelled array images, folders of them or glob patterns; an array's name "
+        "in the labels is its file name without suffix",
+    )
+    evaluate.add_argument(
+        "--labels", required=True, metavar="CSV", help="the labels file (array,row,col,label)"
+    )
+    evaluate.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="score this saved model (default: fit one on the arrays and score it on them)",
+    )
+    evaluate.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="allow a .joblib --model (a pickle: loading it runs any code it holds)",
+    )
+    evaluate.add_argument("--out", required=True, metavar="DIR", help="evaluation folder")
+    evaluate.add_argument(
+        "--force",
+        action="store_true",
+        help="write into DIR even if it is not empty (files are replaced)",
+    )
     return parser

@@ -14,10 +14,20 @@ from ..constants import CLASSES
 def read_labels(path):
     """Read a tile label CSV into ``{(array, row, col): (label, stitch_type)}``.
 
-    The CSV has columns ``array, row, col`` and ``label`` or ``seed_label``
-    (``label`` when both are there), optionally ``stitch_type``; labels must
-    be among the five classes of :data:`~sklearn_pillars.CLASSES`. A key met
-    twice keeps its last row.
+    The format is the lab's (``hand_labels.csv``, and what the report's
+    review page downloads)::
+
+        array,row,col,label,confidence,stitch_type,note
+        Array_1Crop,1,4,Collapsed,high,,
+        Array_1Crop,16,3,Stitching,low,field,split line faint
+
+    ``array`` is the array's name (its image file's name without suffix),
+    ``row`` and ``col`` the 1-based site, ``label`` one of the five classes of
+    :data:`~sklearn_pillars.CLASSES` (``seed_label`` is read where there is
+    no ``label``), ``stitch_type`` ``seam`` or ``field`` for Stitching (or
+    empty). Only ``array``, ``row``, ``col`` and the label are required;
+    ``confidence``, ``note`` and any other column are kept in the file for
+    people and ignored here. A site met twice keeps its last row.
 
     Parameters
     ----------
@@ -43,6 +53,7 @@ def read_labels(path):
     See Also
     --------
     read_arrays : Its ``labels`` argument fills ``TileSet.y`` from such a file.
+    evaluate : Scores a model against such a file.
 
     Examples
     --------

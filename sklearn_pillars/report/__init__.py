@@ -1,6 +1,11 @@
 """The inspection report: tables, defect maps, figures, the HTML page, and the writer that
 streams any number of arrays."""
 
+from ._evaluation import (
+    EVALUATION_PATTERNS,
+    confusion_figure,
+    write_evaluation,
+)
 from ._figures import (
     CLASS_COLORS,
     CLUSTER_COLORS,
@@ -46,6 +51,7 @@ from ._write import (
 __all__ = [
     "CLASS_COLORS",
     "CLUSTER_COLORS",
+    "EVALUATION_PATTERNS",
     "FIGURE_PIXELS",
     "GALLERY_MAX",
     "INLINE_MAPS",
@@ -59,6 +65,7 @@ __all__ = [
     "TILE_FIELDS",
     "UNCERTAIN",
     "YIELD_NOTE",
+    "confusion_figure",
     "defect_map",
     "defect_map_png",
     "extremes_html",
@@ -70,6 +77,7 @@ __all__ = [
     "tile_mosaic",
     "tile_rows",
     "uneven_illumination",
+    "write_evaluation",
     "write_report",
     "yield_columns",
     "yield_counts",
