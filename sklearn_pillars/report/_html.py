@@ -12,6 +12,13 @@ from .._version import __version__
 from ._figures import _color
 from ._tables import UNCERTAIN, YIELD_NOTE, uneven_illumination
 
+#: The line of the report's page that leads to the review page.
+REVIEW_LINK = (
+    '<p><a href="review.html"><b>Review the labels</b></a>: click a site, correct its class, '
+    "and download the corrections as labels.csv (for <code>sklearn-pillars evaluate</code>)."
+    "</p>"
+)
+
 
 def _caption(tiles, i):
     a, r, c = tiles.positions[i]
@@ -117,6 +124,7 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
         '<p>Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
         '<a href="summary.csv">summary.csv</a></p>'
     )
+    lines.append(REVIEW_LINK)
     lines.append("<h2>Defect maps</h2>")
     for name, file in maps:
         lines.append(

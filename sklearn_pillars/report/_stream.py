@@ -21,8 +21,9 @@ import numpy as np
 from ..constants import class_order
 from ..utils.files import write_text
 from ._figures import GALLERY_MAX, tile_mosaic
-from ._html import extremes_html, page_head
+from ._html import REVIEW_LINK, extremes_html, page_head
 from ._maps import defect_map
+from ._review import write_review_array, write_review_page
 from ._tables import UNCERTAIN, YIELD_NOTE, slugs, uneven_illumination, yield_columns, yield_counts
 
 #: The columns of a streamed report's tiles.csv.
@@ -95,6 +96,7 @@ class StreamingReport:
         self._most, self._least = [], []  # heaps of (key, -order, score, tile, caption)
         self._order = 0
         self._slugs = set()
+        self._reviewed = []  # (name, slug, tiles, tiles not Good) of each array
 
     @property
     def counts(self):
@@ -175,7 +177,20 @@ class StreamingReport:
                 lattice=getattr(result, "lattice", None),
                 classes=self.classes,
             )
+        write_review_array(
+            self.folder,
+            result.name,
+            slug,
+            result.image,
+            result.positions,
+            result.boxes,
+            labels,
+            kinds,
+            scores,
+            self.classes,
+        )
         self._arrays.append((result.name, counts, n, map_file, made))
+        self._reviewed.append((result.name, slug, n, n - counts.get("Good", 0)))
         self._sample(result, labels, scores)
 
     def _summary_row(self, name, counts, n, made):
@@ -261,6 +276,7 @@ class StreamingReport:
                 f"The {len(chosen)} {kind} inconsistent tiles (score)",
             )
             extremes.append((kind, file))
+        write_review_page(self.folder, self.title, self._reviewed, self.classes)
         write_text(self.folder / "index.html", self._html(galleries, extremes, total))
         return sorted(self.folder.iterdir())
 
@@ -288,6 +304,7 @@ class StreamingReport:
             + f" ({made['seam']} under image seams, {made['field']} on write-field lines)"
             + '. Per tile: <a href="tiles.csv">tiles.csv</a> · per array: '
             '<a href="summary.csv">summary.csv</a></p>',
+            REVIEW_LINK,
             YIELD_NOTE,
             "<p>Worst yield first; click a column to sort.</p>",
             '<table id="arrays"><tr><th>array</th><th>tiles</th>'

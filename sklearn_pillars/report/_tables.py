@@ -35,6 +35,9 @@ REPORT_PATTERNS = (
     "gallery_*.png",
     "stage_*.png",
     "inconsistent_*.png",
+    "review.html",
+    "review_*.js",
+    "review_*.jpg",
 )
 
 

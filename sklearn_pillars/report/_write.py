@@ -12,6 +12,7 @@ from ..utils.files import write_text
 from ._figures import GALLERY_MAX, _tsne, stage_figure, tile_mosaic
 from ._html import _caption, _html
 from ._maps import defect_map
+from ._review import write_review_array, write_review_page
 from ._tables import _write_csv, slugs, summary_rows, tile_rows
 
 
@@ -75,7 +76,9 @@ def write_report(
         ``stage_<stage>.png`` per stage that saw tiles, the most and least
         inconsistent tiles (``inconsistent_most.png``,
         ``inconsistent_least.png``) where tiles were scored, and
-        ``index.html``, the page that shows them all.
+        ``index.html``, the page that shows them all; and the review page,
+        ``review.html``, with ``review_arrays.js`` and one ``review_<array>.js``
+        and ``review_<array>.jpg`` per array.
 
     See Also
     --------
@@ -110,7 +113,8 @@ def write_report(
     _write_csv(out / "summary.csv", summary)
     written += [out / "tiles.csv", out / "summary.csv"]
 
-    maps = []
+    maps, reviewed = [], []
+    shown_classes = class_order(classes, labels)
     for index, (name, slug) in enumerate(
         zip(tiles.array_names, slugs(tiles.array_names), strict=True)
     ):
@@ -130,6 +134,19 @@ def write_report(
         )
         maps.append((name, path.name))
         written.append(path)
+        written += write_review_array(
+            out,
+            name,
+            slug,
+            tiles.array_images[index],
+            tiles.positions[member, 1:],
+            tiles.boxes[member],
+            labels[member],
+            None if kinds is None else np.asarray(kinds)[member],
+            np.asarray(scores, dtype=float)[member],
+            shown_classes,
+        )
+        reviewed.append((name, slug, int(member.sum()), int((labels[member] != "Good").sum())))
 
     galleries = []
     present = [cls for cls in class_order(classes, labels) if (labels == cls).any()]
@@ -185,6 +202,7 @@ def write_report(
             extremes.append((kind, path.name))
             written.append(path)
 
+    written += write_review_page(out, title, reviewed, shown_classes)
     step("index.html")
     page = _html(title, details, summary, maps, galleries, stage_files, extremes, tiles, labels)
     write_text(out / "index.html", page)
