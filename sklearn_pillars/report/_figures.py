@@ -78,7 +78,8 @@ def tile_mosaic(images, captions, path, title, columns=10):
 
     Drawn with OpenCV; tiles are enlarged (nearest neighbour) to about
     :data:`MOSAIC_CELL` pixels so that captions fit, or shrunk to at most
-    :data:`MOSAIC_TILE_MAX` pixels.
+    :data:`MOSAIC_TILE_MAX` pixels. Returns each tile's cell ``(x, y, width,
+    height)`` in the image (for a page to tell which tile was clicked).
     """
 
     largest = max(max(im.shape) for im in images)
@@ -112,9 +113,11 @@ def tile_mosaic(images, captions, path, title, columns=10):
     width = max(cols * (size + gap) + gap, 480)
     canvas = np.full((head + rows * (size + gap) + gap, width, 3), 255, np.uint8)
     cv2.putText(canvas, title, (gap + 2, head - 10), font, 0.6, (0, 0, 0), 2, cv2.LINE_AA)
+    cells = []
     for i, (im, text) in enumerate(zip(images, captions, strict=True)):
         r, c = divmod(i, columns)
         y, x = head + r * (size + gap), gap + c * (size + gap)
+        cells.append((x, y, size, size))
         canvas[y : y + im.shape[0], x : x + im.shape[1]] = im[:, :, None]
         (tw, th), base = cv2.getTextSize(text, font, text_scale, 1)
         bottom = y + max(im.shape[0], th + base + 4)  # on the tile, even a clipped edge tile
@@ -135,6 +138,7 @@ def tile_mosaic(images, captions, path, title, columns=10):
         if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
             raise RuntimeError(f"could not encode {path} as PNG")
         tmp.write_bytes(png.tobytes())
+    return cells
 
 
 def _scatter_clusters(ax, embedding, clusters, selected, ratio):

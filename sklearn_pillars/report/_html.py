@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from datetime import datetime, timezone
 
 import numpy as np
@@ -11,6 +12,29 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from .._version import __version__
 from ._figures import _color
 from ._tables import UNCERTAIN, YIELD_NOTE, uneven_illumination
+
+
+def clickable(cells, targets):
+    """The ``data-cells`` attribute of a gallery image: each tile's cell and the array slug,
+    row and column its click opens on the review page (:data:`CLICK_SCRIPT`)."""
+    data = [[*map(int, cell), *target] for cell, target in zip(cells, targets, strict=True)]
+    return f' class="cells" data-cells="{html.escape(json.dumps(data, separators=(",", ":")))}"'
+
+
+#: A click on a gallery's tile opens it on the review page.
+CLICK_SCRIPT = """<script>
+document.querySelectorAll("img.cells").forEach(img => {
+  const cells = JSON.parse(img.dataset.cells);
+  img.style.cursor = "pointer";
+  img.title = "click a tile to review it";
+  img.addEventListener("click", e => {
+    const k = img.naturalWidth / img.clientWidth, x = e.offsetX * k, y = e.offsetY * k;
+    const c = cells.find(([cx, cy, w, h]) => x >= cx && x < cx + w && y >= cy && y < cy + h);
+    if (c) location.href = "review.html#array=" + encodeURIComponent(c[4]) + "&row=" + c[5] +
+      "&col=" + c[6];
+  });
+});
+</script>"""
 
 #: The line of the report's page that leads to the review page.
 REVIEW_LINK = (
@@ -88,11 +112,11 @@ def extremes_html(extremes):
     if not extremes:
         return []
     lines = ["<h2>Inconsistency</h2>"]
-    for kind, file in extremes:
+    for kind, file, cells in extremes:
         lines.append(
-            f'<figure><img src="{html.escape(file)}" alt="{kind} inconsistent tiles">'
-            f"<figcaption>The {kind} inconsistent tiles of the last layer"
-            "</figcaption></figure>"
+            f'<figure><img src="{html.escape(file)}" alt="{kind} inconsistent tiles"{cells}>'
+            f"<figcaption>The {kind} inconsistent tiles of the last layer (click one to "
+            "review it)</figcaption></figure>"
         )
     return lines
 
@@ -126,20 +150,21 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
     )
     lines.append(REVIEW_LINK)
     lines.append("<h2>Defect maps</h2>")
-    for name, file in maps:
+    for name, file, slug in maps:
         lines.append(
-            f'<figure><img src="{e(file)}" alt="defect map of {e(name)}">'
+            f'<figure><a href="review.html#array={e(slug)}" title="review this array">'
+            f'<img src="{e(file)}" alt="defect map of {e(name)}"></a>'
             f"<figcaption>{e(name)}: non-Good sites outlined in their class colour"
             " (Stitching: dashed for image seams, solid for write-field lines, "
-            "when the model tells them apart)</figcaption></figure>"
+            "when the model tells them apart); click to review it</figcaption></figure>"
         )
     lines.append("<h2>Tiles by class</h2>")
-    for cls, n, file in galleries:
+    for cls, n, file, cells in galleries:
         lines.append(
-            f'<figure><img src="{e(file)}" alt="{e(cls)} tiles">'
+            f'<figure><img src="{e(file)}" alt="{e(cls)} tiles"{cells}>'
             f"<figcaption>{e(cls)}: {n} tiles (captions: row,col"
-            f"{'; array:row,col' if len(tiles.array_names) > 1 else ''})"
-            "</figcaption></figure>"
+            f"{'; array:row,col' if len(tiles.array_names) > 1 else ''}; click one to review "
+            "it)</figcaption></figure>"
         )
     lines.append("<h2>Layers</h2>")
     for diag, file in stage_files:
@@ -152,5 +177,6 @@ def _html(title, details, summary, maps, galleries, stage_files, extremes, tiles
             f"<figcaption>Stage <b>{e(diag.name)}</b>: {e(what)}</figcaption></figure>"
         )
     lines += extremes_html(extremes)
+    lines.append(CLICK_SCRIPT)
     lines.append("</body></html>")
     return "\n".join(lines) + "\n"

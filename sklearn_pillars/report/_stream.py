@@ -21,7 +21,7 @@ import numpy as np
 from ..constants import class_order
 from ..utils.files import write_text
 from ._figures import GALLERY_MAX, tile_mosaic
-from ._html import REVIEW_LINK, extremes_html, page_head
+from ._html import CLICK_SCRIPT, REVIEW_LINK, clickable, extremes_html, page_head
 from ._maps import defect_map
 from ._review import write_review_array, write_review_page
 from ._tables import UNCERTAIN, YIELD_NOTE, slugs, uneven_illumination, yield_columns, yield_counts
@@ -208,9 +208,11 @@ class StreamingReport:
         return made
 
     def _crop(self, result, i):
+        """Tile ``i``'s pixels, caption and place on the review page (array slug, row, col)."""
         x0, y0, x1, y1 = result.boxes[i]
         r, c = result.positions[i]
-        return result.image[y0:y1, x0:x1].copy(), f"{result.name[:12]}:{r},{c}"
+        target = (self._reviewed[-1][1], int(r), int(c))  # add() has just added the array
+        return result.image[y0:y1, x0:x1].copy(), f"{result.name[:12]}:{r},{c}", target
 
     def _sample(self, result, labels, scores):
         """Reservoir samples of each class, and the extremes of the inconsistency score."""
@@ -256,26 +258,26 @@ class StreamingReport:
             n = self._seen[cls]
             more = f", {len(reservoir)} sampled at random shown" if n > len(reservoir) else ""
             file = f"gallery_{slug}.png"
-            tile_mosaic(
-                [t for t, _ in reservoir],
-                [c for _, c in reservoir],
+            cells = tile_mosaic(
+                [t for t, _, _ in reservoir],
+                [c for _, c, _ in reservoir],
                 self.folder / file,
                 f"{cls}: {n} tiles{more}",
             )
-            galleries.append((cls, n, file))
+            galleries.append((cls, n, file, clickable(cells, [t for _, _, t in reservoir])))
         extremes = []
         for kind, heap in (("most", self._most), ("least", self._least)):
             if not heap:
                 continue
             chosen = sorted(heap, reverse=True)
             file = f"inconsistent_{kind}.png"
-            tile_mosaic(
+            cells = tile_mosaic(
                 [e[3] for e in chosen],
                 [f"{e[4]} {e[2]:.2f}" for e in chosen],
                 self.folder / file,
                 f"The {len(chosen)} {kind} inconsistent tiles (score)",
             )
-            extremes.append((kind, file))
+            extremes.append((kind, file, clickable(cells, [e[5] for e in chosen])))
         write_review_page(self.folder, self.title, self._reviewed, self.classes)
         write_text(self.folder / "index.html", self._html(galleries, extremes, total))
         return sorted(self.folder.iterdir())
@@ -318,25 +320,29 @@ class StreamingReport:
                 f"<td>{array_made['seam']}</td><td>{array_made['field']}</td>"
                 f"<td>{shown(array_made['yield'])}"
                 f"{UNCERTAIN if array_made['uncertain'] else ''}</td>"
-                f'<td><a href="{e(file)}">map</a></td></tr>'
+                f'<td><a href="{e(file)}">map</a> · <a href="review.html#array='
+                f'{e(file[len("map_") : -len(".png")])}">review</a></td></tr>'
             )
         lines.append("</table>")
         lines.append(f"<h2>Defect maps of the {min(INLINE_MAPS, len(worst))} worst arrays</h2>")
         for name, _, _, file, _ in worst[:INLINE_MAPS]:
+            slug = file[len("map_") : -len(".png")]
             lines.append(
-                f'<figure><img src="{e(file)}" alt="defect map of {e(name)}">'
+                f'<figure><a href="review.html#array={e(slug)}" title="review this array">'
+                f'<img src="{e(file)}" alt="defect map of {e(name)}"></a>'
                 f"<figcaption>{e(name)}: non-Good sites outlined in their class "
                 "colour (Stitching: dashed for image seams, solid for write-field "
-                "lines)</figcaption></figure>"
+                "lines); click to review it</figcaption></figure>"
             )
         lines.append("<h2>Tiles by class</h2>")
-        for cls, n, file in galleries:
+        for cls, n, file, cells in galleries:
             lines.append(
-                f'<figure><img src="{e(file)}" alt="{e(cls)} tiles">'
-                f"<figcaption>{e(cls)}: {n} tiles (captions: array:row,col)"
-                "</figcaption></figure>"
+                f'<figure><img src="{e(file)}" alt="{e(cls)} tiles"{cells}>'
+                f"<figcaption>{e(cls)}: {n} tiles (captions: array:row,col; click one to "
+                "review it)</figcaption></figure>"
             )
         lines += extremes_html(extremes)
+        lines.append(CLICK_SCRIPT)
         lines.append(_SORT_SCRIPT)
         lines.append("</body></html>")
         return "\n".join(lines) + "\n"

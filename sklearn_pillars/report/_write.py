@@ -10,7 +10,7 @@ import numpy as np
 from ..constants import IRREGULAR, class_order
 from ..utils.files import write_text
 from ._figures import GALLERY_MAX, _tsne, stage_figure, tile_mosaic
-from ._html import _caption, _html
+from ._html import _caption, _html, clickable
 from ._maps import defect_map
 from ._review import write_review_array, write_review_page
 from ._tables import _write_csv, slugs, summary_rows, tile_rows
@@ -132,7 +132,7 @@ def write_report(
             lattice=None if tiles.lattices is None else tiles.lattices[index],
             classes=classes,
         )
-        maps.append((name, path.name))
+        maps.append((name, path.name, slug))
         written.append(path)
         written += write_review_array(
             out,
@@ -147,6 +147,15 @@ def write_report(
             shown_classes,
         )
         reviewed.append((name, slug, int(member.sum()), int((labels[member] != "Good").sum())))
+
+    array_slugs = slugs(tiles.array_names)
+
+    def targets(chosen):  # the review page's array, row and column of each tile
+        return [
+            (array_slugs[tiles.positions[i, 0]], int(tiles.positions[i, 1]),
+             int(tiles.positions[i, 2]))
+            for i in chosen
+        ]  # fmt: skip
 
     galleries = []
     present = [cls for cls in class_order(classes, labels) if (labels == cls).any()]
@@ -166,13 +175,13 @@ def write_report(
             more = f", {GALLERY_MAX} spread over them shown"
         more = more if len(members) > GALLERY_MAX else ""
         path = out / f"gallery_{slug}.png"
-        tile_mosaic(
+        cells = tile_mosaic(
             [tiles.images[i] for i in shown],
             [_caption(tiles, i) for i in shown],
             path,
             f"{cls}: {len(members)} tiles{more}",
         )
-        galleries.append((cls, len(members), path.name))
+        galleries.append((cls, len(members), path.name, clickable(cells, targets(shown))))
         written.append(path)
 
     stage_files = []
@@ -193,13 +202,13 @@ def write_report(
         order = scored[np.argsort(-scores[scored], kind="stable")]
         for kind, chosen in (("most", order[:GALLERY_MAX]), ("least", order[::-1][:GALLERY_MAX])):
             path = out / f"inconsistent_{kind}.png"
-            tile_mosaic(
+            cells = tile_mosaic(
                 [tiles.images[i] for i in chosen],
                 [f"{_caption(tiles, i)} {scores[i]:.2f}" for i in chosen],
                 path,
                 f"The {len(chosen)} {kind} inconsistent tiles (score)",
             )
-            extremes.append((kind, path.name))
+            extremes.append((kind, path.name, clickable(cells, targets(chosen))))
             written.append(path)
 
     written += write_review_page(out, title, reviewed, shown_classes)

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import time
 
 import cv2
@@ -181,3 +182,38 @@ def test_a_thousand_array_review_page_loads_one_array_at_a_time(browser, tmp_pat
     scripts = sorted(r for r in requests if r.endswith(".js"))
     assert scripts == ["review_arrays.js", "review_wafer_0000.js", "review_wafer_0999.js"]
     assert opened < 10, opened  # measured about 0.3 s here; bound loose for a busy machine
+
+
+@pytest.mark.parametrize("model", [False, True])
+def test_a_click_on_a_gallery_tile_opens_it_on_the_review_page(browser, tmp_path, model):
+    tiles = make_pillar_arrays(n_arrays=2, grid_size=9, random_state=2)
+    paths = []
+    for name, image in zip(tiles.array_names, tiles.array_images, strict=True):
+        paths.append(tmp_path / f"{name}.png")
+        cv2.imwrite(str(paths[-1]), image)
+    options = []
+    if model:  # the streamed report of a saved model
+        assert main(["fit", *map(str, paths), "--model", str(tmp_path / "m.skops"), "-q"]) == 0
+        options = ["--model", str(tmp_path / "m.skops")]
+    out = tmp_path / "report"
+    assert main(["inspect", *map(str, paths), *options, "--out", str(out), "-q"]) == 0
+    problems = []
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        page.goto((out / "index.html").as_uri(), wait_until="load")
+        gallery = page.locator('img.cells[alt="Good tiles"]')
+        cells = json.loads(gallery.get_attribute("data-cells"))
+        x, y, w, h, slug, row, col = cells[3]
+        scale = gallery.evaluate("img => img.clientWidth / img.naturalWidth")
+        gallery.click(position={"x": (x + w / 2) * scale, "y": (y + h / 2) * scale})
+        page.wait_for_url("**/review.html#*")
+        page.wait_for_function("document.querySelectorAll('#sites .site.selected').length == 1")
+        where = page.inner_text("#where")
+        array = page.input_value("#array")
+    finally:
+        context.close()
+    assert problems == []
+    assert array == slug and f"row {row}, col {col}" in where
+    assert tiles.array_names[int(slug[-1])] in where
