@@ -18,7 +18,7 @@ from ._figures import CLASS_COLORS, _color
 REVIEW_SIDE = 1200
 
 #: JPEG quality of that image.
-REVIEW_JPEG_QUALITY = 90
+REVIEW_JPEG_QUALITY = 85
 
 #: The files of the review page, for REPORT_PATTERNS.
 REVIEW_PATTERNS = ("review.html", "review_*.js", "review_*.jpg")
