@@ -13,14 +13,14 @@ from sklearn_pillars import make_pillar_arrays, read_labels
 from sklearn_pillars.cli import main
 from sklearn_pillars.report._review import write_review_array, write_review_page
 
-from .test_report_browser import CHROMIUM_FLAGS, chromium
+from .test_report_browser import CHROMIUM_FLAGS, chromium, sync_playwright
 
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright_context = sync_playwright()
     executable = chromium()
-    with playwright.sync_playwright() as p:
+    with playwright_context() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         try:
             yield browser

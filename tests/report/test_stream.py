@@ -46,6 +46,7 @@ def captured(monkeypatch):
     def mosaic(images, captions, path, title, columns=10):
         assert len(images) == len(captions) <= GALLERY_MAX
         shown[path.name] = list(captions)
+        return [(10 * i, 0, 10, 10) for i in range(len(images))]  # each tile's cell, as drawn
 
     monkeypatch.setattr(stream_module, "tile_mosaic", mosaic)
     return shown
@@ -92,9 +93,12 @@ def test_samples_are_bounded_drawn_from_the_class_and_repeatable(n_arrays, seed)
     def galleries(folder):
         shown = {}
         original = stream_module.tile_mosaic
-        stream_module.tile_mosaic = lambda images, captions, path, title, columns=10: shown.update(
-            {path.name: list(captions)}
-        )
+
+        def mosaic(images, captions, path, title, columns=10):
+            shown[path.name] = list(captions)
+            return [(10 * i, 0, 10, 10) for i in range(len(images))]  # the cells, as drawn
+
+        stream_module.tile_mosaic = mosaic
         try:
             report = StreamingReport(folder, grid_size=side, title="t", random_state=3)
             for result in results:
