@@ -12,6 +12,8 @@ import pytest
 from sklearn_pillars import make_pillar_arrays, read_arrays, read_image
 from sklearn_pillars.io import to_grey
 
+from .test_hostile import _session_processes
+
 
 @pytest.fixture(scope="module")
 def array_image():
@@ -698,19 +700,6 @@ def lot_and_model(tmp_path_factory):
     return folder, model_file
 
 
-def _session_alive(sid):
-    """Processes (not zombies) still alive in session ``sid``."""
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            alive.append(int(stat.parent.name))
-    return alive
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 @pytest.mark.parametrize("signame, to_group", [("SIGINT", False), ("SIGTERM", True)])
 def test_a_run_with_workers_stops_within_a_second_on_a_busy_machine(
@@ -754,9 +743,9 @@ def test_a_run_with_workers_stops_within_a_second_on_a_busy_machine(
     # what the README promises; 0.05-0.17 s measured on this 2-core VM with both cores busy
     assert latency < 1.0, (latency, text)
     deadline = time.perf_counter() + 5
-    while _session_alive(process.pid) and time.perf_counter() < deadline:
+    while _session_processes(process.pid) and time.perf_counter() < deadline:
         time.sleep(0.05)
-    assert _session_alive(process.pid) == []  # no worker left behind
+    assert _session_processes(process.pid) == []  # no worker left behind
     assert not (tmp_path / "r" / "index.html").exists()
 
 

@@ -178,24 +178,35 @@ def cmd_inspect(args):
         ([], []) if args.demo else _input_paths(args.arrays, args.skip_non_images, args.quiet)
     )
     if args.model:
-        model_path = _model_path(args.model, must_exist=True)
-        if model_path.suffix == ".joblib" and not args.trust_model:
-            raise UsageError(
-                f"--model {display_name(model_path)}: a .joblib model is a pickle, and loading "
-                "it runs whatever code it holds; pass --trust-model if you made it yourself, "
-                "or save the model as .skops, which loads safely"
-            )
+        _check_saved_model(args)
         if args.scheduler and args.n_jobs:
             raise UsageError(
                 "give --n-jobs or --scheduler, not both: the Dask workers are the parallelism"
             )
-        if args.stages:
-            raise UsageError(
-                "--stages chooses how to fit; a saved --model was fitted already "
-                "(leave --stages out)"
-            )
     if args.scheduler and not (args.model and paths):
         raise UsageError("--scheduler classifies array files with a saved --model")
+    return _into_folder(args, paths, lambda out: _inspect_into(args, paths, out, notes))
+
+
+def _check_saved_model(args):
+    """Refuse ``--model`` options that cannot go with a saved model: a .joblib file
+    without ``--trust-model``, and ``--stages``."""
+    model_path = _model_path(args.model, must_exist=True)
+    if model_path.suffix == ".joblib" and not args.trust_model:
+        raise UsageError(
+            f"--model {display_name(model_path)}: a .joblib model is a pickle, and loading "
+            "it runs whatever code it holds; pass --trust-model if you made it yourself, "
+            "or save the model as .skops, which loads safely"
+        )
+    if args.stages:
+        raise UsageError(
+            "--stages chooses how to fit; a saved --model was fitted already (leave --stages out)"
+        )
+
+
+def _into_folder(args, paths, write):
+    """``write(out)`` into the ``--out`` folder, held locked: refused when it is one of the
+    inputs' folders, in use by another run, or not empty without ``--force``."""
     try:
         out = check_report_folder(args.out, paths)
     except (OSError, ValueError) as exc:
@@ -207,7 +218,7 @@ def cmd_inspect(args):
                 raise UsageError(
                     f"{display_name(out)}: folder is not empty (use --force to write into it)"
                 )
-            return _inspect_into(args, paths, out, notes)
+            return write(out)
     except (FolderInUseError, FolderAccessError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -341,19 +352,8 @@ def _inspect_into(args, paths, out, input_notes):
                 )
                 source = "built-in synthetic arrays (make_pillar_arrays, random_state=0)"
             else:
-                tiles = read_arrays(
-                    paths,
-                    grid_size,
-                    tile_half,
-                    max_memory=max_memory,
-                    input_check="warn" if args.force_input else "raise",
-                )
-            progress.lattices(tiles.array_names, tiles.lattices)
-            if info is not None and tiles.array_profiles is not None:
-                for message in drift_warnings(
-                    tiles.array_profiles, info["profiles"], tiles.array_names
-                ):
-                    warnings.warn(message, UserWarning, stacklevel=1)
+                tiles = _read_arrays(args, paths, grid_size, tile_half, max_memory)
+            _say_lattices_and_drift(progress, tiles, info)
         # what the classifier warns of (uneven illumination, ...) goes on the page too
         with noted_warnings(show=not args.quiet) as classifying_notes:
             if model is None:
@@ -422,32 +422,8 @@ def cmd_evaluate(args):
         raise UsageError(f"--labels {display_name(args.labels)}: holds no labels")
     paths, notes = _input_paths(args.arrays, args.skip_non_images, args.quiet)
     if args.model:
-        model_path = _model_path(args.model, must_exist=True)
-        if model_path.suffix == ".joblib" and not args.trust_model:
-            raise UsageError(
-                f"--model {display_name(model_path)}: a .joblib model is a pickle, and loading "
-                "it runs whatever code it holds; pass --trust-model if you made it yourself, "
-                "or save the model as .skops, which loads safely"
-            )
-        if args.stages:
-            raise UsageError(
-                "--stages chooses how to fit; a saved --model was fitted already "
-                "(leave --stages out)"
-            )
-    try:
-        out = check_report_folder(args.out, paths)
-    except (OSError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        with folder_lock(out):
-            remove_leftovers(out)
-            if not is_empty_folder(out) and not args.force:
-                raise UsageError(
-                    f"{display_name(out)}: folder is not empty (use --force to write into it)"
-                )
-            return _evaluate_into(args, paths, out, table, notes)
-    except (FolderInUseError, FolderAccessError) as exc:
-        raise UsageError(str(exc)) from None
+        _check_saved_model(args)
+    return _into_folder(args, paths, lambda out: _evaluate_into(args, paths, out, table, notes))
 
 
 def _evaluate_into(args, paths, out, table, input_notes):
@@ -469,19 +445,8 @@ def _evaluate_into(args, paths, out, table, input_notes):
     try:
         progress("reading arrays")
         with noted_warnings(show=not args.quiet) as reading_notes:
-            tiles = read_arrays(
-                paths,
-                grid_size,
-                tile_half,
-                max_memory=max_memory,
-                input_check="warn" if args.force_input else "raise",
-            )
-            progress.lattices(tiles.array_names, tiles.lattices)
-            if info is not None and tiles.array_profiles is not None:
-                for message in drift_warnings(
-                    tiles.array_profiles, info["profiles"], tiles.array_names
-                ):
-                    warnings.warn(message, UserWarning, stacklevel=1)
+            tiles = _read_arrays(args, paths, grid_size, tile_half, max_memory)
+            _say_lattices_and_drift(progress, tiles, info)
         progress(f"{'classifying' if info else 'fitting on'} {len(tiles)} tiles")
         with noted_warnings(show=not args.quiet) as classifying_notes:
             try:
@@ -528,3 +493,23 @@ def _evaluate_into(args, paths, out, table, input_notes):
             file=sys.stderr,
         )
     return EXIT_OK
+
+
+def _read_arrays(args, paths, grid_size, tile_half, max_memory):
+    """The arrays' tiles, read at once, with ``--force-input``'s input check."""
+    return read_arrays(
+        paths,
+        grid_size,
+        tile_half,
+        max_memory=max_memory,
+        input_check="warn" if args.force_input else "raise",
+    )
+
+
+def _say_lattices_and_drift(progress, tiles, info):
+    """Say the lattices found, and warn of arrays far from those a saved model was fitted
+    on (contrast, level, pitch, pillar size)."""
+    progress.lattices(tiles.array_names, tiles.lattices)
+    if info is not None and tiles.array_profiles is not None:
+        for message in drift_warnings(tiles.array_profiles, info["profiles"], tiles.array_names):
+            warnings.warn(message, UserWarning, stacklevel=1)
