@@ -1,6 +1,14 @@
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# On CI (CI set) every hypothesis test draws the same examples each run, so a failure there
+# is one a developer can reproduce, never a new draw; a developer's run keeps exploring.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 SHARED_ARRAYS = SHARED / "data" / "arrays"

@@ -817,16 +817,20 @@ def test_signals_wait_until_a_report_is_moved_into_place(signum, tmp_path):
     expected = KeyboardInterrupt if signum == signal.SIGINT else Terminated
     # Python's Ctrl-C handler, even where the tests run with SIGINT ignored (background)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    with _interruptible(), pytest.raises(expected):
-        with staged_report(out, ("tiles.csv", "map_*.png")) as staging:
-            (staging / "tiles.csv").write_text("new")
-            (staging / "map_new.png").write_text("new")
-            with deferred_signals():  # as in the move: the signal waits for the block's end
-                os.kill(os.getpid(), signum)
-                time.sleep(0.05)  # the handler would have run here
-                finished = True
-            pytest.fail("the signal should have been raised after the block")  # pragma: no cover
-    signal.signal(signal.SIGINT, previous)
+    try:
+        with _interruptible(), pytest.raises(expected):
+            with staged_report(out, ("tiles.csv", "map_*.png")) as staging:
+                (staging / "tiles.csv").write_text("new")
+                (staging / "map_new.png").write_text("new")
+                with deferred_signals():  # as in the move: the signal waits for the block's end
+                    os.kill(os.getpid(), signum)
+                    time.sleep(0.05)  # the handler would have run here
+                    finished = True
+                pytest.fail(
+                    "the signal should have been raised after the block"
+                )  # pragma: no cover
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert finished
     # it was raised inside the staging block, before the move: the old report is whole
     assert sorted(p.name for p in out.iterdir()) == ["map_old.png", "tiles.csv"]

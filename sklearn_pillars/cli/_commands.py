@@ -183,6 +183,12 @@ def cmd_inspect(args):
             raise UsageError(
                 "give --n-jobs or --scheduler, not both: the Dask workers are the parallelism"
             )
+    if args.tsne and args.model and paths:
+        raise UsageError(
+            "--tsne adds t-SNE plots to the layers' figures, which the report of a saved "
+            "--model does not draw (it classifies the arrays one at a time); leave --tsne out, "
+            "or inspect without --model"
+        )
     if args.scheduler and not (args.model and paths):
         raise UsageError("--scheduler classifies array files with a saved --model")
     return _into_folder(args, paths, lambda out: _inspect_into(args, paths, out, notes))

@@ -429,7 +429,7 @@ def test_fit_arrays_is_fit_on_all_the_tiles(files, preset):
         np.testing.assert_array_equal(streamed.predict(new), whole.predict(new))
 
 
-def test_fit_arrays_refuses_stages_that_need_pixels_and_bad_input(files):
+def test_fit_arrays_refuses_stages_that_need_pixels_and_bad_input(files, tmp_path):
     from sklearn.cluster import KMeans
     from sklearn.preprocessing import FunctionTransformer
 
@@ -444,7 +444,7 @@ def test_fit_arrays_refuses_stages_that_need_pixels_and_bad_input(files):
         fit_arrays(LayeredPeelClassifier(), [files[0], files[0]])
     with pytest.raises(ValueError, match="no arrays"):
         fit_arrays(LayeredPeelClassifier(), [])
-    blank = files[0].parent / "blank_fit.png"
+    blank = tmp_path / "blank_fit.png"
     assert cv2.imwrite(str(blank), np.full((1134, 1134), 200, np.uint8))
     model = LayeredPeelClassifier()
     with pytest.raises(NotAnArrayError, match="blank_fit.png"):
@@ -486,7 +486,7 @@ def test_the_fit_command_reads_a_folder_array_by_array(files, tmp_path):
 
 
 # -- arrays too large for one X -----------------------------------------------------------
-def test_a_large_array_is_classified_in_bands_with_the_same_result(files, monkeypatch):
+def test_a_large_array_is_classified_in_bands_with_the_same_result(files, monkeypatch, tmp_path):
     from sklearn_pillars.tiling import _budget as limits
 
     model = LayeredPeelClassifier("notebook").fit(read_arrays(files[:2], 21).X)
@@ -504,7 +504,7 @@ def test_a_large_array_is_classified_in_bands_with_the_same_result(files, monkey
     np.testing.assert_array_equal(banded.boxes, whole.boxes)
     np.testing.assert_array_equal(banded.image, whole.image)
     assert banded.profile == whole.profile and banded.name == whole.name == "a3"
-    blank = files[0].parent / "blank_banded.png"
+    blank = tmp_path / "blank_banded.png"
     assert cv2.imwrite(str(blank), np.zeros((1134, 1134), np.uint8))
     with pytest.raises(
         NotAnArrayError,

@@ -132,7 +132,22 @@ def test_fit_then_inspect_a_new_array_with_the_saved_model(array_files, tmp_path
     assert len(profiles) == 2 and all(
         p["lattice_score"] > 0.3 and p["pitch"] == pytest.approx(54, abs=0.3) for p in profiles
     )
-    assert hasattr(loaded, "stages_")
+    # the loaded model labels the new array as the command did with it
+    from sklearn_pillars import read_arrays
+
+    shown = rows(tmp_path / "report.skops" / "tiles.csv")
+    predicted = loaded.predict(read_arrays(paths[2]).X)
+    assert [t["label"] for t in shown] == predicted.tolist()
+
+
+def test_tsne_with_a_saved_model_is_refused_not_dropped(array_files, tmp_path, capsys):
+    paths, _ = array_files
+    model = tmp_path / "m.skops"
+    assert run(["fit", paths[0], "--model", model, "-q"], capsys)[0] == 0
+    out = tmp_path / "r"
+    code, _, err = run(["inspect", paths[1], "--model", model, "--tsne", "--out", out], capsys)
+    assert code == 2 and "--tsne adds t-SNE plots to the layers' figures" in err
+    assert not out.exists()
 
 
 def test_python_dash_m_and_help():
@@ -150,6 +165,7 @@ def test_python_dash_m_and_help():
         text=True,
         check=False,
     )
+    assert top.returncode == 0, top.stderr
     assert "examples:" in top.stdout and "--trust-model" in top.stdout
     assert "exit codes" in top.stdout
 
