@@ -3,6 +3,8 @@
 
     python3 tasks.py demo            # inspect built-in synthetic arrays: report in demo-report/
     python3 tasks.py test [ARGS...]  # ruff check, ruff format --check + the whole test suite
+    python3 tasks.py test --fast     # the same without the tests marked slow (over ~1.5 s each:
+                                     # subprocess loops, browsers, the real arrays' figures)
     python3 tasks.py test-min        # the tests with the oldest supported dependencies
     python3 tasks.py docs [ARGS...]  # the Sphinx site in docs/_build/html, warnings as errors
                                      # (its own .venv-docs; runs every example; ARGS go to
@@ -87,6 +89,8 @@ def demo(args):
 
 def test(args):
     ensure_venv("dev")
+    if "--fast" in args:  # pytest reports how many tests it left out ("N deselected")
+        args = [a for a in args if a != "--fast"] + ["-m", "not slow"]
     status = run(PYTHON, "-m", "ruff", "check", ".")
     status = status or run(PYTHON, "-m", "ruff", "format", "--check", ".")
     return status or run(PYTHON, "-m", "pytest", *args)

@@ -54,11 +54,13 @@ def test_the_saved_labels_are_read():
     assert len(saved) == 4 and all(len(sites) >= 3 * 21 * 21 * 0.9 for sites in saved.values())
 
 
+@pytest.mark.slow
 def test_synthetic_labels_are_those_saved():
     same = versions() == saved_versions()
     compare(synthetic_cases(), read_saved("synthetic.csv.gz"), same_versions=same)
 
 
+@pytest.mark.slow
 def test_real_labels_are_those_saved(shared_array_paths):
     same = versions() == saved_versions()
     compare(real_cases(shared_array_paths), read_saved("real.csv.gz"), same_versions=same)

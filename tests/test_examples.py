@@ -21,6 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("measure_on_your_arrays.py", "225 labelled tiles: accuracy"),
     ],
 )
+@pytest.mark.slow
 def test_example_runs(script, expected, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", [script])
     runpy.run_path(str(EXAMPLES / script), run_name="__main__")

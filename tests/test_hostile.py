@@ -237,6 +237,7 @@ def _bomb_png(path, width, height):
         "20000px-png-over-max-memory",
     ],
 )
+@pytest.mark.slow
 def test_oversized_requests_are_refused_in_seconds(case, arrays, tmp_path):
     out = tmp_path / "out"
     big_png = tmp_path / "big.png"
@@ -302,6 +303,7 @@ def test_a_huge_file_behind_a_small_header_is_not_read(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_the_demo_is_checked_before_it_is_rendered(tmp_path):
     run = cli("inspect", "--demo", "--grid-size", "1000", "--out", tmp_path / "o")
     assert_clean_failure(run, 2, "--demo", "memory")
@@ -311,6 +313,7 @@ def test_the_demo_is_checked_before_it_is_rendered(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_a_20000px_image_runs_within_the_memory_ceiling(tmp_path):
     """Not refused (it fits the default limit): read, checked and rejected as blank in < 2 GB."""
     path = tmp_path / "big.png"
@@ -384,6 +387,7 @@ def malicious_joblib(skops_model, tmp_path):
     return path, marker
 
 
+@pytest.mark.slow
 def test_a_malicious_joblib_runs_no_code_without_trust(malicious_joblib, arrays, tmp_path):
     path, marker = malicious_joblib
     run = cli("inspect", arrays[0], "--model", path, "--out", tmp_path / "o")
@@ -426,6 +430,7 @@ def test_save_model_accepts_only_fitted_models(model, grid, tile_half, error, me
 
 
 # -- 3. one run per folder -------------------------------------------------------------
+@pytest.mark.slow
 def test_concurrent_runs_into_one_folder(arrays, tmp_path):
     out = tmp_path / "shared"
     for trial in range(20):
@@ -459,6 +464,7 @@ def _wait_for(path, proc, timeout=60):
         time.sleep(0.005)
 
 
+@pytest.mark.slow
 def test_interruptions_leave_the_previous_report_or_none(arrays, tmp_path):
     out = tmp_path / "report"
     assert cli("inspect", arrays[0], "--grid-size", GRID, "--out", out, "-q").code == 0
@@ -511,6 +517,7 @@ def _session_processes(sid):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.slow
 def test_interrupting_a_streamed_inspection_leaves_the_previous_report(
     arrays, skops_model, tmp_path
 ):
@@ -560,6 +567,7 @@ def test_interrupting_a_streamed_inspection_leaves_the_previous_report(
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.slow
 def test_a_10k_image_of_185_x_185_sites_is_inspected_in_bands(tmp_path):
     """A saved model on a wafer-sized array: one band of tiles at a time, well under 2 GiB."""
     from sklearn_pillars.tiling import _budget as limits
@@ -620,6 +628,7 @@ def test_sigterm_of_a_first_run_leaves_no_folder(arrays, tmp_path):
         assert leftovers(out) == []
 
 
+@pytest.mark.slow
 def test_a_forced_rerun_removes_what_a_killed_run_left(arrays, tmp_path):
     out = tmp_path / "r"
     assert cli("inspect", arrays[0], "--grid-size", GRID, "--out", out, "-q").code == 0
@@ -656,6 +665,7 @@ def _meaningless(kind, path):
         ("gradient", ["no lattice"]),
     ],
 )
+@pytest.mark.slow
 def test_meaningless_images_are_refused_or_flagged(kind, words, mode, skops_model, tmp_path):
     image = _meaningless(kind, tmp_path / f"{kind}.png")
     model = ["--model", skops_model] if mode == "saved-model" else ["--grid-size", GRID]
@@ -674,6 +684,7 @@ def test_meaningless_images_are_refused_or_flagged(kind, words, mode, skops_mode
     assert 'class="warning"' in page  # in a red box above the rest
 
 
+@pytest.mark.slow
 def test_a_saved_model_warns_about_arrays_unlike_its_training_arrays(arrays, skops_model, tmp_path):
     image = cv2.imread(str(arrays[1]), cv2.IMREAD_GRAYSCALE)
     zoomed = tmp_path / "zoomed.png"  # the same array at 1.5x the magnification
@@ -720,6 +731,7 @@ def test_a_read_only_out_fails_before_any_work(arrays, tmp_path):
     assert_clean_failure(run, 2, "cannot create or write to")
 
 
+@pytest.mark.slow
 def test_a_model_path_that_is_a_folder_is_a_usage_error(arrays, tmp_path):
     folder = tmp_path / "m.skops"
     folder.mkdir()
@@ -766,6 +778,7 @@ def test_messages_never_show_temporary_file_names(tmp_path, monkeypatch, arrays,
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_non_utf8_file_name_works(arrays, tmp_path):
     if sys.platform == "darwin":
         pytest.skip("macOS file systems refuse non-UTF-8 names")

@@ -552,6 +552,7 @@ def test_pillars_between_the_sites_tell_a_wrong_lattice(monkeypatch):
 
 
 @pytest.mark.parametrize("delay", [0.05, 0.15, 0.3])
+@pytest.mark.slow
 def test_ctrl_c_after_the_report_is_written_shows_no_traceback(saved_model, tmp_path, delay):
     import signal
     import subprocess
@@ -702,6 +703,7 @@ def lot_and_model(tmp_path_factory):
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 @pytest.mark.parametrize("signame, to_group", [("SIGINT", False), ("SIGTERM", True)])
+@pytest.mark.slow
 def test_a_run_with_workers_stops_within_a_second_on_a_busy_machine(
     lot_and_model, tmp_path, signame, to_group
 ):

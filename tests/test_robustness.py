@@ -247,6 +247,7 @@ def test_synthetic_labels_find_the_defects_unaltered(synthetic_test):
     gradient=st.floats(0, 40),
     noise=st.floats(0, 8),
 )
+@pytest.mark.slow
 def test_synthetic_labels_withstand_illumination_and_noise(
     synthetic_model, synthetic_test, vignetting, gradient, noise
 ):

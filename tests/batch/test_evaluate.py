@@ -167,6 +167,7 @@ def bench_quality(shared_array_paths):
 
 
 @pytest.mark.parametrize("grid", ["auto", 21])
+@pytest.mark.slow
 def test_the_lab_arrays_get_bench_qualitys_self_fit_figures(bench_quality, grid):
     rows = dict(bench_quality.section_a("refined", grid))
     labels = bench_quality.HAND_LABELS

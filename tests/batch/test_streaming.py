@@ -48,6 +48,7 @@ def test_streaming_equals_one_predict_over_all_arrays(files, model):
     assert all(r.profile.lattice_score > 0.3 for r in results)
 
 
+@pytest.mark.slow
 def test_two_worker_processes_give_the_same_results(files, model):
     serial = list(iter_inspect(files, model, draw_maps=True))
     parallel = list(iter_inspect(files, model, n_jobs=2, draw_maps=True))
@@ -90,6 +91,7 @@ def test_bad_input_is_refused_with_the_file_named(files, model, tmp_path):
         next(iter_inspect(files, model, n_jobs=2, client=object()))
 
 
+@pytest.mark.slow
 def test_the_command_streams_a_saved_model_report(files, tmp_path, capsys):
     import csv
 
@@ -229,6 +231,7 @@ def test_the_command_takes_a_folder_and_skips_non_images_only_when_told(files, t
 
 
 # -- the Python entry point ---------------------------------------------------------------
+@pytest.mark.slow
 def test_inspect_arrays_writes_the_commands_report(files, tmp_path, capsys):
     from sklearn_pillars import inspect_arrays
     from sklearn_pillars.cli import main
@@ -325,6 +328,7 @@ def cluster():
         yield cluster
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys, monkeypatch):
     from distributed import Client
 
@@ -410,6 +414,7 @@ def test_a_dask_cluster_gives_the_serial_report(files, tmp_path, cluster, capsys
 
 # -- fitting array by array ---------------------------------------------------------------
 @pytest.mark.parametrize("preset", ["notebook", "refined"])
+@pytest.mark.slow
 def test_fit_arrays_is_fit_on_all_the_tiles(files, preset):
     from sklearn_pillars import fit_arrays
 
@@ -453,6 +458,7 @@ def test_fit_arrays_refuses_stages_that_need_pixels_and_bad_input(files, tmp_pat
         model.predict(read_arrays(files[:1]).X)
 
 
+@pytest.mark.slow
 def test_the_fit_command_reads_a_folder_array_by_array(files, tmp_path):
     import shutil
 
@@ -535,6 +541,7 @@ def test_the_fit_command_counts_the_memory_of_every_tiles_features(files, tmp_pa
     assert main([*argv, str(everything + 2**20), "-q"]) == 0
 
 
+@pytest.mark.slow
 def test_a_stage_with_a_new_class_shows_up_in_both_reports(files, tmp_path):
     import csv
 

@@ -49,6 +49,7 @@ def run(args, capsys):
     return code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_demo_report_is_complete(demo_report):
     code, out = demo_report
     assert code == 0
@@ -105,6 +106,7 @@ def test_pngs_are_real_images(demo_report):
         assert image.std() > 10, f"{png} looks blank"
 
 
+@pytest.mark.slow
 def test_fit_then_inspect_a_new_array_with_the_saved_model(array_files, tmp_path, capsys):
     paths, truth = array_files
     for suffix in (".skops", ".joblib"):
@@ -150,6 +152,7 @@ def test_tsne_with_a_saved_model_is_refused_not_dropped(array_files, tmp_path, c
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_help():
     result = subprocess.run(
         [sys.executable, "-m", "sklearn_pillars", "inspect", "--help"],
@@ -257,6 +260,7 @@ def test_debug_shows_the_traceback(text_as_bmp, tmp_path, capsys):
     assert code == 1 and "Traceback" in err
 
 
+@pytest.mark.slow
 def test_refuses_a_non_empty_folder_unless_forced(tmp_path, capsys):
     out = tmp_path / "report"
     out.mkdir()
@@ -425,6 +429,7 @@ def test_a_model_file_without_a_model_is_refused(tmp_path):
         load_model(tmp_path / "s.joblib", trusted=True)
 
 
+@pytest.mark.slow
 def test_stages_refined_records_the_preset_and_the_stitch_kinds(array_files, tmp_path, capsys):
     paths, truth = array_files
     model = tmp_path / "refined.skops"
@@ -576,6 +581,7 @@ def test_an_interrupt_while_a_module_initialises_is_an_interrupt(
     assert "install" not in err and ("interrupted" in err or "terminated" in err)
 
 
+@pytest.mark.slow
 def test_demo_grid_auto_finds_the_frames_lattices(tmp_path, capsys):
     code, _, err = run(["inspect", "--demo", "--grid", "auto", "--out", tmp_path / "r"], capsys)
     assert code == 0, err

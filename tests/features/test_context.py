@@ -598,6 +598,7 @@ def new_arrays(refined):
 
 @settings(max_examples=10, deadline=None)
 @given(gain=st.floats(0.7, 1.3), offset=st.floats(-20, 20))
+@pytest.mark.slow
 def test_refined_labels_survive_a_change_of_gain_and_offset(refined, new_arrays, gain, offset):
     """Gain in [0.7, 1.3] and offset in [-20, 20] grey levels: at most 1% of labels change.
 

@@ -122,6 +122,7 @@ def synthetic():
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@pytest.mark.slow
 def test_equals_the_notebook_on_the_shared_arrays(cls, shared_tiles, seed_functions):
     expected = SEED_CALLS[cls](seed_functions, seed_notebook.tile_dicts(shared_tiles))
     got = cls().fit_transform(shared_tiles.X)
@@ -134,6 +135,7 @@ def test_equals_the_notebook_on_the_shared_arrays(cls, shared_tiles, seed_functi
     [NeighborDeviation, RadialDeviation, ContextualFeatures, PillarFeatures],
     ids=lambda c: c.__name__,
 )
+@pytest.mark.slow
 def test_equals_the_notebook_on_remaining_tiles(cls, shared_tiles, seed_functions):
     # as in layer 4: tiles peeled by earlier layers are gone, and are not neighbours
     keep = (np.arange(len(shared_tiles)) * 7919) % 11 > 2
@@ -251,6 +253,7 @@ def test_batch_size_does_not_change_the_result(cls, synthetic):
     np.testing.assert_array_equal(cls(batch_size=1).fit_transform(synthetic.X), expected)
 
 
+@pytest.mark.slow
 def test_n_jobs_gives_the_same_features():
     tiles = make_pillar_arrays(n_arrays=11, grid_size=21, random_state=1)  # 4851 tiles
     sequential = ContextualFeatures().fit_transform(tiles.X)

@@ -146,6 +146,7 @@ def random_frame(rng, seed):
     )
 
 
+@pytest.mark.slow
 def test_random_frames():
     """(benchmarks/bench_lattice.py draws 200 such frames and reports the figures.)"""
     rng = np.random.default_rng(2026)

@@ -160,6 +160,7 @@ def test_stages_can_be_dropped_reordered_and_replaced(synthetic):
         LayeredPeelClassifier(mixed).fit(synthetic.X)
 
 
+@pytest.mark.slow
 def test_pipeline_grid_search_and_cross_val_predict(synthetic):
     groups = synthetic.positions[:, 0]
     pipe = Pipeline([("peel", LayeredPeelClassifier())])
@@ -378,6 +379,7 @@ def test_refined_predict_in_bands_is_exact_when_a_band_holds_the_array():
     np.testing.assert_allclose(banded.scores.ravel(), whole.scores, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_refined_nested_parameters_are_searchable(synthetic):
     groups = synthetic.positions[:, 0]
     model = LayeredPeelClassifier("refined")

@@ -38,6 +38,7 @@ def sync_playwright():
     return sync_playwright
 
 
+@pytest.mark.slow
 def test_report_page_loads_every_image_without_errors(demo_report):
     playwright_context = sync_playwright()
     code, out = demo_report

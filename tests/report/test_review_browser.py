@@ -112,12 +112,14 @@ def round_trip(tmp_path, text):
     return read_labels(path)
 
 
+@pytest.mark.slow
 def test_a_person_reviews_the_real_array_1(browser, shared_array_paths, tmp_path):
     out = report_of(tmp_path, shared_array_paths[:1])
     text, expected = review_path(browser, out, "Array_1Crop")
     assert round_trip(tmp_path, text) == expected
 
 
+@pytest.mark.slow
 def test_a_person_reviews_synthetic_arrays(browser, tmp_path):
     tiles = make_pillar_arrays(n_arrays=2, grid_size=9, random_state=2)
     paths = []
