@@ -742,7 +742,8 @@ def test_a_run_with_workers_stops_within_a_second_on_a_busy_machine(
     text = "".join(said)
     assert code == 128 + sig, text
     assert "Traceback" not in text and "leaked" not in text, text
-    # what the README promises; 0.05-0.17 s measured on this 2-core VM with both cores busy
+    # the README's promise, kept as the bound: 0.05-0.17 s measured on this 2-core VM with both
+    # cores busy (this test keeps them busy itself), a 6x margin for a slower CI machine
     assert latency < 1.0, (latency, text)
     deadline = time.perf_counter() + 5
     while _session_processes(process.pid) and time.perf_counter() < deadline:
