@@ -727,6 +727,7 @@ def test_a_failed_forced_run_leaves_the_previous_report(arrays, tmp_path, monkey
     assert _snapshot(out) == previous and leftovers(out) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["lock file made", "galleries drawn"])
 def test_sigterm_of_a_first_run_leaves_no_folder(arrays, tmp_path, step):
     out = tmp_path / "fresh"

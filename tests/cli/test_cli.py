@@ -601,10 +601,35 @@ def test_demo_grid_auto_finds_the_frames_lattices(tmp_path, capsys):
 def test_a_map_of_uniform_tiles_in_an_auto_report(tmp_path):
     """concat_tilesets mixes found and uniform arrays; the map of a uniform one in a
     grid_size="auto" report takes its grid from the positions."""
+    from sklearn_pillars.report import CLASS_COLORS
+    from sklearn_pillars.report._maps import MAP_WIDTH
+
     tiles = make_pillar_arrays(1, grid_size=6, shape=(4, 6), random_state=1)
+    positions = tiles.positions[:, 1:]
+    assert positions.max(axis=0).tolist() == [4, 6]
+    labels = np.full(len(positions), "Good", dtype=object)
+    labels[(positions == [1, 1]).all(axis=1)] = "Collapsed"  # the first site
+    labels[(positions == [4, 6]).all(axis=1)] = "Missing"  # the last site
     path = tmp_path / "map.png"
-    defect_map(path, tiles.array_images[0], "a", "auto", tiles.positions[:, 1:], tiles.y)
-    assert cv2.imread(str(path)).shape[1] >= 1000
+    defect_map(path, tiles.array_images[0], "a", "auto", positions, labels)
+    drawn = cv2.imread(str(path))
+
+    def outline(label):  # the largest shape drawn in the class's colour (not its legend line)
+        value = int(CLASS_COLORS[label].lstrip("#"), 16)
+        bgr = np.array([value & 255, (value >> 8) & 255, value >> 16], np.uint8)
+        mask = np.all(drawn == bgr, axis=2).astype(np.uint8)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+        x, y, w, h, _ = stats[1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])]
+        return x, y, x + w, y + h
+
+    first, last = outline("Collapsed"), outline("Missing")
+    # the image is 6 x 4 pitches, so a grid of 4 rows and 6 columns has square cells ...
+    for x0, y0, x1, y1 in (first, last):
+        assert abs((x1 - x0) / (y1 - y0) - 1) < 0.05, (first, last)
+    # ... and the first and last sites' outlines span the picture, MAP_WIDTH across (less
+    # their 2 px insets, plus their 2 px lines)
+    assert abs(last[2] - first[0] - MAP_WIDTH) <= 4, (first, last)
+    assert abs(last[3] - first[1] - MAP_WIDTH * 4 / 6) <= 4, (first, last)
 
 
 @pytest.mark.parametrize(
