@@ -1,80 +1,30 @@
 """sklearn-pillars: fabrication defects in metasurface pillar arrays, the scikit-learn way.
 
-The public names load with the subpackage that defines them, on first use (as
-scikit-image's do): ``import sklearn_pillars`` alone imports neither NumPy nor
-scikit-learn, so the command can listen for Ctrl-C before it loads them.
+The public names, listed with their subpackages in ``__init__.pyi``, load with the
+subpackage that defines them, on first use (as scikit-image's do): ``import
+sklearn_pillars`` alone imports neither NumPy nor scikit-learn, so the command can
+listen for Ctrl-C before it loads them.
 """
 
+import ast
 import importlib
+from pathlib import Path
 
 from ._version import __version__
 
-#: The public names, by the subpackage that defines them.
-_PUBLIC_NAMES = {
-    "batch": (
-        "ArrayResult",
-        "Evaluation",
-        "classify_array",
-        "evaluate",
-        "fit_arrays",
-        "inspect_arrays",
-        "iter_inspect",
-        "predict_in_bands",
-    ),
-    "constants": (
-        "CLASSES",
-        "DEFAULT_GRID_SIZE",
-        "DEFAULT_PRESET",
-        "DEFAULT_TILE_HALF",
-        "PEEL_ORDER",
-        "PRESETS",
-    ),
-    "exceptions": (
-        "NoLatticeError",
-        "NotAnArrayError",
-        "NotebookGridWarning",
-        "ResourceLimitError",
-        "UnevenIlluminationWarning",
-    ),
-    "features": (
-        "Anisotropy",
-        "BaseArrayFeatures",
-        "BaseTileFeatures",
-        "CenterIntensity",
-        "CollapsedContext",
-        "ContextualFeatures",
-        "CurvatureIrregularity",
-        "DarknessArea",
-        "LineContext",
-        "MissingContext",
-        "NeighborDeviation",
-        "PillarFeatures",
-        "RadialDeviation",
-        "RotationSymmetry",
-        "ShapeContext",
-        "StitchingFeatures",
-    ),
-    "io": ("find_array_images", "read_image", "read_labels"),
-    "lattice": ("ArrayProfile", "Lattice", "array_profile", "check_pillar_array", "find_lattice"),
-    "peel": (
-        "LayeredPeelClassifier",
-        "OutlierStage",
-        "PeelStage",
-        "SeparatedClusters",
-        "make_stages",
-        "smallest_cluster",
-    ),
-    "synthetic": ("apply_conditions", "make_pillar_arrays"),
-    "tiling": (
-        "TileSet",
-        "concat_tilesets",
-        "iter_tile_chunks",
-        "read_arrays",
-        "tile_array",
-        "tile_boxes",
-    ),
-}
-_HOME = {name: package for package, names in _PUBLIC_NAMES.items() for name in names}
+
+def _public_names():
+    """{public name: the subpackage that defines it}, from the imports of ``__init__.pyi``."""
+    stub = Path(__file__).with_name("__init__.pyi").read_text(encoding="utf-8")
+    return {
+        alias.name: node.module
+        for node in ast.parse(stub).body
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module != "_version"
+        for alias in node.names
+    }
+
+
+_HOME = _public_names()
 
 __all__ = ["__version__", *_HOME]
 

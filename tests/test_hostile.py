@@ -541,13 +541,14 @@ def test_a_run_into_a_folder_in_use_is_refused(arrays, tmp_path, start_up):
         _wait_for(out, MID_RUN["report staged"], holder)
         os.kill(holder.pid, signal.SIGSTOP)
         try:
+            os.waitid(os.P_PID, holder.pid, os.WSTOPPED | os.WNOWAIT)  # until it has stopped
             before = _snapshot(out)
             loser = cli("inspect", second, "--grid-size", GRID, "--out", out, "--force", "-q")
+            assert _snapshot(out) == before  # the loser changed nothing
         finally:
             os.kill(holder.pid, signal.SIGCONT)
         assert_clean_failure(loser, 2, "in use", f"process {holder.pid}")
         assert_refused_early(loser, start_up)  # before reading its array
-        assert _snapshot(out) == before  # the folder as the holder had it
         assert finish(holder).code == 0
         assert _report_of_one_run(out, [first.stem]) == first.stem
 

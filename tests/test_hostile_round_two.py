@@ -12,7 +12,7 @@ import pytest
 from sklearn_pillars import make_pillar_arrays, read_arrays, read_image
 from sklearn_pillars.io import to_grey
 
-from .test_hostile import _session_processes
+from .test_hostile import _default_signals, _session_processes
 
 
 @pytest.fixture(scope="module")
@@ -563,7 +563,9 @@ def test_ctrl_c_after_the_report_is_written_shows_no_traceback(saved_model, tmp_
     model_file = next(folder.parent.glob("saved*/m.skops"))
     command = [sys.executable, "-m", "sklearn_pillars", "inspect", str(folder), "--model",
                str(model_file), "--out", str(tmp_path / "r"), "--n-jobs", "2"]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals
+    )
     said = []
     for line in process.stderr:  # the worker pool's threads are joined after this line
         said.append(line)
@@ -587,6 +589,7 @@ def _python(code, *args, **kwargs):
     import subprocess
     import sys
 
+    kwargs.setdefault("preexec_fn", _default_signals)  # Ctrl-C as in a terminal
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           timeout=120, **kwargs)  # fmt: skip
 
@@ -661,7 +664,9 @@ def test_ctrl_c_while_the_command_starts_shows_no_traceback(saved_model, tmp_pat
     model_file = next(folder.parent.glob("saved*/m.skops"))
     command = [sys.executable, "-m", "sklearn_pillars", "inspect", str(folder), "--model",
                str(model_file), "--out", str(tmp_path / "r")]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals
+    )
     try:
         _listening(process.pid)
         time.sleep(delay)  # in the imports (about 1.5 s), reading arguments, or the run
@@ -720,7 +725,11 @@ def test_a_run_with_workers_stops_within_a_second_on_a_busy_machine(
         command = [sys.executable, "-m", "sklearn_pillars", "inspect", str(folder), "--model",
                    str(model_file), "--out", str(tmp_path / "r"), "--n-jobs", "2"]  # fmt: skip
         process = subprocess.Popen(
-            command, stderr=subprocess.PIPE, text=True, start_new_session=True
+            command,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=_default_signals,
         )
         said = []
         for line in process.stderr:  # the first array's lattice: the workers hold the next
