@@ -41,6 +41,26 @@ from ..utils.validation import check_grid_size, check_n_jobs
 from ._classify import _classify
 
 
+def _model_and_tiling(model, grid_size, tile_half, trusted):
+    """``model`` (loaded when a path) with the grid size and tile size to cut arrays with.
+
+    A model file brings its own: ``grid_size`` overrides its grid size (with a warning
+    when they differ), ``tile_half`` must match its tile size. Returns ``(model,
+    grid_size, tile_half, info)``, ``info`` as from ``load_model`` (None for a model
+    object).
+    """
+    info = None
+    if isinstance(model, (str, os.PathLike)):
+        model, info = load_model(model, trusted=trusted)
+        check_model_tile_half(tile_half, info)
+        warn_grid_mismatch(grid_size, info, stacklevel=4)  # the caller of the caller
+        grid_size = info["grid_size"] if grid_size is None else grid_size
+        tile_half = info["tile_half"]
+    grid_size = "auto" if grid_size is None else check_grid_size(grid_size)
+    tile_half = DEFAULT_TILE_HALF if tile_half is None else tile_half
+    return model, grid_size, tile_half, info
+
+
 def iter_inspect(
     paths,
     model,
@@ -145,14 +165,7 @@ def iter_inspect(
         raise ValueError(
             "give n_jobs or a Dask client, not both: the cluster's workers are the parallelism"
         )
-    if isinstance(model, (str, os.PathLike)):
-        model, info = load_model(model, trusted=trusted)
-        check_model_tile_half(tile_half, info)
-        warn_grid_mismatch(grid_size, info, stacklevel=4)
-        grid_size = info["grid_size"] if grid_size is None else grid_size
-        tile_half = info["tile_half"]
-    grid_size = "auto" if grid_size is None else check_grid_size(grid_size)
-    tile_half = DEFAULT_TILE_HALF if tile_half is None else tile_half
+    model, grid_size, tile_half, _ = _model_and_tiling(model, grid_size, tile_half, trusted)
     check_is_fitted(model, "stages_")
     check_tiles_fit_model(model, tile_half)
     warn_notebook_on_lattice(model, grid_size)
@@ -394,21 +407,12 @@ def inspect_arrays(
         paths = find_array_images(inputs, skip_non_images=skip_non_images)
     if not paths:
         raise ValueError("no array images given")
-    if isinstance(model, (str, os.PathLike)):
-        model_path = model
-        model, info = load_model(model_path, trusted=trusted)
-        check_model_tile_half(tile_half, info)
-        with noted_warnings() as grid_notes:
-            warn_grid_mismatch(grid_size, info, stacklevel=4)
-        early.extend(grid_notes)  # on the report too
-        grid_size = info["grid_size"] if grid_size is None else check_grid_size(grid_size)
-        tile_half, profiles = info["tile_half"], info["profiles"]
-        model_text = describe_model(model, model_path, info)
-    else:
-        grid_size = "auto" if grid_size is None else check_grid_size(grid_size)
-        tile_half = DEFAULT_TILE_HALF if tile_half is None else tile_half
-        profiles = ()
-        model_text = describe_model(model)
+    model_path = model if isinstance(model, (str, os.PathLike)) else None
+    with noted_warnings() as model_notes:
+        model, grid_size, tile_half, info = _model_and_tiling(model, grid_size, tile_half, trusted)
+    early.extend(model_notes)  # on the report too
+    profiles = () if info is None else info["profiles"]
+    model_text = describe_model(model, model_path, info)
     lattice_note = notebook_lattice_note(model, grid_size)
     if lattice_note is not None:
         early.append(lattice_note)  # for the report; iter_inspect warns

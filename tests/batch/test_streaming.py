@@ -590,3 +590,23 @@ def test_a_stage_with_a_new_class_shows_up_in_both_reports(files, tmp_path):
         assert names.index("n_Cracked") > names.index("n_Irregular")
         assert names.index("n_Cracked") < names.index("n_Good")
         assert "Cracked" in (folder / "index.html").read_text()
+
+
+def test_a_saved_models_grid_warning_points_at_the_callers_line(files, tmp_path):
+    """The warning that another grid than the model's is used names the line that asked for
+    it (in iter_inspect and inspect_arrays alike), and inspect_arrays puts it on the report."""
+    from sklearn_pillars import inspect_arrays
+    from sklearn_pillars.persist import save_model
+
+    model_file = tmp_path / "uniform.skops"
+    model = LayeredPeelClassifier().fit(read_arrays(files[:1], 21).X)
+    save_model(model, model_file, grid_size=21, tile_half=32)
+    said = "fitted on tiles of a uniform 21 x 21 grid; grid_size auto"
+    with pytest.warns(UserWarning, match=said) as caught:
+        results = list(iter_inspect(files[:1], model_file, grid_size="auto"))
+    assert len(results) == 1
+    assert {w.filename for w in caught if said in str(w.message)} == {__file__}
+    with pytest.warns(UserWarning, match=said) as caught:
+        inspect_arrays(files[:1], model_file, tmp_path / "r", grid_size="auto")
+    assert {w.filename for w in caught if said in str(w.message)} == {__file__}
+    assert said in (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
