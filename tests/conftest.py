@@ -10,6 +10,18 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+
+def write_array_images(folder, tiles):
+    """Each array image of ``tiles`` as ``folder/<its name>.png``; the paths, in order."""
+    import cv2
+
+    paths = []
+    for name, image in zip(tiles.array_names, tiles.array_images, strict=True):
+        paths.append(Path(folder) / f"{name}.png")
+        assert cv2.imwrite(str(paths[-1]), image)
+    return paths
+
+
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 SHARED_ARRAYS = SHARED / "data" / "arrays"
 SHARED_LABELS = SHARED / "data" / "labels"

@@ -23,6 +23,8 @@ from sklearn_pillars.report import defect_map
 from sklearn_pillars.report import slugs as report_slugs
 from sklearn_pillars.report._maps import SITE_MARK, _bgr
 
+from ..conftest import write_array_images
+
 STAGES = ("missing", "collapsed", "stitching", "irregular")
 
 
@@ -36,11 +38,7 @@ def array_files(tmp_path_factory):
     """Three synthetic arrays as PNG files, and their ground truth."""
     folder = tmp_path_factory.mktemp("arrays")
     tiles = make_pillar_arrays(n_arrays=3, grid_size=21, random_state=4)
-    paths = []
-    for name, image in zip(tiles.array_names, tiles.array_images, strict=True):
-        paths.append(folder / f"{name}.png")
-        assert cv2.imwrite(str(paths[-1]), image)
-    return paths, tiles
+    return write_array_images(folder, tiles), tiles
 
 
 def run(args, capsys):
@@ -615,9 +613,7 @@ def test_a_map_of_uniform_tiles_in_an_auto_report(tmp_path):
     drawn = cv2.imread(str(path))
 
     def outline(label):  # the largest shape drawn in the class's colour (not its legend line)
-        value = int(CLASS_COLORS[label].lstrip("#"), 16)
-        bgr = np.array([value & 255, (value >> 8) & 255, value >> 16], np.uint8)
-        mask = np.all(drawn == bgr, axis=2).astype(np.uint8)
+        mask = np.all(drawn == _bgr(CLASS_COLORS[label]), axis=2).astype(np.uint8)
         _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
         x, y, w, h, _ = stats[1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])]
         return x, y, x + w, y + h

@@ -10,16 +10,15 @@ from sklearn.metrics import accuracy_score, confusion_matrix
 from sklearn_pillars import LayeredPeelClassifier, make_pillar_arrays, read_arrays
 from sklearn_pillars.cli import main
 
+from ..conftest import write_array_images
+
 
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory):
     """Two synthetic arrays as PNG files, their truth as a labels file, and the tiles."""
     folder = tmp_path_factory.mktemp("labelled")
     tiles = make_pillar_arrays(n_arrays=2, grid_size=15, random_state=6)
-    paths = []
-    for name, image in zip(tiles.array_names, tiles.array_images, strict=True):
-        paths.append(folder / f"{name}.png")
-        assert cv2.imwrite(str(paths[-1]), image)
+    paths = write_array_images(folder, tiles)
     labels = folder / "labels.csv"
     with labels.open("w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
